@@ -1,0 +1,1 @@
+"""Import sandbox, standard detection and PlayPackage building from zips."""
