@@ -138,7 +138,9 @@ class PackageManifest:
         paths = {entry.path for entry in self.files}
         for launch in self.launches:
             if launch.href not in paths:
-                raise InvariantViolated(f"launch {launch.id!r} names {launch.href!r}, which is not in the package")
+                raise InvariantViolated(
+                    f"launch {launch.id!r} names {launch.href!r}, which is not in the package"
+                )
         expected = content_hash(self.files)
         if not self.content_hash:
             object.__setattr__(self, "content_hash", expected)
@@ -174,6 +176,31 @@ class PackageManifest:
 
 
 @dataclass(frozen=True)
+class PackageSummary:
+    """What a built package's record keeps of its manifest (the manifest itself is a stored object)."""
+
+    standard: Standard
+    title: str
+    language: str | None
+    file_count: int
+    total_bytes: int
+    launch_count: int
+    content_hash: str
+
+    @classmethod
+    def of(cls, manifest: PackageManifest) -> PackageSummary:
+        return cls(
+            standard=manifest.standard,
+            title=manifest.title,
+            language=manifest.language,
+            file_count=len(manifest.files),
+            total_bytes=manifest.total_bytes,
+            launch_count=len(manifest.launches),
+            content_hash=manifest.content_hash,
+        )
+
+
+@dataclass(frozen=True)
 class PackageEvent:
     """A domain event recorded by a PlayPackage transition (``name`` is the versioned subject)."""
 
@@ -201,7 +228,7 @@ class PlayPackage:
     created_at: datetime
     updated_at: datetime
     revision: int = 0
-    manifest: PackageManifest | None = None
+    summary: PackageSummary | None = None
     problem: Problem | None = None
     revoke_reason: str | None = None
     events: tuple[PackageEvent, ...] = ()
@@ -229,7 +256,7 @@ class PlayPackage:
     def mark_built(self, manifest: PackageManifest, now: datetime) -> PlayPackage:
         """The build succeeded: the package now has its manifest."""
         self._require(PackageState.BUILT)
-        built = replace(self, state=PackageState.BUILT, manifest=manifest, updated_at=now)
+        built = replace(self, state=PackageState.BUILT, summary=PackageSummary.of(manifest), updated_at=now)
         return built._record(
             "content.package.built.v1",
             now,
@@ -252,10 +279,15 @@ class PlayPackage:
 
     def is_stale(self, now: datetime, build_timeout_seconds: float) -> bool:
         """A package still building after the timeout was abandoned by a crashed build."""
-        return self.state is PackageState.BUILDING and (now - self.updated_at).total_seconds() > build_timeout_seconds
+        return (
+            self.state is PackageState.BUILDING
+            and (now - self.updated_at).total_seconds() > build_timeout_seconds
+        )
 
-    def pending_events(self) -> tuple[PackageEvent, ...]:
-        return self.events
+    @property
+    def last_event(self) -> PackageEvent | None:
+        """The event of the latest transition: the outbox record written with the state."""
+        return self.events[-1] if self.events else None
 
     def _require(self, target: PackageState) -> None:
         if not can_transition(self.state, target):

@@ -1,0 +1,19 @@
+"""The sweep function: on a schedule, fail packages left building past the build timeout."""
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from content_service.bootstrap import dependencies
+from content_service.service.packages import fail_abandoned_builds
+
+logger = Logger()
+
+
+@logger.inject_lambda_context
+def handler(event: dict, context: LambdaContext) -> dict:
+    deps = dependencies()
+    failed = fail_abandoned_builds(
+        packages=deps.packages, clock=deps.clock, build_timeout_seconds=deps.settings.build_timeout_seconds
+    )
+    logger.info("sweep finished", extra={"failed": [f"{p.package_id}/v{p.version}" for p in failed]})
+    return {"failed": len(failed)}

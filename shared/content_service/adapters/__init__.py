@@ -1,0 +1,1 @@
+"""Adapters: the ports implemented against AWS (boto3, pynamodb). Nothing else imports the SDK."""

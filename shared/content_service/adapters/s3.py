@@ -1,0 +1,136 @@
+"""The uploads and packages buckets on S3."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from content_service.domain.errors import NotFound, ValidationFailed
+from content_service.domain.package import PackageManifest
+from content_service.service.ports import PresignedUpload
+
+_CHUNK = 1024 * 1024
+
+
+def s3_client(region: str) -> Any:
+    """An S3 client; the endpoint comes from the standard AWS_ENDPOINT_URL settings (moto, LocalStack, AWS)."""
+    # SigV4 so that presigned URLs sign the Content-Type and Content-Length headers (SigV2 cannot).
+    return boto3.client("s3", region_name=region, config=Config(signature_version="s3v4"))
+
+
+class S3UploadStore:
+    """UploadStore on the uploads bucket."""
+
+    def __init__(self, client: Any, bucket: str) -> None:
+        self._s3 = client
+        self._bucket = bucket
+
+    def presign_put(
+        self, key: str, content_type: str, content_length: int, ttl_seconds: int
+    ) -> PresignedUpload:
+        # Content-Type and Content-Length are signed headers: a PUT with another type or length
+        # fails the signature check, so the limit checked at request time holds at upload time.
+        url = self._s3.generate_presigned_url(
+            "put_object",
+            Params={
+                "Bucket": self._bucket,
+                "Key": key,
+                "ContentType": content_type,
+                "ContentLength": content_length,
+            },
+            ExpiresIn=ttl_seconds,
+            HttpMethod="PUT",
+        )
+        headers = {"Content-Type": content_type, "Content-Length": str(content_length)}
+        return PresignedUpload(url, "PUT", headers, datetime.now(UTC) + timedelta(seconds=ttl_seconds))
+
+    def download(self, key: str, destination: Path, max_bytes: int) -> int:
+        try:
+            response = self._s3.get_object(Bucket=self._bucket, Key=key)
+        except ClientError as error:
+            if error.response["Error"]["Code"] in {"NoSuchKey", "404"}:
+                raise NotFound(f"upload {key} not found") from error
+            raise
+        if response["ContentLength"] > max_bytes:
+            response["Body"].close()
+            raise ValidationFailed(
+                f"the upload is {response['ContentLength']} bytes; the limit is {max_bytes}"
+            )
+        written = 0
+        with destination.open("wb") as sink:
+            for chunk in response["Body"].iter_chunks(_CHUNK):
+                written += len(chunk)
+                if written > max_bytes:
+                    raise ValidationFailed(f"the upload is over the {max_bytes}-byte limit")
+                sink.write(chunk)
+        return written
+
+
+class S3TenantBlobs:
+    """One tenant's content-addressed files: ``tenants/{tenant}/blobs/sha256/{hex}``."""
+
+    def __init__(self, client: Any, bucket: str, tenant_id: str) -> None:
+        self._s3 = client
+        self._bucket = bucket
+        self._prefix = f"tenants/{tenant_id}/blobs/sha256/"
+
+    def key(self, sha256: str) -> str:
+        return self._prefix + sha256
+
+    def put(self, sha256: str, size: int, media_type: str, spool: BinaryIO) -> None:
+        key = self.key(sha256)
+        if self._exists(key):
+            return
+        # upload_fileobj streams in parts, so a large file never sits in memory whole.
+        self._s3.upload_fileobj(
+            spool,
+            self._bucket,
+            key,
+            ExtraArgs={"ContentType": media_type, "Metadata": {"sha256": sha256, "size": str(size)}},
+        )
+
+    def _exists(self, key: str) -> bool:
+        try:
+            self._s3.head_object(Bucket=self._bucket, Key=key)
+        except ClientError as error:
+            if error.response["Error"]["Code"] in {"404", "NoSuchKey", "NotFound"}:
+                return False
+            raise
+        return True
+
+
+class S3PackageStore:
+    """PackageStore on the packages bucket."""
+
+    def __init__(self, client: Any, bucket: str) -> None:
+        self._s3 = client
+        self._bucket = bucket
+
+    def blobs(self, tenant_id: str) -> S3TenantBlobs:
+        return S3TenantBlobs(self._s3, self._bucket, tenant_id)
+
+    @staticmethod
+    def manifest_key(tenant_id: str, package_id: str, version: int) -> str:
+        return f"tenants/{tenant_id}/packages/{package_id}/v{version}/manifest.json"
+
+    def put_manifest(self, tenant_id: str, package_id: str, version: int, manifest: PackageManifest) -> str:
+        key = self.manifest_key(tenant_id, package_id, version)
+        body = json.dumps(manifest.as_dict(), sort_keys=True, separators=(",", ":")).encode()
+        self._s3.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType="application/json")
+        return key
+
+    def get_manifest(self, tenant_id: str, package_id: str, version: int) -> PackageManifest:
+        key = self.manifest_key(tenant_id, package_id, version)
+        try:
+            body = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+        except ClientError as error:
+            if error.response["Error"]["Code"] in {"NoSuchKey", "404"}:
+                raise NotFound(f"manifest of {package_id} v{version} not found") from error
+            raise
+        return PackageManifest.from_dict(json.loads(body))

@@ -1,0 +1,1 @@
+"""The REST API: Powertools resolver, typed routes, problem+json errors."""

@@ -1,0 +1,131 @@
+"""The API's resolver and routes: each route parses, calls one use case, shapes the reply."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+
+from content_service.api import problems
+from content_service.api.models import (
+    CreateUpload,
+    ManifestView,
+    PackagePage,
+    PackageView,
+    UploadCreated,
+    UploadInstructions,
+)
+from content_service.bootstrap import dependencies
+from content_service.domain.errors import DomainError, Unauthorized
+from content_service.service import packages as use_cases
+
+TENANT_CLAIM = "custom:tenant_id"
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+
+app = APIGatewayRestResolver(enable_validation=True)
+
+
+def caller() -> tuple[str, str]:
+    """The caller's tenant and user, from the verified JWT claims only (never from the request)."""
+    claims = app.current_event.request_context.authorizer.claims or {}
+    tenant, user = claims.get(TENANT_CLAIM), claims.get("sub")
+    if not tenant or not user:
+        raise Unauthorized("the token carries no tenant or subject")
+    return str(tenant), str(user)
+
+
+@app.post("/v1/uploads", summary="Register a package version and get a presigned PUT URL for its zip")
+def create_upload(body: CreateUpload) -> Response[UploadCreated]:
+    tenant, user = caller()
+    deps = dependencies()
+    ticket = use_cases.request_upload(
+        use_cases.RequestUpload(tenant, user, body.content_type, body.content_length, body.package_id),
+        packages=deps.packages,
+        uploads=deps.uploads,
+        clock=deps.clock,
+        limits=deps.settings.import_limits,
+        url_ttl_seconds=deps.settings.upload_url_ttl_seconds,
+    )
+    created = UploadCreated(
+        package=PackageView.of(ticket.package),
+        upload=UploadInstructions(
+            url=ticket.url, method="PUT", headers=ticket.headers, expires_at=ticket.expires_at
+        ),
+    )
+    location = f"/v1/packages/{ticket.package.package_id}?version={ticket.package.version}"
+    return Response(
+        status_code=201,
+        content_type="application/json",
+        body=created.model_dump(mode="json"),
+        headers={"Location": location},
+    )
+
+
+@app.get("/v1/packages", summary="List the caller's package versions, newest first")
+def list_packages(
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    limit: Annotated[int | None, Query(ge=1, le=100)] = None,
+) -> PackagePage:
+    tenant, _ = caller()
+    deps = dependencies()
+    page = use_cases.list_packages(
+        tenant, packages=deps.packages, cursor=cursor, limit=limit or deps.settings.page_size_default
+    )
+    return PackagePage(items=[PackageView.of(p) for p in page.items], next_cursor=page.next_cursor)
+
+
+@app.get("/v1/packages/<package_id>", summary="A package version (the latest unless ?version=)")
+def get_package(
+    package_id: Annotated[str, Path(pattern=ID_PATTERN)],
+    version: Annotated[int | None, Query(ge=1)] = None,
+) -> PackageView:
+    tenant, _ = caller()
+    return PackageView.of(
+        use_cases.get_package(tenant, package_id, packages=dependencies().packages, version=version)
+    )
+
+
+@app.get("/v1/packages/<package_id>/manifest", summary="A built package version's full manifest")
+def get_manifest(
+    package_id: Annotated[str, Path(pattern=ID_PATTERN)],
+    version: Annotated[int | None, Query(ge=1)] = None,
+) -> ManifestView:
+    tenant, _ = caller()
+    deps = dependencies()
+    package = use_cases.get_package(tenant, package_id, packages=deps.packages, version=version)
+    manifest = use_cases.get_manifest(
+        tenant, package_id, packages=deps.packages, store=deps.store, version=package.version
+    )
+    return ManifestView.of(package_id, package.version, manifest)
+
+
+@app.exception_handler(DomainError)
+def handle_domain_error(error: DomainError) -> Response:
+    return problems.from_domain_error(error)
+
+
+@app.exception_handler(RequestValidationError)
+def handle_validation_error(error: RequestValidationError) -> Response:
+    return problems.from_validation_error(error)
+
+
+@app.not_found
+def handle_not_found(_: NotFoundError) -> Response:
+    return problems.not_found(app.current_event.path)
+
+
+@app.exception_handler(Exception)
+def handle_unexpected(error: Exception) -> Response:
+    return problems.internal_error(error)
+
+
+def openapi_document() -> str:
+    """The OpenAPI document generated from the routes (committed as docs/openapi.json)."""
+    return app.get_openapi_json_schema(
+        title="content-service API",
+        version="1.0.0",
+        description="Uploads, PlayPackages, and (later) bundles, licences and exports.",
+    )

@@ -1,0 +1,117 @@
+"""``content-service demo``: upload the shipped sample package and watch it build, end to end."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from content_service.client import ApiClient, ApiError, put_upload
+from content_service.samples import sample_zip_bytes
+
+console = Console()
+err = Console(stderr=True)
+
+DEMO_TENANT = "tenant-demo"
+DEMO_USER = "author-demo"
+
+
+@dataclass(frozen=True)
+class StackHandle:
+    api_url: str
+    token: str
+    started_here: bool
+
+
+@contextlib.contextmanager
+def open_stack() -> Iterator[StackHandle]:
+    """Use the running local stack if there is one, else start one for the demo's lifetime."""
+    from content_service.local.stack import LocalStack, RunningStack
+
+    running = RunningStack.find()
+    if running is not None:
+        yield StackHandle(running.api_url, running.mint_token(DEMO_TENANT, DEMO_USER), started_here=False)
+        return
+    with LocalStack() as stack:
+        yield StackHandle(stack.api_url, stack.mint_token(DEMO_TENANT, DEMO_USER), started_here=True)
+
+
+def run_demo(timeout: float) -> int:
+    data = sample_zip_bytes("welcome")
+    with (
+        console.status("starting the embedded local stack (moto on 127.0.0.1)..."),
+        contextlib.ExitStack() as stack_scope,
+    ):
+        handle = stack_scope.enter_context(open_stack())
+        console.print(
+            f"[green]✓[/] local stack {'started' if handle.started_here else 'found running'}: API {handle.api_url}"
+        )
+        client = ApiClient(handle.api_url, handle.token)
+        created = client.create_upload(len(data))
+        package = created["package"]
+        console.print(
+            f"[green]✓[/] POST /v1/uploads → package {package['package_id']} v{package['version']} (building)"
+        )
+        put_upload(created["upload"], data)
+        console.print(f"[green]✓[/] PUT {len(data)} bytes to the presigned upload URL")
+        with Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
+        ) as bar:
+            task = bar.add_task("building: waiting for the upload event → SQS → build_package", total=None)
+            settled = client.wait_until_settled(
+                package["package_id"],
+                package["version"],
+                timeout=timeout,
+                on_poll=lambda p: bar.update(task, description=f"package state: {p['state']}"),
+            )
+        show(settled)
+        if settled["state"] != "built":
+            problem = settled.get("problem") or {}
+            err.print(
+                f"demo failed: the package is {settled['state']}: {problem.get('code')}: {problem.get('detail')}"
+            )
+            return 1
+        manifest = client.get_manifest(package["package_id"], package["version"])["manifest"]
+        for launch in manifest["launches"]:
+            console.print(f"  launch [bold]{launch['id']}[/]: {launch['title']} → {launch['href']}")
+        console.print("[bold green]demo finished: the sample package is built[/]")
+        return 0
+
+
+def show(package: dict) -> None:
+    table = Table(title="PlayPackage", show_header=False)
+    for field in (
+        "package_id",
+        "version",
+        "state",
+        "standard",
+        "title",
+        "language",
+        "files",
+        "bytes",
+        "launches",
+        "content_hash",
+    ):
+        table.add_row(field, str(package.get(field)))
+    if package.get("problem"):
+        table.add_row("problem", f"{package['problem']['code']}: {package['problem']['detail']}")
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def demo(
+        timeout: float = typer.Option(120.0, min=1, help="seconds to wait for the build"),
+    ) -> None:
+        """Upload the sample package to the local stack, wait for the build, print the PlayPackage."""
+        try:
+            code = run_demo(timeout)
+        except (ApiError, TimeoutError, OSError, RuntimeError) as error:
+            err.print(f"demo failed: {error}")
+            raise typer.Exit(1) from error
+        raise typer.Exit(code)

