@@ -1,0 +1,89 @@
+"""``content-service validate PATH [--json]``: would this package build? Offline, no stack.
+
+Exit 0 if it would build, 1 if it would be refused, 2 for usage errors. Package contents are
+hostile input: nothing is written outside a private temporary directory, which is removed
+afterwards, and names from the archive are escaped before they reach the terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from content_service.packaging.inspect import ValidationReport, validate_zip
+from content_service.packaging.limits import ImportLimits
+
+EXIT_VALID = 0
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``validate`` command to the CLI."""
+    app.command("validate")(validate_command)
+
+
+def validate_command(
+    path: Annotated[Path, typer.Argument(help="The package zip to check.", show_default=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Check a package zip as the build would, without storing anything."""
+    if not path.exists():
+        _usage_error(f"no such file: {path}")
+    if not path.is_file():
+        _usage_error(f"not a file: {path}")
+    with _private_tempdir():
+        report = validate_zip(path, ImportLimits())
+    if as_json:
+        sys.stdout.write(json.dumps(report.as_json_dict(), ensure_ascii=False, indent=2) + "\n")
+    else:
+        _print_human(report)
+    raise typer.Exit(EXIT_VALID if report.valid else EXIT_INVALID)
+
+
+def _usage_error(message: str) -> None:
+    sys.stderr.write(f"content-service validate: {message}\n")
+    raise typer.Exit(EXIT_USAGE)
+
+
+@contextmanager
+def _private_tempdir() -> Iterator[Path]:
+    """Point every temporary file of this process at a fresh 0700 directory, removed afterwards.
+
+    Validation itself writes nothing; this holds the promise even if a library it calls
+    ever reaches for a temporary file.
+    """
+    private = Path(tempfile.mkdtemp(prefix="content-service-validate-"))
+    previous = tempfile.tempdir
+    tempfile.tempdir = str(private)
+    try:
+        yield private
+    finally:
+        tempfile.tempdir = previous
+        shutil.rmtree(private, ignore_errors=True)
+
+
+def _print_human(report: ValidationReport) -> None:
+    console = Console(highlight=False)
+    if report.valid:
+        console.print(f"[green]valid[/green]: {escape(report.standard or '')} {escape(repr(report.title))}")
+        console.print(f"{report.files} files, {report.bytes} bytes, {len(report.launches)} launch entries")
+        for launch in report.launches:
+            console.print(f"  launch {escape(str(launch['id']))}: {escape(str(launch['href']))}")
+        return
+    console.print(f"[red]refused[/red]: {len(report.problems)} problem(s)")
+    table = Table("code", "path", "detail")
+    for problem in report.problems:
+        table.add_row(escape(problem.code), escape(problem.path or ""), escape(problem.detail))
+    console.print(table)

@@ -1,0 +1,378 @@
+"""A catalogue of hostile packages, and of valid packages that are merely awkward.
+
+Every hostile case is a small SCORM 1.2 package that would build but for one trick, so the
+refusal can only come from that trick. Most are written byte by byte (``tests.zipcraft``)
+because ``zipfile`` cannot write them. A case builds its bytes from the test's root folder so
+that absolute-path cases can aim at a place the test then checks is still empty.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zipfile
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.zipcraft import UNIX_DIR, UNIX_SYMLINK, Entry, build, central_record, end_record, local_header
+
+INDEX = b"<!doctype html><title>lesson</title><p>Hello.</p>"
+
+
+def manifest(
+    href: str = "index.html", *, xml_base: str = "", prolog: str = "", files: tuple[str, ...] = ()
+) -> bytes:
+    """A SCORM 1.2 imsmanifest.xml with one SCO launching ``href``."""
+    base = f' xml:base="{xml_base}"' if xml_base else ""
+    file_elements = "".join(f'<file href="{name}"/>' for name in files)
+    text = f"""<?xml version="1.0" encoding="UTF-8"?>{prolog}
+<manifest identifier="M1" version="1.0" xmlns="http://www.imsproject.org/xsd/imscp_rootv1p1p2"
+  xmlns:adlcp="http://www.adlnet.org/xsd/adlcp_rootv1p2">
+  <metadata><schema>ADL SCORM</schema><schemaversion>1.2</schemaversion></metadata>
+  <organizations default="O1">
+    <organization identifier="O1"><title>Course</title>
+      <item identifier="I1" identifierref="R1"><title>Lesson</title></item>
+    </organization>
+  </organizations>
+  <resources>
+    <resource identifier="R1" type="webcontent" adlcp:scormtype="sco"
+      href="{href}"{base}>{file_elements}</resource>
+  </resources>
+</manifest>
+"""
+    return text.encode("utf-8")
+
+
+def package(*extra: Entry, index: bool = True, descriptor: bytes | None = None) -> bytes:
+    """A valid package plus ``extra`` entries."""
+    entries = [Entry("imsmanifest.xml", descriptor if descriptor is not None else manifest())]
+    if index:
+        entries.append(Entry("index.html", INDEX))
+    return build([*entries, *extra])
+
+
+@dataclass(frozen=True)
+class Case:
+    """One hostile package and the problem code it must be refused with.
+
+    ``code`` ending in "." is a prefix (the standards parser owns those codes); ``parser``
+    marks cases whose refusal comes from, or happens after, the standards parser.
+    """
+
+    id: str
+    make: Callable[[Path], bytes]
+    code: str
+    parser: bool = False
+
+    def matches(self, codes: list[str]) -> bool:
+        if self.code.endswith("."):
+            return any(code.startswith(self.code) for code in codes)
+        return self.code in codes
+
+
+def _one(name: bytes | str, data: bytes = b"x", **fields: object) -> Callable[[Path], bytes]:
+    return lambda root: package(Entry(name, data, **fields))  # type: ignore[arg-type]
+
+
+def _overlapping(root: Path) -> bytes:
+    """Entry B's header and data sit inside entry A's stored data: one stream, counted twice."""
+    payload = zlib.compress(b"\0" * 4096)[2:-4]
+    inner = Entry("b.bin", b"\0" * 4096, payload=payload)
+    outer = Entry("a.bin", b"pad!" + local_header(inner, payload) + payload, method=0)
+    outer_header = local_header(outer, outer.data)
+    head = bytearray(outer_header + outer.data)
+    records = [central_record(outer, outer.data, 0), central_record(inner, payload, len(outer_header) + 4)]
+    for entry in (Entry("imsmanifest.xml", manifest()), Entry("index.html", INDEX)):
+        compressed = entry.compressed()
+        records.append(central_record(entry, compressed, len(head)))
+        head += local_header(entry, compressed) + compressed
+    directory = b"".join(records)
+    return bytes(head + directory + end_record(len(records), len(directory), len(head)))
+
+
+def _fake_end_in_comment(root: Path) -> bytes:
+    real = package()
+    fake = end_record(0, 0, 0)
+    # The real end record's comment is the fake one, so both reach exactly to the end of the file.
+    return real[:-2] + struct.pack("<H", len(fake)) + fake
+
+
+def _count_lies(root: Path) -> bytes:
+    data = bytearray(package())
+    end = len(data) - 22
+    struct.pack_into("<HH", data, end + 8, 5, 5)
+    return bytes(data)
+
+
+def _unicode_path_extra(root: Path) -> bytes:
+    raw = b"index2.html"
+    alternative = b"../escaped.html"
+    block = struct.pack("<BI", 1, zlib.crc32(raw)) + alternative
+    extra = struct.pack("<HH", 0x7075, len(block)) + block
+    return package(Entry(raw, INDEX, extra=extra))
+
+
+def _too_many_files(root: Path) -> bytes:
+    return package(*(Entry(f"f/{number}.txt", b"", method=0) for number in range(10_001)))
+
+
+def _xml_case(name: str, body: str) -> Callable[[Path], bytes]:
+    return lambda root: build([Entry(name, body.encode()), Entry("index.html", INDEX)])
+
+
+_XXE_PROLOG = '<!DOCTYPE manifest [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+_LAUGHS = (
+    '<!DOCTYPE manifest [<!ENTITY lol "lol">'
+    '<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">'
+    '<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>'
+)
+_CMI5_XXE = """<?xml version="1.0"?>
+<!DOCTYPE courseStructure [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<courseStructure xmlns="https://w3id.org/xapi/profiles/cmi5/v1/CourseStructure.xsd">
+  <course id="https://example.com/course"><title><langstring lang="en">&xxe;</langstring></title>
+  <description><langstring lang="en">x</langstring></description></course>
+  <au id="https://example.com/au"><title><langstring lang="en">AU</langstring></title>
+  <description><langstring lang="en">x</langstring></description><url>index.html</url></au>
+</courseStructure>
+"""
+_TINCAN_XXE = """<?xml version="1.0"?>
+<!DOCTYPE tincan [<!ENTITY xxe SYSTEM "http://127.0.0.1:9/xxe">]>
+<tincan xmlns="http://projecttincan.com/tincan.xsd"><activities>
+  <activity id="https://example.com/a" type="http://adlnet.gov/expapi/activities/course">
+  <name>&xxe;</name><launch lang="en-us">index.html</launch></activity>
+</activities></tincan>
+"""
+
+
+def _traversal_cases() -> list[Case]:
+    return [
+        Case("dotdot", _one("../../escaped.txt"), "zip.path_traversal"),
+        Case("dotdot-inner", _one("content/../../../escaped.txt"), "zip.path_traversal"),
+        Case("dotdot-dir-entry", _one("../escaped/", b"", external_attr=UNIX_DIR), "zip.path_traversal"),
+        Case(
+            "absolute", lambda root: package(Entry(str(root / "abs-escaped.txt"), b"x")), "zip.absolute_path"
+        ),
+        Case("drive-letter", _one("C:/Windows/escaped.txt"), "zip.drive_letter"),
+        Case("drive-relative", _one("c:escaped.txt"), "zip.drive_letter"),
+        Case("backslash-dotdot", _one("..\\..\\escaped.txt"), "zip.backslash_in_name"),
+        Case("unc-backslash", _one("\\\\server\\share\\escaped.txt"), "zip.backslash_in_name"),
+        Case("unc-forward", _one("//server/share/escaped.txt"), "zip.absolute_path"),
+        Case("dot-segment", _one("./a/./escaped.txt"), "zip.unnormalised_path"),
+        Case("header-name-swap", _one("safe.txt", local_name=b"../escaped.txt"), "zip.header_mismatch"),
+        Case("unicode-path-extra", _unicode_path_extra, "zip.ambiguous_name"),
+        Case("windows-device", _one("aux.html"), "zip.unportable_name"),
+        Case("alternate-data-stream", _one("index.html:hidden.txt"), "zip.unportable_name"),
+    ]
+
+
+def _entry_kind_cases() -> list[Case]:
+    return [
+        Case("symlink", _one("link", b"/etc/passwd", external_attr=UNIX_SYMLINK), "zip.symlink"),
+        Case(
+            "symlink-dir-then-file",
+            lambda root: package(
+                Entry("dir", str(root).encode(), external_attr=UNIX_SYMLINK), Entry("dir/escaped.txt", b"x")
+            ),
+            "zip.symlink",
+        ),
+        Case("windows-reparse-point", _one("link", b"x", external_attr=0x400, made_by=20), "zip.symlink"),
+        Case("fifo", _one("pipe", b"", external_attr=0o010644 << 16), "zip.special_file"),
+        Case("block-device", _one("sda", b"", external_attr=0o060644 << 16), "zip.special_file"),
+        Case("encrypted-flag", _one("secret.html", INDEX, flags=0x1), "zip.encrypted"),
+        Case("encrypted-aes", _one("secret.html", INDEX, method=99), "zip.encrypted"),
+        Case("bzip2", _one("index2.html", INDEX, method=12, payload=b"BZh9"), "zip.unsupported_compression"),
+        Case("deflate64", _one("index2.html", INDEX, method=9, payload=b"x"), "zip.unsupported_compression"),
+        Case("lzma", _one("index2.html", INDEX, method=14, payload=b"x"), "zip.unsupported_compression"),
+    ]
+
+
+def _bomb_cases() -> list[Case]:
+    return [
+        Case("bomb-ratio", _one("bomb.bin", b"\0" * (8 * 1024 * 1024)), "zip.compression_ratio"),
+        Case("bomb-overlap", _overlapping, "zip.overlapping_entries"),
+        Case("bomb-declared-huge", _one("big.bin", b"x", declared_size=3 * 1024**3), "zip.file_too_large"),
+        Case(
+            "lying-size-smaller",
+            _one("lie.bin", bytes(range(256)) * 400, declared_size=1000),
+            "zip.size_mismatch",
+            True,
+        ),
+        Case(
+            "lying-size-larger",
+            _one("lie.bin", bytes(range(256)) * 4, declared_size=2048),
+            "zip.size_mismatch",
+            True,
+        ),
+        Case("lying-crc", _one("lie.bin", INDEX, declared_crc=1234), "zip.crc_mismatch", True),
+        Case("lying-local-size", _one("lie.bin", INDEX, local_size=5), "zip.header_mismatch"),
+        Case("too-many-files", _too_many_files, "zip.too_many_files"),
+        Case(
+            "too-many-files-declared",
+            lambda root: package()[:-22] + end_record(30_000, 0, 0),
+            "zip.too_many_files",
+        ),
+        Case("too-deep", _one("/".join(["d"] * 30) + "/x.txt"), "zip.path_too_deep"),
+        Case("too-long", _one("/".join(["n" * 200] * 6) + ".txt"), "zip.path_too_long"),
+    ]
+
+
+def _server_cases() -> list[Case]:
+    executables = [
+        "shell.php", "SHELL.PHP", "img/shell.php.jpg", "x.phtml", "x.php5", "cgi-bin/run.cgi", "x.asp",
+        "x.aspx", "x.jsp", "run.sh", "tool.exe", "lib.dll", "lib.so", "x.py", "x.pl", "x.rb", "x.bat",
+        "x.ps1", "shell.php.",
+    ]  # fmt: skip
+    configs = [
+        ".htaccess",
+        "sub/.htaccess",
+        ".HTACCESS",
+        ".htpasswd",
+        "web.config",
+        "Web.Config",
+        ".user.ini",
+    ]
+    cases = [
+        Case(f"exec-{name}", _one(name, b"<?php system($_GET[1]);"), "zip.server_executable")
+        for name in executables
+    ]
+    cases += [
+        Case(f"config-{name}", _one(name, b"AddHandler php .jpg"), "zip.server_config") for name in configs
+    ]
+    return cases
+
+
+def _name_cases() -> list[Case]:
+    return [
+        Case("duplicate", lambda root: package(Entry("index.html", b"evil")), "zip.duplicate_name"),
+        Case("case-collision", _one("INDEX.html", INDEX), "zip.name_collision"),
+        Case(
+            "nfc-collision",
+            lambda root: package(Entry("caf\u00e9.html", INDEX), Entry("cafe\u0301.html", INDEX)),
+            "zip.name_collision",
+        ),
+        Case(
+            "file-dir-collision",
+            lambda root: package(Entry("a", b"x"), Entry("a/b.html", INDEX)),
+            "zip.name_collision",
+        ),
+        Case("nul-in-name", _one(b"index2.html\x00.php", INDEX), "zip.nul_in_name"),
+        Case("escape-sequence", _one("evil\x1b[2J.html", INDEX), "zip.control_char_in_name"),
+        Case("bidi-override", _one("evil\u202egnp.html", INDEX), "zip.control_char_in_name"),
+        Case("bad-utf8-flagged", _one(b"caf\xe9.html", INDEX, flags=0x800), "zip.bad_name_encoding"),
+        Case("empty-name", _one(b"", INDEX), "zip.empty_name"),
+    ]
+
+
+def _structure_cases() -> list[Case]:
+    return [
+        Case("not-a-zip", lambda root: b"<html>not a zip</html>\n", "zip.not_a_zip"),
+        Case("empty-file", lambda root: b"", "zip.not_a_zip"),
+        Case("png", lambda root: b"\x89PNG\r\n\x1a\n" + b"\0" * 64, "zip.not_a_zip"),
+        Case("truncated-half", lambda root: package()[: len(package()) // 2], "zip.truncated"),
+        Case("truncated-end", lambda root: package()[:-5], "zip.truncated"),
+        Case("trailing-data", lambda root: package() + b"MZ appended payload", "zip.trailing_data"),
+        Case("prepended-data", lambda root: _prepended(), "zip.unexpected_data"),
+        Case("two-end-records", _fake_end_in_comment, "zip.ambiguous_structure"),
+        Case("count-lies", _count_lies, "zip.bad_central_directory"),
+        Case("empty-archive", lambda root: end_record(0, 0, 0), "zip.empty"),
+    ]
+
+
+def _prepended() -> bytes:
+    return build(
+        [Entry("imsmanifest.xml", manifest()), Entry("index.html", INDEX)], prefix=b"MZ\x90\x00" * 64
+    )
+
+
+def _descriptor_cases() -> list[Case]:
+    return [
+        Case("xxe-imsmanifest", lambda root: package(descriptor=manifest(prolog=_XXE_PROLOG)), "xml.", True),
+        Case(
+            "billion-laughs-imsmanifest",
+            lambda root: package(descriptor=manifest(prolog=_LAUGHS)),
+            "xml.",
+            True,
+        ),
+        Case(
+            "external-dtd-imsmanifest",
+            lambda root: package(
+                descriptor=manifest(prolog='<!DOCTYPE manifest SYSTEM "http://127.0.0.1:9/x.dtd">')
+            ),
+            "xml.",
+            True,
+        ),
+        Case("xxe-cmi5", _xml_case("cmi5.xml", _CMI5_XXE), "xml.", True),
+        Case("xxe-tincan", _xml_case("tincan.xml", _TINCAN_XXE), "xml.", True),
+        Case("href-dotdot", lambda root: package(descriptor=manifest("../outside.html")), "launch.", True),
+        Case("href-absolute", lambda root: package(descriptor=manifest("/etc/passwd")), "launch.", True),
+        Case(
+            "href-file-url", lambda root: package(descriptor=manifest("file:///etc/passwd")), "launch.", True
+        ),
+        Case(
+            "href-encoded-dotdot",
+            lambda root: package(descriptor=manifest("%2e%2e/outside.html")),
+            "launch.",
+            True,
+        ),
+        Case("href-missing", lambda root: package(descriptor=manifest("missing.html")), "launch.", True),
+    ]
+
+
+def hostile_cases() -> list[Case]:
+    """Every hostile case, each refused with a specific code."""
+    return [
+        *_traversal_cases(),
+        *_entry_kind_cases(),
+        *_bomb_cases(),
+        *_server_cases(),
+        *_name_cases(),
+        *_structure_cases(),
+        *_descriptor_cases(),
+    ]
+
+
+def _streamed_zip() -> bytes:
+    """A zip written to a pipe-like stream, so every entry has a data descriptor (flag bit 3)."""
+
+    class Unseekable(io.RawIOBase):
+        def __init__(self) -> None:
+            self.buffer = bytearray()
+
+        def writable(self) -> bool:
+            return True
+
+        def write(self, data: bytes) -> int:  # type: ignore[override]
+            self.buffer += data
+            return len(data)
+
+    sink = Unseekable()
+    with zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("imsmanifest.xml", "w") as handle:
+            handle.write(manifest())
+        with archive.open("index.html", "w") as handle:
+            handle.write(INDEX)
+    return bytes(sink.buffer)
+
+
+def awkward_cases() -> dict[str, bytes]:
+    """Valid packages that are merely unusual; every one must build."""
+    nested = build([Entry("../../evil.txt", b"inside a nested zip this is just bytes")])
+    return {
+        "utf8-bom": package(descriptor=b"\xef\xbb\xbf" + manifest()),
+        "directory-entries": package(
+            Entry("assets/", b"", external_attr=UNIX_DIR), Entry("assets/a.css", b"p{}")
+        ),
+        "empty-files": package(Entry("empty.txt", b""), Entry("stored-empty.js", b"", method=0)),
+        "percent-encoded-href": package(
+            Entry("my page.html", INDEX), index=True, descriptor=manifest("my%20page.html")
+        ),
+        "xml-base": package(
+            Entry("content/page.html", INDEX), descriptor=manifest("page.html", xml_base="content/")
+        ),
+        "query-string": package(descriptor=manifest("index.html?lesson=1&amp;mode=review#top")),
+        "non-ascii-names": package(Entry("leçon/été.html", INDEX), descriptor=manifest("leçon/été.html")),
+        "nested-zip": package(Entry("assets/inner.zip", nested, method=0)),
+        "data-descriptors": _streamed_zip(),
+    }

@@ -1,0 +1,24 @@
+"""The table of sandbox problem codes and the code that raises them stay in step."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import content_service.packaging as packaging
+from content_service.packaging.codes import SANDBOX_CODES
+
+SOURCES = [path for path in Path(packaging.__file__).parent.glob("*.py") if path.name != "codes.py"]
+
+
+def _raised_codes() -> set[str]:
+    pattern = re.compile(r'"((?:zip|package)\.[a-z0-9_]+)"')
+    return {code for path in SOURCES for code in pattern.findall(path.read_text())}
+
+
+def test_every_code_the_sandbox_raises_is_documented() -> None:
+    assert _raised_codes() - SANDBOX_CODES.keys() == set()
+
+
+def test_every_documented_code_is_raised_somewhere() -> None:
+    assert SANDBOX_CODES.keys() - _raised_codes() == set()

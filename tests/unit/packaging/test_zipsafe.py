@@ -1,0 +1,217 @@
+"""The zip sandbox: structure checks, entry checks, and the verified streaming reader."""
+
+from __future__ import annotations
+
+import io
+import random
+import zipfile
+import zlib
+from pathlib import Path
+
+import pytest
+
+from content_service.packaging.limits import ImportLimits
+from content_service.packaging.model import PackageRejected
+from content_service.packaging.zipsafe import CHUNK_SIZE, SafeZip
+from tests.zipcraft import UNIX_DIR, Entry, build
+
+LIMITS = ImportLimits()
+
+
+def _write(tmp_path: Path, data: bytes) -> Path:
+    path = tmp_path / "package.zip"
+    path.write_bytes(data)
+    return path
+
+
+def _codes(tmp_path: Path, data: bytes, limits: ImportLimits = LIMITS) -> list[str]:
+    with pytest.raises(PackageRejected) as rejected, SafeZip.open(_write(tmp_path, data), limits) as archive:
+        for entry in archive.files:
+            for _ in archive.iter_chunks(entry):
+                pass
+    return [problem.code for problem in rejected.value.problems]
+
+
+def _read_all(tmp_path: Path, data: bytes) -> dict[str, bytes]:
+    with SafeZip.open(_write(tmp_path, data), LIMITS) as archive:
+        return {entry.name: b"".join(archive.iter_chunks(entry)) for entry in archive.files}
+
+
+def test_a_zipfile_written_archive_reads_back_identically(tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("index.html", "<p>hi</p>" * 1000)
+        archive.writestr("assets/", "")
+        archive.writestr("assets/raw.bin", bytes(range(256)), compress_type=zipfile.ZIP_STORED)
+
+    contents = _read_all(tmp_path, buffer.getvalue())
+
+    assert contents == {"index.html": b"<p>hi</p>" * 1000, "assets/raw.bin": bytes(range(256))}
+
+
+def test_directory_entries_are_accepted_and_not_listed_as_files(tmp_path: Path) -> None:
+    data = build([Entry("dir/", b"", external_attr=UNIX_DIR), Entry("dir/a.txt", b"a")])
+
+    with SafeZip.open(_write(tmp_path, data), LIMITS) as archive:
+        assert archive.names == frozenset({"dir/a.txt"})
+
+
+def test_a_zip64_end_record_is_followed(tmp_path: Path) -> None:
+    data = build([Entry("a.txt", b"alpha"), Entry("b.txt", b"beta")], zip64=True)
+
+    assert _read_all(tmp_path, data) == {"a.txt": b"alpha", "b.txt": b"beta"}
+
+
+def test_large_entries_stream_in_bounded_chunks(tmp_path: Path) -> None:
+    content = random.Random(7).randbytes(3 * CHUNK_SIZE + 1234)
+    data = build([Entry("big.bin", content)])
+
+    with SafeZip.open(_write(tmp_path, data), LIMITS) as archive:
+        sizes = [len(chunk) for chunk in archive.iter_chunks(archive.entry("big.bin"))]
+
+    assert max(sizes) <= CHUNK_SIZE
+    assert sum(sizes) == len(content)
+
+
+def test_inflation_stops_one_byte_past_a_declared_size_that_lies(tmp_path: Path) -> None:
+    data = build([Entry("lie.bin", b"\0" * (4 * CHUNK_SIZE), declared_size=10)])
+    produced = 0
+
+    with SafeZip.open(_write(tmp_path, data), LIMITS) as archive, pytest.raises(PackageRejected) as rejected:
+        for chunk in archive.iter_chunks(archive.entry("lie.bin")):
+            produced += len(chunk)
+
+    assert rejected.value.problems[0].code == "zip.size_mismatch"
+    assert produced <= 10
+
+
+def test_content_shorter_than_declared_is_a_size_mismatch(tmp_path: Path) -> None:
+    assert _codes(tmp_path, build([Entry("a.bin", b"abc", declared_size=4)])) == ["zip.size_mismatch"]
+
+
+def test_a_wrong_crc_is_refused_at_the_end_of_the_stream(tmp_path: Path) -> None:
+    assert _codes(tmp_path, build([Entry("a.bin", b"abc", declared_crc=1)])) == ["zip.crc_mismatch"]
+
+
+def test_damaged_deflate_data_is_corrupt(tmp_path: Path) -> None:
+    data = build([Entry("a.bin", b"abc" * 100, payload=b"\xff\xff\xff\xff garbage")])
+
+    assert _codes(tmp_path, data) == ["zip.corrupt_data"]
+
+
+def test_compressed_data_that_ends_early_is_corrupt(tmp_path: Path) -> None:
+    deflater = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    unfinished = deflater.compress(b"abc" * 1000) + deflater.flush(zlib.Z_SYNC_FLUSH)
+
+    assert _codes(tmp_path, build([Entry("a.bin", b"abc" * 1000, payload=unfinished)])) == [
+        "zip.corrupt_data"
+    ]
+
+
+def test_every_central_directory_problem_is_reported_at_once(tmp_path: Path) -> None:
+    data = build(
+        [Entry("../a.txt", b"a"), Entry("b.php", b"b"), Entry("link", b"/", external_attr=0o120777 << 16)]
+    )
+
+    assert _codes(tmp_path, data) == ["zip.path_traversal", "zip.server_executable", "zip.symlink"]
+
+
+def test_nothing_is_inflated_when_the_central_directory_is_refused(tmp_path: Path) -> None:
+    # The second entry's data is garbage; a sandbox that inflated before checking would say so.
+    data = build([Entry("../a.txt", b"a"), Entry("b.bin", b"b", payload=b"\xff\xff")])
+
+    assert _codes(tmp_path, data) == ["zip.path_traversal"]
+
+
+@pytest.mark.parametrize(
+    ("limits", "entries", "code"),
+    [
+        (ImportLimits(max_files=2), [Entry(f"{n}.txt", b"") for n in range(3)], "zip.too_many_files"),
+        (ImportLimits(max_file_bytes=10), [Entry("a.txt", b"x" * 11)], "zip.file_too_large"),
+        (
+            ImportLimits(max_total_bytes=10),
+            [Entry("a.txt", b"x" * 6), Entry("b.txt", b"y" * 6)],
+            "zip.too_large",
+        ),
+        (ImportLimits(max_path_depth=2), [Entry("a/b/c.txt", b"")], "zip.path_too_deep"),
+        (ImportLimits(max_path_length=8), [Entry("abcd/efgh.txt", b"")], "zip.path_too_long"),
+        (
+            ImportLimits(max_compression_ratio=2),
+            [Entry("z.bin", b"\0" * (2 * 1024 * 1024))],
+            "zip.compression_ratio",
+        ),
+    ],
+)
+def test_limits_are_settings(tmp_path: Path, limits: ImportLimits, entries: list[Entry], code: str) -> None:
+    assert code in _codes(tmp_path, build(entries), limits)
+
+
+def test_an_archive_larger_than_the_upload_limit_is_refused_before_parsing(tmp_path: Path) -> None:
+    limits = ImportLimits(max_upload_bytes=10)
+
+    assert _codes(tmp_path, b"not even a zip, but too big", limits) == ["zip.upload_too_large"]
+
+
+def test_a_descriptor_read_is_bounded(tmp_path: Path) -> None:
+    data = build([Entry("imsmanifest.xml", b"<x/>" * 100)])
+
+    with SafeZip.open(_write(tmp_path, data), LIMITS) as archive:
+        assert archive.read_bounded("imsmanifest.xml", 400) == b"<x/>" * 100
+        with pytest.raises(PackageRejected) as rejected:
+            archive.read_bounded("imsmanifest.xml", 399)
+
+    assert rejected.value.problems[0].code == "zip.descriptor_too_large"
+
+
+def test_reading_a_missing_file_is_a_rejection_not_a_key_error(tmp_path: Path) -> None:
+    path = _write(tmp_path, build([Entry("a.txt", b"a")]))
+    with SafeZip.open(path, LIMITS) as archive, pytest.raises(PackageRejected) as rejected:
+        archive.read_bounded("b.txt", 100)
+
+    assert rejected.value.problems[0].code == "zip.missing_entry"
+
+
+def test_local_headers_with_deferred_sizes_are_accepted(tmp_path: Path) -> None:
+    data = build([Entry("a.txt", b"abc", flags=0x8, local_size=0)])
+
+    assert _read_all(tmp_path, data) == {"a.txt": b"abc"}
+
+
+def test_a_local_header_that_disagrees_is_refused(tmp_path: Path) -> None:
+    assert _codes(tmp_path, build([Entry("a.txt", b"abc", local_size=2)])) == ["zip.header_mismatch"]
+
+
+def test_highly_compressed_content_is_read_back_exactly(tmp_path: Path) -> None:
+    # Deflate output this dense fills every requested piece, which is where pending output hides.
+    content = b"\0" * (5 * CHUNK_SIZE + 3)
+    path = _write(tmp_path, build([Entry("zeros.bin", content)]))
+
+    with SafeZip.open(path, ImportLimits(max_compression_ratio=5000)) as archive:
+        assert b"".join(archive.iter_chunks(archive.entry("zeros.bin"))) == content
+
+
+def test_classic_and_zip64_end_records_must_agree(tmp_path: Path) -> None:
+    data = bytearray(build([Entry("a.txt", b"alpha")], zip64=True))
+    # Make the classic record claim a real (non-deferring) entry count that differs.
+    data[-22 + 8 : -22 + 12] = (7).to_bytes(2, "little") * 2
+
+    assert _codes(tmp_path, bytes(data)) == ["zip.ambiguous_structure"]
+
+
+def test_a_dos_directory_attribute_needs_a_trailing_slash(tmp_path: Path) -> None:
+    data = build([Entry("folder", b"", external_attr=0x10, made_by=20)])
+
+    assert _codes(tmp_path, data) == ["zip.bad_directory_entry"]
+
+
+def test_an_overlong_name_stops_the_parse_before_the_rest_is_held(tmp_path: Path) -> None:
+    entries = [Entry("n" * 5000, b""), *(Entry(f"{n}.txt", b"") for n in range(3))]
+
+    assert _codes(tmp_path, build(entries)) == ["zip.path_too_long"]
+
+
+def test_a_repeated_zip64_block_is_refused_but_padding_is_not(tmp_path: Path) -> None:
+    block = (1).to_bytes(2, "little") + (8).to_bytes(2, "little") + (3).to_bytes(8, "little")
+
+    assert _read_all(tmp_path, build([Entry("a.txt", b"abc", extra=b"\0\0")])) == {"a.txt": b"abc"}
+    assert _codes(tmp_path, build([Entry("a.txt", b"abc", extra=block + block)])) == ["zip.bad_extra_field"]
