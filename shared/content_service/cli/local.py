@@ -1,0 +1,109 @@
+"""``content-service local up|token``: run the embedded local stack and mint dev tokens for it."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+err = Console(stderr=True)
+
+
+def _endpoint_table(stack: object) -> Table:
+    from content_service.local.stack import LocalStack
+
+    assert isinstance(stack, LocalStack)
+    endpoints = stack.endpoints
+    table = Table(title="content-service local stack", show_header=False)
+    table.add_row("API", endpoints.api_url)
+    table.add_row("AWS_ENDPOINT_URL", endpoints.endpoint_url)
+    table.add_row("region", endpoints.region)
+    for kind, names in (
+        ("bucket", endpoints.buckets),
+        ("table", endpoints.tables),
+        ("queue", endpoints.queues),
+    ):
+        for logical_id, name in names.items():
+            table.add_row(f"{kind} {logical_id}", name)
+    table.add_row("state", str(stack.home))
+    return table
+
+
+def _wait_for_interrupt() -> None:
+    # SIGTERM is treated like Ctrl-C, so "kill <pid>" also stops the stack cleanly.
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = signal.signal(signal.SIGTERM, request_stop)
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``local`` command group to the CLI."""
+    local_app = typer.Typer(
+        help="The embedded local stack (moto on 127.0.0.1, no Docker, no AWS account).", no_args_is_help=True
+    )
+
+    @local_app.command("up")
+    def up(
+        template: Annotated[
+            Path | None, typer.Option(help="template.yaml to run (default: found upwards)")
+        ] = None,
+        port: Annotated[int, typer.Option(help="gateway port (0 picks a free one)")] = 0,
+        verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log every invocation")] = False,
+    ) -> None:
+        """Start the stack, print its endpoints, run until Ctrl-C, then stop everything it started."""
+        from content_service.local.stack import LocalStack, StackAlreadyRunningError
+
+        logging.basicConfig(
+            level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+        )
+        try:
+            with console.status("starting moto and creating the template's resources..."):
+                stack = LocalStack(template, gateway_port=port).start()
+        except (StackAlreadyRunningError, FileNotFoundError, OSError) as error:
+            err.print(f"[red]cannot start the local stack:[/] {error}")
+            raise typer.Exit(1) from error
+        try:
+            console.print(_endpoint_table(stack))
+            console.print(
+                "Mint a token with [bold]content-service local token --tenant T --user U[/]. Ctrl-C stops."
+            )
+            _wait_for_interrupt()
+        finally:
+            stack.stop()
+        console.print("local stack stopped")
+
+    @local_app.command("token")
+    def token(
+        tenant: Annotated[str, typer.Option(help="custom:tenant_id claim")],
+        user: Annotated[str, typer.Option(help="sub claim")],
+        ttl: Annotated[int, typer.Option(min=1, help="seconds until the token expires")] = 3600,
+    ) -> None:
+        """Print a dev ID token that the running local stack's gateway accepts."""
+        from content_service.local.stack import RunningStack
+
+        running = RunningStack.find()
+        if running is None:
+            err.print("no local stack is running here; start one with [bold]content-service local up[/]")
+            raise typer.Exit(1)
+        # Plain print: the token is meant for $(...) and must not be wrapped or styled.
+        print(running.mint_token(tenant, user, ttl))  # noqa: T201
+
+    app.add_typer(local_app, name="local")

@@ -1,0 +1,57 @@
+"""Create the template's tables, queues and buckets in moto with boto3."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+
+from content_service.local.template import BucketSpec, LocalTemplate, TableSpec
+
+
+def create_resources(template: LocalTemplate) -> None:
+    """Create every table, queue and bucket, and record the physical values moto assigned.
+
+    Queues come before buckets because S3 checks a notification's destination queue exists.
+    """
+    dynamodb = boto3.client("dynamodb")
+    for table in template.tables.values():
+        _create_table(dynamodb, template, table)
+    sqs = boto3.client("sqs")
+    for queue in template.queues_in_creation_order():
+        url = sqs.create_queue(QueueName=queue.name, Attributes=queue.attributes)["QueueUrl"]
+        template.resolver.refs[queue.logical_id] = url
+        template.resolver.attributes[(queue.logical_id, "QueueUrl")] = url
+    s3 = boto3.client("s3")
+    for bucket in template.buckets.values():
+        _create_bucket(s3, template.region, bucket)
+
+
+def _create_table(dynamodb: Any, template: LocalTemplate, table: TableSpec) -> None:
+    description = dynamodb.create_table(**table.create_args)["TableDescription"]
+    if table.ttl_attribute:
+        dynamodb.update_time_to_live(
+            TableName=table.name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
+        )
+    if "LatestStreamArn" in description:
+        template.resolver.attributes[(table.logical_id, "StreamArn")] = description["LatestStreamArn"]
+
+
+def _create_bucket(s3: Any, region: str, bucket: BucketSpec) -> None:
+    s3.create_bucket(Bucket=bucket.name, CreateBucketConfiguration={"LocationConstraint": region})
+    if bucket.public_access_block:
+        s3.put_public_access_block(
+            Bucket=bucket.name, PublicAccessBlockConfiguration=bucket.public_access_block
+        )
+    if bucket.encryption:
+        s3.put_bucket_encryption(Bucket=bucket.name, ServerSideEncryptionConfiguration=bucket.encryption)
+    if bucket.versioning:
+        s3.put_bucket_versioning(Bucket=bucket.name, VersioningConfiguration={"Status": bucket.versioning})
+    if bucket.cors:
+        s3.put_bucket_cors(Bucket=bucket.name, CORSConfiguration=bucket.cors)
+    if bucket.notification:
+        # moto delivers ObjectCreated notifications to SQS itself, in server mode too.
+        s3.put_bucket_notification_configuration(
+            Bucket=bucket.name, NotificationConfiguration=bucket.notification
+        )

@@ -1,0 +1,284 @@
+"""The embedded local stack: moto, the template's resources, the event-source runner and the gateway.
+
+Usage::
+
+    with LocalStack() as stack:
+        token = stack.mint_token("tenant-a", "user-1")
+        requests.post(f"{stack.api_url}/v1/uploads", headers={"Authorization": f"Bearer {token}"}, ...)
+
+Handlers run in this process. The stack exports the moto endpoint, dummy credentials, the region
+and every function's (resolved) environment into ``os.environ`` before it imports any handler,
+and restores the previous values when it stops.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from content_service.local.authorizer import CognitoStyleAuthorizer
+from content_service.local.cold_start import clear_cached_state
+from content_service.local.dev_issuer import DevIssuer
+from content_service.local.gateway import LocalGateway, routes_from_template
+from content_service.local.lambda_runtime import Handler, load_handler
+from content_service.local.moto_server import MotoServer
+from content_service.local.resources import create_resources
+from content_service.local.runner import EventSourceRunner, RunnerSettings
+from content_service.local.state import RunningStack, ensure_home, remove_state, state_home, write_state
+from content_service.local.template import (
+    DEFAULT_REGION,
+    DEFAULT_STACK_NAME,
+    FunctionSpec,
+    LocalTemplate,
+    load_local_template,
+)
+
+__all__ = ["Endpoints", "LocalStack", "RunningStack", "StackAlreadyRunningError", "find_template"]
+
+logger = logging.getLogger(__name__)
+
+#: A local default that retries a failed SQS message after 2 s instead of the template's 90 min.
+LOCAL_RUNNER_SETTINGS = RunnerSettings(failed_visibility_timeout=2)
+
+
+class StackAlreadyRunningError(RuntimeError):
+    """Another live process already runs a local stack with the same state directory."""
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where the running stack answers, and the physical names of its resources."""
+
+    api_url: str
+    endpoint_url: str
+    region: str
+    buckets: dict[str, str] = field(default_factory=dict)
+    tables: dict[str, str] = field(default_factory=dict)
+    queues: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def s3_endpoint(self) -> str:
+        """S3 is served by the same moto endpoint as every other service."""
+        return self.endpoint_url
+
+
+def find_template(start: Path | None = None) -> Path:
+    """Locate template.yaml: ``$CONTENT_SERVICE_TEMPLATE``, the working tree upwards, or the repo."""
+    if os.environ.get("CONTENT_SERVICE_TEMPLATE"):
+        return Path(os.environ["CONTENT_SERVICE_TEMPLATE"]).resolve()
+    for directory in [(start or Path.cwd()).resolve(), *(start or Path.cwd()).resolve().parents]:
+        if (directory / "template.yaml").is_file():
+            return directory / "template.yaml"
+    # An editable install keeps the package inside the repository: shared/content_service/local.
+    beside_package = Path(__file__).resolve().parents[3] / "template.yaml"
+    if beside_package.is_file():
+        return beside_package
+    raise FileNotFoundError("template.yaml not found; set CONTENT_SERVICE_TEMPLATE")
+
+
+class LocalStack:
+    """Start moto, create the template's resources, run the handlers behind their event sources.
+
+    One stack per process at a time: moto's backends and ``os.environ`` are process-wide.
+    """
+
+    _active: LocalStack | None = None
+
+    def __init__(
+        self,
+        template_path: Path | None = None,
+        *,
+        home: Path | None = None,
+        stack_name: str = DEFAULT_STACK_NAME,
+        region: str = DEFAULT_REGION,
+        handlers: Mapping[str, Handler] | None = None,
+        extra_functions: Iterable[FunctionSpec] = (),
+        runner_settings: RunnerSettings | None = None,
+        gateway_port: int = 0,
+        write_state_file: bool = True,
+    ) -> None:
+        """Describe a stack; nothing starts before :meth:`start` (or ``with``).
+
+        ``handlers`` replaces functions' handlers by logical id (tests plug throwaway handlers in);
+        ``extra_functions`` adds functions the template does not declare (their handlers must be
+        in ``handlers`` or in their ``handler_file``).
+        """
+        self.template_path = template_path or find_template()
+        self.home = ensure_home(state_home(home))
+        self.stack_name = stack_name
+        self.region = region
+        self._handler_overrides = dict(handlers or {})
+        self._extra_functions = list(extra_functions)
+        self._runner_settings = runner_settings or LOCAL_RUNNER_SETTINGS
+        self._gateway_port = gateway_port
+        self._write_state_file = write_state_file
+        self._moto = MotoServer(region=region)
+        self.template: LocalTemplate | None = None
+        self.issuer: DevIssuer | None = None
+        self.runner: EventSourceRunner | None = None
+        self.gateway: LocalGateway | None = None
+        self.environment: dict[str, str] = {}
+
+    # ------------------------------------------------------------ lifecycle
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def start(self) -> LocalStack:
+        """Start everything; on any failure, stop what already started and re-raise."""
+        if LocalStack._active is not None:
+            # moto's state and os.environ are process-wide, so two stacks in one process would collide.
+            raise StackAlreadyRunningError("this process already runs a local stack; stop it first")
+        if self._write_state_file and (running := RunningStack.find(self.home)) is not None:
+            raise StackAlreadyRunningError(
+                f"a local stack is already running (pid {running.state['pid']}, API {running.api_url})"
+            )
+        started = time.monotonic()
+        LocalStack._active = self
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        logger.info("local stack ready in %.2fs", time.monotonic() - started)
+        return self
+
+    def _start(self) -> None:
+        endpoint = self._moto.start()
+        self._moto.apply_environment()
+        template = load_local_template(
+            self.template_path, stack_name=self.stack_name, region=self.region, endpoint_url=endpoint
+        )
+        for extra in self._extra_functions:
+            template.add_function(extra)
+        self.template = template
+        create_resources(template)
+        self.environment = self._function_environment(template)
+        self._moto.apply_environment(self.environment)
+        # Like a fresh Lambda container: nothing cached under another stack's endpoint survives.
+        clear_cached_state()
+        handlers = self._load_handlers(template)
+        self.runner = EventSourceRunner(template, handlers, self._runner_settings)
+        self.issuer = DevIssuer.load_or_create(self.home, audience=template.user_pool_client_id)
+        authorizer = CognitoStyleAuthorizer(self.issuer.jwks(), self.issuer.issuer, self.issuer.audience)
+        self.gateway = LocalGateway(
+            routes_from_template(template),
+            authorizer,
+            self.runner.invoke,
+            stage=template.api_stage,
+            port=self._gateway_port,
+        )
+        self.gateway.start()
+        self.runner.start()
+        if self._write_state_file:
+            write_state(self.home, self._state())
+
+    def stop(self) -> None:
+        """Stop the gateway, the runner and moto, remove the state file, restore the environment."""
+        if self.gateway is not None:
+            self.gateway.stop()
+            self.gateway = None
+        if self.runner is not None:
+            self.runner.stop()
+            self.runner = None
+        if self._write_state_file:
+            remove_state(self.home, os.getpid())
+        self._moto.stop()
+        clear_cached_state()
+        if LocalStack._active is self:
+            LocalStack._active = None
+
+    # ----------------------------------------------------------- accessors
+    @property
+    def api_url(self) -> str:
+        """The API base URL, ending with the stage like the ApiUrl output; routes start with /v1."""
+        if self.gateway is None:
+            raise RuntimeError("the local stack is not running")
+        return self.gateway.base_url
+
+    @property
+    def endpoints(self) -> Endpoints:
+        """The API URL, the moto endpoint and the physical resource names, by logical id."""
+        template = self._running_template()
+        return Endpoints(
+            api_url=self.api_url,
+            endpoint_url=self._moto.endpoint_url,
+            region=self.region,
+            buckets={logical: bucket.name for logical, bucket in template.buckets.items()},
+            tables={logical: table.name for logical, table in template.tables.items()},
+            queues={logical: template.resolver.refs[logical] for logical in template.queues},
+        )
+
+    def mint_token(self, tenant_id: str, user_id: str, ttl: int = 3600) -> str:
+        """A dev ID token for ``user_id`` in ``tenant_id`` that this stack's gateway accepts."""
+        if self.issuer is None:
+            raise RuntimeError("the local stack is not running")
+        return self.issuer.mint_token(tenant_id, user_id, ttl)
+
+    def function_environment(self, logical_id: str) -> dict[str, str]:
+        """One function's resolved environment variables, as Lambda would set them."""
+        return self._running_template().environment_for(logical_id)
+
+    # ------------------------------------------------------------- helpers
+    def _running_template(self) -> LocalTemplate:
+        if self.template is None:
+            raise RuntimeError("the local stack is not running")
+        return self.template
+
+    def _function_environment(self, template: LocalTemplate) -> dict[str, str]:
+        # Handlers share this process's environment, so functions must agree on shared names.
+        merged: dict[str, str] = {}
+        for logical_id in template.functions:
+            for key, value in template.environment_for(logical_id).items():
+                if merged.get(key, value) != value:
+                    logger.warning(
+                        "%s sets %s=%r, another function %r; the first wins",
+                        logical_id,
+                        key,
+                        value,
+                        merged[key],
+                    )
+                merged.setdefault(key, value)
+        return merged
+
+    def _load_handlers(self, template: LocalTemplate) -> dict[str, Handler]:
+        handlers: dict[str, Handler] = {}
+        for logical_id, spec in template.functions.items():
+            if logical_id in self._handler_overrides:
+                handlers[logical_id] = self._handler_overrides[logical_id]
+                continue
+            try:
+                handlers[logical_id] = load_handler(
+                    spec.handler_file, spec.handler_name, f"content_service_local_fn_{logical_id}"
+                )
+            except Exception:
+                logger.exception("cannot load the handler of %s; it will not run", logical_id)
+        return handlers
+
+    def _state(self) -> dict[str, Any]:
+        endpoints = self.endpoints
+        assert self.issuer is not None
+        return {
+            "pid": os.getpid(),
+            "started_at": time.time(),
+            "stack_name": self.stack_name,
+            "template": str(self.template_path),
+            "region": self.region,
+            "api_url": endpoints.api_url,
+            "endpoint_url": endpoints.endpoint_url,
+            "buckets": endpoints.buckets,
+            "tables": endpoints.tables,
+            "queues": endpoints.queues,
+            "issuer": {"issuer": self.issuer.issuer, "audience": self.issuer.audience},
+            "environment": {**self._moto.environment(), **self.environment},
+        }

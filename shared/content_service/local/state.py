@@ -1,0 +1,96 @@
+"""The local stack's state file, so that other processes can find and use a running stack."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from content_service.local.dev_issuer import DevIssuer
+
+STATE_FILE_NAME = "local.json"
+
+
+def state_home(home: Path | None = None) -> Path:
+    """``$CONTENT_SERVICE_HOME`` if set, else ``./.content-service`` (gitignored)."""
+    if home is not None:
+        return home
+    return Path(os.environ.get("CONTENT_SERVICE_HOME") or ".content-service").resolve()
+
+
+def ensure_home(home: Path) -> Path:
+    """Create the state directory private to the user (it holds the dev issuer's key)."""
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return home
+
+
+def write_state(home: Path, state: dict[str, Any]) -> Path:
+    """Write the state file atomically, so a reader never sees half of it."""
+    path = home / STATE_FILE_NAME
+    scratch = home / f".{STATE_FILE_NAME}.{os.getpid()}"
+    scratch.write_text(json.dumps(state, indent=2), encoding="utf-8")
+    scratch.replace(path)
+    return path
+
+
+def remove_state(home: Path, pid: int) -> None:
+    """Remove the state file if it still describes the stack of process ``pid``."""
+    path = home / STATE_FILE_NAME
+    try:
+        if json.loads(path.read_text(encoding="utf-8")).get("pid") == pid:
+            path.unlink()
+    except (OSError, ValueError):
+        pass
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass(frozen=True)
+class RunningStack:
+    """A local stack started by some process, as described by its state file."""
+
+    state: dict[str, Any]
+    home: Path
+
+    @classmethod
+    def find(cls, home: Path | None = None) -> RunningStack | None:
+        """The running stack in ``home``, or None if there is none (or its process has gone)."""
+        directory = state_home(home)
+        try:
+            state = json.loads((directory / STATE_FILE_NAME).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(state, dict) or not _process_alive(int(state.get("pid", -1))):
+            return None
+        return cls(state=state, home=directory)
+
+    @property
+    def api_url(self) -> str:
+        """The API base URL (ends with the stage; routes start with /v1)."""
+        return str(self.state["api_url"])
+
+    @property
+    def endpoint_url(self) -> str:
+        """The moto endpoint: AWS_ENDPOINT_URL for every AWS service."""
+        return str(self.state["endpoint_url"])
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """The AWS settings and function environment the stack's handlers run with."""
+        return dict(self.state["environment"])
+
+    def mint_token(self, tenant_id: str, user_id: str, ttl: int = 3600) -> str:
+        """Sign a dev ID token the running stack's gateway accepts."""
+        issuer = self.state["issuer"]
+        dev = DevIssuer.load(self.home, audience=issuer["audience"], issuer=issuer["issuer"])
+        return dev.mint_token(tenant_id, user_id, ttl)

@@ -1,0 +1,257 @@
+"""template.yaml: lint it before and after the SAM transform, and hold the properties that matter."""
+
+from __future__ import annotations
+
+import copy
+import json
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.api import lint
+from cfnlint.decode import decode_str
+from samtranslator.translator.transform import transform
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+
+
+class _NoManagedPolicies:
+    """samtranslator only asks IAM for managed policies named without an ARN; we use none."""
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+@pytest.fixture(scope="module")
+def sam_template() -> dict[str, Any]:
+    template, errors = decode_str(TEMPLATE.read_text(encoding="utf-8"))
+    assert not errors, errors
+    return json.loads(json.dumps(template))
+
+
+@pytest.fixture(scope="module")
+def transformed(sam_template: dict[str, Any]) -> dict[str, Any]:
+    # `sam package` replaces local CodeUri/ContentUri paths with S3 URIs before the transform runs.
+    packaged = copy.deepcopy(sam_template)
+    for logical_id, resource in packaged["Resources"].items():
+        for key in ("CodeUri", "ContentUri"):
+            if key in resource.get("Properties", {}):
+                resource["Properties"][key] = f"s3://artifacts/{logical_id}.zip"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+        return transform(packaged, {}, _NoManagedPolicies())
+
+
+def _resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def _statements(template: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every IAM statement in roles, inline policies, bucket policies and queue policies."""
+    for name, resource in template["Resources"].items():
+        props = resource.get("Properties", {})
+        documents = [p["PolicyDocument"] for p in props.get("Policies", [])]
+        if "PolicyDocument" in props:
+            documents.append(props["PolicyDocument"])
+        for document in documents:
+            statements = document.get("Statement", [])
+            for statement in statements if isinstance(statements, list) else [statements]:
+                yield name, statement
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def wildcard_s3_grants(template: dict[str, Any]) -> list[str]:
+    """Statements that grant ``s3:*``-style actions, or S3 actions on every resource."""
+    found = []
+    for name, statement in _statements(template):
+        actions = [a for a in _as_list(statement.get("Action", [])) if isinstance(a, str)]
+        s3_actions = [a for a in actions if a.lower().startswith("s3:") or a == "*"]
+        if any("*" in action for action in s3_actions):
+            found.append(f"{name}: {s3_actions}")
+        if s3_actions and "*" in _as_list(statement.get("Resource", [])):
+            found.append(f"{name}: {s3_actions} on Resource *")
+    return found
+
+
+def test_the_sam_template_passes_cfn_lint() -> None:
+    matches = lint(TEMPLATE.read_text(encoding="utf-8"), regions=["eu-west-1"])
+    assert [str(m) for m in matches] == []
+
+
+def test_the_transformed_template_passes_cfn_lint(transformed: dict[str, Any]) -> None:
+    matches = lint(json.dumps(transformed), regions=["eu-west-1"])
+    assert [str(m) for m in matches] == []
+
+
+def test_cfn_lint_reports_errors_it_is_given() -> None:
+    # Guards the two lint tests above against passing because lint silently checked nothing.
+    broken = {
+        "Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {"VisibilityTimeout": "soon"}}}
+    }
+    assert lint(json.dumps(broken), regions=["eu-west-1"])
+
+
+def test_the_aggregate_table_streams_new_and_old_images(transformed: dict[str, Any]) -> None:
+    table = transformed["Resources"]["Table"]["Properties"]
+    assert table["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert table["SSESpecification"]["SSEEnabled"] is True
+    # gsi1 lists a tenant's packages; gsi2 is the sparse index of builds in progress for the sweep.
+    assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == ["gsi1", "gsi2"]
+
+
+def test_the_idempotency_table_expires_records(transformed: dict[str, Any]) -> None:
+    props = transformed["Resources"]["IdempotencyTable"]["Properties"]
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+
+
+def test_the_build_queue_sends_poison_messages_to_the_dead_letter_queue(transformed: dict[str, Any]) -> None:
+    redrive = transformed["Resources"]["BuildQueue"]["Properties"]["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["BuildDeadLetterQueue", "Arn"]}
+    assert redrive["maxReceiveCount"] == 3
+
+
+def test_the_build_queue_outlasts_six_build_timeouts(transformed: dict[str, Any]) -> None:
+    function = transformed["Resources"]["BuildPackageFunction"]["Properties"]
+    assert function["Timeout"] == 900
+    assert function["EphemeralStorage"] == {"Size": 10240}
+    visibility = transformed["Resources"]["BuildQueue"]["Properties"]["VisibilityTimeout"]
+    assert visibility >= 6 * function["Timeout"]
+
+
+def test_the_build_function_reports_partial_batch_failures(transformed: dict[str, Any]) -> None:
+    mappings = _resources(transformed, "AWS::Lambda::EventSourceMapping")
+    (mapping,) = [
+        m["Properties"]
+        for m in mappings.values()
+        if m["Properties"]["FunctionName"] == {"Ref": "BuildPackageFunction"}
+    ]
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["BuildQueue", "Arn"]}
+    assert mapping["BatchSize"] == 5
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_uploads_notify_the_build_queue_once_its_policy_exists(transformed: dict[str, Any]) -> None:
+    bucket = transformed["Resources"]["UploadsBucket"]
+    queues = bucket["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+    assert queues == [{"Event": "s3:ObjectCreated:*", "Queue": {"Fn::GetAtt": ["BuildQueue", "Arn"]}}]
+    assert bucket["DependsOn"] == "BuildQueuePolicy"
+    (statement,) = transformed["Resources"]["BuildQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "s3.amazonaws.com"}
+    # The condition names the bucket by the same pattern as its BucketName, which avoids a cycle.
+    assert statement["Condition"]["ArnEquals"]["aws:SourceArn"]["Fn::Sub"].endswith(
+        bucket["Properties"]["BucketName"]["Fn::Sub"]
+    )
+
+
+def test_no_policy_grants_wildcard_s3_actions_or_resources(transformed: dict[str, Any]) -> None:
+    assert list(_statements(transformed)), "the walker found no statements at all"
+    assert wildcard_s3_grants(transformed) == []
+
+
+def test_the_wildcard_check_catches_a_wildcard_grant(transformed: dict[str, Any]) -> None:
+    leaky = copy.deepcopy(transformed)
+    role = leaky["Resources"]["BuildPackageFunctionRole"]["Properties"]
+    role["Policies"].append(
+        {
+            "PolicyName": "Leaky",
+            "PolicyDocument": {"Statement": [{"Effect": "Allow", "Action": "s3:Get*", "Resource": "*"}]},
+        }
+    )
+    # One finding for the wildcard action, one for the wildcard resource.
+    assert len(wildcard_s3_grants(leaky)) == len(wildcard_s3_grants(transformed)) + 2
+
+
+def test_every_bucket_blocks_public_access_and_is_encrypted(transformed: dict[str, Any]) -> None:
+    buckets = _resources(transformed, "AWS::S3::Bucket")
+    assert set(buckets) == {"UploadsBucket", "PackagesBucket"}
+    for name, bucket in buckets.items():
+        props = bucket["Properties"]
+        assert props["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }, name
+        (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms"), name
+
+
+def test_every_bucket_refuses_plain_http(transformed: dict[str, Any]) -> None:
+    policies = _resources(transformed, "AWS::S3::BucketPolicy")
+    protected = {
+        p["Properties"]["Bucket"]["Ref"]
+        for p in policies.values()
+        if any(
+            s["Effect"] == "Deny" and s["Condition"]["Bool"]["aws:SecureTransport"] == "false"
+            for s in p["Properties"]["PolicyDocument"]["Statement"]
+        )
+    }
+    assert protected == {"UploadsBucket", "PackagesBucket"}
+
+
+def test_every_api_route_needs_a_cognito_token(transformed: dict[str, Any]) -> None:
+    body = transformed["Resources"]["ContentApi"]["Properties"]["Body"]
+    (scheme,) = body["securityDefinitions"].values()
+    assert scheme["x-amazon-apigateway-authtype"] == "cognito_user_pools"
+    assert scheme["x-amazon-apigateway-authorizer"]["providerARNs"] == [{"Fn::GetAtt": ["UserPool", "Arn"]}]
+    methods = [m for path in body["paths"].values() for m in path.values()]
+    assert methods, "the API declares no routes"
+    for method in methods:
+        assert method["security"] == [{"CognitoAuthorizer": []}]
+    assert "/v1/{proxy+}" in body["paths"]
+
+
+def test_the_unauthorized_response_is_a_problem_document(transformed: dict[str, Any]) -> None:
+    body = transformed["Resources"]["ContentApi"]["Properties"]["Body"]
+    response = body["x-amazon-apigateway-gateway-responses"]["UNAUTHORIZED"]
+    assert (
+        response["responseParameters"]["gatewayresponse.header.Content-Type"] == "'application/problem+json'"
+    )
+    assert json.loads(response["responseTemplates"]["application/json"])["status"] == 401
+
+
+def test_users_cannot_write_their_own_tenant_claim(transformed: dict[str, Any]) -> None:
+    client = transformed["Resources"]["UserPoolClient"]["Properties"]
+    assert "custom:tenant_id" in client["ReadAttributes"]
+    assert "custom:tenant_id" not in client["WriteAttributes"]
+
+
+def test_functions_get_the_settings_contract_from_globals(sam_template: dict[str, Any]) -> None:
+    variables = sam_template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["TABLE_NAME"] == {"Ref": "Table"}
+    assert variables["IDEMPOTENCY_TABLE_NAME"] == {"Ref": "IdempotencyTable"}
+    assert variables["UPLOADS_BUCKET"] == {"Ref": "UploadsBucket"}
+    assert variables["PACKAGES_BUCKET"] == {"Ref": "PackagesBucket"}
+    assert variables["POWERTOOLS_SERVICE_NAME"] == "content-service"
+    assert sam_template["Globals"]["Function"]["Runtime"] == "python3.12"
+
+
+def test_every_function_runs_with_the_shared_and_dependency_layers(transformed: dict[str, Any]) -> None:
+    layers = _resources(transformed, "AWS::Lambda::LayerVersion")
+    for name, function in _resources(transformed, "AWS::Lambda::Function").items():
+        refs = {layer["Ref"] for layer in function["Properties"]["Layers"]}
+        assert refs == set(layers), name
+
+
+def test_the_dependency_layer_ships_exactly_the_runtime_dependencies() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    lines = (ROOT / "layers" / "deps" / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    requirements = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    assert sorted(requirements) == sorted(project["dependencies"])
+
+
+def test_samconfig_deploys_without_prompts() -> None:
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))
+    deploy = config["default"]["deploy"]["parameters"]
+    assert deploy["resolve_s3"] is True
+    assert "CAPABILITY_IAM" in deploy["capabilities"]
+    stack_name = config["default"]["global"]["parameters"]["stack_name"]
+    # The uploads bucket name embeds the stack name, and bucket names must be lowercase.
+    assert stack_name == stack_name.lower()

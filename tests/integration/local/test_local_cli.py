@@ -1,0 +1,98 @@
+"""``content-service local up`` and ``local token`` as a user runs them, in a child process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from content_service.local.stack import find_template
+
+ROOT = find_template(Path(__file__).parent).parent
+CLI_MODULE = ROOT / "shared" / "content_service" / "cli" / "local.py"
+
+# The command group is mounted on its own Typer app, so this test depends only on cli/local.py.
+RUN_GROUP = f"""
+import importlib.util, sys, typer
+spec = importlib.util.spec_from_file_location("cli_local_under_test", {str(CLI_MODULE)!r})
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+app = typer.Typer()
+module.register(app)
+
+@app.command()
+def version() -> None:
+    pass
+
+app()
+"""
+
+
+def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CONTENT_SERVICE_HOME": str(home)}
+    return subprocess.run(
+        [sys.executable, "-c", RUN_GROUP, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def _wait_for_state(home: Path, process: subprocess.Popen[str], timeout: float = 30.0) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (home / "local.json").exists():
+            return json.loads((home / "local.json").read_text(encoding="utf-8"))
+        if process.poll() is not None:
+            raise AssertionError(f"local up exited early: {process.communicate()}")
+        time.sleep(0.1)
+    raise AssertionError("local up never wrote its state file")
+
+
+def test_local_up_serves_until_ctrl_c_and_local_token_works_meanwhile(tmp_path: Path) -> None:
+    env = {**os.environ, "CONTENT_SERVICE_HOME": str(tmp_path)}
+    process = subprocess.Popen(
+        [sys.executable, "-c", RUN_GROUP, "local", "up"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        state = _wait_for_state(tmp_path, process)
+        minted = _cli(tmp_path, "local", "token", "--tenant", "tenant-a", "--user", "user-1")
+        assert minted.returncode == 0, minted.stderr
+        token = minted.stdout.strip()
+        assert token.count(".") == 2
+
+        authorized = requests.get(
+            f"{state['api_url']}/v1/packages", headers={"Authorization": f"Bearer {token}"}, timeout=10
+        )
+        anonymous = requests.get(f"{state['api_url']}/v1/packages", timeout=10)
+        assert authorized.status_code != 401
+        assert anonymous.status_code == 401
+
+        process.send_signal(signal.SIGINT)
+        stdout, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0
+    assert str(state["api_url"]) in stdout
+    assert not (tmp_path / "local.json").exists()
+
+
+def test_local_token_without_a_running_stack_fails_clearly(tmp_path: Path) -> None:
+    result = _cli(tmp_path, "local", "token", "--tenant", "tenant-a", "--user", "user-1")
+    assert result.returncode == 1
+    assert "no local stack is running" in result.stderr
