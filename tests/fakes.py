@@ -33,7 +33,7 @@ class FakePackageRepository:
         key = (package.tenant_id, package.package_id, package.version)
         if key in self.rows:
             raise ConcurrencyConflict("exists")
-        stored = replace(package, revision=1)
+        stored = replace(package, revision=1, events=())
         self.rows[key] = stored
         self.writes += 1
         return stored
@@ -42,7 +42,7 @@ class FakePackageRepository:
         key = (package.tenant_id, package.package_id, package.version)
         if key not in self.rows or self.rows[key].revision != package.revision:
             raise ConcurrencyConflict("changed")
-        stored = replace(package, revision=package.revision + 1)
+        stored = replace(package, revision=package.revision + 1, events=())
         self.rows[key] = stored
         self.writes += 1
         return stored

@@ -122,14 +122,14 @@ class DynamoPackageRepository:
         self._model = package_model(table_name, region)
 
     def add(self, package: PlayPackage) -> PlayPackage:
-        stored = replace(package, revision=1)
-        item = self._to_item(stored)
+        stored = replace(package, revision=1, events=())
+        item = self._to_item(replace(stored, events=package.events))
         self._put(item, self._model.pk.does_not_exist(), package)
         return stored
 
     def save(self, package: PlayPackage) -> PlayPackage:
-        stored = replace(package, revision=package.revision + 1)
-        item = self._to_item(stored)
+        stored = replace(package, revision=package.revision + 1, events=())
+        item = self._to_item(replace(stored, events=package.events))
         self._put(item, self._model.revision == package.revision, package)
         return stored
 

@@ -26,7 +26,10 @@ class PackageRepository(Protocol):
     """Persistence of PlayPackage versions; every write is one conditional write."""
 
     def add(self, package: PlayPackage) -> PlayPackage:
-        """Store a new version; raises ConcurrencyConflict if that version already exists."""
+        """Store a new version with its pending events; returns it with the events cleared.
+
+        Raises ConcurrencyConflict if that version already exists.
+        """
         ...
 
     def save(self, package: PlayPackage) -> PlayPackage:

@@ -1,0 +1,185 @@
+"""The DynamoDB and S3 adapters on moto, with the table and buckets made from template.yaml."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from moto import mock_aws
+
+from content_service.adapters.dynamodb import DynamoPackageRepository
+from content_service.adapters.s3 import S3PackageStore, S3UploadStore, s3_client
+from content_service.domain.errors import ConcurrencyConflict, NotFound, ValidationFailed
+from content_service.domain.package import (
+    FileEntry,
+    Launch,
+    PackageManifest,
+    PackageState,
+    PlayPackage,
+    Problem,
+    Standard,
+)
+from content_service.local.resources import create_resources
+from content_service.local.template import load_local_template
+
+ROOT = Path(__file__).parents[3]
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        template = load_local_template(ROOT / "template.yaml")
+        create_resources(template)
+        yield template
+
+
+@pytest.fixture
+def repo(aws):
+    return DynamoPackageRepository(aws.tables["Table"].name, "eu-west-1")
+
+
+def building(package_id: str, tenant: str = "t1", version: int = 1, at: datetime = NOW) -> PlayPackage:
+    return PlayPackage.start_building(
+        tenant_id=tenant,
+        package_id=package_id,
+        version=version,
+        source_key=f"uploads/{tenant}/{package_id}/v1/source.zip",
+        now=at,
+    )
+
+
+def a_manifest() -> PackageManifest:
+    return PackageManifest(
+        Standard.NATIVE,
+        "T",
+        "en",
+        (Launch("e", "T", "index.html"),),
+        (FileEntry("index.html", 3, "text/html", "a" * 64),),
+    )
+
+
+def test_a_package_round_trips_through_its_transitions(repo):
+    stored = repo.add(building("p1"))
+    assert repo.get("t1", "p1") == stored
+    built = repo.save(stored.mark_built(a_manifest(), NOW))
+    loaded = repo.get("t1", "p1", 1)
+    assert loaded.state is PackageState.BUILT
+    assert loaded.summary == built.summary
+    assert loaded.revision == 2
+
+
+def test_a_version_cannot_be_added_twice(repo):
+    repo.add(building("p1"))
+    with pytest.raises(ConcurrencyConflict):
+        repo.add(building("p1"))
+
+
+def test_of_two_racing_writers_only_one_wins(repo):
+    stored = repo.add(building("p1"))
+    repo.save(stored.mark_built(a_manifest(), NOW))
+    with pytest.raises(ConcurrencyConflict):
+        repo.save(stored.mark_failed(Problem("x", "y"), NOW))
+    assert repo.get("t1", "p1").state is PackageState.BUILT
+
+
+def test_another_tenants_package_is_not_found(repo):
+    repo.add(building("p1", tenant="t1"))
+    with pytest.raises(NotFound):
+        repo.get("t2", "p1")
+
+
+def test_the_latest_version_is_returned_by_default(repo):
+    repo.add(building("p1", version=1))
+    repo.add(building("p1", version=2))
+    assert repo.get("t1", "p1").version == 2
+    assert repo.get("t1", "p1", 1).version == 1
+
+
+def test_listing_pages_newest_first_and_a_forged_cursor_cannot_cross_tenants(repo):
+    for index in range(5):
+        repo.add(building(f"p{index}", at=NOW + timedelta(seconds=index)))
+    repo.add(building("other", tenant="t2"))
+    first = repo.list("t1", None, 2)
+    second = repo.list("t1", first.next_cursor, 2)
+    third = repo.list("t1", second.next_cursor, 2)
+    ids = [p.package_id for page in (first, second, third) for p in page.items]
+    assert ids == ["p4", "p3", "p2", "p1", "p0"]
+    assert third.next_cursor is None
+    with pytest.raises(ValidationFailed):
+        repo.list("t2", first.next_cursor, 2)
+    with pytest.raises(ValidationFailed):
+        repo.list("t1", "not-a-cursor!!", 2)
+
+
+def test_the_stream_carries_the_transitions_event(aws, repo):
+    import boto3
+
+    stored = repo.add(building("p1"))
+    repo.save(stored.mark_built(a_manifest(), NOW))
+    streams = boto3.client("dynamodbstreams")
+    arn = boto3.client("dynamodb").describe_table(TableName=aws.tables["Table"].name)["Table"][
+        "LatestStreamArn"
+    ]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")[
+        "ShardIterator"
+    ]
+    records = streams.get_records(ShardIterator=iterator)["Records"]
+    names = [r["dynamodb"]["NewImage"]["last_event"]["S"] for r in records]
+    assert "content.package.building.v1" in names[0]
+    assert "content.package.built.v1" in names[1]
+
+
+def test_only_packages_building_past_the_cutoff_are_found_by_the_sweep_index(repo):
+    old = repo.add(building("old", at=NOW - timedelta(hours=2)))
+    repo.add(building("new", at=NOW))
+    done = repo.add(building("done", at=NOW - timedelta(hours=3)))
+    repo.save(done.mark_built(a_manifest(), NOW - timedelta(hours=3)))
+    found = repo.building_since_before(NOW - timedelta(hours=1), 10)
+    assert [p.package_id for p in found] == [old.package_id]
+
+
+def test_presigned_upload_urls_sign_the_content_type_and_length(aws):
+    uploads = S3UploadStore(s3_client("eu-west-1"), aws.buckets["UploadsBucket"].name)
+    presigned = uploads.presign_put("uploads/t1/p1/v1/source.zip", "application/zip", 1234, 900)
+    assert "X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost" in presigned.url
+    assert presigned.headers == {"Content-Type": "application/zip", "Content-Length": "1234"}
+
+
+def test_blobs_are_content_addressed_per_tenant_and_stored_once(aws):
+    client = s3_client("eu-west-1")
+    store = S3PackageStore(client, aws.buckets["PackagesBucket"].name)
+    data = b"<html>hello</html>"
+    digest = hashlib.sha256(data).hexdigest()
+    store.blobs("t1").put(digest, len(data), "text/html", io.BytesIO(data))
+    store.blobs("t1").put(digest, len(data), "text/html", io.BytesIO(b"not read again"))
+    body = client.get_object(
+        Bucket=aws.buckets["PackagesBucket"].name, Key=f"tenants/t1/blobs/sha256/{digest}"
+    )
+    assert body["Body"].read() == data and body["ContentType"] == "text/html"
+    manifest = a_manifest()
+    store.put_manifest("t1", "p1", 1, manifest)
+    assert store.get_manifest("t1", "p1", 1) == manifest
+    with pytest.raises(NotFound):
+        store.get_manifest("t2", "p1", 1)
+
+
+def test_a_download_past_the_limit_is_refused(aws, tmp_path):
+    client = s3_client("eu-west-1")
+    bucket = aws.buckets["UploadsBucket"].name
+    client.put_object(Bucket=bucket, Key="uploads/t1/p1/v1/source.zip", Body=b"x" * 100)
+    uploads = S3UploadStore(client, bucket)
+    assert uploads.download("uploads/t1/p1/v1/source.zip", tmp_path / "a.zip", 100) == 100
+    with pytest.raises(ValidationFailed):
+        uploads.download("uploads/t1/p1/v1/source.zip", tmp_path / "b.zip", 99)
+    with pytest.raises(NotFound):
+        uploads.download("uploads/t1/missing/v1/source.zip", tmp_path / "c.zip", 99)
