@@ -22,7 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from content_service.packaging.inspect import ValidationReport, validate_zip
-from content_service.packaging.limits import ImportLimits
+from content_service.settings import get_settings
 
 EXIT_VALID = 0
 EXIT_INVALID = 1
@@ -44,7 +44,8 @@ def validate_command(
     if not path.is_file():
         _usage_error(f"not a file: {path}")
     with _private_tempdir():
-        report = validate_zip(path, ImportLimits())
+        # The same limits the build uses, including IMPORT_LIMITS__* overrides from the environment.
+        report = validate_zip(path, get_settings().import_limits)
     if as_json:
         sys.stdout.write(json.dumps(report.as_json_dict(), ensure_ascii=False, indent=2) + "\n")
     else:
