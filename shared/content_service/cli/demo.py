@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -37,6 +38,8 @@ def open_stack() -> Iterator[StackHandle]:
     if running is not None:
         yield StackHandle(running.api_url, running.mint_token(DEMO_TENANT, DEMO_USER), started_here=False)
         return
+    # The handlers run in this process; keep their INFO logs out of the demo's own output.
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     with LocalStack() as stack:
         yield StackHandle(stack.api_url, stack.mint_token(DEMO_TENANT, DEMO_USER), started_here=True)
 

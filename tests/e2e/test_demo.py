@@ -1,0 +1,27 @@
+"""`content-service demo` runs the whole walking skeleton on its own stack and exits 0."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+CLI = Path(sys.executable).parent / "content-service"
+
+
+def test_the_demo_starts_a_stack_builds_the_sample_and_exits_0(tmp_path):
+    result = subprocess.run(
+        [str(CLI), "demo", "--timeout", "60"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CONTENT_SERVICE_HOME": str(tmp_path), "COLUMNS": "200"},
+        cwd=Path(__file__).parents[2],
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "state        │ built" in result.stdout or "│ state        │ built" in result.stdout
+    assert "demo finished" in result.stdout
+    # The stack it started is gone again: no state file is left behind.
+    assert not (tmp_path / "local.json").exists()
