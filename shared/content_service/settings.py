@@ -26,9 +26,12 @@ class Settings(BaseSettings):
     aws_region: str = Field(default="eu-west-1", validation_alias="AWS_DEFAULT_REGION")
     upload_url_ttl_seconds: int = Field(default=900, ge=60, le=7 * 24 * 3600)
     build_timeout_seconds: int = Field(
-        default=3600,
+        default=18_000,
         ge=60,
-        description="a package still building this long after its last change was abandoned",
+        description=(
+            "a package still building this long after its last change was abandoned; longer than every"
+            " SQS attempt of its build (maxReceiveCount x VisibilityTimeout)"
+        ),
     )
     build_max_attempts: int = Field(
         default=3,

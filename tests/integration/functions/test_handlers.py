@@ -36,7 +36,10 @@ def stack(monkeypatch):
     with mock_aws():
         template = load_local_template(ROOT / "template.yaml")
         create_resources(template)
-        for name, value in template.environment_for("BuildPackageFunction").items():
+        for name, value in {
+            **template.environment_for("BuildPackageFunction"),
+            **template.environment_for("SweepStaleBuildsFunction"),
+        }.items():
             monkeypatch.setenv(name, value)
         clear_cached_state()
         yield template
@@ -113,7 +116,7 @@ def test_a_message_that_crashes_is_reported_alone_and_the_last_attempt_fails_the
 
 def test_the_sweep_handler_fails_abandoned_builds(stack, monkeypatch):
     deps = dependencies()
-    old = deps.clock.now() - timedelta(hours=2)
+    old = deps.clock.now() - timedelta(hours=6)
     deps.packages.add(
         PlayPackage.start_building(
             tenant_id="tenant-a",
