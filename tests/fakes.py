@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -10,7 +11,15 @@ from typing import BinaryIO
 
 from content_service.domain.errors import ConcurrencyConflict, NotFound, ValidationFailed
 from content_service.domain.package import PackageManifest, PackageState, PlayPackage
-from content_service.service.ports import Page, PresignedUpload
+from content_service.service.ports import (
+    BundlePage,
+    DataKey,
+    DevicePage,
+    IssuedLicence,
+    Page,
+    PresignedUpload,
+    TamperReportRecord,
+)
 
 
 class FakeClock:
@@ -131,3 +140,114 @@ class FakePackageStore:
             return self.manifests[(tenant_id, package_id, version)]
         except KeyError:
             raise NotFound("no manifest") from None
+
+
+class FakeContentKeys:
+    """Wraps keys by remembering them under a random handle, bound to the version's context."""
+
+    def __init__(self) -> None:
+        self.keys: dict[bytes, tuple[bytes, tuple[str, str, int]]] = {}
+
+    def generate(self, tenant_id: str, package_id: str, version: int) -> DataKey:
+        plaintext, handle = os.urandom(32), os.urandom(16)
+        self.keys[handle] = (plaintext, (tenant_id, package_id, version))
+        return DataKey(plaintext, handle)
+
+    def unwrap(self, wrapped: bytes, tenant_id: str, package_id: str, version: int) -> bytes:
+        plaintext, context = self.keys[wrapped]
+        if context != (tenant_id, package_id, version):
+            raise ValueError("encryption context mismatch")
+        return plaintext
+
+
+class FakeBundleStore:
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+
+    def put_container(
+        self, tenant_id: str, package_id: str, version: int, content_hash: str, path: Path
+    ) -> str:
+        key = f"tenants/{tenant_id}/containers/{package_id}/v{version}/{content_hash}.cspc"
+        self.objects[key] = path.read_bytes()
+        return key
+
+    def put_manifest(self, tenant_id: str, bundle_id: str, token: str) -> str:
+        key = f"tenants/{tenant_id}/bundles/{bundle_id}/manifest.jws"
+        self.objects[key] = token.encode()
+        return key
+
+
+class _Rows:
+    """A dict of aggregates keyed by (tenant, id) with conditional add/save like the real store."""
+
+    def __init__(self, id_field: str) -> None:
+        self.rows: dict[tuple[str, str], object] = {}
+        self.id_field = id_field
+
+    def _key(self, item) -> tuple[str, str]:
+        return (item.tenant_id, getattr(item, self.id_field))
+
+    def add(self, item):
+        if self._key(item) in self.rows:
+            raise ConcurrencyConflict("exists")
+        stored = replace(item, revision=1, events=())
+        self.rows[self._key(item)] = stored
+        return stored
+
+    def save(self, item):
+        current = self.rows.get(self._key(item))
+        if current is None or current.revision != item.revision:
+            raise ConcurrencyConflict("changed")
+        stored = replace(item, revision=item.revision + 1, events=())
+        self.rows[self._key(item)] = stored
+        return stored
+
+    def get(self, tenant_id: str, item_id: str):
+        try:
+            return self.rows[(tenant_id, item_id)]
+        except KeyError:
+            raise NotFound(f"{item_id} not found") from None
+
+
+class FakeDeviceRepository(_Rows):
+    def __init__(self) -> None:
+        super().__init__("device_id")
+
+    def list_for_user(self, tenant_id: str, user_id: str, cursor: str | None, limit: int) -> DevicePage:
+        items = [d for (t, _), d in self.rows.items() if t == tenant_id and d.user_id == user_id]
+        return DevicePage(items[:limit], None)
+
+    def count_active(self, tenant_id: str, user_id: str) -> int:
+        return sum(1 for d in self.list_for_user(tenant_id, user_id, None, 10**6).items if d.is_active)
+
+
+class FakeBundleRepository(_Rows):
+    def __init__(self) -> None:
+        super().__init__("bundle_id")
+
+    def list(self, tenant_id: str, cursor: str | None, limit: int) -> BundlePage:
+        return BundlePage([b for (t, _), b in self.rows.items() if t == tenant_id][:limit], None)
+
+
+class FakeLicenceRecords:
+    def __init__(self) -> None:
+        self.records: dict[tuple[str, str, str], IssuedLicence] = {}
+
+    def latest(self, tenant_id: str, bundle_id: str, device_id: str) -> IssuedLicence | None:
+        return self.records.get((tenant_id, bundle_id, device_id))
+
+    def put(self, licence: IssuedLicence) -> None:
+        self.records[(licence.tenant_id, licence.bundle_id, licence.device_id)] = licence
+
+
+class FakeTamperReports:
+    def __init__(self) -> None:
+        self.reports: list[TamperReportRecord] = []
+
+    def add(self, report: TamperReportRecord) -> None:
+        self.reports.append(report)
+
+
+class FakeUrlSigner:
+    def signed_url(self, key: str, expires_at: datetime) -> str:
+        return f"https://cdn.example/{key}?Expires={int(expires_at.timestamp())}&Signature=fake"

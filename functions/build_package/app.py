@@ -27,6 +27,8 @@ def build_record(record: SQSRecord) -> None:
                 packages=deps.packages,
                 uploads=deps.uploads,
                 store=deps.store,
+                keys=deps.content_keys,
+                containers=deps.bundle_store,
                 clock=deps.clock,
                 limits=deps.settings.import_limits,
             )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from content_service.domain.licence import LicenceTerms
 from content_service.packaging.limits import ImportLimits
 
 
@@ -40,6 +42,46 @@ class Settings(BaseSettings):
     )
     page_size_default: int = Field(default=25, ge=1, le=100)
     import_limits: ImportLimits = Field(default_factory=ImportLimits)
+
+    bundles_bucket: str = "content-service-bundles"
+    content_key_id: str = Field(
+        default="alias/content-service-content", description="KMS key for content data keys"
+    )
+    signing_key_ids: str = Field(
+        default="alias/content-service-signing",
+        description="comma-separated KMS keys; the first signs, all are published in the JWKS",
+    )
+    cdn_key_secret_arn: str = Field(
+        default="", description="Secrets Manager secret: key_pair_id + private_key_pem"
+    )
+    cdn_domain: str = ""
+    cdn_base_url: str = Field(default="", description="overrides https://{cdn_domain} (the local edge)")
+    residency_zone: str = "eu"
+    device_cap: int = Field(default=5, ge=1, le=100, description="active devices per user")
+    licence_validity_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    offline_grace_seconds: int = Field(default=7 * 24 * 3600, ge=0)
+    status_interval_seconds: int = Field(default=12 * 3600, ge=60)
+    download_url_ttl_seconds: int = Field(default=300, ge=10, le=3600)
+
+    @property
+    def signing_keys(self) -> list[str]:
+        return [key.strip() for key in self.signing_key_ids.split(",") if key.strip()]
+
+    @property
+    def cdn_url(self) -> str:
+        return self.cdn_base_url.rstrip("/") or f"https://{self.cdn_domain}"
+
+    @property
+    def licence_terms(self) -> LicenceTerms:
+        return LicenceTerms(
+            validity=timedelta(seconds=self.licence_validity_seconds),
+            offline_grace=timedelta(seconds=self.offline_grace_seconds),
+            status_interval=timedelta(seconds=self.status_interval_seconds),
+        )
+
+    @property
+    def download_url_ttl(self) -> timedelta:
+        return timedelta(seconds=self.download_url_ttl_seconds)
 
 
 @lru_cache(maxsize=1)

@@ -12,9 +12,6 @@ domain event of the transition, so the table's stream is the outbox.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import replace
 from datetime import datetime
 from functools import lru_cache
@@ -25,18 +22,22 @@ from pynamodb.exceptions import DoesNotExist, PutError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from content_service.domain.errors import ConcurrencyConflict, NotFound, ValidationFailed
+from content_service.adapters.cursors import decode_cursor, encode_cursor
+from content_service.domain.errors import ConcurrencyConflict, NotFound
 from content_service.domain.package import (
+    ContainerRef,
     PackageEvent,
     PackageState,
     PackageSummary,
     PlayPackage,
     Problem,
+    SealedContent,
     Standard,
 )
 from content_service.service.ports import Page
 
 BUILDING_PARTITION = "BUILDING"
+_CURSOR_FIELDS = ("pk", "sk", "gsi1sk")
 
 
 def _pk(tenant_id: str, package_id: str) -> str:
@@ -91,6 +92,7 @@ def package_model(table_name: str, region: str) -> type[Model]:
         created_at = UTCDateTimeAttribute()
         updated_at = UTCDateTimeAttribute()
         summary = JSONAttribute(null=True)
+        sealed = JSONAttribute(null=True)
         problem = JSONAttribute(null=True)
         revoke_reason = UnicodeAttribute(null=True)
         last_event = JSONAttribute(null=True)
@@ -178,33 +180,14 @@ class DynamoPackageRepository:
 
     @staticmethod
     def _encode_cursor(last: dict[str, Any]) -> str:
-        # The cursor carries only the position inside the caller's own list; the partition is
-        # rebuilt from the caller's tenant on the way back, so a forged cursor cannot cross tenants.
-        position = {"pk": last["pk"]["S"], "sk": last["sk"]["S"], "gsi1sk": last["gsi1sk"]["S"]}
-        return (
-            base64.urlsafe_b64encode(json.dumps(position, separators=(",", ":")).encode())
-            .decode()
-            .rstrip("=")
-        )
+        return encode_cursor(last, _CURSOR_FIELDS)
 
     @staticmethod
     def _decode_cursor(tenant_id: str, cursor: str | None) -> dict[str, Any] | None:
         if not cursor:
             return None
-        try:
-            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-            position = json.loads(raw)
-            pk, sk, gsi1sk = position["pk"], position["sk"], position["gsi1sk"]
-        except (binascii.Error, ValueError, KeyError, TypeError) as error:
-            raise ValidationFailed("the cursor is not one this service issued") from error
-        if not all(isinstance(v, str) for v in (pk, sk, gsi1sk)) or not pk.startswith(f"TENANT#{tenant_id}#"):
-            raise ValidationFailed("the cursor is not one this service issued")
-        return {
-            "pk": {"S": pk},
-            "sk": {"S": sk},
-            "gsi1pk": {"S": _list_pk(tenant_id)},
-            "gsi1sk": {"S": gsi1sk},
-        }
+        position = decode_cursor(cursor, _CURSOR_FIELDS, f"TENANT#{tenant_id}#")
+        return {name: {"S": value} for name, value in {**position, "gsi1pk": _list_pk(tenant_id)}.items()}
 
     def _to_item(self, package: PlayPackage) -> Model:
         summary = package.summary
@@ -222,6 +205,9 @@ class DynamoPackageRepository:
             created_at=package.created_at,
             updated_at=package.updated_at,
             summary=None if summary is None else {**summary.__dict__, "standard": summary.standard.value},
+            sealed=None
+            if package.sealed is None
+            else {"container": package.sealed.container.as_dict(), "wrapped_key": package.sealed.wrapped_key},
             problem=None if package.problem is None else package.problem.as_dict(),
             revoke_reason=package.revoke_reason,
             last_event=_event_json(package.last_event),
@@ -246,6 +232,9 @@ class DynamoPackageRepository:
             updated_at=item.updated_at,
             revision=int(item.revision),
             summary=summary,
+            sealed=SealedContent(ContainerRef(**item.sealed["container"]), item.sealed["wrapped_key"])
+            if item.sealed
+            else None,
             problem=Problem(**item.problem) if item.problem else None,
             revoke_reason=item.revoke_reason,
         )

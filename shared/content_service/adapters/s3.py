@@ -134,3 +134,26 @@ class S3PackageStore:
                 raise NotFound(f"manifest of {package_id} v{version} not found") from error
             raise
         return PackageManifest.from_dict(json.loads(body))
+
+
+class S3BundleStore:
+    """BundleStore on the bundles bucket (the CDN's origin)."""
+
+    def __init__(self, client: Any, bucket: str) -> None:
+        self._s3 = client
+        self._bucket = bucket
+
+    def put_container(
+        self, tenant_id: str, package_id: str, version: int, content_hash: str, path: Path
+    ) -> str:
+        key = f"tenants/{tenant_id}/containers/{package_id}/v{version}/{content_hash}.cspc"
+        # upload_file switches to multipart for large containers and never reads one whole.
+        self._s3.upload_file(
+            str(path), self._bucket, key, ExtraArgs={"ContentType": "application/octet-stream"}
+        )
+        return key
+
+    def put_manifest(self, tenant_id: str, bundle_id: str, token: str) -> str:
+        key = f"tenants/{tenant_id}/bundles/{bundle_id}/manifest.jws"
+        self._s3.put_object(Bucket=self._bucket, Key=key, Body=token.encode(), ContentType="application/jose")
+        return key

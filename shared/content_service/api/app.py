@@ -8,8 +8,13 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
 
-from content_service.api import problems
+from content_service.api import bundle_routes, problems
+from content_service.api.auth import caller_of
 from content_service.api.models import (
     CreateUpload,
     ManifestView,
@@ -19,22 +24,19 @@ from content_service.api.models import (
     UploadInstructions,
 )
 from content_service.bootstrap import dependencies
-from content_service.domain.errors import DomainError, Unauthorized
+from content_service.domain.errors import PROBLEM_BASE, DomainError
 from content_service.service import packages as use_cases
 
-TENANT_CLAIM = "custom:tenant_id"
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 
 app = APIGatewayRestResolver(enable_validation=True)
+app.include_router(bundle_routes.router)
 
 
 def caller() -> tuple[str, str]:
-    """The caller's tenant and user, from the verified JWT claims only (never from the request)."""
-    claims = app.current_event.request_context.authorizer.claims or {}
-    tenant, user = claims.get(TENANT_CLAIM), claims.get("sub")
-    if not tenant or not user:
-        raise Unauthorized("the token carries no tenant or subject")
-    return str(tenant), str(user)
+    """The caller's tenant and user, from the verified JWT claims only."""
+    who = caller_of(app.current_event)
+    return who.tenant_id, who.user_id
 
 
 @app.post("/v1/uploads", summary="Register a package version and get a presigned PUT URL for its zip")
@@ -105,6 +107,26 @@ def get_manifest(
 @app.exception_handler(DomainError)
 def handle_domain_error(error: DomainError) -> Response:
     return problems.from_domain_error(error)
+
+
+@app.exception_handler(IdempotencyValidationError)
+def handle_idempotency_mismatch(_: IdempotencyValidationError) -> Response:
+    return problems.problem(
+        422,
+        "Idempotency-Key reused with a different request",
+        "this Idempotency-Key was first used with another body; use a new key for a new request",
+        PROBLEM_BASE + "idempotency-key-reused",
+    )
+
+
+@app.exception_handler(IdempotencyAlreadyInProgressError)
+def handle_idempotency_in_flight(_: IdempotencyAlreadyInProgressError) -> Response:
+    return problems.problem(
+        409,
+        "A request with this Idempotency-Key is in progress",
+        "retry after the first request has finished",
+        PROBLEM_BASE + "idempotency-in-progress",
+    )
 
 
 @app.exception_handler(RequestValidationError)

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from content_service.domain.bundle import Bundle
+from content_service.domain.device import Device
 from content_service.domain.package import PackageManifest, PlayPackage
 
 
@@ -96,3 +98,143 @@ class ManifestView(BaseModel):
     @classmethod
     def of(cls, package_id: str, version: int, manifest: PackageManifest) -> ManifestView:
         return cls(package_id=package_id, version=version, manifest=manifest.as_dict())
+
+
+class EnrollDevice(BaseModel):
+    """Enroll a device of the caller with its X25519 public key (a JWK, RFC 8037)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    public_key: dict[str, str] = Field(description='{"kty": "OKP", "crv": "X25519", "x": "<base64url>"}')
+    name: str = Field(default="device", max_length=100)
+
+
+class DeviceView(BaseModel):
+    device_id: str
+    user_id: str
+    name: str
+    state: Literal["active", "revoked"]
+    public_key: dict[str, str]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, device: Device) -> DeviceView:
+        return cls(
+            device_id=device.device_id,
+            user_id=device.user_id,
+            name=device.name,
+            state=device.state.value,  # type: ignore[arg-type]
+            public_key=device.public_key,
+            created_at=device.created_at,
+        )
+
+
+class DevicePageView(BaseModel):
+    items: list[DeviceView]
+    next_cursor: str | None
+
+
+class RevokeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class BundlePackageRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    package_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+    version: int | None = Field(default=None, ge=1)
+
+
+class CreateBundle(BaseModel):
+    """Pack built package versions for offline use by one user's devices."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    packages: list[BundlePackageRequest] = Field(min_length=1, max_length=100)
+    user_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="the learner the bundle is for (default: the caller)",
+    )
+    residency_zone: str | None = Field(default=None, pattern=r"^[a-z]{2,8}$")
+
+
+class ContainerView(BaseModel):
+    key: str
+    size: int
+    sha256: str
+
+
+class BundlePackageView(BaseModel):
+    package_id: str
+    version: int
+    content_hash: str
+    container: ContainerView
+
+
+class BundleView(BaseModel):
+    bundle_id: str
+    user_id: str
+    state: Literal["building", "built", "revoked"]
+    residency_zone: str
+    packages: list[BundlePackageView]
+    manifest_key: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, bundle: Bundle) -> BundleView:
+        return cls(
+            bundle_id=bundle.bundle_id,
+            user_id=bundle.user_id,
+            state=bundle.state.value,  # type: ignore[arg-type]
+            residency_zone=bundle.residency_zone,
+            packages=[BundlePackageView(**p.as_dict()) for p in bundle.packages],
+            manifest_key=bundle.manifest_key,
+            created_at=bundle.created_at,
+        )
+
+
+class BundlePageView(BaseModel):
+    items: list[BundleView]
+    next_cursor: str | None
+
+
+class IssueLicence(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    device_id: str = Field(pattern=r"^dev_[0-9a-f]{32}$")
+
+
+class LicenceView(BaseModel):
+    license: str = Field(description="the licence, a compact JWS (docs/offline-bundles.md)")
+    license_id: str
+    expires_at: datetime
+
+
+class DownloadContainer(BaseModel):
+    package_id: str
+    version: int
+    url: str
+    size: int
+    sha256: str
+
+
+class DownloadView(BaseModel):
+    manifest_url: str
+    containers: list[DownloadContainer]
+    expires_at: datetime
+
+
+class TamperReport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    bundle_id: str = Field(pattern=r"^bnd_[0-9a-f]{32}$")
+    kind: Literal["manifest", "container", "license"]
+    detail: str = Field(default="", max_length=1000)
+
+
+class TamperReportAccepted(BaseModel):
+    report_id: str

@@ -12,6 +12,7 @@ from typing import Any
 
 from content_service.domain.errors import InvalidTransition, InvariantViolated
 from content_service.domain.events import DomainEvent
+from content_service.domain.package import ContainerRef
 
 
 class BundleState(enum.StrEnum):
@@ -27,18 +28,6 @@ _ALLOWED = {
 }
 
 MAX_PACKAGES = 100
-
-
-@dataclass(frozen=True)
-class ContainerRef:
-    """Where a package version's sealed content container is, and what it must hash to."""
-
-    key: str
-    size: int
-    sha256: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "size": self.size, "sha256": self.sha256}
 
 
 @dataclass(frozen=True)

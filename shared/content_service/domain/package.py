@@ -176,6 +176,26 @@ class PackageManifest:
 
 
 @dataclass(frozen=True)
+class ContainerRef:
+    """Where a package version's sealed content container is, and what it must hash to."""
+
+    key: str
+    size: int
+    sha256: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "size": self.size, "sha256": self.sha256}
+
+
+@dataclass(frozen=True)
+class SealedContent:
+    """A built package's content container and its content key, wrapped by the key service."""
+
+    container: ContainerRef
+    wrapped_key: str
+
+
+@dataclass(frozen=True)
 class PackageSummary:
     """What a built package's record keeps of its manifest (the manifest itself is a stored object)."""
 
@@ -229,6 +249,7 @@ class PlayPackage:
     updated_at: datetime
     revision: int = 0
     summary: PackageSummary | None = None
+    sealed: SealedContent | None = None
     problem: Problem | None = None
     revoke_reason: str | None = None
     events: tuple[PackageEvent, ...] = ()
@@ -253,10 +274,14 @@ class PlayPackage:
         )
         return package._record("content.package.building.v1", now, {"source_key": source_key})
 
-    def mark_built(self, manifest: PackageManifest, now: datetime) -> PlayPackage:
-        """The build succeeded: the package now has its manifest."""
+    def mark_built(
+        self, manifest: PackageManifest, now: datetime, sealed: SealedContent | None = None
+    ) -> PlayPackage:
+        """The build succeeded: the package now has its manifest (and, once sealed, its container)."""
         self._require(PackageState.BUILT)
-        built = replace(self, state=PackageState.BUILT, summary=PackageSummary.of(manifest), updated_at=now)
+        built = replace(
+            self, state=PackageState.BUILT, summary=PackageSummary.of(manifest), sealed=sealed, updated_at=now
+        )
         return built._record(
             "content.package.built.v1",
             now,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 import tempfile
@@ -16,11 +17,27 @@ from content_service.domain.errors import (
     PayloadTooLarge,
     ValidationFailed,
 )
-from content_service.domain.package import PackageManifest, PackageState, PlayPackage, Problem
+from content_service.domain.package import (
+    ContainerRef,
+    PackageManifest,
+    PackageState,
+    PlayPackage,
+    Problem,
+    SealedContent,
+)
+from content_service.packaging.containers import seal_package
 from content_service.packaging.inspect import build_from_zip
 from content_service.packaging.limits import ImportLimits
 from content_service.packaging.model import PackageRejected
-from content_service.service.ports import Clock, PackageRepository, PackageStore, Page, UploadStore
+from content_service.service.ports import (
+    BundleStore,
+    Clock,
+    ContentKeyService,
+    PackageRepository,
+    PackageStore,
+    Page,
+    UploadStore,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -123,10 +140,16 @@ def build_uploaded_package(
     packages: PackageRepository,
     uploads: UploadStore,
     store: PackageStore,
+    keys: ContentKeyService,
+    containers: BundleStore,
     clock: Clock,
     limits: ImportLimits,
 ) -> BuildOutcome:
     """Build the package version an uploaded zip belongs to, moving it to ``built`` or ``failed``.
+
+    A built version has every file stored content-addressed, its manifest, and its content
+    container sealed once with a fresh content key (only the wrapped key is kept): bundling it
+    for any number of devices later never re-encrypts.
 
     Idempotent: a redelivered event for a package that is no longer building changes nothing,
     and two racing builds of the same upload both compute the same content-addressed result,
@@ -148,8 +171,28 @@ def build_uploaded_package(
         except ValidationFailed as refused:
             problem = Problem("upload.too_large", refused.detail, None)
             return _finish(package.mark_failed(problem, clock.now()), packages)
+        sealed = _seal(ref, source, workdir, manifest, keys=keys, containers=containers, limits=limits)
     store.put_manifest(ref.tenant_id, ref.package_id, ref.version, manifest)
-    return _finish(package.mark_built(manifest, clock.now()), packages)
+    return _finish(package.mark_built(manifest, clock.now(), sealed), packages)
+
+
+def _seal(
+    ref: UploadKey,
+    source: Path,
+    workdir: Path,
+    manifest: PackageManifest,
+    *,
+    keys: ContentKeyService,
+    containers: BundleStore,
+    limits: ImportLimits,
+) -> SealedContent:
+    data_key = keys.generate(ref.tenant_id, ref.package_id, ref.version)
+    sealed = seal_package(source, limits, data_key.plaintext, workdir / "content.cspc")
+    key = containers.put_container(
+        ref.tenant_id, ref.package_id, ref.version, manifest.content_hash, sealed.path
+    )
+    container = ContainerRef(key, sealed.summary.size, sealed.sha256)
+    return SealedContent(container, base64.b64encode(data_key.wrapped).decode())
 
 
 def _finish(package: PlayPackage, packages: PackageRepository) -> BuildOutcome:

@@ -8,8 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+from content_service.domain.bundle import Bundle
+from content_service.domain.device import Device
 from content_service.domain.package import PackageManifest, PlayPackage
 from content_service.packaging.inspect import BlobStore
 
@@ -87,3 +89,122 @@ class PackageStore(Protocol):
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
+
+
+class DeviceRepository(Protocol):
+    """Persistence of devices; every write is one conditional write."""
+
+    def add(self, device: Device) -> Device: ...
+
+    def save(self, device: Device) -> Device: ...
+
+    def get(self, tenant_id: str, device_id: str) -> Device:
+        """Raises NotFound (also for another tenant's device)."""
+        ...
+
+    def list_for_user(self, tenant_id: str, user_id: str, cursor: str | None, limit: int) -> DevicePage: ...
+
+    def count_active(self, tenant_id: str, user_id: str) -> int: ...
+
+
+@dataclass(frozen=True)
+class DevicePage:
+    items: list[Device]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class BundlePage:
+    items: list[Bundle]
+    next_cursor: str | None
+
+
+class BundleRepository(Protocol):
+    def add(self, bundle: Bundle) -> Bundle:
+        """Store a new bundle; raises ConcurrencyConflict if the id exists (ids are never reused)."""
+        ...
+
+    def save(self, bundle: Bundle) -> Bundle: ...
+
+    def get(self, tenant_id: str, bundle_id: str) -> Bundle: ...
+
+    def list(self, tenant_id: str, cursor: str | None, limit: int) -> BundlePage: ...
+
+
+@dataclass(frozen=True)
+class IssuedLicence:
+    tenant_id: str
+    bundle_id: str
+    device_id: str
+    licence_id: str
+    token: str
+    issued_at: datetime
+    expires_at: datetime
+
+
+class LicenceRecords(Protocol):
+    """Which devices hold a licence for a bundle (revocation fans out to them)."""
+
+    def latest(self, tenant_id: str, bundle_id: str, device_id: str) -> IssuedLicence | None: ...
+
+    def put(self, licence: IssuedLicence) -> None: ...
+
+
+class BundleStore(Protocol):
+    """The bundles bucket, served to devices through the CDN."""
+
+    def put_container(
+        self, tenant_id: str, package_id: str, version: int, content_hash: str, path: Path
+    ) -> str:
+        """Upload a sealed container; returns its object key."""
+        ...
+
+    def put_manifest(self, tenant_id: str, bundle_id: str, token: str) -> str:
+        """Store a bundle's signed manifest; returns its object key."""
+        ...
+
+
+@dataclass(frozen=True)
+class DataKey:
+    plaintext: bytes
+    wrapped: bytes
+
+
+class ContentKeyService(Protocol):
+    """One content key per package version, wrapped by a key service with the version as context."""
+
+    def generate(self, tenant_id: str, package_id: str, version: int) -> DataKey: ...
+
+    def unwrap(self, wrapped: bytes, tenant_id: str, package_id: str, version: int) -> bytes: ...
+
+
+class TokenSigner(Protocol):
+    """Signs JWS tokens (bundle manifests, licences) with the current signing key."""
+
+    @property
+    def kid(self) -> str: ...
+
+    def sign(self, claims: dict[str, Any], *, typ: str) -> str: ...
+
+
+class UrlSigner(Protocol):
+    """Signs CDN URLs for objects of the bundles bucket."""
+
+    def signed_url(self, key: str, expires_at: datetime) -> str: ...
+
+
+@dataclass(frozen=True)
+class TamperReportRecord:
+    tenant_id: str
+    report_id: str
+    device_id: str
+    bundle_id: str
+    kind: str
+    detail: str
+    reported_at: datetime
+
+
+class TamperReports(Protocol):
+    def add(self, report: TamperReportRecord) -> None:
+        """Store a report with its ``content.bundle.tampered.v1`` event (one write, the outbox)."""
+        ...

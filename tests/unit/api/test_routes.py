@@ -26,12 +26,11 @@ class Context:
 
 @pytest.fixture
 def deps(tmp_path, monkeypatch):
-    dependencies = Dependencies(
-        settings=Settings(import_limits={"max_upload_bytes": 10_000}),
-        packages=FakePackageRepository(),
-        uploads=FakeUploadStore(tmp_path),
-        store=FakePackageStore(),
-        clock=FakeClock(),
+    dependencies = Dependencies(Settings(import_limits={"max_upload_bytes": 10_000}))
+    dependencies.clock = FakeClock()
+    # Each adapter is a cached property; setting the attribute puts the fake in its place.
+    dependencies.__dict__.update(
+        packages=FakePackageRepository(), uploads=FakeUploadStore(tmp_path), store=FakePackageStore()
     )
     monkeypatch.setattr(api, "dependencies", lambda: dependencies)
     return dependencies

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import zipfile
 
 import pytest
 
+from content_service.crypto import ContainerReader
 from content_service.domain.package import PackageState
 from content_service.packaging.limits import ImportLimits
 from content_service.samples import sample_zip_bytes
@@ -18,7 +20,14 @@ from content_service.service.packages import (
     fail_build_after_retries,
     request_upload,
 )
-from tests.fakes import FakeClock, FakePackageRepository, FakePackageStore, FakeUploadStore
+from tests.fakes import (
+    FakeBundleStore,
+    FakeClock,
+    FakeContentKeys,
+    FakePackageRepository,
+    FakePackageStore,
+    FakeUploadStore,
+)
 
 LIMITS = ImportLimits()
 
@@ -29,6 +38,8 @@ def env(tmp_path):
         "packages": FakePackageRepository(),
         "uploads": FakeUploadStore(tmp_path),
         "store": FakePackageStore(),
+        "keys": FakeContentKeys(),
+        "containers": FakeBundleStore(),
         "clock": FakeClock(),
     }
 
@@ -57,10 +68,27 @@ def test_the_sample_package_builds_with_every_file_hashed_and_stored(env):
     manifest = env["store"].get_manifest("t1", package.package_id, 1)
     blobs = env["store"].blobs("t1").blobs
     with zipfile.ZipFile(io.BytesIO(sample_zip_bytes("welcome"))) as archive:
-        expected = {i.filename: hashlib.sha256(archive.read(i)).hexdigest() for i in archive.infolist() if not i.is_dir()}
+        expected = {
+            i.filename: hashlib.sha256(archive.read(i)).hexdigest()
+            for i in archive.infolist()
+            if not i.is_dir()
+        }
     assert {f.path: f.sha256 for f in manifest.files} == expected
     assert all(hashlib.sha256(blobs[f.sha256]).hexdigest() == f.sha256 for f in manifest.files)
     assert outcome.package.summary.content_hash == manifest.content_hash
+
+
+def test_a_built_package_has_its_container_sealed_with_its_own_wrapped_key(env):
+    package = uploaded(env, sample_zip_bytes("welcome"))
+    built = build(env, package.source_key).package
+    sealed = built.sealed
+    container = env["containers"].objects[sealed.container.key]
+    assert len(container) == sealed.container.size
+    assert hashlib.sha256(container).hexdigest() == sealed.container.sha256
+    key = env["keys"].unwrap(base64.b64decode(sealed.wrapped_key), "t1", package.package_id, 1)
+    reader = ContainerReader(io.BytesIO(container), key)
+    manifest = env["store"].get_manifest("t1", package.package_id, 1)
+    assert {e.path: e.sha256 for e in reader.files()} == {f.path: f.sha256 for f in manifest.files}
 
 
 def test_a_redelivered_upload_event_changes_nothing(env):
@@ -77,7 +105,9 @@ def test_a_redelivered_upload_event_changes_nothing(env):
 def test_a_hostile_zip_fails_the_package_with_the_sandbox_problem(env):
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("playpackage.json", '{"format": "playpackage/1", "title": "x", "entry": "index.html"}')
+        archive.writestr(
+            "playpackage.json", '{"format": "playpackage/1", "title": "x", "entry": "index.html"}'
+        )
         archive.writestr("index.html", "<p>hi</p>")
         archive.writestr("../../evil.sh", "rm -rf /")
     package = uploaded(env, buffer.getvalue())
@@ -89,7 +119,9 @@ def test_a_hostile_zip_fails_the_package_with_the_sandbox_problem(env):
 
 def test_a_build_that_crashed_on_its_last_attempt_fails_the_package(env):
     package = uploaded(env, b"irrelevant")
-    outcome = fail_build_after_retries(package.source_key, "MemoryError", packages=env["packages"], clock=env["clock"])
+    outcome = fail_build_after_retries(
+        package.source_key, "MemoryError", packages=env["packages"], clock=env["clock"]
+    )
     assert outcome.package.state is PackageState.FAILED
     assert outcome.package.problem.code == "build.crashed"
 

@@ -1,0 +1,254 @@
+"""Routes for devices, bundles, licences, downloads, tamper reports and the JWKS."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+
+from content_service.api.auth import caller_of
+from content_service.api.models import (
+    BundlePageView,
+    BundleView,
+    CreateBundle,
+    DevicePageView,
+    DeviceView,
+    DownloadContainer,
+    DownloadView,
+    EnrollDevice,
+    IssueLicence,
+    LicenceView,
+    RevokeRequest,
+    TamperReport,
+    TamperReportAccepted,
+)
+from content_service.bootstrap import dependencies
+from content_service.service import bundles as bundle_cases
+from content_service.service import devices as device_cases
+
+router = Router()
+
+DEVICE_ID = r"^dev_[0-9a-f]{32}$"
+BUNDLE_ID = r"^bnd_[0-9a-f]{32}$"
+IDEMPOTENCY_KEY = r"^[A-Za-z0-9._:-]{8,128}$"
+
+
+def _created(body: Any, location: str) -> Response:
+    return Response(
+        status_code=201,
+        content_type="application/json",
+        body=body.model_dump(mode="json"),
+        headers={"Location": location},
+    )
+
+
+@router.post("/v1/devices", summary="Enroll a device of the caller with its X25519 public key")
+def enroll_device(body: EnrollDevice) -> Response[DeviceView]:
+    who = caller_of(router.current_event)
+    deps = dependencies()
+    device = device_cases.enroll_device(
+        who.tenant_id,
+        who.user_id,
+        body.public_key,
+        body.name,
+        devices=deps.devices,
+        clock=deps.clock,
+        device_cap=deps.settings.device_cap,
+    )
+    return _created(DeviceView.of(device), f"/v1/devices/{device.device_id}")
+
+
+@router.get("/v1/devices", summary="The caller's devices")
+def list_devices(
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    limit: Annotated[int | None, Query(ge=1, le=100)] = None,
+) -> DevicePageView:
+    who = caller_of(router.current_event)
+    deps = dependencies()
+    page = device_cases.list_devices(
+        who.tenant_id,
+        who.user_id,
+        devices=deps.devices,
+        cursor=cursor,
+        limit=limit or deps.settings.page_size_default,
+    )
+    return DevicePageView(items=[DeviceView.of(d) for d in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/v1/devices/<device_id>", summary="A device of the caller's tenant")
+def get_device(device_id: Annotated[str, Path(pattern=DEVICE_ID)]) -> DeviceView:
+    who = caller_of(router.current_event)
+    return DeviceView.of(device_cases.get_device(who.tenant_id, device_id, devices=dependencies().devices))
+
+
+@router.post("/v1/devices/<device_id>/revoke", summary="Revoke a device (idempotent)")
+def revoke_device(device_id: Annotated[str, Path(pattern=DEVICE_ID)], body: RevokeRequest) -> DeviceView:
+    who = caller_of(router.current_event)
+    deps = dependencies()
+    device = device_cases.revoke_device(
+        who.tenant_id, device_id, body.reason, devices=deps.devices, clock=deps.clock
+    )
+    return DeviceView.of(device)
+
+
+@lru_cache(maxsize=1)
+def _idempotent_create_bundle() -> Any:
+    """Bundle creation behind Powertools idempotency (DynamoDB), keyed by tenant and Idempotency-Key.
+
+    The same key with the same body returns the first bundle; the same key with another body is
+    refused (IdempotencyValidationError → 422). Built on first use: the table name is a setting.
+    """
+    settings = dependencies().settings
+    persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table_name)
+    config = IdempotencyConfig(
+        event_key_jmespath="[tenant_id, idempotency_key]",
+        payload_validation_jmespath="body",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=24 * 3600,
+    )
+
+    @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=config)
+    def create(request: dict[str, Any]) -> dict[str, Any]:
+        deps = dependencies()
+        body = CreateBundle.model_validate(request["body"])
+        bundle = bundle_cases.create_bundle(
+            request["tenant_id"],
+            body.user_id or request["user_id"],
+            [bundle_cases.PackageRequest(p.package_id, p.version) for p in body.packages],
+            body.residency_zone or deps.settings.residency_zone,
+            packages=deps.packages,
+            bundles=deps.bundles,
+            store=deps.bundle_store,
+            signer=deps.signer,
+            clock=deps.clock,
+        )
+        return BundleView.of(bundle).model_dump(mode="json")
+
+    return create
+
+
+@router.post("/v1/bundles", summary="Create a bundle of built packages (Idempotency-Key required)")
+def create_bundle(
+    body: CreateBundle,
+    idempotency_key: Annotated[str, Header(alias="Idempotency-Key", pattern=IDEMPOTENCY_KEY)],
+) -> Response[BundleView]:
+    who = caller_of(router.current_event)
+    view = _idempotent_create_bundle()(
+        request={
+            "tenant_id": who.tenant_id,
+            "user_id": who.user_id,
+            "idempotency_key": idempotency_key,
+            "body": body.model_dump(mode="json"),
+        }
+    )
+    return Response(
+        status_code=201,
+        content_type="application/json",
+        body=view,
+        headers={"Location": f"/v1/bundles/{view['bundle_id']}"},
+    )
+
+
+@router.get("/v1/bundles", summary="The tenant's bundles, newest first")
+def list_bundles(
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    limit: Annotated[int | None, Query(ge=1, le=100)] = None,
+) -> BundlePageView:
+    who = caller_of(router.current_event)
+    deps = dependencies()
+    page = bundle_cases.list_bundles(
+        who.tenant_id, bundles=deps.bundles, cursor=cursor, limit=limit or deps.settings.page_size_default
+    )
+    return BundlePageView(items=[BundleView.of(b) for b in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/v1/bundles/<bundle_id>", summary="A bundle of the caller's tenant")
+def get_bundle(bundle_id: Annotated[str, Path(pattern=BUNDLE_ID)]) -> BundleView:
+    who = caller_of(router.current_event)
+    return BundleView.of(bundle_cases.get_bundle(who.tenant_id, bundle_id, bundles=dependencies().bundles))
+
+
+@router.post("/v1/bundles/<bundle_id>/licenses", summary="A licence for one device (idempotent while valid)")
+def issue_licence(
+    bundle_id: Annotated[str, Path(pattern=BUNDLE_ID)], body: IssueLicence
+) -> Response[LicenceView]:
+    who = caller_of(router.current_event)
+    deps = dependencies()
+    issued = bundle_cases.issue_licence(
+        who.tenant_id,
+        bundle_id,
+        body.device_id,
+        bundles=deps.bundles,
+        devices=deps.devices,
+        packages=deps.packages,
+        keys=deps.content_keys,
+        signer=deps.signer,
+        records=deps.licences,
+        clock=deps.clock,
+        terms=deps.settings.licence_terms,
+    )
+    view = LicenceView(license=issued.token, license_id=issued.licence_id, expires_at=issued.expires_at)
+    return _created(view, f"/v1/bundles/{bundle_id}/licenses/{issued.licence_id}")
+
+
+@router.get(
+    "/v1/bundles/<bundle_id>/download", summary="CDN signed URLs of a bundle's manifest and containers"
+)
+def download(
+    bundle_id: Annotated[str, Path(pattern=BUNDLE_ID)],
+    device_id: Annotated[str, Query(pattern=DEVICE_ID)],
+) -> DownloadView:
+    who = caller_of(router.current_event)
+    deps = dependencies()
+    signed = bundle_cases.download_urls(
+        who.tenant_id,
+        bundle_id,
+        device_id,
+        bundles=deps.bundles,
+        devices=deps.devices,
+        urls=deps.url_signer,
+        clock=deps.clock,
+        ttl=deps.settings.download_url_ttl,
+    )
+    return DownloadView(
+        manifest_url=signed.manifest_url,
+        containers=[DownloadContainer(**c) for c in signed.containers],  # type: ignore[arg-type]
+        expires_at=signed.expires_at,
+    )
+
+
+@router.post("/v1/devices/<device_id>/tamper-reports", summary="A device reports tampered content")
+def report_tamper(
+    device_id: Annotated[str, Path(pattern=DEVICE_ID)], body: TamperReport
+) -> Response[TamperReportAccepted]:
+    who = caller_of(router.current_event)
+    deps = dependencies()
+    report_id = bundle_cases.report_tamper(
+        who.tenant_id,
+        device_id,
+        body.bundle_id,
+        body.kind,
+        body.detail,
+        bundles=deps.bundles,
+        devices=deps.devices,
+        reports=deps.tamper_reports,
+        clock=deps.clock,
+    )
+    return Response(
+        status_code=202,
+        content_type="application/json",
+        body=TamperReportAccepted(report_id=report_id).model_dump(mode="json"),
+    )
+
+
+@router.get("/v1/.well-known/jwks.json", summary="The keys that verify bundle manifests and licences")
+def jwks() -> dict[str, Any]:
+    return dependencies().key_ring.jwks()
