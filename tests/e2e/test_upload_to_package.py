@@ -54,7 +54,9 @@ def test_the_sample_package_is_built_with_its_manifest(author: ApiClient) -> Non
 
 
 def test_a_real_scorm_2004_package_builds_with_its_scos(author: ApiClient) -> None:
-    data = (CONFORMANCE / "scorm2004" / "golf_SequencingPostTestRollup4thEd_SCORM20044thEdition.zip").read_bytes()
+    data = (
+        CONFORMANCE / "scorm2004" / "golf_SequencingPostTestRollup4thEd_SCORM20044thEdition.zip"
+    ).read_bytes()
     package = upload_and_wait(author, data)
     assert package["state"] == "built", package
     assert package["standard"] == "scorm2004"
@@ -66,7 +68,9 @@ def test_a_real_scorm_2004_package_builds_with_its_scos(author: ApiClient) -> No
 def test_a_hostile_upload_fails_with_a_specific_problem(author: ApiClient) -> None:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("playpackage.json", json.dumps({"format": "playpackage/1", "title": "x", "entry": "a.html"}))
+        archive.writestr(
+            "playpackage.json", json.dumps({"format": "playpackage/1", "title": "x", "entry": "a.html"})
+        )
         archive.writestr("a.html", "<p>x</p>")
         archive.writestr("../../../tmp/owned.txt", "x")
     package = upload_and_wait(author, buffer.getvalue())
@@ -114,7 +118,8 @@ def test_a_redelivered_upload_event_creates_nothing_new(stack: LocalStack, autho
     # Wait until the runner has taken and deleted the message, then compare.
     for _ in range(100):
         attributes = sqs.get_queue_attributes(
-            QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+            QueueUrl=queue,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
         )["Attributes"]
         if attributes == {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}:
             break

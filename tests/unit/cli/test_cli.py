@@ -13,9 +13,16 @@ from content_service.samples import sample_zip_bytes
 CLI = Path(sys.executable).parent / "content-service"
 
 
-def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(CLI), *args], capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=cwd, check=False
+        [str(CLI), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        check=False,
     )
 
 
@@ -46,6 +53,8 @@ def test_usage_errors_exit_2_with_one_line(tmp_path):
 
 
 def test_local_token_without_a_running_stack_exits_1(tmp_path):
-    result = run("local", "token", "--tenant", "t", "--user", "u", env={"CONTENT_SERVICE_HOME": str(tmp_path)})
+    result = run(
+        "local", "token", "--tenant", "t", "--user", "u", env={"CONTENT_SERVICE_HOME": str(tmp_path)}
+    )
     assert result.returncode == 1
     assert result.stderr.strip()
