@@ -1,0 +1,127 @@
+"""Device, bundle, licence-record and tamper-report persistence on moto, table from template.yaml."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from content_service.adapters.entities import (
+    DynamoBundleRepository,
+    DynamoDeviceRepository,
+    DynamoLicenceRecords,
+    DynamoTamperReports,
+)
+from content_service.domain.bundle import Bundle, BundlePackage
+from content_service.domain.device import Device, DeviceState
+from content_service.domain.errors import ConcurrencyConflict, NotFound, ValidationFailed
+from content_service.domain.package import ContainerRef
+from content_service.local.resources import create_resources
+from content_service.local.template import load_local_template
+from content_service.service.ports import IssuedLicence, TamperReportRecord
+
+ROOT = Path(__file__).parents[3]
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+JWK = {"kty": "OKP", "crv": "X25519", "x": base64.urlsafe_b64encode(bytes(32)).decode().rstrip("=")}
+
+
+@pytest.fixture
+def table(monkeypatch):
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        template = load_local_template(ROOT / "template.yaml")
+        create_resources(template)
+        yield template.tables["Table"].name
+
+
+def device(device_id: str, user: str = "u1", tenant: str = "t1", at: datetime = NOW) -> Device:
+    return Device.enroll(
+        tenant_id=tenant, device_id=device_id, user_id=user, name="tablet", public_key=JWK, now=at
+    )
+
+
+def bundle(bundle_id: str, tenant: str = "t1", at: datetime = NOW) -> Bundle:
+    member = BundlePackage(
+        "p1", 1, "c" * 64, ContainerRef("tenants/t1/containers/p1/v1/c.cspc", 10, "d" * 64)
+    )
+    return Bundle.create(
+        tenant_id=tenant, bundle_id=bundle_id, user_id="u1", residency_zone="eu", packages=(member,), now=at
+    ).mark_built("tenants/t1/bundles/b/manifest.jws", "e" * 64, at)
+
+
+def test_devices_round_trip_count_and_list_per_user(table):
+    repo = DynamoDeviceRepository(table, "eu-west-1")
+    for index in range(3):
+        repo.add(device(f"dev_{index}", at=NOW + timedelta(seconds=index)))
+    repo.add(device("dev_other", user="u2"))
+    stored = repo.get("t1", "dev_1")
+    assert stored.public_key == JWK and stored.revision == 1
+    repo.save(stored.revoke("lost", NOW))
+    assert repo.get("t1", "dev_1").state is DeviceState.REVOKED
+    assert repo.count_active("t1", "u1") == 2
+    first = repo.list_for_user("t1", "u1", None, 2)
+    second = repo.list_for_user("t1", "u1", first.next_cursor, 2)
+    assert [d.device_id for d in first.items + second.items] == ["dev_2", "dev_1", "dev_0"]
+    with pytest.raises(NotFound):
+        repo.get("t2", "dev_1")
+    with pytest.raises(ValidationFailed):
+        repo.list_for_user("t2", "u1", first.next_cursor, 2)
+
+
+def test_a_stale_device_write_loses(table):
+    repo = DynamoDeviceRepository(table, "eu-west-1")
+    stored = repo.add(device("dev_1"))
+    repo.save(stored.revoke("lost", NOW))
+    with pytest.raises(ConcurrencyConflict):
+        repo.save(stored.revoke("stolen", NOW))
+
+
+def test_bundles_round_trip_and_ids_are_never_reused(table):
+    repo = DynamoBundleRepository(table, "eu-west-1")
+    stored = repo.add(bundle("bnd_1"))
+    assert repo.get("t1", "bnd_1") == stored
+    repo.save(stored.revoke("withdrawn", NOW))
+    with pytest.raises(ConcurrencyConflict):
+        repo.add(bundle("bnd_1"))
+    assert [b.bundle_id for b in repo.list("t1", None, 10).items] == ["bnd_1"]
+    with pytest.raises(NotFound):
+        repo.get("t2", "bnd_1")
+
+
+def test_the_stream_carries_bundle_events_and_tamper_reports(table):
+    DynamoBundleRepository(table, "eu-west-1").add(bundle("bnd_1"))
+    DynamoTamperReports(table, "eu-west-1").add(
+        TamperReportRecord("t1", "tmp_1", "dev_1", "bnd_1", "container", "bad tag", NOW)
+    )
+    streams = boto3.client("dynamodbstreams")
+    arn = boto3.client("dynamodb").describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")[
+        "ShardIterator"
+    ]
+    events = " ".join(
+        r["dynamodb"]["NewImage"]["events"]["S"]
+        for r in streams.get_records(ShardIterator=iterator)["Records"]
+    )
+    assert "content.bundle.created.v1" in events
+    assert "content.bundle.tampered.v1" in events
+
+
+def test_licence_records_keep_the_latest_per_device(table):
+    records = DynamoLicenceRecords(table, "eu-west-1")
+    assert records.latest("t1", "bnd_1", "dev_1") is None
+    issued = IssuedLicence("t1", "bnd_1", "dev_1", "lic_1", "token", NOW, NOW + timedelta(days=7))
+    records.put(issued)
+    assert records.latest("t1", "bnd_1", "dev_1") == issued
+    assert records.latest("t2", "bnd_1", "dev_1") is None
