@@ -95,7 +95,10 @@ class Dependencies:
 
     @cached_property
     def key_ring(self) -> KeyRing:
-        return KeyRing([KmsSigner(self._kms, key_id) for key_id in self.settings.signing_keys])
+        digest = self.settings.signing_digest_large_messages
+        return KeyRing(
+            [KmsSigner(self._kms, key_id, digest_large_messages=digest) for key_id in self.settings.signing_keys]
+        )
 
     @property
     def signer(self) -> KeyRing:

@@ -51,6 +51,13 @@ class Settings(BaseSettings):
         default="alias/content-service-signing",
         description="comma-separated KMS keys; the first signs, all are published in the JWKS",
     )
+    signing_digest_large_messages: bool = Field(
+        default=True,
+        description=(
+            "sign tokens over KMS's 4096-byte RAW limit as a SHA-256 digest (AWS); the local stack turns"
+            " it off because moto's DIGEST signing is wrong"
+        ),
+    )
     cdn_key_secret_arn: str = Field(
         default="", description="Secrets Manager secret: key_pair_id + private_key_pem"
     )

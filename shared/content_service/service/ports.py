@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from content_service.crypto.keys import DataKey
 from content_service.domain.bundle import Bundle
 from content_service.domain.device import Device
 from content_service.domain.package import PackageManifest, PlayPackage
@@ -162,12 +163,6 @@ class BundleStore(Protocol):
     def put_manifest(self, tenant_id: str, bundle_id: str, token: str) -> str:
         """Store a bundle's signed manifest; returns its object key."""
         ...
-
-
-@dataclass(frozen=True)
-class DataKey:
-    plaintext: bytes
-    wrapped: bytes
 
 
 class ContentKeyService(Protocol):
