@@ -170,7 +170,7 @@ def test_the_wildcard_check_catches_a_wildcard_grant(transformed: dict[str, Any]
 
 def test_every_bucket_blocks_public_access_and_is_encrypted(transformed: dict[str, Any]) -> None:
     buckets = _resources(transformed, "AWS::S3::Bucket")
-    assert set(buckets) == {"UploadsBucket", "PackagesBucket"}
+    assert set(buckets) == {"UploadsBucket", "PackagesBucket", "BundlesBucket"}
     for name, bucket in buckets.items():
         props = bucket["Properties"]
         assert props["PublicAccessBlockConfiguration"] == {
@@ -193,7 +193,7 @@ def test_every_bucket_refuses_plain_http(transformed: dict[str, Any]) -> None:
             for s in p["Properties"]["PolicyDocument"]["Statement"]
         )
     }
-    assert protected == {"UploadsBucket", "PackagesBucket"}
+    assert protected == {"UploadsBucket", "PackagesBucket", "BundlesBucket"}
 
 
 def test_every_api_route_needs_a_cognito_token(transformed: dict[str, Any]) -> None:
@@ -201,10 +201,13 @@ def test_every_api_route_needs_a_cognito_token(transformed: dict[str, Any]) -> N
     (scheme,) = body["securityDefinitions"].values()
     assert scheme["x-amazon-apigateway-authtype"] == "cognito_user_pools"
     assert scheme["x-amazon-apigateway-authorizer"]["providerARNs"] == [{"Fn::GetAtt": ["UserPool", "Arn"]}]
-    methods = [m for path in body["paths"].values() for m in path.values()]
+    methods = {
+        (path, verb): method for path, verbs in body["paths"].items() for verb, method in verbs.items()
+    }
     assert methods, "the API declares no routes"
-    for method in methods:
-        assert method["security"] == [{"CognitoAuthorizer": []}]
+    # The JWKS is the one public route: devices fetch the verification keys before they hold a token.
+    public = {key for key, method in methods.items() if method.get("security") != [{"CognitoAuthorizer": []}]}
+    assert public == {("/v1/.well-known/jwks.json", "get")}
     assert "/v1/{proxy+}" in body["paths"]
 
 
@@ -255,3 +258,175 @@ def test_samconfig_deploys_without_prompts() -> None:
     stack_name = config["default"]["global"]["parameters"]["stack_name"]
     # The uploads bucket name embeds the stack name, and bucket names must be lowercase.
     assert stack_name == stack_name.lower()
+
+
+# ------------------------------------------------------------------ delivery and keys
+
+
+def _role_statements(transformed: dict[str, Any], function: str) -> list[dict[str, Any]]:
+    role = transformed["Resources"][f"{function}Role"]["Properties"]
+    return [s for p in role.get("Policies", []) for s in _as_list(p["PolicyDocument"]["Statement"])]
+
+
+def _grants(statements: list[dict[str, Any]], prefix: str) -> dict[str, list[Any]]:
+    """Action → the resources it is allowed on, for the actions starting with ``prefix``."""
+    found: dict[str, list[Any]] = {}
+    for statement in statements:
+        if statement.get("Effect") != "Allow":
+            continue
+        for action in _as_list(statement["Action"]):
+            if isinstance(action, str) and action.startswith(prefix):
+                found.setdefault(action, []).extend(_as_list(statement["Resource"]))
+    return found
+
+
+def only_oac_may_read(transformed: dict[str, Any], bucket: str) -> list[str]:
+    """Problems with the rule "the bucket policy lets only this stack's distribution read, via its OAC"."""
+    problems = []
+    policies = [
+        p["Properties"]["PolicyDocument"]
+        for p in _resources(transformed, "AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == {"Ref": bucket}
+    ]
+    allows = [s for doc in policies for s in doc["Statement"] if s["Effect"] == "Allow"]
+    if len(allows) != 1:
+        problems.append(f"{len(allows)} Allow statements, expected exactly one")
+    for statement in allows:
+        if statement["Principal"] != {"Service": "cloudfront.amazonaws.com"}:
+            problems.append(f"principal {statement['Principal']}")
+        if _as_list(statement["Action"]) != ["s3:GetObject"]:
+            problems.append(f"actions {statement['Action']}")
+        source = statement.get("Condition", {}).get("StringEquals", {}).get("AWS:SourceArn", {})
+        if "${BundlesDistribution}" not in str(source.get("Fn::Sub", "")):
+            problems.append(f"not bound to the distribution: {source}")
+    return problems
+
+
+def test_bundles_are_readable_only_by_the_distribution_through_its_oac(transformed: dict[str, Any]) -> None:
+    assert only_oac_may_read(transformed, "BundlesBucket") == []
+    (origin,) = transformed["Resources"]["BundlesDistribution"]["Properties"]["DistributionConfig"]["Origins"]
+    assert origin["DomainName"] == {"Fn::GetAtt": ["BundlesBucket", "RegionalDomainName"]}
+    assert origin["OriginAccessControlId"] == {"Fn::GetAtt": ["BundlesOriginAccessControl", "Id"]}
+    assert origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}
+    oac = transformed["Resources"]["BundlesOriginAccessControl"]["Properties"]["OriginAccessControlConfig"]
+    assert (oac["OriginAccessControlOriginType"], oac["SigningBehavior"]) == ("s3", "always")
+
+
+def test_the_oac_check_catches_a_public_read(transformed: dict[str, Any]) -> None:
+    leaky = copy.deepcopy(transformed)
+    statements = leaky["Resources"]["BundlesBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    statements.append({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "x"})
+    assert only_oac_may_read(leaky, "BundlesBucket")
+
+
+def test_the_distribution_serves_only_signed_https_requests(transformed: dict[str, Any]) -> None:
+    config = transformed["Resources"]["BundlesDistribution"]["Properties"]["DistributionConfig"]
+    behavior = config["DefaultCacheBehavior"]
+    assert behavior["ViewerProtocolPolicy"] == "https-only"
+    assert behavior["TrustedKeyGroups"] == [{"Ref": "CdnKeyGroup"}]
+    assert behavior["AllowedMethods"] == ["GET", "HEAD"]
+    assert "CacheBehaviors" not in config, "another behavior could serve objects unsigned"
+    group = transformed["Resources"]["CdnKeyGroup"]["Properties"]["KeyGroupConfig"]
+    assert group["Items"] == [{"Ref": "CdnPublicKey"}]
+    key = transformed["Resources"]["CdnPublicKey"]["Properties"]["PublicKeyConfig"]
+    assert key["EncodedKey"] == {"Ref": "CdnPublicKeyPem"}
+
+
+def test_bundles_carry_a_strict_content_security_policy(transformed: dict[str, Any]) -> None:
+    behavior = transformed["Resources"]["BundlesDistribution"]["Properties"]["DistributionConfig"][
+        "DefaultCacheBehavior"
+    ]
+    assert behavior["ResponseHeadersPolicyId"] == {"Ref": "BundlesResponseHeadersPolicy"}
+    policy = transformed["Resources"]["BundlesResponseHeadersPolicy"]["Properties"]
+    headers = policy["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    assert headers["ContentSecurityPolicy"]["ContentSecurityPolicy"].startswith("default-src 'none'")
+    assert headers["ContentTypeOptions"]["Override"] is True
+
+
+def test_the_cdn_secret_names_the_key_pair_of_the_key_group(transformed: dict[str, Any]) -> None:
+    secret = transformed["Resources"]["CdnSigningKeySecret"]["Properties"]["SecretString"]["Fn::Sub"]
+    document = json.loads(secret.replace("${CdnPublicKey}", "K123"))
+    assert set(document) == {"key_pair_id", "private_key_pem"}
+    assert document["key_pair_id"] == "K123"
+
+
+def test_kms_keys_have_the_specs_the_crypto_needs(transformed: dict[str, Any]) -> None:
+    keys = _resources(transformed, "AWS::KMS::Key")
+    assert set(keys) == {"SigningKey", "ContentKey"}
+    signing, content = keys["SigningKey"]["Properties"], keys["ContentKey"]["Properties"]
+    assert (signing["KeySpec"], signing["KeyUsage"]) == ("ECC_NIST_P256", "SIGN_VERIFY")
+    assert (content["KeySpec"], content["KeyUsage"]) == ("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+    assert content["EnableKeyRotation"] is True
+    aliases = {
+        a["Properties"]["TargetKeyId"]["Ref"] for a in _resources(transformed, "AWS::KMS::Alias").values()
+    }
+    assert aliases == {"SigningKey", "ContentKey"}
+
+
+def test_key_policies_let_the_account_administer_but_only_named_roles_use(
+    transformed: dict[str, Any],
+) -> None:
+    usage = {"kms:Sign", "kms:GetPublicKey", "kms:GenerateDataKey", "kms:Decrypt", "kms:Encrypt", "kms:*"}
+    for name in ("SigningKey", "ContentKey"):
+        for statement in transformed["Resources"][name]["Properties"]["KeyPolicy"]["Statement"]:
+            actions = set(_as_list(statement["Action"]))
+            if actions & usage:
+                pattern = statement["Condition"]["ArnLike"]["aws:PrincipalArn"]["Fn::Sub"]
+                assert "FunctionRole-*" in pattern, (name, statement["Sid"])
+    signers = [
+        s["Condition"]["ArnLike"]["aws:PrincipalArn"]["Fn::Sub"]
+        for s in transformed["Resources"]["SigningKey"]["Properties"]["KeyPolicy"]["Statement"]
+        if "kms:Sign" in _as_list(s["Action"])
+    ]
+    assert signers == [
+        "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${AWS::StackName}-ApiFunctionRole-*"
+    ]
+
+
+def test_the_api_function_gets_exactly_the_delivery_grants_it_needs(transformed: dict[str, Any]) -> None:
+    statements = _role_statements(transformed, "ApiFunction")
+    assert _grants(statements, "kms:") == {
+        "kms:Sign": [{"Fn::GetAtt": ["SigningKey", "Arn"]}],
+        "kms:GetPublicKey": [{"Fn::GetAtt": ["SigningKey", "Arn"]}],
+        "kms:GenerateDataKey": [{"Fn::GetAtt": ["ContentKey", "Arn"]}],
+        "kms:Decrypt": [{"Fn::GetAtt": ["ContentKey", "Arn"]}],
+    }
+    assert _grants(statements, "secretsmanager:") == {
+        "secretsmanager:GetSecretValue": [{"Ref": "CdnSigningKeySecret"}]
+    }
+    bundles = {"Fn::Sub": "arn:${AWS::Partition}:s3:::${BundlesBucket}/*"}
+    s3 = _grants(statements, "s3:")
+    assert bundles in s3["s3:PutObject"] and bundles in s3["s3:GetObject"]
+    assert "s3:DeleteObject" not in s3
+
+
+def test_the_build_function_may_only_wrap_content_keys_and_write_containers(
+    transformed: dict[str, Any],
+) -> None:
+    statements = _role_statements(transformed, "BuildPackageFunction")
+    assert _grants(statements, "kms:") == {"kms:GenerateDataKey": [{"Fn::GetAtt": ["ContentKey", "Arn"]}]}
+    assert _grants(statements, "secretsmanager:") == {}
+    bundles = {"Fn::Sub": "arn:${AWS::Partition}:s3:::${BundlesBucket}/*"}
+    s3 = _grants(statements, "s3:")
+    assert bundles in s3["s3:PutObject"]
+    assert bundles not in s3.get("s3:GetObject", [])
+
+
+def test_no_function_may_use_keys_or_secrets_it_was_not_given(transformed: dict[str, Any]) -> None:
+    for name in _resources(transformed, "AWS::Lambda::Function"):
+        if name in ("ApiFunction", "BuildPackageFunction"):
+            continue
+        statements = _role_statements(transformed, name)
+        assert _grants(statements, "kms:") == {}, name
+        assert _grants(statements, "secretsmanager:") == {}, name
+
+
+def test_functions_get_the_delivery_settings_from_globals(sam_template: dict[str, Any]) -> None:
+    variables = sam_template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["BUNDLES_BUCKET"] == {"Ref": "BundlesBucket"}
+    assert variables["CDN_DOMAIN"] == {"Fn::GetAtt": ["BundlesDistribution", "DomainName"]}
+    assert variables["CDN_KEY_SECRET_ARN"] == {"Ref": "CdnSigningKeySecret"}
+    assert variables["SIGNING_KEY_IDS"] == {"Ref": "SigningKey"}
+    assert variables["CONTENT_KEY_ID"] == {"Ref": "ContentKey"}
+    assert variables["RESIDENCY_ZONE"] == {"Ref": "ResidencyZone"}
+    assert sam_template["Parameters"]["ResidencyZone"]["Default"] == "eu"

@@ -26,10 +26,14 @@ def _endpoint_table(stack: object) -> Table:
     table.add_row("API", endpoints.api_url)
     table.add_row("AWS_ENDPOINT_URL", endpoints.endpoint_url)
     table.add_row("region", endpoints.region)
+    for logical_id, url in endpoints.edges.items():
+        table.add_row(f"CDN edge {logical_id}", url)
     for kind, names in (
         ("bucket", endpoints.buckets),
         ("table", endpoints.tables),
         ("queue", endpoints.queues),
+        ("KMS key", endpoints.keys),
+        ("secret", endpoints.secrets),
     ):
         for logical_id, name in names.items():
             table.add_row(f"{kind} {logical_id}", name)

@@ -1,4 +1,4 @@
-"""Create the template's tables, queues and buckets in moto with boto3."""
+"""Create the template's tables, queues, buckets, KMS keys and secrets in moto with boto3."""
 
 from __future__ import annotations
 
@@ -6,14 +6,21 @@ from typing import Any
 
 import boto3
 
+from content_service.local.distribution import provide_cdn_key_pair, seed_cloudfront_ids
+from content_service.local.keys import create_keys, create_secrets, put_cdn_private_key
 from content_service.local.template import BucketSpec, LocalTemplate, TableSpec
 
 
 def create_resources(template: LocalTemplate) -> None:
-    """Create every table, queue and bucket, and record the physical values moto assigned.
+    """Create every table, queue, bucket, key and secret, and record the physical values moto assigned.
 
-    Queues come before buckets because S3 checks a notification's destination queue exists.
+    Queues come before buckets because S3 checks a notification's destination queue exists;
+    CloudFront ids come before secrets because the CDN key secret names the public key's id.
+    When the template's CDN public key has no value, a key pair is made and its private half put
+    into the CDN key secret, as an operator does after a deploy.
     """
+    cdn_key_pair = provide_cdn_key_pair(template)
+    seed_cloudfront_ids(template)
     dynamodb = boto3.client("dynamodb")
     for table in template.tables.values():
         _create_table(dynamodb, template, table)
@@ -25,6 +32,11 @@ def create_resources(template: LocalTemplate) -> None:
     s3 = boto3.client("s3")
     for bucket in template.buckets.values():
         _create_bucket(s3, template.region, bucket)
+    create_keys(template, boto3.client("kms"))
+    secretsmanager = boto3.client("secretsmanager")
+    create_secrets(template, secretsmanager)
+    if cdn_key_pair is not None:
+        put_cdn_private_key(template, secretsmanager, cdn_key_pair.private_key_pem)
 
 
 def _create_table(dynamodb: Any, template: LocalTemplate, table: TableSpec) -> None:

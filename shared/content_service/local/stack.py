@@ -1,10 +1,15 @@
-"""The embedded local stack: moto, the template's resources, the event-source runner and the gateway.
+"""The embedded local stack: moto, the template's resources, the runner, the gateway and the CDN edge.
 
 Usage::
 
     with LocalStack() as stack:
         token = stack.mint_token("tenant-a", "user-1")
         requests.post(f"{stack.api_url}/v1/uploads", headers={"Authorization": f"Bearer {token}"}, ...)
+
+Each CloudFront distribution of the template gets a local edge (:mod:`content_service.local.edge`)
+serving its origin bucket; ``CDN_DOMAIN`` resolves to the edge's ``127.0.0.1:port`` and, because
+the edge speaks plain HTTP, ``CDN_BASE_URL`` is set to ``http://127.0.0.1:port`` (on AWS it is
+unset and signed URLs start with ``https://${CDN_DOMAIN}``).
 
 Handlers run in this process. The stack exports the moto endpoint, dummy credentials, the region
 and every function's (resolved) environment into ``os.environ`` before it imports any handler,
@@ -25,6 +30,8 @@ from typing import Any
 from content_service.local.authorizer import CognitoStyleAuthorizer
 from content_service.local.cold_start import clear_cached_state
 from content_service.local.dev_issuer import DevIssuer
+from content_service.local.distribution import distributions, set_edge_domain
+from content_service.local.edge import LocalEdge
 from content_service.local.gateway import LocalGateway, routes_from_template
 from content_service.local.lambda_runtime import Handler, load_handler
 from content_service.local.moto_server import MotoServer
@@ -61,6 +68,17 @@ class Endpoints:
     buckets: dict[str, str] = field(default_factory=dict)
     tables: dict[str, str] = field(default_factory=dict)
     queues: dict[str, str] = field(default_factory=dict)
+    edges: dict[str, str] = field(default_factory=dict)
+    """Distribution logical id → the local edge's base URL (``http://127.0.0.1:port``)."""
+    keys: dict[str, str] = field(default_factory=dict)
+    """KMS key logical id → moto's key id."""
+    secrets: dict[str, str] = field(default_factory=dict)
+    """Secret logical id → its ARN."""
+
+    @property
+    def edge_url(self) -> str | None:
+        """The first distribution's edge URL: where signed bundle URLs point locally."""
+        return next(iter(self.edges.values()), None)
 
     @property
     def s3_endpoint(self) -> str:
@@ -123,6 +141,7 @@ class LocalStack:
         self.issuer: DevIssuer | None = None
         self.runner: EventSourceRunner | None = None
         self.gateway: LocalGateway | None = None
+        self.edges: dict[str, LocalEdge] = {}
         self.environment: dict[str, str] = {}
 
     # ------------------------------------------------------------ lifecycle
@@ -163,7 +182,13 @@ class LocalStack:
             template.add_function(extra)
         self.template = template
         create_resources(template)
+        self._start_edges(template, endpoint)
         self.environment = self._function_environment(template)
+        if self.edges:
+            # The edge speaks plain HTTP, so the https://${CDN_DOMAIN} of AWS does not reach it.
+            self.environment["CDN_BASE_URL"] = next(iter(self.edges.values())).base_url
+        # moto signs a KMS DIGEST message wrongly, so tokens are signed RAW (up to 4096 bytes) locally.
+        self.environment["SIGNING_DIGEST_LARGE_MESSAGES"] = "false"
         self._moto.apply_environment(self.environment)
         # Like a fresh Lambda container: nothing cached under another stack's endpoint survives.
         clear_cached_state()
@@ -191,6 +216,9 @@ class LocalStack:
         if self.runner is not None:
             self.runner.stop()
             self.runner = None
+        for edge in self.edges.values():
+            edge.stop()
+        self.edges = {}
         if self._write_state_file:
             remove_state(self.home, os.getpid())
         self._moto.stop()
@@ -217,6 +245,12 @@ class LocalStack:
             buckets={logical: bucket.name for logical, bucket in template.buckets.items()},
             tables={logical: table.name for logical, table in template.tables.items()},
             queues={logical: template.resolver.refs[logical] for logical in template.queues},
+            edges={logical: edge.base_url for logical, edge in self.edges.items()},
+            keys={logical: template.resolver.refs[logical] for logical in template.of_type("AWS::KMS::Key")},
+            secrets={
+                logical: template.resolver.refs[logical]
+                for logical in template.of_type("AWS::SecretsManager::Secret")
+            },
         )
 
     def mint_token(self, tenant_id: str, user_id: str, ttl: int = 3600) -> str:
@@ -234,6 +268,18 @@ class LocalStack:
         if self.template is None:
             raise RuntimeError("the local stack is not running")
         return self.template
+
+    def _start_edges(self, template: LocalTemplate, endpoint: str) -> None:
+        for spec in distributions(template):
+            edge = LocalEdge(
+                template.buckets[spec.bucket_logical_id].name,
+                spec.trusted_keys,
+                endpoint_url=endpoint,
+                region=self.region,
+                response_headers=spec.response_headers,
+            ).start()
+            self.edges[spec.logical_id] = edge
+            set_edge_domain(template, spec.logical_id, edge.domain)
 
     def _function_environment(self, template: LocalTemplate) -> dict[str, str]:
         # Handlers share this process's environment, so functions must agree on shared names.
@@ -279,6 +325,10 @@ class LocalStack:
             "buckets": endpoints.buckets,
             "tables": endpoints.tables,
             "queues": endpoints.queues,
+            "edges": endpoints.edges,
+            "edge_url": endpoints.edge_url,
+            "keys": endpoints.keys,
+            "secrets": endpoints.secrets,
             "issuer": {"issuer": self.issuer.issuer, "audience": self.issuer.audience},
             "environment": {**self._moto.environment(), **self.environment},
         }

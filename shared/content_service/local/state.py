@@ -85,6 +85,12 @@ class RunningStack:
         return str(self.state["endpoint_url"])
 
     @property
+    def edge_url(self) -> str | None:
+        """The local CDN edge's base URL, if the template declares a distribution."""
+        value = self.state.get("edge_url")
+        return str(value) if value else None
+
+    @property
     def environment(self) -> dict[str, str]:
         """The AWS settings and function environment the stack's handlers run with."""
         return dict(self.state["environment"])

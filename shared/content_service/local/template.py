@@ -155,6 +155,12 @@ class LocalTemplate:
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
     api_stage: str = "prod"
     user_pool_client_id: str = "local-client"
+    resources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Every resource as template.yaml declares it, for the modules that derive more kinds lazily."""
+
+    def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
+        """The declared resources of one CloudFormation type, by logical id, in template order."""
+        return {name: r for name, r in self.resources.items() if r.get("Type") == kind}
 
     def add_function(self, spec: FunctionSpec) -> None:
         """Add a function the template does not declare (tests map throwaway handlers this way)."""
@@ -200,7 +206,12 @@ def load_local_template(
     resolver.refs.update(parameter_overrides or {})
 
     local = LocalTemplate(
-        path=path, stack_name=stack_name, region=region, account_id=account_id, resolver=resolver
+        path=path,
+        stack_name=stack_name,
+        region=region,
+        account_id=account_id,
+        resolver=resolver,
+        resources=resources,
     )
     # Names first, so that properties referring to other resources resolve in any order.
     for logical_id, resource in resources.items():

@@ -89,6 +89,8 @@ def test_local_up_serves_until_ctrl_c_and_local_token_works_meanwhile(tmp_path: 
             process.communicate()
     assert process.returncode == 0
     assert str(state["api_url"]) in stdout
+    assert str(state["edge_url"]).startswith("http://127.0.0.1:")
+    assert str(state["edge_url"]) in stdout
     assert not (tmp_path / "local.json").exists()
 
 

@@ -44,7 +44,7 @@ def public_probe() -> Probe:
 def stack(
     api_probe: Probe, public_probe: Probe, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LocalStack]:
-    # What a route with `Auth: {Authorizer: NONE}` in template.yaml becomes (the JWKS route, later).
+    # What a route with `Auth: {Authorizer: NONE}` in template.yaml becomes, on a throwaway function.
     public = FunctionSpec(
         logical_id="PublicKeysFunction",
         code_dir=Path("unused"),
@@ -52,7 +52,7 @@ def stack(
         timeout=3,
         memory_mb=128,
         raw_environment={},
-        events=(ApiEventSource("Jwks", "/v1/.well-known/jwks.json", "GET", authorized=False),),
+        events=(ApiEventSource("Probe", "/v1/.well-known/probe", "GET", authorized=False),),
     )
     with LocalStack(
         home=tmp_path_factory.mktemp("home"),
@@ -202,14 +202,25 @@ def test_a_crashing_handler_is_a_502(stack: LocalStack, api_probe: Probe) -> Non
 def test_a_route_without_an_authorizer_needs_no_token(
     stack: LocalStack, api_probe: Probe, public_probe: Probe
 ) -> None:
-    response = requests.get(f"{stack.api_url}/v1/.well-known/jwks.json", timeout=5)
+    response = requests.get(f"{stack.api_url}/v1/.well-known/probe", timeout=5)
 
     assert response.status_code == 200
     ((event, _),) = public_probe.calls
     assert event["requestContext"]["authorizer"] is None
     # The literal route wins over the greedy /v1/{proxy+} one, as in API Gateway.
-    assert event["resource"] == "/v1/.well-known/jwks.json"
+    assert event["resource"] == "/v1/.well-known/probe"
     assert api_probe.calls == []
+
+
+def test_the_templates_jwks_route_is_public_and_reaches_the_api_function(
+    stack: LocalStack, api_probe: Probe
+) -> None:
+    response = requests.get(f"{stack.api_url}/v1/.well-known/jwks.json", timeout=5)
+
+    assert response.status_code == 201  # whatever the API probe answers, without a token
+    ((event, _),) = api_probe.calls
+    assert event["resource"] == "/v1/.well-known/jwks.json"
+    assert event["requestContext"]["authorizer"] is None
 
 
 def test_other_methods_on_a_public_route_fall_through_to_the_authorized_proxy(

@@ -87,6 +87,44 @@ def test_every_declared_bucket_exists_private_encrypted_and_wired(stack: LocalSt
     assert s3.get_bucket_cors(Bucket=uploads)["CORSRules"][0]["AllowedMethods"] == ["PUT"]
 
 
+def test_the_template_kms_keys_exist_with_their_specs_and_aliases(stack: LocalStack) -> None:
+    keys = stack.endpoints.keys
+    assert set(keys) == _declared("AWS::KMS::Key")
+    kms = boto3.client("kms")
+    signing = kms.describe_key(KeyId=keys["SigningKey"])["KeyMetadata"]
+    assert (signing["KeySpec"], signing["KeyUsage"]) == ("ECC_NIST_P256", "SIGN_VERIFY")
+    content = kms.describe_key(KeyId=keys["ContentKey"])["KeyMetadata"]
+    assert (content["KeySpec"], content["KeyUsage"]) == ("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+    aliases = {a["AliasName"]: a.get("TargetKeyId") for a in kms.list_aliases()["Aliases"]}
+    assert aliases["alias/content-service-local/signing"] == keys["SigningKey"]
+    assert aliases["alias/content-service-local/content"] == keys["ContentKey"]
+    policy = json.loads(kms.get_key_policy(KeyId=keys["SigningKey"], PolicyName="default")["Policy"])
+    assert [s["Sid"] for s in policy["Statement"]] == ["AccountAdministersTheKey", "ApiFunctionSigns"]
+
+
+def test_the_handlers_can_sign_and_make_content_keys_with_the_configured_keys(stack: LocalStack) -> None:
+    kms = boto3.client("kms")
+    (signing_key,) = os.environ["SIGNING_KEY_IDS"].split(",")
+    signature = kms.sign(
+        KeyId=signing_key, Message=b"m", MessageType="RAW", SigningAlgorithm="ECDSA_SHA_256"
+    )["Signature"]
+    assert signature
+    data_key = kms.generate_data_key(KeyId=os.environ["CONTENT_KEY_ID"], KeySpec="AES_256")
+    assert len(data_key["Plaintext"]) == 32
+
+
+def test_the_cdn_key_secret_holds_a_private_key_the_edge_trusts(stack: LocalStack) -> None:
+    secrets = stack.endpoints.secrets
+    assert set(secrets) == _declared("AWS::SecretsManager::Secret")
+    assert os.environ["CDN_KEY_SECRET_ARN"] == secrets["CdnSigningKeySecret"]
+    value = boto3.client("secretsmanager").get_secret_value(SecretId=secrets["CdnSigningKeySecret"])
+    document = json.loads(value["SecretString"])
+    assert set(document) == {"key_pair_id", "private_key_pem"}
+    assert document["private_key_pem"].startswith("-----BEGIN PRIVATE KEY-----")
+    edge = stack.edges["BundlesDistribution"]
+    assert document["key_pair_id"] in edge.checker._verifiers
+
+
 def test_handlers_run_with_the_resolved_function_environment(stack: LocalStack) -> None:
     endpoints = stack.endpoints
     assert os.environ["AWS_ENDPOINT_URL"] == endpoints.endpoint_url
@@ -96,6 +134,10 @@ def test_handlers_run_with_the_resolved_function_environment(stack: LocalStack) 
     assert os.environ["UPLOADS_BUCKET"] == endpoints.buckets["UploadsBucket"]
     assert os.environ["PACKAGES_BUCKET"] == endpoints.buckets["PackagesBucket"]
     assert os.environ["POWERTOOLS_SERVICE_NAME"] == "content-service"
+    assert os.environ["BUNDLES_BUCKET"] == endpoints.buckets["BundlesBucket"]
+    assert os.environ["RESIDENCY_ZONE"] == "eu"
+    assert os.environ["CDN_DOMAIN"] == stack.edges["BundlesDistribution"].domain
+    assert os.environ["CDN_BASE_URL"] == endpoints.edge_url == f"http://{os.environ['CDN_DOMAIN']}"
     assert stack.function_environment("BuildPackageFunction")["TABLE_NAME"] == endpoints.tables["Table"]
 
 
@@ -105,6 +147,8 @@ def test_another_process_finds_the_stack_and_mints_tokens_it_accepts(stack: Loca
     assert running is not None
     assert running.api_url == stack.api_url
     assert running.endpoint_url == stack.endpoints.endpoint_url
+    assert running.edge_url == stack.endpoints.edge_url
+    assert running.environment["CDN_BASE_URL"] == stack.endpoints.edge_url
     token = running.mint_token("tenant-a", "user-1")
     response = requests.get(
         f"{running.api_url}/v1/packages", headers={"Authorization": f"Bearer {token}"}, timeout=5
