@@ -3,11 +3,11 @@
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from content_service.api.app import app
+from content_service.api.app import handle
 
 logger = Logger()
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
 def handler(event: dict, context: LambdaContext) -> dict:
-    return app.resolve(event, context)
+    return handle(event, context)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -142,6 +142,12 @@ def handle_not_found(_: NotFoundError) -> Response:
 @app.exception_handler(Exception)
 def handle_unexpected(error: Exception) -> Response:
     return problems.internal_error(error)
+
+
+def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Resolve one API Gateway event; idempotency learns the invocation's remaining time first."""
+    bundle_routes.idempotency_config().register_lambda_context(context)
+    return app.resolve(event, context)
 
 
 def openapi_document() -> str:

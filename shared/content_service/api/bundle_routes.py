@@ -100,6 +100,17 @@ def revoke_device(device_id: Annotated[str, Path(pattern=DEVICE_ID)], body: Revo
 
 
 @lru_cache(maxsize=1)
+def idempotency_config() -> IdempotencyConfig:
+    """Idempotency for creating calls: keyed by tenant and Idempotency-Key, bodies compared."""
+    return IdempotencyConfig(
+        event_key_jmespath="[tenant_id, idempotency_key]",
+        payload_validation_jmespath="body",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=24 * 3600,
+    )
+
+
+@lru_cache(maxsize=1)
 def _idempotent_create_bundle() -> Any:
     """Bundle creation behind Powertools idempotency (DynamoDB), keyed by tenant and Idempotency-Key.
 
@@ -108,14 +119,8 @@ def _idempotent_create_bundle() -> Any:
     """
     settings = dependencies().settings
     persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table_name)
-    config = IdempotencyConfig(
-        event_key_jmespath="[tenant_id, idempotency_key]",
-        payload_validation_jmespath="body",
-        raise_on_no_idempotency_key=True,
-        expires_after_seconds=24 * 3600,
-    )
 
-    @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=config)
+    @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=idempotency_config())
     def create(request: dict[str, Any]) -> dict[str, Any]:
         deps = dependencies()
         body = CreateBundle.model_validate(request["body"])
