@@ -120,7 +120,9 @@ def _idempotent_create_bundle() -> Any:
     settings = dependencies().settings
     persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table_name)
 
-    @idempotent_function(data_keyword_argument="request", persistence_store=persistence, config=idempotency_config())
+    @idempotent_function(
+        data_keyword_argument="request", persistence_store=persistence, config=idempotency_config()
+    )
     def create(request: dict[str, Any]) -> dict[str, Any]:
         deps = dependencies()
         body = CreateBundle.model_validate(request["body"])
@@ -179,6 +181,18 @@ def list_bundles(
 def get_bundle(bundle_id: Annotated[str, Path(pattern=BUNDLE_ID)]) -> BundleView:
     who = caller_of(router.current_event)
     return BundleView.of(bundle_cases.get_bundle(who.tenant_id, bundle_id, bundles=dependencies().bundles))
+
+
+@router.post(
+    "/v1/bundles/<bundle_id>/revoke", summary="Revoke a bundle (idempotent): no more licences or downloads"
+)
+def revoke_bundle(bundle_id: Annotated[str, Path(pattern=BUNDLE_ID)], body: RevokeRequest) -> BundleView:
+    who = caller_of(router.current_event)
+    deps = dependencies()
+    bundle = bundle_cases.revoke_bundle(
+        who.tenant_id, bundle_id, body.reason, bundles=deps.bundles, clock=deps.clock
+    )
+    return BundleView.of(bundle)
 
 
 @router.post("/v1/bundles/<bundle_id>/licenses", summary="A licence for one device (idempotent while valid)")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from content_service.crypto.licence import wrap_content_key
-from content_service.domain.bundle import Bundle, BundlePackage
+from content_service.domain.bundle import Bundle, BundlePackage, BundleState
 from content_service.domain.errors import InvariantViolated, NotFound
 from content_service.domain.licence import LicenceTerms, licence_claims, require_licensable
 from content_service.domain.package import PackageState
@@ -206,3 +206,16 @@ def report_tamper(
         TamperReportRecord(tenant_id, report_id, device_id, bundle_id, kind, detail[:1000], clock.now())
     )
     return report_id
+
+
+def revoke_bundle(
+    tenant_id: str, bundle_id: str, reason: str, *, bundles: BundleRepository, clock: Clock
+) -> Bundle:
+    """Revoke a built bundle in one conditional write; revoking a revoked bundle returns it unchanged.
+
+    From then on it gets no licence and no download URL, and its id is never reused.
+    """
+    bundle = bundles.get(tenant_id, bundle_id)
+    if bundle.state is BundleState.REVOKED:
+        return bundle
+    return bundles.save(bundle.revoke(reason, clock.now()))

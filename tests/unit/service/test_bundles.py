@@ -269,3 +269,32 @@ def test_a_tamper_report_is_recorded_for_the_devices_bundle(world):
         clock=world["clock"],
     )
     assert [r.report_id for r in world["reports"].reports] == [report_id]
+
+
+def test_a_revoked_bundle_gets_no_licence_or_download_and_revoking_again_changes_nothing(world):
+    package = built_package(world)
+    bundle = a_bundle(world, package)
+    device, _ = a_device(world)
+    revoked = cases.revoke_bundle(
+        "t1", bundle.bundle_id, "withdrawn", bundles=world["bundles"], clock=world["clock"]
+    )
+    assert revoked.state.value == "revoked"
+    again = cases.revoke_bundle(
+        "t1", bundle.bundle_id, "again", bundles=world["bundles"], clock=world["clock"]
+    )
+    assert again == revoked
+    with pytest.raises(InvalidTransition):
+        licence(world, bundle, device)
+    with pytest.raises(InvalidTransition):
+        cases.download_urls(
+            "t1",
+            bundle.bundle_id,
+            device.device_id,
+            bundles=world["bundles"],
+            devices=world["devices"],
+            urls=FakeUrlSigner(),
+            clock=world["clock"],
+            ttl=timedelta(minutes=5),
+        )
+    with pytest.raises(NotFound):
+        cases.revoke_bundle("t2", bundle.bundle_id, "x", bundles=world["bundles"], clock=world["clock"])
