@@ -80,6 +80,64 @@ class ApiClient:
                 raise TimeoutError(f"package {package_id} v{version} still building after {timeout:.0f} s")
             time.sleep(interval)
 
+    # Devices, bundles, licences and downloads (docs/offline-bundles.md).
+
+    def enroll_device(self, public_key: dict[str, str], name: str = "") -> dict[str, Any]:
+        """Enroll a device of the caller with its X25519 public JWK; returns the ``Device``."""
+        return self._request("POST", "/v1/devices", json={"public_key": public_key, "name": name}).json()
+
+    def list_devices(self, cursor: str | None = None, limit: int | None = None) -> dict[str, Any]:
+        params = {k: v for k, v in {"cursor": cursor, "limit": limit}.items() if v is not None}
+        return self._request("GET", "/v1/devices", params=params).json()
+
+    def get_device(self, device_id: str) -> dict[str, Any]:
+        return self._request("GET", f"/v1/devices/{device_id}").json()
+
+    def revoke_device(self, device_id: str, reason: str) -> dict[str, Any]:
+        return self._request("POST", f"/v1/devices/{device_id}/revoke", json={"reason": reason}).json()
+
+    def create_bundle(
+        self,
+        packages: list[dict[str, Any]],
+        idempotency_key: str,
+        residency_zone: str | None = None,
+    ) -> dict[str, Any]:
+        """Create a bundle of built packages (``[{"package_id", "version"?}]``); same key, same bundle."""
+        body: dict[str, Any] = {"packages": packages}
+        if residency_zone:
+            body["residency_zone"] = residency_zone
+        return self._request(
+            "POST", "/v1/bundles", json=body, headers={"Idempotency-Key": idempotency_key}
+        ).json()
+
+    def get_bundle(self, bundle_id: str) -> dict[str, Any]:
+        return self._request("GET", f"/v1/bundles/{bundle_id}").json()
+
+    def list_bundles(self, cursor: str | None = None, limit: int | None = None) -> dict[str, Any]:
+        params = {k: v for k, v in {"cursor": cursor, "limit": limit}.items() if v is not None}
+        return self._request("GET", "/v1/bundles", params=params).json()
+
+    def issue_licence(self, bundle_id: str, device_id: str) -> dict[str, Any]:
+        """A licence for one device: ``{"license": <JWS>, "license_id", "expires_at"}``."""
+        return self._request(
+            "POST", f"/v1/bundles/{bundle_id}/licenses", json={"device_id": device_id}
+        ).json()
+
+    def download_urls(self, bundle_id: str, device_id: str) -> dict[str, Any]:
+        """CDN signed URLs of the bundle's manifest and containers, for one device."""
+        return self._request(
+            "GET", f"/v1/bundles/{bundle_id}/download", params={"device_id": device_id}
+        ).json()
+
+    def jwks(self) -> dict[str, Any]:
+        """The keys that verify bundle manifests and licences."""
+        return self._request("GET", "/v1/.well-known/jwks.json").json()
+
+    def report_tamper(self, device_id: str, bundle_id: str, kind: str, detail: str = "") -> dict[str, Any]:
+        """Report tampered content seen by a device; returns ``{"report_id"}``."""
+        body = {"bundle_id": bundle_id, "kind": kind, "detail": detail[:1000]}
+        return self._request("POST", f"/v1/devices/{device_id}/tamper-reports", json=body).json()
+
 
 def put_upload(upload: dict[str, Any], data: bytes, timeout: float = 300.0) -> None:
     """PUT a zip to the presigned URL, with exactly the headers it was signed for."""

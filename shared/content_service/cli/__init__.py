@@ -20,11 +20,12 @@ app = typer.Typer(
 
 def _register_commands() -> None:
     # Each command group lives in its own module and adds itself to the app.
-    from content_service.cli import demo, local, validate
+    from content_service.cli import demo, device, local, validate
 
     validate.register(app)
     local.register(app)
     demo.register(app)
+    device.register(app)
 
 
 _register_commands()

@@ -1,0 +1,231 @@
+"""``content-service device ...``: the reference device agent on the command line.
+
+Each command opens the device's private state directory (``--home``), does one thing with
+``DeviceAgent`` and exits 0. A refusal (tampering, an expired or foreign licence, a revoked
+device, the service unreachable) prints one line on stderr and exits 1; usage errors exit 2.
+Content is decrypted only to stdout or the file named by ``-o``, on the user's request.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from content_service.client import ApiClient, ApiError
+from content_service.device.agent import DeviceAgent
+from content_service.device.http import HttpStatementSink
+from content_service.device.store import DeviceStore
+from content_service.domain.errors import DomainError
+
+EXIT_REFUSED = 1
+EXIT_USAGE = 2
+DEFAULT_HOME = Path.home() / ".content-service" / "device"
+
+device_app = typer.Typer(
+    name="device",
+    help="The reference device: enroll, download, verify and read offline bundles.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+HomeOption = Annotated[
+    Path,
+    typer.Option(
+        "--home",
+        envvar="CONTENT_SERVICE_DEVICE_HOME",
+        help="The device's private state directory.",
+        show_default=False,
+    ),
+]
+TokenOption = Annotated[
+    str | None,
+    typer.Option(
+        "--token", envvar="CONTENT_SERVICE_TOKEN", help="Bearer token (default: the one given at enrolment)."
+    ),
+]
+BundleArgument = Annotated[str, typer.Argument(help="The bundle id (bnd_...).", show_default=False)]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``device`` command group to the CLI."""
+    app.add_typer(device_app, name="device")
+
+
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """Turn the agent's typed refusals into one line on stderr and exit 1."""
+    try:
+        yield
+    except (DomainError, ApiError) as error:
+        kind = type(error).__name__
+        sys.stderr.write(f"content-service device: {kind}: {_one_line(str(error))}\n")
+        raise typer.Exit(EXIT_REFUSED) from None
+    except OSError as error:
+        sys.stderr.write(f"content-service device: {_one_line(str(error))}\n")
+        raise typer.Exit(EXIT_REFUSED) from None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:500]
+
+
+def _agent(home: Path | None, token: str | None = None, *, enrolled: bool = True) -> DeviceAgent:
+    store = DeviceStore(home or DEFAULT_HOME)
+    if enrolled:
+        # Checked before the agent opens the directory, so a mistyped --home creates nothing.
+        store.record()
+    return DeviceAgent(store, token=token)
+
+
+def _when(epoch: int | None) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC") if epoch else "-"
+
+
+@device_app.command("enroll")
+def enroll_command(
+    api: Annotated[str, typer.Option("--api", help="The API base URL.", show_default=False)],
+    token: Annotated[
+        str, typer.Option("--token", envvar="CONTENT_SERVICE_TOKEN", help="Bearer token.", show_default=False)
+    ],
+    name: Annotated[str, typer.Option("--name", help="A name for this device.")] = "",
+    home: HomeOption = DEFAULT_HOME,
+) -> None:
+    """Make this device's key, enroll it, and pin the service's signing keys."""
+    if not api.startswith(("http://", "https://")):
+        sys.stderr.write("content-service device: --api must be an http(s) URL\n")
+        raise typer.Exit(EXIT_USAGE)
+    with _refusals():
+        record = _agent(home, enrolled=False).enroll(ApiClient(api, token), name)
+    typer.echo(f"enrolled {record.device_id} (user {record.user_id}); state in {home}")
+
+
+@device_app.command("list")
+def list_command(home: HomeOption = DEFAULT_HOME, token: TokenOption = None) -> None:
+    """The bundles on this device, and on the service when it answers."""
+    with _refusals():
+        infos = _agent(home, token).list_bundles()
+    table = Table("bundle", "service", "downloaded", "licence until", "offline until")
+    for info in infos:
+        table.add_row(
+            info.bundle_id,
+            info.remote_state or "?",
+            "yes" if info.downloaded else "no",
+            _when(info.licence_expires_at),
+            _when(info.grace_ends_at),
+        )
+    Console(highlight=False).print(table)
+
+
+@device_app.command("download")
+def download_command(
+    bundle_id: BundleArgument, home: HomeOption = DEFAULT_HOME, token: TokenOption = None
+) -> None:
+    """Download a bundle (resuming a partial download) and fetch its licence."""
+    with _refusals():
+        agent = _agent(home, token)
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
+            tasks: dict[str, int] = {}
+
+            def progress(name: str, done: int, total: int) -> None:
+                if name not in tasks:
+                    tasks[name] = bar.add_task(escape(name), total=total)
+                bar.update(tasks[name], completed=done, total=total)
+
+            packages = agent.download(bundle_id, progress=progress)
+        claims = agent.fetch_licence(bundle_id)
+    typer.echo(
+        f"downloaded {bundle_id}: {len(packages)} package(s); licence until {_when(int(claims['exp']))}"
+    )
+
+
+@device_app.command("verify")
+def verify_command(bundle_id: BundleArgument, home: HomeOption = DEFAULT_HOME) -> None:
+    """Check the signatures, the licence binding and every container, segment and file hash."""
+    with _refusals():
+        report = _agent(home).verify(bundle_id)
+    typer.echo(
+        f"verified {bundle_id}: {report.packages} package(s), {report.files} file(s), "
+        f"{report.container_bytes} bytes; offline until {_when(report.grace_ends_at)}"
+    )
+
+
+@device_app.command("read")
+def read_command(
+    bundle_id: BundleArgument,
+    package_id: Annotated[str, typer.Argument(help="The package id.", show_default=False)],
+    path: Annotated[str, typer.Argument(help="The file's path in the package.", show_default=False)],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write to this file instead of stdout.")
+    ] = None,
+    home: HomeOption = DEFAULT_HOME,
+    token: TokenOption = None,
+) -> None:
+    """Decrypt one file of a bundle under its licence, to stdout or to -o FILE."""
+    with _refusals():
+        agent = _agent(home, token)
+        with agent.mount(bundle_id) as mounted:
+            data = mounted.read(package_id, path)
+        if output is None:
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        else:
+            output.write_bytes(data)
+
+
+@device_app.command("remove")
+def remove_command(bundle_id: BundleArgument, home: HomeOption = DEFAULT_HOME) -> None:
+    """Delete a bundle from this device: its licence, keys and ciphertext."""
+    with _refusals():
+        removed = _agent(home).remove(bundle_id)
+    typer.echo(f"removed {bundle_id}" if removed else f"{bundle_id} was not on this device")
+
+
+@device_app.command("flush")
+def flush_command(
+    lrs: Annotated[
+        str | None,
+        typer.Option("--lrs", help="xAPI endpoint (statements are PUT by id); omit to keep them queued."),
+    ] = None,
+    home: HomeOption = DEFAULT_HOME,
+    token: TokenOption = None,
+) -> None:
+    """Send queued tamper reports and (with --lrs) xAPI statements; each is sent once."""
+    with _refusals():
+        agent = _agent(home, token)
+        results = agent.flush(HttpStatementSink(lrs, session=agent.session) if lrs else None)
+    failed = False
+    for kind, result in results.items():
+        typer.echo(f"{kind}: sent {len(result.sent)}, pending {result.pending}")
+        if result.error:
+            failed = True
+            sys.stderr.write(f"content-service device: {kind}: {_one_line(result.error)}\n")
+    if failed:
+        raise typer.Exit(EXIT_REFUSED)
+
+
+__all__ = ["device_app", "register"]

@@ -1,0 +1,93 @@
+"""Typed errors of the reference device agent.
+
+They subclass ``DomainError`` so the CLI maps them to one line and an exit code by type, never by
+message text. Licence refusals reuse the domain's ``LicenceRefused`` family, so the device and
+the server speak of the same rules with the same types.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from content_service.domain.errors import PROBLEM_BASE, DomainError
+from content_service.domain.licence import LicenceRefused
+
+TamperKind = Literal["manifest", "container", "license"]
+
+
+class DeviceError(DomainError):
+    """Base of every error the device agent raises on purpose."""
+
+    problem_type = PROBLEM_BASE + "device-error"
+    title = "The device cannot do this"
+    status = 400
+
+
+class NotEnrolled(DeviceError):
+    """The state directory holds no enrolled device."""
+
+    title = "This device is not enrolled"
+
+
+class AlreadyEnrolled(DeviceError):
+    """The state directory already holds an enrolled device; enrolling again would lose its key."""
+
+    title = "This device is already enrolled"
+    status = 409
+
+
+class InsecureStateDir(DeviceError):
+    """The state directory (or a file in it) is reachable by other users, or is not what it claims."""
+
+    title = "The device state directory is not private"
+    status = 500
+
+
+class BundleNotFound(DeviceError):
+    """The bundle, or the part of it asked for (licence, manifest, a package), is not on this device."""
+
+    title = "The bundle is not on this device"
+    status = 404
+
+
+class DownloadIncomplete(DeviceError):
+    """A download stopped before the size the signed manifest gives; running it again resumes."""
+
+    title = "The download is incomplete"
+    status = 503
+
+
+class Offline(DeviceError):
+    """The network, the API or the CDN could not be reached."""
+
+    title = "The service cannot be reached"
+    status = 503
+
+
+class LicenceRevoked(LicenceRefused):
+    """Online, the service refused a fresh licence: the bundle or the device was revoked."""
+
+
+class ClockUntrusted(LicenceRefused):
+    """The anti-rollback clock's record is missing or damaged on an enrolled device.
+
+    Offline nothing opens until the device has been online once: a fresh licence brings a
+    signed server time, which restores the clock.
+    """
+
+
+class TamperDetected(DeviceError):
+    """Something on the device does not match what the service signed; nothing is opened.
+
+    ``kind`` is the tamper-report kind of the API (``manifest``, ``container`` or ``license``).
+    A report is queued in the outbox before this is raised.
+    """
+
+    problem_type = PROBLEM_BASE + "tamper-detected"
+    title = "The offline content was altered"
+    status = 422
+
+    def __init__(self, detail: str, *, kind: TamperKind, bundle_id: str, **extensions: object) -> None:
+        super().__init__(detail, kind=kind, bundle_id=bundle_id, **extensions)
+        self.kind: TamperKind = kind
+        self.bundle_id = bundle_id

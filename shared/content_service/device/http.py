@@ -1,0 +1,242 @@
+"""The device's network edge: the API client on one injectable session, resumable downloads, the LRS.
+
+Every byte the agent sends or receives goes through one ``requests.Session``, so a test (or a
+device in airplane mode) cuts the whole network by handing in a session that raises.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import requests
+import urllib3
+
+from content_service.client import ApiClient, ApiError
+from content_service.device.errors import DeviceError, DownloadIncomplete, Offline
+
+#: ``progress(name, done_bytes, total_bytes)``, called as bytes arrive (and once at the start).
+Progress = Callable[[str, int, int], None]
+CHUNK_SIZE = 1 << 16
+XAPI_VERSION = "1.0.3"
+_CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
+
+
+@dataclass
+class DeviceApi(ApiClient):
+    """``ApiClient`` whose calls go through ``session``; a failed connection raises ``Offline``."""
+
+    session: requests.Session = field(default_factory=requests.Session)
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        try:
+            response = self.session.request(
+                method,
+                self.base_url.rstrip("/") + path,
+                headers={"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})},
+                timeout=self.timeout,
+                **kwargs,
+            )
+        except requests.RequestException as error:
+            raise Offline(f"the API at {self.base_url} cannot be reached: {type(error).__name__}") from error
+        if response.status_code >= 400:
+            try:
+                problem = response.json()
+            except ValueError:
+                problem = {"title": response.reason, "detail": response.text[:200]}
+            raise ApiError(response.status_code, problem)
+        return response
+
+
+class RemoteRefused(DeviceError):
+    """The CDN or the LRS refused a transfer (an expired or altered signed URL, a missing object)."""
+
+    title = "The transfer was refused"
+    status = 502
+
+
+def fetch_small(session: requests.Session, url: str, *, limit: int, timeout: float = 30.0) -> bytes:
+    """GET a small object (the manifest) whole, refusing more than ``limit`` bytes."""
+    try:
+        with session.get(url, stream=True, timeout=timeout) as response:
+            if response.status_code != 200:
+                raise RemoteRefused(f"the CDN answered {response.status_code}", status=response.status_code)
+            data = bytearray()
+            for chunk in response.iter_content(CHUNK_SIZE):
+                data += chunk
+                if len(data) > limit:
+                    raise RemoteRefused(f"the object is larger than {limit} bytes")
+            return bytes(data)
+    except requests.RequestException as error:
+        raise Offline(f"the CDN cannot be reached: {type(error).__name__}") from error
+
+
+def fetch_resumable(
+    session: requests.Session,
+    url: str,
+    partial: Path,
+    size: int,
+    *,
+    name: str = "",
+    progress: Progress | None = None,
+    timeout: float = 30.0,
+) -> None:
+    """Download ``url`` into ``partial`` until it holds ``size`` bytes, resuming what is there.
+
+    A partial file continues with ``Range: bytes={have}-``. A partial longer than ``size``
+    (the signed manifest's size) cannot be a prefix of the object and starts over; so does one
+    the server answers with 416 (its object is shorter than our offset) or with a 200 (it
+    ignored the range). Bytes past ``size`` are never written. If the connection drops, what
+    arrived is kept on disk and ``DownloadIncomplete`` is raised: running it again resumes.
+    The caller checks the SHA-256 against the manifest once the size is reached.
+    """
+    # Two passes at most: the first may discover that the partial file must be thrown away.
+    for _ in range(2):
+        have = _prepare(partial, size)
+        if progress:
+            progress(name, have, size)
+        if have == size:
+            return
+        restart = _fetch_once(
+            session, url, partial, have, size, name=name, progress=progress, timeout=timeout
+        )
+        if not restart:
+            break
+        _truncate(partial)
+    have = partial.stat().st_size
+    if have != size:
+        raise DownloadIncomplete(f"{name or url}: {have} of {size} bytes; run the download again to resume")
+
+
+def _prepare(partial: Path, size: int) -> int:
+    if not partial.exists():
+        os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    have = partial.stat().st_size
+    if have > size:
+        # Longer than the signed size: whatever this is, it is not a prefix of the container.
+        _truncate(partial)
+        return 0
+    return have
+
+
+def _truncate(partial: Path) -> None:
+    with open(partial, "r+b") as handle:
+        handle.truncate(0)
+        os.fsync(handle.fileno())
+
+
+def _fetch_once(
+    session: requests.Session,
+    url: str,
+    partial: Path,
+    have: int,
+    size: int,
+    *,
+    name: str,
+    progress: Progress | None,
+    timeout: float,
+) -> bool:
+    """One GET; returns ``True`` if the partial file must be discarded and the download restarted."""
+    headers = {"Range": f"bytes={have}-"} if have else {}
+    try:
+        with session.get(url, headers=headers, stream=True, timeout=timeout) as response:
+            if response.status_code == 416:
+                return True
+            if response.status_code == 206:
+                if not _range_starts_at(response.headers.get("Content-Range", ""), have, size):
+                    return True
+                offset = have
+            elif response.status_code == 200:
+                if have:
+                    # The server ignored the range and sends the whole object: start over.
+                    _truncate(partial)
+                offset = 0
+            else:
+                raise RemoteRefused(
+                    f"{name or 'download'}: the CDN answered {response.status_code}",
+                    status=response.status_code,
+                )
+            _append(response, partial, offset, size, name=name, progress=progress)
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
+        # What arrived is on disk; the next run resumes from there.
+        raise DownloadIncomplete(
+            f"{name or url}: the connection dropped ({type(error).__name__}); run the download again to resume"
+        ) from error
+    return False
+
+
+def _range_starts_at(content_range: str, start: int, size: int) -> bool:
+    match = _CONTENT_RANGE.match(content_range.strip())
+    if not match:
+        return False
+    total = match.group(3)
+    return int(match.group(1)) == start and (total == "*" or int(total) == size)
+
+
+def _append(
+    response: requests.Response,
+    partial: Path,
+    offset: int,
+    size: int,
+    *,
+    name: str,
+    progress: Progress | None,
+) -> None:
+    flags = os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(partial, flags)
+    try:
+        os.lseek(fd, offset, os.SEEK_SET)
+        written = offset
+        try:
+            while written < size:
+                # read1 hands over whatever has arrived, so bytes received before a dropped
+                # connection reach the disk; never past the signed size (the hash decides).
+                chunk = response.raw.read1(min(CHUNK_SIZE, size - written))
+                if not chunk:
+                    break
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(fd, view) :]
+                written += len(chunk)
+                if progress:
+                    progress(name, written, size)
+        finally:
+            os.ftruncate(fd, written)
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class HttpStatementSink:
+    """Send a queued xAPI statement to an LRS with ``PUT /statements?statementId={id}``.
+
+    PUT by id is idempotent in xAPI: an LRS that already holds the statement answers 204 (same
+    statement) or 409 (it holds another one under that id); either way, sending it again cannot
+    store it twice, so both count as delivered.
+    """
+
+    endpoint: str
+    session: requests.Session = field(default_factory=requests.Session)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    timeout: float = 30.0
+
+    def __call__(self, statement_id: str, statement: Mapping[str, Any]) -> dict[str, Any]:
+        url = f"{self.endpoint.rstrip('/')}/statements?statementId={quote(statement_id, safe='')}"
+        try:
+            response = self.session.put(
+                url,
+                json=dict(statement),
+                headers={"X-Experience-API-Version": XAPI_VERSION, **self.headers},
+                timeout=self.timeout,
+            )
+        except requests.RequestException as error:
+            raise Offline(f"the LRS cannot be reached: {type(error).__name__}") from error
+        if response.status_code in (200, 204, 409):
+            return {"status": response.status_code}
+        raise RemoteRefused(f"the LRS answered {response.status_code}", status=response.status_code)

@@ -1,0 +1,348 @@
+"""A small in-process stand-in for the service a device talks to: the device API, the CDN and an LRS.
+
+It follows docs/offline-bundles.md with real crypto (sealed containers, ES256 manifests and
+licences from a ``LocalSigner``, content keys wrapped to the device's X25519 key), on a
+loopback HTTP server, so the agent's unit tests exercise its real HTTP, Range and crypto paths
+in milliseconds. The local stack (tests/e2e) checks the same agent against the real service.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from content_service.crypto import LocalSigner, seal, wrap_content_key
+from content_service.domain.licence import LicenceTerms
+
+TOKEN = "device-test-token"
+
+
+@dataclass
+class FakeBundle:
+    bundle_id: str
+    manifest: str
+    packages: list[dict[str, Any]]
+    keys: dict[tuple[str, int], bytes]
+    files: dict[str, dict[str, bytes]]
+    revoked: bool = False
+
+
+@dataclass
+class Faults:
+    """Ways the CDN misbehaves, to test resume: each applies to the next matching GETs."""
+
+    cut_after: int | None = None
+    """Send the headers of the whole answer, then only this many body bytes, then close."""
+    cut_only: str = ""
+    """Apply ``cut_after`` only to keys ending with this (for example ``.cspc``)."""
+    ignore_range: bool = False
+    """Answer a Range request with 200 and the whole object."""
+    extra_bytes: bytes = b""
+    """Append these bytes after the object (a server sending more than the manifest says)."""
+
+
+@dataclass
+class FakeService:
+    now: Callable[[], float]
+    tenant_id: str = "tenant-a"
+    user_id: str = "user-1"
+    token: str = TOKEN
+    terms: LicenceTerms = field(default_factory=LicenceTerms)
+    signer: LocalSigner = field(default_factory=LocalSigner.generate)
+    devices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    bundles: dict[str, FakeBundle] = field(default_factory=dict)
+    objects: dict[str, bytes] = field(default_factory=dict)
+    tamper_reports: list[dict[str, Any]] = field(default_factory=list)
+    statements: dict[str, dict[str, Any]] = field(default_factory=dict)
+    statement_puts: list[str] = field(default_factory=list)
+    cdn_requests: list[dict[str, str]] = field(default_factory=list)
+    faults: Faults = field(default_factory=Faults)
+    retired_keys: list[dict[str, str]] = field(default_factory=list)
+    """Public keys of earlier signers, still listed in the JWKS (rotation)."""
+    fail_licences_with: int | None = None
+    """Answer licence requests with this status (a server error, an expired token)."""
+    _server: ThreadingHTTPServer | None = None
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self) -> FakeService:
+        service = self
+
+        class Handler(_Handler):
+            fake = service
+
+        self._server = _QuietServer(("127.0.0.1", 0), Handler)
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        ).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def api_url(self) -> str:
+        return self.base_url + "/prod"
+
+    @property
+    def lrs_url(self) -> str:
+        return self.base_url + "/lrs"
+
+    # ------------------------------------------------------------ content
+    def add_bundle(
+        self,
+        packages: dict[str, dict[str, bytes]],
+        *,
+        segment_size: int = 256,
+        corrupt: Callable[[bytes], bytes] | None = None,
+    ) -> str:
+        """Seal each package's files in a container and sign a manifest listing them.
+
+        ``corrupt`` alters each container before it is hashed and signed: a service-signed
+        container whose segments do not authenticate.
+        """
+        bundle_id = f"bnd_{uuid.uuid4().hex}"
+        members, keys = [], {}
+        for package_id, files in packages.items():
+            key = os.urandom(32)
+            out = io.BytesIO()
+            seal(((p, io.BytesIO(d)) for p, d in files.items()), key, out, segment_size=segment_size)
+            data = corrupt(out.getvalue()) if corrupt else out.getvalue()
+            content_hash = hashlib.sha256(json.dumps(sorted(files)).encode()).hexdigest()
+            object_key = f"tenants/{self.tenant_id}/containers/{package_id}/v1/{content_hash}.cspc"
+            self.objects[object_key] = data
+            keys[(package_id, 1)] = key
+            members.append(
+                {
+                    "package_id": package_id,
+                    "version": 1,
+                    "content_hash": content_hash,
+                    "container": {
+                        "key": object_key,
+                        "size": len(data),
+                        "sha256": hashlib.sha256(data).hexdigest(),
+                    },
+                }
+            )
+        claims = {
+            "iss": "content-service",
+            "ver": 1,
+            "bundle_id": bundle_id,
+            "tenant_id": self.tenant_id,
+            "residency_zone": "eu",
+            "iat": int(self.now()),
+            "packages": members,
+        }
+        manifest = self.signer.sign(claims, typ="bundle-manifest+jwt")
+        self.objects[f"tenants/{self.tenant_id}/bundles/{bundle_id}/manifest.jws"] = manifest.encode()
+        self.bundles[bundle_id] = FakeBundle(bundle_id, manifest, members, keys, packages)
+        return bundle_id
+
+    def licence(self, bundle_id: str, device_id: str, *, device_key: dict[str, str] | None = None) -> str:
+        """A licence as the service issues it (``device_key`` overrides the enrolled key)."""
+        bundle = self.bundles[bundle_id]
+        public = device_key or self.devices[device_id]["public_key"]
+        now = int(self.now())
+        claims = {
+            "iss": "content-service",
+            "ver": 1,
+            "jti": f"lic_{uuid.uuid4().hex}",
+            "tenant_id": self.tenant_id,
+            "sub": self.user_id,
+            "device_id": device_id,
+            "bundle_id": bundle_id,
+            "content_hash": hashlib.sha256(bundle.manifest.encode()).hexdigest(),
+            "nbf": now,
+            "exp": now + int(self.terms.validity.total_seconds()),
+            "offline_grace": int(self.terms.offline_grace.total_seconds()),
+            "server_time": now,
+            "status_deadline": now + int(self.terms.status_interval.total_seconds()),
+            "keys": [
+                {
+                    "package_id": package_id,
+                    "version": version,
+                    "jwe": wrap_content_key(key, public, bundle_id=bundle_id, device_id=device_id),
+                }
+                for (package_id, version), key in bundle.keys.items()
+            ],
+        }
+        return self.signer.sign(claims, typ="license+jwt")
+
+    # ------------------------------------------------------------ API
+    def handle_api(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
+        if method == "POST" and path == "/v1/devices":
+            device_id = f"dev_{uuid.uuid4().hex}"
+            self.devices[device_id] = {
+                "device_id": device_id,
+                "user_id": self.user_id,
+                "name": body.get("name", ""),
+                "state": "active",
+                "public_key": body["public_key"],
+                "created_at": "2026-11-28T12:00:00Z",
+            }
+            return 201, self.devices[device_id]
+        if method == "GET" and path == "/v1/.well-known/jwks.json":
+            return 200, {"keys": [self.signer.public_jwk(), *self.retired_keys]}
+        if method == "GET" and path == "/v1/bundles":
+            items = [
+                {"bundle_id": b, "user_id": self.user_id, "state": "revoked" if x.revoked else "built"}
+                for b, x in self.bundles.items()
+            ]
+            return 200, {"items": items, "next_cursor": None}
+        if match := re.fullmatch(r"/v1/bundles/(bnd_\w+)/licenses", path):
+            if self.fail_licences_with is not None:
+                return self.fail_licences_with, {"title": "Failing on purpose"}
+            bundle = self.bundles.get(match[1])
+            device = self.devices.get(body.get("device_id", ""))
+            if bundle is None or device is None:
+                return 404, {"title": "Not found"}
+            if bundle.revoked or device["state"] != "active":
+                return 409, {"title": "Revoked"}
+            return 201, {
+                "license": self.licence(bundle.bundle_id, device["device_id"]),
+                "license_id": "lic",
+                "expires_at": "",
+            }
+        if match := re.fullmatch(r"/v1/bundles/(bnd_\w+)/download", path):
+            bundle = self.bundles.get(match[1])
+            device = self.devices.get(query.get("device_id", ""))
+            if bundle is None or device is None:
+                return 404, {"title": "Not found"}
+            if bundle.revoked or device["state"] != "active":
+                return 409, {"title": "Revoked"}
+            return 200, {
+                "manifest_url": f"{self.base_url}/cdn/tenants/{self.tenant_id}/bundles/{bundle.bundle_id}/manifest.jws",
+                "containers": [
+                    {
+                        "package_id": p["package_id"],
+                        "version": p["version"],
+                        "url": f"{self.base_url}/cdn/{p['container']['key']}",
+                        "size": p["container"]["size"],
+                        "sha256": p["container"]["sha256"],
+                    }
+                    for p in bundle.packages
+                ],
+                "expires_at": "",
+            }
+        if match := re.fullmatch(r"/v1/devices/(dev_\w+)/tamper-reports", path):
+            if match[1] not in self.devices or body.get("bundle_id") not in self.bundles:
+                return 404, {"title": "Not found"}
+            report_id = f"tmp_{uuid.uuid4().hex}"
+            self.tamper_reports.append({"device_id": match[1], "report_id": report_id, **body})
+            return 202, {"report_id": report_id}
+        return 404, {"title": "No such route"}
+
+    def rotate_key(self) -> None:
+        """A new signer signs from now on; the old key stays listed until its tokens expire."""
+        self.retired_keys.insert(0, self.signer.public_jwk())
+        self.signer = LocalSigner.generate()
+
+    def revoke_device(self, device_id: str) -> None:
+        self.devices[device_id]["state"] = "revoked"
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A connection the tests cut on purpose is not worth a traceback.
+        pass
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeService
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _reply(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _json(self, status: int, value: Any) -> None:
+        self._reply(status, json.dumps(value).encode(), {"Content-Type": "application/json"})
+
+    def _body(self) -> Any:
+        length = int(self.headers.get("Content-Length") or 0)
+        return json.loads(self.rfile.read(length)) if length else {}
+
+    def _route(self, method: str) -> None:
+        url = urlsplit(self.path)
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        if url.path.startswith("/cdn/"):
+            return self._cdn(url.path[len("/cdn/") :])
+        if url.path == "/lrs/statements" and method == "PUT":
+            statement = self._body()
+            statement_id = query["statementId"]
+            self.fake.statement_puts.append(statement_id)
+            # xAPI PUT-by-id: the same id is stored once; a different statement under it is a 409.
+            known = self.fake.statements.setdefault(statement_id, statement)
+            return self._reply(204 if known == statement else 409, b"")
+        if not url.path.startswith("/prod/"):
+            return self._json(404, {"title": "Not found"})
+        if self.headers.get("Authorization") != f"Bearer {self.fake.token}":
+            return self._json(401, {"title": "Unauthorized"})
+        body = self._body() if method in ("POST", "PUT") else None
+        status, answer = self.fake.handle_api(method, url.path[len("/prod") :], query, body)
+        self._json(status, answer)
+
+    def _cdn(self, key: str) -> None:
+        fake = self.fake
+        fake.cdn_requests.append({"key": key, "range": self.headers.get("Range", "")})
+        data = fake.objects.get(key)
+        if data is None:
+            return self._json(403, {"title": "Access denied"})
+        data = data + fake.faults.extra_bytes
+        requested = self.headers.get("Range")
+        if requested and not fake.faults.ignore_range:
+            start = int(re.fullmatch(r"bytes=(\d+)-(\d*)", requested)[1])  # type: ignore[index]
+            if start >= len(data):
+                return self._reply(416, b"", {"Content-Range": f"bytes */{len(data)}"})
+            status, body = 206, data[start:]
+            headers = {"Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"}
+        else:
+            status, body, headers = 200, data, {}
+        if fake.faults.cut_after is not None and key.endswith(fake.faults.cut_only):
+            cut, fake.faults.cut_after = fake.faults.cut_after, None
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[:cut])
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return None
+        return self._reply(status, body, headers)
+
+    def do_GET(self) -> None:  # noqa: N802 - the http.server naming.
+        self._route("GET")
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._route("POST")
+
+    def do_PUT(self) -> None:  # noqa: N802
+        self._route("PUT")
