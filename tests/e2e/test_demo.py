@@ -23,5 +23,7 @@ def test_the_demo_starts_a_stack_builds_the_sample_and_exits_0(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "state        │ built" in result.stdout or "│ state        │ built" in result.stdout
     assert "demo finished" in result.stdout
+    assert "identical to the uploaded file" in result.stdout
+    assert "verified: signatures" in result.stdout
     # The stack it started is gone again: no state file is left behind.
     assert not (tmp_path / "local.json").exists()

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
+import tempfile
+import uuid
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
+import requests
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from content_service.client import ApiClient, ApiError, put_upload
+from content_service.device.agent import DeviceAgent
+from content_service.device.clock import TrustedClock
+from content_service.device.store import DeviceStore
+from content_service.domain.errors import DomainError
 from content_service.samples import sample_zip_bytes
 
 console = Console()
@@ -82,8 +92,53 @@ def run_demo(timeout: float) -> int:
         manifest = client.get_manifest(package["package_id"], package["version"])["manifest"]
         for launch in manifest["launches"]:
             console.print(f"  launch [bold]{launch['id']}[/]: {launch['title']} → {launch['href']}")
-        console.print("[bold green]demo finished: the sample package is built[/]")
+        play_offline(client, package, manifest, data)
+        console.print("[bold green]demo finished: built, bundled, licensed, downloaded, verified and read on the device[/]")
         return 0
+
+
+def play_offline(client: ApiClient, package: dict, manifest: dict, source_zip: bytes) -> None:
+    """The device half: bundle → enrol → licence → download → verify → read a file, decrypted on read."""
+    bundle = client.create_bundle([{"package_id": package["package_id"]}], f"demo-{uuid.uuid4().hex}")
+    console.print(
+        f"[green]✓[/] POST /v1/bundles → {bundle['bundle_id']} ({bundle['state']}, signed manifest)"
+    )
+    with tempfile.TemporaryDirectory(prefix="demo-device-") as home:
+        store = DeviceStore(Path(home)).ensure()
+        agent = DeviceAgent(store, clock=TrustedClock(store.clock_path), session=requests.Session())
+        record = agent.enroll(client, "demo tablet")
+        console.print(
+            f"[green]✓[/] device enrolled: {record.device_id} (X25519 key in a 0600 file, JWKS pinned)"
+        )
+        with Progress(TextColumn("{task.description}"), console=console) as bar:
+            task = bar.add_task("downloading through the CDN edge (signed URLs)", total=None)
+            agent.download(
+                bundle["bundle_id"],
+                progress=lambda name, done, total: bar.update(task, completed=done, total=total or None),
+            )
+        console.print("[green]✓[/] downloaded the signed manifest and the encrypted container")
+        claims = agent.fetch_licence(bundle["bundle_id"])
+        console.print(
+            f"[green]✓[/] licence {claims['jti']}: content key wrapped to this device only, "
+            f"offline grace {claims['offline_grace'] // 86400} days"
+        )
+        report = agent.verify(bundle["bundle_id"])
+        console.print(
+            f"[green]✓[/] verified: signatures, licence binding, {report.files} file hashes, every segment"
+        )
+        entry = manifest["launches"][0]["href"]
+        mounted = agent.mount(bundle["bundle_id"])
+        try:
+            plaintext = mounted.read(package["package_id"], entry)
+        finally:
+            agent.unmount(bundle["bundle_id"])
+        with zipfile.ZipFile(io.BytesIO(source_zip)) as archive:
+            if plaintext != archive.read(entry):
+                raise RuntimeError(f"{entry} read from the mounted bundle differs from the uploaded file")
+        console.print(
+            f"[green]✓[/] read {entry} ({len(plaintext)} bytes) from the mounted bundle under the licence: "
+            "identical to the uploaded file"
+        )
 
 
 def show(package: dict) -> None:
@@ -114,7 +169,7 @@ def register(app: typer.Typer) -> None:
         """Upload the sample package to the local stack, wait for the build, print the PlayPackage."""
         try:
             code = run_demo(timeout)
-        except (ApiError, TimeoutError, OSError, RuntimeError) as error:
+        except (ApiError, DomainError, TimeoutError, OSError, RuntimeError) as error:
             err.print(f"demo failed: {error}")
             raise typer.Exit(1) from error
         raise typer.Exit(code)
