@@ -12,18 +12,18 @@ domain event of the transition, so the table's stream is the outbox.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import DoesNotExist
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
+from content_service.adapters.conditional import persist
 from content_service.adapters.cursors import decode_cursor, encode_cursor
-from content_service.domain.errors import ConcurrencyConflict, NotFound
+from content_service.domain.errors import NotFound
 from content_service.domain.package import (
     ContainerRef,
     PackageEvent,
@@ -124,16 +124,13 @@ class DynamoPackageRepository:
         self._model = package_model(table_name, region)
 
     def add(self, package: PlayPackage) -> PlayPackage:
-        stored = replace(package, revision=1, events=())
-        item = self._to_item(replace(stored, events=package.events))
-        self._put(item, self._model.pk.does_not_exist(), package)
-        return stored
+        what = f"package {package.package_id} v{package.version}"
+        return persist(package, self._to_item, self._model.pk.does_not_exist(), what, revision=1)
 
     def save(self, package: PlayPackage) -> PlayPackage:
-        stored = replace(package, revision=package.revision + 1, events=())
-        item = self._to_item(replace(stored, events=package.events))
-        self._put(item, self._model.revision == package.revision, package)
-        return stored
+        what = f"package {package.package_id} v{package.version}"
+        condition = self._model.revision == package.revision
+        return persist(package, self._to_item, condition, what, revision=package.revision + 1)
 
     def get(self, tenant_id: str, package_id: str, version: int | None = None) -> PlayPackage:
         try:
@@ -167,16 +164,6 @@ class DynamoPackageRepository:
             BUILDING_PARTITION, self._model.gsi2sk < cutoff.isoformat(), limit=limit
         )
         return [self._from_item(item) for item in results]
-
-    def _put(self, item: Model, condition: Any, package: PlayPackage) -> None:
-        try:
-            item.save(condition=condition, add_version_condition=False)
-        except PutError as error:
-            if error.cause_response_code == "ConditionalCheckFailedException":
-                raise ConcurrencyConflict(
-                    f"package {package.package_id} v{package.version} changed concurrently or already exists"
-                ) from error
-            raise
 
     @staticmethod
     def _encode_cursor(last: dict[str, Any]) -> str:

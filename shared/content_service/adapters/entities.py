@@ -14,20 +14,21 @@ events of the write, so the table's stream carries them (the outbox).
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import DoesNotExist
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
+from content_service.adapters.conditional import conditional_save, persist
 from content_service.adapters.cursors import decode_cursor, encode_cursor
 from content_service.domain.bundle import Bundle, BundlePackage, BundleState
 from content_service.domain.device import Device, DeviceState
-from content_service.domain.errors import ConcurrencyConflict, NotFound
+from content_service.domain.errors import NotFound
 from content_service.domain.events import DomainEvent
 from content_service.service.ports import BundlePage, DevicePage, IssuedLicence, TamperReportRecord
 
@@ -74,13 +75,12 @@ class _Store:
     def __init__(self, table_name: str, region: str) -> None:
         self._model = entity_model(table_name, region)
 
-    def _put(self, item: Model, condition: Any, what: str) -> None:
-        try:
-            item.save(condition=condition, add_version_condition=False)
-        except PutError as error:
-            if error.cause_response_code == "ConditionalCheckFailedException":
-                raise ConcurrencyConflict(f"{what} changed concurrently or already exists") from error
-            raise
+    def _insert(self, aggregate: Any, to_item: Callable[[Any], Model], what: str) -> Any:
+        return persist(aggregate, to_item, self._model.pk.does_not_exist(), what, revision=1)
+
+    def _update(self, aggregate: Any, to_item: Callable[[Any], Model], what: str) -> Any:
+        condition = self._model.revision == aggregate.revision
+        return persist(aggregate, to_item, condition, what, revision=aggregate.revision + 1)
 
     def _get(self, pk: str, sk: str, what: str) -> Any:
         try:
@@ -107,17 +107,10 @@ class DynamoDeviceRepository(_Store):
     """DeviceRepository on DynamoDB."""
 
     def add(self, device: Device) -> Device:
-        stored = replace(device, revision=1, events=())
-        self._put(
-            self._item(replace(stored, events=device.events)), self._model.pk.does_not_exist(), "device"
-        )
-        return stored
+        return self._insert(device, self._item, f"device {device.device_id}")
 
     def save(self, device: Device) -> Device:
-        stored = replace(device, revision=device.revision + 1, events=())
-        item = self._item(replace(stored, events=device.events))
-        self._put(item, self._model.revision == device.revision, f"device {device.device_id}")
-        return stored
+        return self._update(device, self._item, f"device {device.device_id}")
 
     def get(self, tenant_id: str, device_id: str) -> Device:
         return self._device(
@@ -177,17 +170,10 @@ class DynamoBundleRepository(_Store):
     """BundleRepository on DynamoDB."""
 
     def add(self, bundle: Bundle) -> Bundle:
-        stored = replace(bundle, revision=1, events=())
-        self._put(
-            self._item(replace(stored, events=bundle.events)), self._model.pk.does_not_exist(), "bundle"
-        )
-        return stored
+        return self._insert(bundle, self._item, f"bundle {bundle.bundle_id}")
 
     def save(self, bundle: Bundle) -> Bundle:
-        stored = replace(bundle, revision=bundle.revision + 1, events=())
-        item = self._item(replace(stored, events=bundle.events))
-        self._put(item, self._model.revision == bundle.revision, f"bundle {bundle.bundle_id}")
-        return stored
+        return self._update(bundle, self._item, f"bundle {bundle.bundle_id}")
 
     def get(self, tenant_id: str, bundle_id: str) -> Bundle:
         return self._bundle(
@@ -306,4 +292,4 @@ class DynamoTamperReports(_Store):
             },
             events=_events((event,)),
         )
-        self._put(item, self._model.pk.does_not_exist(), "tamper report")
+        conditional_save(item, self._model.pk.does_not_exist(), "tamper report")
