@@ -26,9 +26,10 @@ import zipfile
 from pathlib import Path
 from typing import BinaryIO
 
+from report import write_section
+
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "benchmarks" / ".work"
-REPORT = ROOT / "BENCHMARKS.md"
 SECTION = "## Build (import → PlayPackage)"
 MIB = 1024 * 1024
 FILE_SIZES = (16 * 1024, 256 * 1024, 1 * MIB, 4 * MIB, 8 * MIB)
@@ -191,15 +192,7 @@ is the child process's `ru_maxrss`.
 
 Peak RSS stays flat as the package grows: entries are streamed chunk by chunk and never held whole.
 """
-    existing = REPORT.read_text() if REPORT.exists() else "# Benchmarks\n"
-    if SECTION in existing:
-        before, _, after = existing.partition(SECTION)
-        following = after.find("\n## ")
-        rest = after[following + 1 :] if following >= 0 else ""
-        existing = before.rstrip("\n") + "\n\n" + section + ("\n" + rest if rest else "")
-    else:
-        existing = existing.rstrip("\n") + "\n\n" + section
-    REPORT.write_text(existing)
+    write_section(section)
 
 
 def main() -> None:

@@ -23,10 +23,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from content_service.crypto import ContainerReader, seal
+from report import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "benchmarks" / ".work"
-REPORT = ROOT / "BENCHMARKS.md"
 SECTION = "## Content container (seal / open)"
 MIB = 1 << 20
 # Four large files and many 1 MiB ones: 384 MiB of plaintext in all.
@@ -193,20 +193,8 @@ Sealing must hash every file (SHA-256 for the index) as well as encrypt it, and 
 file checks that hash, so those rows are bounded by the AES-GCM + SHA-256 figure, not by AES-GCM
 alone; range reads do no file hashing and show the AEAD layer itself.
 """
-    REPORT.write_text(_replace_section(REPORT.read_text() if REPORT.exists() else "", body))
+    write_section(body)
     print(body)
-
-
-def _replace_section(document: str, body: str) -> str:
-    """Put ``body`` in place of this benchmark's section, or append it; other sections stay untouched."""
-    if not document.strip():
-        document = "# Benchmarks\n"
-    start = document.find(SECTION)
-    if start < 0:
-        return document.rstrip("\n") + "\n\n" + body
-    following = document.find("\n## ", start + len(SECTION))
-    rest = document[following + 1 :] if following >= 0 else ""
-    return document[:start] + body + ("\n" + rest if rest else "")
 
 
 def _cryptography_version() -> str:

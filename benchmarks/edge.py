@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from report import write_section
+
 ROOT = Path(__file__).resolve().parents[1]
-REPORT = ROOT / "BENCHMARKS.md"
 SECTION = "## Local edge (concurrent signed downloads)"
 BUCKET = "bench-bundles"
 KEY_PAIR_ID = "KBENCHEDGE0001"
@@ -162,16 +163,6 @@ def presigned_urls(info: dict[str, Any], count: int) -> list[str]:
     ]
 
 
-def replace_section(document: str, body: str) -> str:
-    """Swap this benchmark's section for ``body``; every other section stays as it is."""
-    start = document.find(SECTION)
-    if start < 0:
-        return document.rstrip("\n") + "\n\n" + body
-    following = document.find("\n## ", start + len(SECTION))
-    rest = document[following + 1 :] if following >= 0 else ""
-    return document[:start] + body + ("\n" + rest if rest else "")
-
-
 def report(
     args: argparse.Namespace, rows: list[dict[str, Any]], after: dict[str, Any], load: tuple[float, float]
 ) -> str:
@@ -251,7 +242,7 @@ def main() -> None:
     body = report(args, rows, after, (load_before, os.getloadavg()[0]))
     print(body)  # noqa: T201
     if not args.no_write:
-        REPORT.write_text(replace_section(REPORT.read_text(encoding="utf-8"), body), encoding="utf-8")
+        write_section(body)
 
 
 if __name__ == "__main__":

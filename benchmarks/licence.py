@@ -65,7 +65,9 @@ def ms(samples: list[float]) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--devices", type=int, default=200)
-    parser.add_argument("--reseal-mb", type=int, default=20, help="size of the package the re-seal baseline seals")
+    parser.add_argument(
+        "--reseal-mb", type=int, default=20, help="size of the package the re-seal baseline seals"
+    )
     args = parser.parse_args()
     os.environ.update(
         AWS_ACCESS_KEY_ID="bench",
@@ -150,7 +152,9 @@ def main() -> None:
             sign_times.append(time.perf_counter() - started)
         source = Path(scratch) / "source.zip"
         with zipfile.ZipFile(source, "w", zipfile.ZIP_STORED) as archive:
-            archive.writestr("playpackage.json", '{"format": "playpackage/1", "title": "b", "entry": "index.html"}')
+            archive.writestr(
+                "playpackage.json", '{"format": "playpackage/1", "title": "b", "entry": "index.html"}'
+            )
             archive.writestr("index.html", "<p>x</p>")
             archive.writestr("media/video.bin", os.urandom(args.reseal_mb * 1024 * 1024))
         for index in range(10):
@@ -177,7 +181,7 @@ avoids; it grows with package size, the licence does not).
 
 Aim: < 50 ms per licence — {"met" if issue["p95"] < 50 else "NOT met"} (p95 {issue["p95"]:.1f} ms).
 """
-    write_section(TITLE, body)
+    write_section(f"{TITLE}\n\n{body}")
     print(body)
 
 

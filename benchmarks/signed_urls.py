@@ -25,9 +25,9 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from content_service.crypto.cdn import CdnSigner, canned_policy, generate_key_pair
 from content_service.local.edge_auth import SignatureChecker, SignedRequest
+from report import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
-REPORT = ROOT / "BENCHMARKS.md"
 SECTION = "## Signed URLs (CloudFront, issue and edge check)"
 BASE_URL = "https://d111111abcdef8.cloudfront.net"
 
@@ -89,16 +89,6 @@ def run(count: int) -> dict[str, dict[str, float]]:
     }
 
 
-def replace_section(document: str, body: str) -> str:
-    """Swap this benchmark's section for ``body``; every other section stays as it is."""
-    start = document.find(SECTION)
-    if start < 0:
-        return document.rstrip("\n") + "\n\n" + body
-    following = document.find("\n## ", start + len(SECTION))
-    rest = document[following + 1 :] if following >= 0 else ""
-    return document[:start] + body + ("\n" + rest if rest else "")
-
-
 def report(count: int, results: dict[str, dict[str, float]], load: tuple[float, float]) -> str:
     """The BENCHMARKS.md section."""
     baseline = next(iter(results.values()))["p50"]
@@ -139,7 +129,7 @@ def main() -> None:
     body = report(args.count, results, (load_before, os.getloadavg()[0]))
     print(body)  # noqa: T201
     if not args.no_write:
-        REPORT.write_text(replace_section(REPORT.read_text(encoding="utf-8"), body), encoding="utf-8")
+        write_section(body)
 
 
 if __name__ == "__main__":
