@@ -7,7 +7,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup demo test lint unit integration e2e security conformance openapi bench local clean
+BROWSER := tests/browser
+
+.PHONY: browser browser-deps export setup demo test lint unit integration e2e security conformance openapi bench local clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +18,17 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# The browser tests' npm packages (scorm-again, playwright-core), pinned by package-lock.json.
+# Without npm they are skipped (with the reason) outside CI; .ci/run installs npm and Chromium.
+$(BROWSER)/node_modules/.package-lock.json: $(BROWSER)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  cd $(BROWSER) && npm ci --no-audit --no-fund --loglevel=error; \
+	else \
+	  echo "npm not found: the browser tests will be skipped (CI installs it)"; \
+	fi
+
+browser-deps: $(BROWSER)/node_modules/.package-lock.json
 
 demo: setup
 	$(BIN)/content-service demo
@@ -27,11 +40,14 @@ lint: setup
 	$(BIN)/ruff check shared functions tests benchmarks
 
 # The whole suite, in parallel, with the domain's coverage gate (>= 95 % of its lines).
-test: setup lint
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --cov=content_service --cov-report= -q
+test: setup lint browser-deps
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup --cov=content_service --cov-report= -q
 	$(BIN)/coverage report --include='shared/content_service/domain/*' --fail-under=95
 
-unit integration e2e security conformance infrastructure: setup
+unit integration e2e security conformance infrastructure export: setup
+	$(BIN)/pytest tests/$@ -q
+
+browser: setup browser-deps
 	$(BIN)/pytest tests/$@ -q
 
 openapi: setup

@@ -1,0 +1,190 @@
+"""Export a built package as SCORM 1.2, SCORM 2004 4th edition, xAPI (tincan.xml) or cmi5.
+
+``export_package(manifest, read_file, format, options)`` is the use case: it reads the
+package's files through ``read_file`` (a local zip, the blob store, ...), writes the format's
+descriptor, the standard schema files (SCORM) and the runtime bridge, injects the bridge
+into each launched HTML page, checks the result against the format's rules
+(``checks.py``) and writes a deterministic zip. docs/export.md is the user-facing guide.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import BinaryIO
+
+from content_service.domain.package import FileEntry, PackageManifest
+from content_service.standards.export.checks import DESCRIPTORS, check_export
+from content_service.standards.export.cmi5 import cmi5_xml
+from content_service.standards.export.errors import ExportCheckFailed, ExportError
+from content_service.standards.export.options import (
+    ExportFormat,
+    ExportOptions,
+    LaunchMethod,
+    MoveOn,
+    Reporting,
+)
+from content_service.standards.export.pages import inject
+from content_service.standards.export.plan import BRIDGE_PATH, ExportPlan, make_plan
+from content_service.standards.export.schemas import schema_files
+from content_service.standards.export.scorm import number, scorm12_manifest, scorm2004_manifest
+from content_service.standards.export.xapi import activity_ids, tincan_xml
+from content_service.standards.export.zipwriter import write_zip
+
+__all__ = [
+    "ExportCheckFailed",
+    "ExportError",
+    "ExportFormat",
+    "ExportOptions",
+    "LaunchMethod",
+    "MoveOn",
+    "ReadFile",
+    "Reporting",
+    "bridge_source",
+    "export_package",
+    "zip_reader",
+]
+
+ReadFile = Callable[[str], BinaryIO]
+"""Opens one package file by its manifest path and returns a readable binary stream."""
+
+MAX_PAGE_BYTES = 32 * 1024 * 1024
+
+_WRITERS: dict[ExportFormat, Callable[[ExportPlan, ExportOptions], bytes]] = {
+    ExportFormat.SCORM12: scorm12_manifest,
+    ExportFormat.SCORM2004: scorm2004_manifest,
+    ExportFormat.XAPI: tincan_xml,
+    ExportFormat.CMI5: cmi5_xml,
+}
+
+
+def bridge_source() -> bytes:
+    """The runtime bridge every export ships as ``content-bridge.js``."""
+    return resources.files(__name__).joinpath("bridge", "content-bridge.js").read_bytes()
+
+
+def export_package(
+    manifest: PackageManifest,
+    read_file: ReadFile,
+    format: ExportFormat | str,  # noqa: A002 - the use case's vocabulary
+    options: ExportOptions | None = None,
+    *,
+    out: Path | None = None,
+) -> Path:
+    """Export ``manifest``'s package in ``format`` and return the path of the zip written.
+
+    ``out`` is where to write (default: a new file in a fresh temporary directory that the
+    caller owns). Raises ``ExportError`` when the package cannot be carried by the format,
+    and ``ExportCheckFailed`` when the result breaks the format's own rules.
+    """
+    fmt = ExportFormat(format)
+    options = options or ExportOptions()
+    extra = _generated(fmt)
+    plan = make_plan(manifest, options, frozenset({DESCRIPTORS[fmt], *extra}))
+    descriptor = _WRITERS[fmt](plan, options)
+    names = frozenset({entry.path for entry in plan.files} | {DESCRIPTORS[fmt], *extra})
+    failures = check_export(fmt, descriptor, names)
+    if failures:
+        raise ExportCheckFailed(failures)
+    pages = _bridge_configs(fmt, plan, options)
+    entries = [_content_entry(entry, read_file, pages.get(entry.path)) for entry in plan.files]
+    for name, content in {DESCRIPTORS[fmt]: descriptor, **extra}.items():
+        entries.append((name, len(content), _bytes_opener(content)))
+    if out is None:
+        out = Path(tempfile.mkdtemp(prefix="content-export-")) / f"export-{fmt.value}.zip"
+    write_zip(out, entries)
+    return out
+
+
+def _generated(fmt: ExportFormat) -> dict[str, bytes]:
+    files = {BRIDGE_PATH: bridge_source()}
+    if fmt in (ExportFormat.SCORM12, ExportFormat.SCORM2004):
+        files.update(schema_files(fmt.value))
+    return files
+
+
+def _bridge_configs(fmt: ExportFormat, plan: ExportPlan, options: ExportOptions) -> dict[str, dict[str, str]]:
+    """The bridge's data-* attributes for each launched HTML page (first launch wins)."""
+    activities = activity_ids(plan) if fmt is ExportFormat.XAPI else [""] * len(plan.units)
+    configs: dict[str, dict[str, str]] = {}
+    for unit, activity in zip(plan.units, activities, strict=True):
+        if not unit.is_html or unit.href in configs:
+            continue
+        config = {
+            "standard": fmt.value,
+            "reporting": options.reporting.value,
+            "auto": "true" if plan.auto_start else "false",
+            "launch": unit.launch_id,
+        }
+        if options.completion_threshold is not None:
+            config["threshold"] = number(options.completion_threshold)
+        if options.mastery_score is not None:
+            config["mastery"] = number(options.mastery_score)
+        if options.complete_on_launch:
+            config["complete"] = "launch"
+        if activity:
+            config["activity"] = activity
+        configs[unit.href] = config
+    return configs
+
+
+def _bytes_opener(content: bytes) -> Callable[[], BinaryIO]:
+    return lambda: io.BytesIO(content)
+
+
+def _content_entry(
+    entry: FileEntry, read_file: ReadFile, config: dict[str, str] | None
+) -> tuple[str, int, Callable[[], BinaryIO]]:
+    if config is None:
+        return entry.path, entry.size, lambda: _Verified(read_file(entry.path), entry)
+    with _Verified(read_file(entry.path), entry) as stream:
+        page = stream.read(MAX_PAGE_BYTES + 1)
+        if len(page) > MAX_PAGE_BYTES:
+            raise ExportError(f"launched page {entry.path!r} is larger than {MAX_PAGE_BYTES} bytes")
+        stream.read()
+    content = inject(page, entry.path, config)
+    return entry.path, len(content), _bytes_opener(content)
+
+
+class _Verified(io.RawIOBase):
+    """A file stream that checks, at its end, that the bytes are the ones the manifest names."""
+
+    def __init__(self, stream: BinaryIO, entry: FileEntry) -> None:
+        super().__init__()
+        self._stream = stream
+        self._entry = entry
+        self._digest = hashlib.sha256()
+        self._size = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def, override]
+        chunk = self._stream.read(len(buffer))
+        if not chunk:
+            if self._digest.hexdigest() != self._entry.sha256 or self._size != self._entry.size:
+                raise ExportError(f"file {self._entry.path!r} does not match the package manifest")
+            return 0
+        self._digest.update(chunk)
+        self._size += len(chunk)
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+    def close(self) -> None:
+        try:
+            self._stream.close()
+        finally:
+            super().close()
+
+
+@contextmanager
+def zip_reader(path: Path) -> Iterator[ReadFile]:
+    """A ``read_file`` over a local zip (for the CLI and tests); the zip stays open inside the block."""
+    with zipfile.ZipFile(path) as archive:
+        yield lambda name: archive.open(name)  # type: ignore[return-value]

@@ -1,0 +1,108 @@
+"""What goes into an export, decided once for every format: units, files, names and titles.
+
+A unit is one launch of the source package; it becomes one SCO (SCORM), one AU (cmi5) or
+one launchable activity (xAPI). The source's own descriptors (playpackage.json,
+imsmanifest.xml, cmi5.xml, tincan.xml) and the SCORM schema files at its root are left out:
+the export writes its own, and a second descriptor would make the exported package's standard
+ambiguous to the LMS that imports it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from content_service.domain.package import FileEntry, PackageManifest, Standard
+from content_service.standards import DESCRIPTOR_NAMES
+from content_service.standards.export.errors import ExportError
+from content_service.standards.export.options import ExportOptions
+from content_service.standards.export.schemas import all_schema_names
+
+BRIDGE_PATH = "content-bridge.js"
+HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml"})
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One launch of the source, as the export will launch it."""
+
+    launch_id: str
+    title: str
+    href: str
+    parameters: str
+
+    @property
+    def is_html(self) -> bool:
+        return PurePosixPath(self.href).suffix.lower() in HTML_SUFFIXES
+
+    @property
+    def url(self) -> str:
+        """The package-relative launch URL (path percent-encoded, parameters verbatim)."""
+        return encode_path(self.href) + self.parameters
+
+
+@dataclass(frozen=True)
+class ExportPlan:
+    """Everything the format writers need, independent of the format."""
+
+    title: str
+    language: str
+    identifier: str | None
+    description: str
+    units: tuple[Unit, ...]
+    files: tuple[FileEntry, ...]
+    auto_start: bool
+    content_hash: str
+
+
+def encode_path(path: str) -> str:
+    """A package path as a relative URL: every character a URL path cannot carry is escaped."""
+    from urllib.parse import quote
+
+    return quote(path, safe="/!$&'()*+,;=:@-._~")
+
+
+def make_plan(manifest: PackageManifest, options: ExportOptions, generated: frozenset[str]) -> ExportPlan:
+    """Decide the units and files of an export, or raise ExportError.
+
+    ``generated`` holds the paths the format writes itself (descriptor, schemas, bridge): a
+    source file with one of those names is replaced, never shipped twice.
+    """
+    root_dropped = _dropped_names()
+    replaced = {path.casefold() for path in generated}
+    files = tuple(
+        entry
+        for entry in sorted(manifest.files, key=lambda f: f.path)
+        if entry.path.casefold() not in replaced
+        and not ("/" not in entry.path and entry.path.casefold() in root_dropped)
+    )
+    kept = {entry.path for entry in files}
+    units: list[Unit] = []
+    for launch in manifest.launches:
+        if launch.href not in kept:
+            raise ExportError(f"launch {launch.id!r} opens {launch.href!r}, a descriptor the export replaces")
+        units.append(
+            Unit(
+                launch_id=launch.id,
+                title=launch.title or launch.id,
+                href=launch.href,
+                parameters=launch.parameters,
+            )
+        )
+    title = options.title or manifest.title
+    description = str(manifest.metadata.get("description") or title)
+    auto = options.auto_start if options.auto_start is not None else manifest.standard is Standard.NATIVE
+    return ExportPlan(
+        title=title,
+        language=options.language or manifest.language or "en",
+        identifier=options.identifier,
+        description=description,
+        units=tuple(units),
+        files=files,
+        auto_start=auto,
+        content_hash=manifest.content_hash,
+    )
+
+
+def _dropped_names() -> frozenset[str]:
+    return frozenset({*DESCRIPTOR_NAMES, BRIDGE_PATH, *(name.casefold() for name in all_schema_names())})

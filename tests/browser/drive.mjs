@@ -1,0 +1,86 @@
+// Drives exported content in Debian's Chromium (one browser for the whole run) and prints
+// what happened as JSON. Usage: node drive.mjs SCENARIOS.json RESULTS.json
+//
+// A scenario is {name, url, frame, calls}: open url; find the content (the page itself, or
+// the frame whose URL contains `frame`); wait for window.ContentBridge; make each call
+// [method, ...args] in order, awaiting each (["expectError", method, ...args] expects a
+// throw); then collect the bridge state and, in an LMS host page, window.lmsLog and
+// window.lmsSnapshot(). A scenario with "unload": true navigates the content away instead
+// of calling finish, to prove the bridge finishes on pagehide.
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const [scenarioFile, resultFile] = process.argv.slice(2);
+const scenarios = JSON.parse(readFileSync(scenarioFile, "utf8"));
+const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
+const userDataDir = mkdtempSync(join(tmpdir(), "content-bridge-chromium-"));
+const args = [
+  "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+  "--disable-component-update", "--disable-sync", "--no-first-run",
+];
+
+const context = await chromium.launchPersistentContext(userDataDir, { executablePath, args, headless: true });
+const results = {};
+try {
+  for (const scenario of scenarios) {
+    results[scenario.name] = await run(scenario);
+  }
+} finally {
+  await context.close();
+  rmSync(userDataDir, { recursive: true, force: true });
+}
+writeFileSync(resultFile, JSON.stringify(results, null, 2));
+
+async function run(scenario) {
+  const page = await context.newPage();
+  const console = [];
+  page.on("console", (message) => console.push(`${message.type()}: ${message.text()}`));
+  page.on("pageerror", (error) => console.push(`pageerror: ${error.message}`));
+  const out = { calls: [], console };
+  try {
+    await page.goto(scenario.url, { waitUntil: "load", timeout: 15000 });
+    const content = await contentFrame(page, scenario.frame);
+    await content.waitForFunction(() => typeof window.ContentBridge === "object", null, { timeout: 10000 });
+    for (const call of scenario.calls) {
+      out.calls.push(await content.evaluate(async (call) => {
+        const expectError = call[0] === "expectError";
+        const [method, ...callArgs] = expectError ? call.slice(1) : call;
+        try {
+          const value = await window.ContentBridge[method](...callArgs);
+          return { call, ok: !expectError, value: value === undefined ? null : value };
+        } catch (error) {
+          return { call, ok: expectError, error: String(error && error.message || error) };
+        }
+      }, call));
+    }
+    out.bridge = await content.evaluate(() => window.ContentBridge.state());
+    if (scenario.unload) {
+      await content.goto("about:blank");
+      await page.waitForTimeout(200);
+    }
+    if (scenario.frame) {
+      out.lmsLog = await page.evaluate(() => window.lmsLog);
+      out.cmi = await page.evaluate(() => window.lmsSnapshot());
+    }
+  } catch (error) {
+    out.error = String(error && error.stack || error);
+  } finally {
+    await page.close();
+  }
+  return out;
+}
+
+async function contentFrame(page, marker) {
+  if (!marker) return page.mainFrame();
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const frame = page.frames().find((candidate) => candidate.url().includes(marker));
+    if (frame) {
+      await frame.waitForLoadState("load");
+      return frame;
+    }
+    await page.waitForTimeout(50);
+  }
+  throw new Error(`no frame with ${marker}`);
+}
