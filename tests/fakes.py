@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 from dataclasses import replace
@@ -135,6 +136,9 @@ class FakePackageStore:
         self.manifests[(tenant_id, package_id, version)] = manifest
         return f"{tenant_id}/{package_id}/{version}"
 
+    def open_blob(self, tenant_id: str, sha256: str) -> BinaryIO:
+        return io.BytesIO(self.blobs(tenant_id).blobs[sha256])
+
     def get_manifest(self, tenant_id: str, package_id: str, version: int) -> PackageManifest:
         try:
             return self.manifests[(tenant_id, package_id, version)]
@@ -251,3 +255,29 @@ class FakeTamperReports:
 class FakeUrlSigner:
     def signed_url(self, key: str, expires_at: datetime) -> str:
         return f"https://cdn.example/{key}?Expires={int(expires_at.timestamp())}&Signature=fake"
+
+
+class FakeExportRepository(_Rows):
+    def __init__(self) -> None:
+        super().__init__("export_id")
+
+
+class FakeExportStore:
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+
+    def put_export(self, tenant_id: str, export_id: str, filename: str, path: Path) -> str:
+        key = f"tenants/{tenant_id}/exports/{export_id}/{filename}"
+        self.objects[key] = path.read_bytes()
+        return key
+
+    def presign_get(self, key: str, ttl_seconds: int) -> str:
+        return f"https://exports.example/{key}?ttl={ttl_seconds}"
+
+
+class FakeExportQueue:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    def send(self, tenant_id: str, export_id: str) -> None:
+        self.sent.append((tenant_id, export_id))

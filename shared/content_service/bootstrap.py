@@ -7,24 +7,37 @@ from functools import cached_property, lru_cache
 from typing import Any
 
 import boto3
+from aws_lambda_powertools import Metrics as PowertoolsMetrics
 
+from content_service.adapters.bundle_objects import DynamoStorageTamperLog, S3ObjectDigests
 from content_service.adapters.dynamodb import DynamoPackageRepository
 from content_service.adapters.entities import (
     DynamoBundleRepository,
     DynamoDeviceRepository,
+    DynamoExportRepository,
     DynamoLicenceRecords,
     DynamoTamperReports,
 )
-from content_service.adapters.s3 import S3BundleStore, S3PackageStore, S3UploadStore, s3_client
+from content_service.adapters.eventbus import EventBridgeBus
+from content_service.adapters.feed import DynamoSyncStore
+from content_service.adapters.inbox import DynamoInbox
+from content_service.adapters.metrics import EmfMetrics
+from content_service.adapters.s3 import S3BundleStore, S3ExportStore, S3PackageStore, S3UploadStore, s3_client
+from content_service.adapters.sqs import SqsExportQueue
 from content_service.crypto.cdn import CdnSigner
 from content_service.crypto.keys import ContentKeys
 from content_service.crypto.signing import KeyRing, KmsSigner
+from content_service.service.fan_out import FanOut
+from content_service.service.outbox_ports import EventBus, Inbox, Metrics, SyncStore
 from content_service.service.ports import (
     BundleRepository,
     BundleStore,
     Clock,
     ContentKeyService,
     DeviceRepository,
+    ExportQueue,
+    ExportRepository,
+    ExportStore,
     LicenceRecords,
     PackageRepository,
     PackageStore,
@@ -32,6 +45,7 @@ from content_service.service.ports import (
     UploadStore,
     UrlSigner,
 )
+from content_service.service.storage_watch import ObjectDigests, StorageTamperLog
 from content_service.settings import Settings, get_settings
 
 
@@ -97,7 +111,10 @@ class Dependencies:
     def key_ring(self) -> KeyRing:
         digest = self.settings.signing_digest_large_messages
         return KeyRing(
-            [KmsSigner(self._kms, key_id, digest_large_messages=digest) for key_id in self.settings.signing_keys]
+            [
+                KmsSigner(self._kms, key_id, digest_large_messages=digest)
+                for key_id in self.settings.signing_keys
+            ]
         )
 
     @property
@@ -108,6 +125,62 @@ class Dependencies:
     def url_signer(self) -> UrlSigner:
         secrets = boto3.client("secretsmanager", region_name=self.settings.aws_region)
         return CdnSigner.from_secret(secrets, self.settings.cdn_key_secret_arn, self.settings.cdn_url)
+
+    @cached_property
+    def _dynamodb(self) -> Any:
+        return boto3.client("dynamodb", region_name=self.settings.aws_region)
+
+    @cached_property
+    def event_bus(self) -> EventBus:
+        return EventBridgeBus(
+            boto3.client("events", region_name=self.settings.aws_region), self.settings.event_bus_name
+        )
+
+    @cached_property
+    def inbox(self) -> Inbox:
+        return DynamoInbox(self._dynamodb, self.settings.table_name, self.settings.inbox_ttl_seconds)
+
+    @cached_property
+    def sync_store(self) -> SyncStore:
+        return DynamoSyncStore(self._dynamodb, self.settings.table_name)
+
+    @cached_property
+    def metrics(self) -> Metrics:
+        return EmfMetrics(PowertoolsMetrics(namespace=self.settings.metrics_namespace))
+
+    @cached_property
+    def fan_out(self) -> FanOut:
+        return FanOut(
+            bus=self.event_bus,
+            inbox=self.inbox,
+            store=self.sync_store,
+            bundles=self.bundles,
+            metrics=self.metrics,
+            clock=self.clock,
+            auto_revoke=self.settings.tamper_auto_revoke,
+        )
+
+    @cached_property
+    def bundle_digests(self) -> ObjectDigests:
+        return S3ObjectDigests(self._s3, self.settings.bundles_bucket)
+
+    @cached_property
+    def storage_tampers(self) -> StorageTamperLog:
+        return DynamoStorageTamperLog(self.settings.table_name, self.settings.aws_region)
+
+    @cached_property
+    def exports(self) -> ExportRepository:
+        return DynamoExportRepository(self.settings.table_name, self.settings.aws_region)
+
+    @cached_property
+    def export_store(self) -> ExportStore:
+        return S3ExportStore(self._s3, self.settings.exports_bucket)
+
+    @cached_property
+    def export_queue(self) -> ExportQueue:
+        return SqsExportQueue(
+            boto3.client("sqs", region_name=self.settings.aws_region), self.settings.export_queue_url
+        )
 
 
 def bootstrap(settings: Settings | None = None) -> Dependencies:

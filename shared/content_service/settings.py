@@ -69,6 +69,22 @@ class Settings(BaseSettings):
     offline_grace_seconds: int = Field(default=7 * 24 * 3600, ge=0)
     status_interval_seconds: int = Field(default=12 * 3600, ge=60)
     download_url_ttl_seconds: int = Field(default=300, ge=10, le=3600)
+    exports_bucket: str = "content-service-exports"
+    export_queue_url: str = ""
+    export_url_ttl_seconds: int = Field(default=900, ge=60, le=7 * 24 * 3600)
+    event_bus_name: str = Field(default="content-service-events", description="EventBridge bus for events")
+    inbox_ttl_seconds: int = Field(
+        default=7 * 24 * 3600,
+        ge=24 * 3600,
+        description="how long a consumer remembers an event id; longer than the stream's 24 h retention",
+    )
+    tamper_auto_revoke: bool = Field(
+        default=True,
+        description="a tamper event revokes the bundle (tenant policy; per-tenant override later)",
+    )
+    metrics_namespace: str = Field(
+        default="ContentService", description="CloudWatch namespace of EMF metrics"
+    )
 
     @property
     def signing_keys(self) -> list[str]:

@@ -170,7 +170,7 @@ def test_the_wildcard_check_catches_a_wildcard_grant(transformed: dict[str, Any]
 
 def test_every_bucket_blocks_public_access_and_is_encrypted(transformed: dict[str, Any]) -> None:
     buckets = _resources(transformed, "AWS::S3::Bucket")
-    assert set(buckets) == {"UploadsBucket", "PackagesBucket", "BundlesBucket"}
+    assert set(buckets) == {"UploadsBucket", "PackagesBucket", "BundlesBucket", "ExportsBucket"}
     for name, bucket in buckets.items():
         props = bucket["Properties"]
         assert props["PublicAccessBlockConfiguration"] == {
@@ -193,7 +193,7 @@ def test_every_bucket_refuses_plain_http(transformed: dict[str, Any]) -> None:
             for s in p["Properties"]["PolicyDocument"]["Statement"]
         )
     }
-    assert protected == {"UploadsBucket", "PackagesBucket", "BundlesBucket"}
+    assert protected == {"UploadsBucket", "PackagesBucket", "BundlesBucket", "ExportsBucket"}
 
 
 def test_every_api_route_needs_a_cognito_token(transformed: dict[str, Any]) -> None:

@@ -30,6 +30,8 @@ from content_service.domain.bundle import Bundle, BundlePackage, BundleState
 from content_service.domain.device import Device, DeviceState
 from content_service.domain.errors import NotFound
 from content_service.domain.events import DomainEvent
+from content_service.domain.export import ExportJob, ExportResult, ExportState
+from content_service.domain.package import Problem
 from content_service.service.ports import BundlePage, DevicePage, IssuedLicence, TamperReportRecord
 
 _CURSOR_FIELDS = ("pk", "sk", "gsi1sk")
@@ -293,3 +295,53 @@ class DynamoTamperReports(_Store):
             events=_events((event,)),
         )
         conditional_save(item, self._model.pk.does_not_exist(), "tamper report")
+
+
+class DynamoExportRepository(_Store):
+    """Export jobs: pk = ``TENANT#{t}#EXPORT#{id}``, sk = ``EXPORT``."""
+
+    def add(self, job: ExportJob) -> ExportJob:
+        return self._insert(job, self._item, f"export {job.export_id}")
+
+    def save(self, job: ExportJob) -> ExportJob:
+        return self._update(job, self._item, f"export {job.export_id}")
+
+    def get(self, tenant_id: str, export_id: str) -> ExportJob:
+        item = self._get(f"TENANT#{tenant_id}#EXPORT#{export_id}", "EXPORT", f"export {export_id}")
+        body = item.body
+        return ExportJob(
+            tenant_id=item.tenant_id,
+            export_id=body["export_id"],
+            package_id=body["package_id"],
+            version=int(body["version"]),
+            format=body["format"],
+            options=body["options"],
+            state=ExportState(body["state"]),
+            created_at=datetime.fromisoformat(body["created_at"]),
+            updated_at=datetime.fromisoformat(body["updated_at"]),
+            revision=int(item.revision),
+            result=ExportResult(**body["result"]) if body.get("result") else None,
+            problem=Problem(**body["problem"]) if body.get("problem") else None,
+        )
+
+    def _item(self, job: ExportJob) -> Model:
+        return self._model(
+            f"TENANT#{job.tenant_id}#EXPORT#{job.export_id}",
+            "EXPORT",
+            entity="export",
+            tenant_id=job.tenant_id,
+            revision=job.revision,
+            body={
+                "export_id": job.export_id,
+                "package_id": job.package_id,
+                "version": job.version,
+                "format": job.format,
+                "options": job.options,
+                "state": job.state.value,
+                "created_at": job.created_at.isoformat(),
+                "updated_at": job.updated_at.isoformat(),
+                "result": None if job.result is None else job.result.__dict__,
+                "problem": None if job.problem is None else job.problem.as_dict(),
+            },
+            events=_events(job.events),
+        )

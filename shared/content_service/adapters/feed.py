@@ -3,19 +3,25 @@
 Keys:
   user's devices   pk = ``TENANT#{t}#USER#{u}#SYNC``   sk = ``DEVICE#{device}``  (state)
   user's bundles   pk = ``TENANT#{t}#USER#{u}#SYNC``   sk = ``BUNDLE#{bundle}``  (added event, revoked)
-  feed head        pk = ``TENANT#{t}#DEVICE#{d}#FEED`` sk = ``HEAD``             (seq: the last entry)
-  feed entry       pk = ``TENANT#{t}#DEVICE#{d}#FEED`` sk = ``E#{seq:012d}``
-  applied marker   pk = ``TENANT#{t}#DEVICE#{d}#FEED`` sk = ``APPLIED#{event_id}``
+  feed entry       pk = ``TENANT#{t}#DEVICE#{d}#FEED`` sk = ``E#{seq:012d}``     (event_id, body)
+  claim            pk = ``TENANT#{t}#DEVICE#{d}#FEED`` sk = ``CLAIM#{event_id}`` (seq, claimed_at)
+  head             pk = ``TENANT#{t}#DEVICE#{d}#FEED`` sk = ``HEAD``             (seq, a hint)
 
-An entry is appended in one transaction with the head (``seq = n → n + 1``) and the event's
-marker (absent → present). The head condition makes entries appear in sequence order with no
-gaps, so a reader that has seen entry n has seen every entry below it and a cursor never skips
-a late writer; the marker makes a redelivered event append nothing.
+Appending an event to a device's feed is a few conditional puts, no transaction: the event's
+claim (absent → ``seq`` = head + 1), the entry at that ``seq`` (absent → present), then the head
+moves forward. The head is only a hint that never runs ahead of the entries: a writer whose
+position is taken moves on by one, so an entry is only ever written right after an existing one,
+entries exist in sequence order with no gaps, and a reader stops at the first gap: a cursor never
+skips a late writer. The claim makes a redelivered event append nothing: it finds its claim and
+its entry. A claim whose entry is missing is a crash between the two puts (finished by the next
+delivery once the claim is older than the grace period) or a position another event took first
+(the claim moves on).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,14 +33,20 @@ _MAX_SEQ = 10**12 - 1
 
 
 class FeedContention(RuntimeError):
-    """The feed head kept moving under this writer; the record is retried by the stream."""
+    """The feed kept moving under this writer, or another delivery holds the event's fresh claim;
+    the stream retries the record."""
+
+
+class _Retry(Exception):
+    """Start the append over: a concurrent writer changed what was read."""
 
 
 class DynamoSyncStore:
-    def __init__(self, client: Any, table_name: str, attempts: int = 8) -> None:
+    def __init__(self, client: Any, table_name: str, attempts: int = 32, claim_grace: float = 10.0) -> None:
         self._client = client
         self._table = table_name
         self._attempts = attempts
+        self._claim_grace = claim_grace
 
     # ------------------------------------------------------------ user index
     def put_device(self, tenant_id: str, user_id: str, device_id: str) -> None:
@@ -99,21 +111,40 @@ class DynamoSyncStore:
     def append(self, tenant_id: str, device_id: str, change: FeedChange) -> bool:
         pk = _feed_pk(tenant_id, device_id)
         for _ in range(self._attempts):
-            head = self._head(pk)
-            try:
-                self._client.transact_write_items(TransactItems=self._append_items(pk, head, change))
-                return True
-            except ClientError as error:
-                reasons = error.response.get("CancellationReasons") or []
-                codes = [reason.get("Code") for reason in reasons]
-                if len(codes) == 3 and codes[2] == "ConditionalCheckFailed":
-                    return False  # This event is already in this device's feed.
-                if len(codes) == 3 and codes[0] == "ConditionalCheckFailed":
-                    continue  # Another writer appended first: read the head again.
-                if error.response["Error"]["Code"] == "TransactionConflictException":
+            seq: int | None = self._head(pk) + 1
+            # The common case is one read and three writes: claim the position after the head,
+            # write the entry there, move the head.
+            if not self._claim(pk, change.event_id, seq):
+                try:
+                    seq = self._resume(pk, change)
+                except _Retry:
                     continue
-                raise
+                if seq is None:
+                    return False  # This event is already in this device's feed.
+            if self._put_entry(pk, seq, change):
+                self._advance_head(pk, seq)
+                return True
         raise FeedContention(f"feed of device {device_id} kept changing; giving up for now")
+
+    def _resume(self, pk: str, change: FeedChange) -> int | None:
+        """The position to write an already claimed event at; None if its entry is written."""
+        claim = self._get(pk, f"CLAIM#{change.event_id}")
+        if claim is None:
+            raise _Retry  # The claim that refused ours is gone (it cannot be; be safe and retry).
+        claimed = int(claim["seq"]["N"])
+        entry = self._get(pk, f"E#{claimed:012d}")
+        if entry is not None and entry["event_id"]["S"] == change.event_id:
+            return None
+        if entry is not None:
+            # The claimed position went to another event: move the claim past it (and the head).
+            seq = max(self._head(pk), claimed) + 1
+            if not self._move_claim(pk, change.event_id, claimed, seq):
+                raise _Retry
+            return seq
+        if time.time() - float(claim["claimed_at"]["N"]) < self._claim_grace:
+            # Another delivery may be writing this entry right now; the stream retries later.
+            raise FeedContention(f"event {change.event_id} is being appended to {pk}")
+        return claimed  # A crash between claim and entry: finish the job.
 
     def read(self, tenant_id: str, device_id: str, after: int, limit: int) -> list[FeedEntry]:
         response = self._client.query(
@@ -127,22 +158,62 @@ class DynamoSyncStore:
             ConsistentRead=True,
             Limit=limit,
         )
-        return [_entry(item) for item in response.get("Items", [])]
+        entries = [_entry(item) for item in response.get("Items", [])]
+        # Only the gapless run after the cursor: an entry is written only once the one before it
+        # exists, but a read racing two writes must not hand out a later entry without its predecessor.
+        run: list[FeedEntry] = []
+        for entry in entries:
+            if entry.seq != after + 1 + len(run):
+                break
+            run.append(entry)
+        return run
 
     # --------------------------------------------------------------- helpers
-    def _append_items(self, pk: str, head: int, change: FeedChange) -> list[dict[str, Any]]:
-        seq = head + 1
-        head_update: dict[str, Any] = {
-            "TableName": self._table,
-            "Key": {"pk": {"S": pk}, "sk": {"S": "HEAD"}},
-            "UpdateExpression": "SET seq = :next, entity = :entity",
-            "ExpressionAttributeValues": {":next": {"N": str(seq)}, ":entity": {"S": "feed_head"}},
-        }
-        if head == 0:
-            head_update["ConditionExpression"] = "attribute_not_exists(seq)"
-        else:
-            head_update["ConditionExpression"] = "seq = :prev"
-            head_update["ExpressionAttributeValues"][":prev"] = {"N": str(head)}
+    def _head(self, pk: str) -> int:
+        item = self._get(pk, "HEAD")
+        return int(item["seq"]["N"]) if item else 0
+
+    def _advance_head(self, pk: str, seq: int) -> None:
+        # Only ever forwards, and only to an entry that exists. A lost update (a crash, or a
+        # faster writer) leaves the head behind, which costs the next writer a failed put, no more.
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": pk}, "sk": {"S": "HEAD"}},
+                UpdateExpression="SET seq = :seq, entity = :entity",
+                ConditionExpression="attribute_not_exists(seq) OR seq < :seq",
+                ExpressionAttributeValues={":seq": {"N": str(seq)}, ":entity": {"S": "feed_head"}},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def _claim(self, pk: str, event_id: str, seq: int) -> bool:
+        return self._conditional_put(
+            {
+                "pk": {"S": pk},
+                "sk": {"S": f"CLAIM#{event_id}"},
+                "entity": {"S": "feed_claim"},
+                "seq": {"N": str(seq)},
+                "claimed_at": {"N": f"{time.time():.3f}"},
+            },
+            "attribute_not_exists(pk)",
+        )
+
+    def _move_claim(self, pk: str, event_id: str, old: int, new: int) -> bool:
+        return self._conditional_put(
+            {
+                "pk": {"S": pk},
+                "sk": {"S": f"CLAIM#{event_id}"},
+                "entity": {"S": "feed_claim"},
+                "seq": {"N": str(new)},
+                "claimed_at": {"N": f"{time.time():.3f}"},
+            },
+            "seq = :old",
+            {":old": {"N": str(old)}},
+        )
+
+    def _put_entry(self, pk: str, seq: int, change: FeedChange) -> bool:
         body = {
             "type": change.type,
             "bundle_id": change.bundle_id,
@@ -151,40 +222,36 @@ class DynamoSyncStore:
             "reason": change.reason,
             "written_at": datetime.now(UTC).isoformat(),
         }
-        return [
-            {"Update": head_update},
+        return self._conditional_put(
             {
-                "Put": {
-                    "TableName": self._table,
-                    "Item": {
-                        "pk": {"S": pk},
-                        "sk": {"S": f"E#{seq:012d}"},
-                        "entity": {"S": "feed_entry"},
-                        "seq": {"N": str(seq)},
-                        "body": {"S": json.dumps(body)},
-                    },
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
+                "pk": {"S": pk},
+                "sk": {"S": f"E#{seq:012d}"},
+                "entity": {"S": "feed_entry"},
+                "seq": {"N": str(seq)},
+                "event_id": {"S": change.event_id},
+                "body": {"S": json.dumps(body)},
             },
-            {
-                "Put": {
-                    "TableName": self._table,
-                    "Item": {
-                        "pk": {"S": pk},
-                        "sk": {"S": f"APPLIED#{change.event_id}"},
-                        "entity": {"S": "feed_applied"},
-                        "seq": {"N": str(seq)},
-                    },
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
-            },
-        ]
+            "attribute_not_exists(pk)",
+        )
 
-    def _head(self, pk: str) -> int:
-        item = self._client.get_item(
-            TableName=self._table, Key={"pk": {"S": pk}, "sk": {"S": "HEAD"}}, ConsistentRead=True
+    def _conditional_put(
+        self, item: dict[str, Any], condition: str, values: dict[str, Any] | None = None
+    ) -> bool:
+        arguments: dict[str, Any] = {"TableName": self._table, "Item": item, "ConditionExpression": condition}
+        if values:
+            arguments["ExpressionAttributeValues"] = values
+        try:
+            self._client.put_item(**arguments)
+            return True
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        return self._client.get_item(
+            TableName=self._table, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True
         ).get("Item")
-        return int(item["seq"]["N"]) if item else 0
 
     def _put_if_absent(self, item: dict[str, Any]) -> None:
         try:

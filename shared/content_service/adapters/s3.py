@@ -125,6 +125,15 @@ class S3PackageStore:
         self._s3.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType="application/json")
         return key
 
+    def open_blob(self, tenant_id: str, sha256: str) -> BinaryIO:
+        """A stream of one stored file (the reader checks its size and hash)."""
+        try:
+            return self._s3.get_object(Bucket=self._bucket, Key=self.blobs(tenant_id).key(sha256))["Body"]
+        except ClientError as error:
+            if error.response["Error"]["Code"] in {"NoSuchKey", "404"}:
+                raise NotFound(f"file {sha256} not found") from error
+            raise
+
     def get_manifest(self, tenant_id: str, package_id: str, version: int) -> PackageManifest:
         key = self.manifest_key(tenant_id, package_id, version)
         try:
@@ -157,3 +166,28 @@ class S3BundleStore:
         key = f"tenants/{tenant_id}/bundles/{bundle_id}/manifest.jws"
         self._s3.put_object(Bucket=self._bucket, Key=key, Body=token.encode(), ContentType="application/jose")
         return key
+
+
+class S3ExportStore:
+    """ExportStore on the exports bucket."""
+
+    def __init__(self, client: Any, bucket: str) -> None:
+        self._s3 = client
+        self._bucket = bucket
+
+    def put_export(self, tenant_id: str, export_id: str, filename: str, path: Path) -> str:
+        key = f"tenants/{tenant_id}/exports/{export_id}/{filename}"
+        self._s3.upload_file(str(path), self._bucket, key, ExtraArgs={"ContentType": "application/zip"})
+        return key
+
+    def presign_get(self, key: str, ttl_seconds: int) -> str:
+        filename = key.rsplit("/", 1)[-1]
+        return self._s3.generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": self._bucket,
+                "Key": key,
+                "ResponseContentDisposition": f'attachment; filename="{filename}"',
+            },
+            ExpiresIn=ttl_seconds,
+        )

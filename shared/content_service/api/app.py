@@ -13,8 +13,9 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyValidationError,
 )
 
-from content_service.api import bundle_routes, problems
+from content_service.api import bundle_routes, export_routes, problems, sync_routes
 from content_service.api.auth import caller_of
+from content_service.api.idempotency import idempotency_config
 from content_service.api.models import (
     CreateUpload,
     ManifestView,
@@ -31,6 +32,8 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 
 app = APIGatewayRestResolver(enable_validation=True)
 app.include_router(bundle_routes.router)
+app.include_router(sync_routes.router)
+app.include_router(export_routes.router)
 
 
 def caller() -> tuple[str, str]:
@@ -146,7 +149,7 @@ def handle_unexpected(error: Exception) -> Response:
 
 def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Resolve one API Gateway event; idempotency learns the invocation's remaining time first."""
-    bundle_routes.idempotency_config().register_lambda_context(context)
+    idempotency_config().register_lambda_context(context)
     return app.resolve(event, context)
 
 

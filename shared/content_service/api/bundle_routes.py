@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
 
 from content_service.api.auth import caller_of
+from content_service.api.idempotency import IDEMPOTENCY_KEY_PATTERN, run_once
 from content_service.api.models import (
     BundlePageView,
     BundleView,
@@ -38,7 +33,6 @@ router = Router()
 
 DEVICE_ID = r"^dev_[0-9a-f]{32}$"
 BUNDLE_ID = r"^bnd_[0-9a-f]{32}$"
-IDEMPOTENCY_KEY = r"^[A-Za-z0-9._:-]{8,128}$"
 
 
 def _created(body: Any, location: str) -> Response:
@@ -99,62 +93,36 @@ def revoke_device(device_id: Annotated[str, Path(pattern=DEVICE_ID)], body: Revo
     return DeviceView.of(device)
 
 
-@lru_cache(maxsize=1)
-def idempotency_config() -> IdempotencyConfig:
-    """Idempotency for creating calls: keyed by tenant and Idempotency-Key, bodies compared."""
-    return IdempotencyConfig(
-        event_key_jmespath="[tenant_id, idempotency_key]",
-        payload_validation_jmespath="body",
-        raise_on_no_idempotency_key=True,
-        expires_after_seconds=24 * 3600,
+def _create_bundle(request: dict[str, Any]) -> dict[str, Any]:
+    deps = dependencies()
+    body = CreateBundle.model_validate(request["body"])
+    bundle = bundle_cases.create_bundle(
+        request["tenant_id"],
+        body.user_id or request["user_id"],
+        [bundle_cases.PackageRequest(p.package_id, p.version) for p in body.packages],
+        body.residency_zone or deps.settings.residency_zone,
+        packages=deps.packages,
+        bundles=deps.bundles,
+        store=deps.bundle_store,
+        signer=deps.signer,
+        clock=deps.clock,
     )
-
-
-@lru_cache(maxsize=1)
-def _idempotent_create_bundle() -> Any:
-    """Bundle creation behind Powertools idempotency (DynamoDB), keyed by tenant and Idempotency-Key.
-
-    The same key with the same body returns the first bundle; the same key with another body is
-    refused (IdempotencyValidationError → 422). Built on first use: the table name is a setting.
-    """
-    settings = dependencies().settings
-    persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table_name)
-
-    @idempotent_function(
-        data_keyword_argument="request", persistence_store=persistence, config=idempotency_config()
-    )
-    def create(request: dict[str, Any]) -> dict[str, Any]:
-        deps = dependencies()
-        body = CreateBundle.model_validate(request["body"])
-        bundle = bundle_cases.create_bundle(
-            request["tenant_id"],
-            body.user_id or request["user_id"],
-            [bundle_cases.PackageRequest(p.package_id, p.version) for p in body.packages],
-            body.residency_zone or deps.settings.residency_zone,
-            packages=deps.packages,
-            bundles=deps.bundles,
-            store=deps.bundle_store,
-            signer=deps.signer,
-            clock=deps.clock,
-        )
-        return BundleView.of(bundle).model_dump(mode="json")
-
-    return create
+    return BundleView.of(bundle).model_dump(mode="json")
 
 
 @router.post("/v1/bundles", summary="Create a bundle of built packages (Idempotency-Key required)")
 def create_bundle(
     body: CreateBundle,
-    idempotency_key: Annotated[str, Header(alias="Idempotency-Key", pattern=IDEMPOTENCY_KEY)],
+    idempotency_key: Annotated[str, Header(alias="Idempotency-Key", pattern=IDEMPOTENCY_KEY_PATTERN)],
 ) -> Response[BundleView]:
     who = caller_of(router.current_event)
-    view = _idempotent_create_bundle()(
-        request={
-            "tenant_id": who.tenant_id,
-            "user_id": who.user_id,
-            "idempotency_key": idempotency_key,
-            "body": body.model_dump(mode="json"),
-        }
+    view = run_once(
+        "create_bundle",
+        _create_bundle,
+        tenant_id=who.tenant_id,
+        user_id=who.user_id,
+        key=idempotency_key,
+        body=body.model_dump(mode="json"),
     )
     return Response(
         status_code=201,

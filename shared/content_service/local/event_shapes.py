@@ -69,6 +69,37 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def stream_failure_record(
+    records: list[dict[str, Any]], *, stream_arn: str, shard_id: str, function_arn: str, invocations: int
+) -> dict[str, Any]:
+    """The invocation record Lambda sends to a stream mapping's on-failure destination.
+
+    It describes the batch (shard and sequence range), not its records: an operator reads them
+    back from the stream with the sequence numbers while the stream still holds them.
+    """
+    arrivals = [record["dynamodb"].get("ApproximateCreationDateTime") for record in records]
+    return {
+        "requestContext": {
+            "requestId": str(uuid.uuid4()),
+            "functionArn": function_arn,
+            "condition": "RetryAttemptsExhausted",
+            "approximateInvokeCount": invocations,
+        },
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "version": "1.0",
+        "timestamp": dt.datetime.now(dt.UTC).isoformat(),
+        "DDBStreamBatchInfo": {
+            "shardId": shard_id,
+            "startSequenceNumber": records[0]["dynamodb"]["SequenceNumber"],
+            "endSequenceNumber": records[-1]["dynamodb"]["SequenceNumber"],
+            "approximateArrivalOfFirstRecord": str(_jsonable(arrivals[0])),
+            "approximateArrivalOfLastRecord": str(_jsonable(arrivals[-1])),
+            "batchSize": len(records),
+            "streamArn": stream_arn,
+        },
+    }
+
+
 def scheduled_event(rule_name: str, region: str, account_id: str, detail: Any = None) -> dict[str, Any]:
     """The EventBridge ``Scheduled Event`` a ``Type: Schedule`` function receives."""
     return {

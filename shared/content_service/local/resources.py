@@ -1,4 +1,4 @@
-"""Create the template's tables, queues, buckets, KMS keys and secrets in moto with boto3."""
+"""Create the template's tables, queues, buckets, event buses, KMS keys and secrets in moto with boto3."""
 
 from __future__ import annotations
 
@@ -32,6 +32,9 @@ def create_resources(template: LocalTemplate) -> None:
     s3 = boto3.client("s3")
     for bucket in template.buckets.values():
         _create_bucket(s3, template.region, bucket)
+    events = boto3.client("events")
+    for logical_id in template.of_type("AWS::Events::EventBus"):
+        events.create_event_bus(Name=template.resolver.refs[logical_id])
     create_keys(template, boto3.client("kms"))
     secretsmanager = boto3.client("secretsmanager")
     create_secrets(template, secretsmanager)

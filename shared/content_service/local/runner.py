@@ -8,12 +8,15 @@ per mapping. Semantics kept from Lambda:
   whole batch. Successes are deleted; failures stay on the queue, reappear after the visibility
   timeout, and moto's redrive policy moves them to the DLQ once ``maxReceiveCount`` is reached.
 * DynamoDB streams: records in order per shard; a failed batch is retried from the first failed
-  record (``ReportBatchItemFailures``) or from its start, up to ``MaximumRetryAttempts``.
+  record (``ReportBatchItemFailures``) or from its start, up to ``MaximumRetryAttempts``; with
+  ``BisectBatchOnFunctionError`` a batch whose invocation raised is split in two halves retried on
+  their own; a batch out of attempts is described to the ``DestinationConfig.OnFailure`` queue.
 * Schedules: fire every ``rate(...)`` period, optionally sped up for tests.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -22,7 +25,12 @@ from typing import Any
 
 import boto3
 
-from content_service.local.event_shapes import dynamodb_stream_event, scheduled_event, sqs_event
+from content_service.local.event_shapes import (
+    dynamodb_stream_event,
+    scheduled_event,
+    sqs_event,
+    stream_failure_record,
+)
 from content_service.local.lambda_runtime import Handler, LambdaContext
 from content_service.local.template import (
     FunctionSpec,
@@ -62,6 +70,8 @@ class BatchOutcome:
     """What a handler invocation meant for a batch: which item ids failed (all on exception)."""
 
     failed_ids: frozenset[str]
+    raised: bool = False
+    """The handler raised (a function error), as opposed to reporting item failures."""
 
 
 class EventSourceRunner:
@@ -135,7 +145,7 @@ class EventSourceRunner:
             response = self.invoke(spec.logical_id, event)
         except Exception:
             logger.exception("%s failed; the whole batch of %d is retried", spec.logical_id, len(item_ids))
-            return BatchOutcome(frozenset(item_ids))
+            return BatchOutcome(frozenset(item_ids), raised=True)
         if not reports_failures:
             return BatchOutcome(frozenset())
         return BatchOutcome(_reported_failures(spec.logical_id, response, item_ids))
@@ -215,35 +225,89 @@ class EventSourceRunner:
                 if pending[shard_id]:
                     busy = True
                     pending[shard_id] = self._deliver_stream_batch(
-                        spec, source, stream_arn, pending[shard_id]
+                        spec, source, stream_arn, shard_id, pending[shard_id]
                     )
             if not busy:
                 self._stop.wait(self.settings.stream_poll_interval)
 
     def _deliver_stream_batch(
-        self, spec: FunctionSpec, source: StreamEventSource, stream_arn: str, records: list[dict[str, Any]]
+        self,
+        spec: FunctionSpec,
+        source: StreamEventSource,
+        stream_arn: str,
+        shard_id: str,
+        records: list[dict[str, Any]],
     ) -> list[dict[str, Any]]:
-        """Deliver one batch, retrying it until it succeeds or runs out of attempts; return the rest."""
+        """Deliver one batch until it succeeds, is split, or runs out of attempts; return the rest."""
         max_retries = source.maximum_retry_attempts
         if max_retries < 0:
             max_retries = self.settings.stream_default_max_retries
         batch = records[: source.batch_size]
-        for attempt in range(max_retries + 1):
+        self._settle_stream_batch(spec, source, stream_arn, shard_id, batch, max_retries)
+        return records[len(batch) :]
+
+    def _settle_stream_batch(
+        self,
+        spec: FunctionSpec,
+        source: StreamEventSource,
+        stream_arn: str,
+        shard_id: str,
+        batch: list[dict[str, Any]],
+        retries_left: int,
+    ) -> None:
+        attempt = 0
+        while batch:
             sequence_numbers = [record["dynamodb"]["SequenceNumber"] for record in batch]
             event = dynamodb_stream_event(batch, stream_arn)
             outcome = self._invoke_batch(spec, event, sequence_numbers, source.report_batch_item_failures)
             if not outcome.failed_ids:
-                return records[len(batch) :]
+                return
+            if outcome.raised and source.bisect_batch_on_function_error and len(batch) > 1:
+                # Lambda splits a batch whose invocation errored and retries each half on its own.
+                half = len(batch) // 2
+                self._settle_stream_batch(
+                    spec, source, stream_arn, shard_id, batch[:half], retries_left - attempt
+                )
+                self._settle_stream_batch(
+                    spec, source, stream_arn, shard_id, batch[half:], retries_left - attempt
+                )
+                return
             # Lambda resumes from the lowest failed sequence number: later records are redelivered too.
             first_failed = min(i for i, number in enumerate(sequence_numbers) if number in outcome.failed_ids)
-            records = records[first_failed:]
             batch = batch[first_failed:]
-            if self._stop.wait(min(0.1 * 2**attempt, 2.0)):
-                return records
+            if attempt >= retries_left:
+                self._give_up(spec, source, stream_arn, shard_id, batch, attempt + 1)
+                return
+            attempt += 1
+            if self._stop.wait(min(0.1 * 2 ** (attempt - 1), 2.0)):
+                return
+
+    def _give_up(
+        self,
+        spec: FunctionSpec,
+        source: StreamEventSource,
+        stream_arn: str,
+        shard_id: str,
+        batch: list[dict[str, Any]],
+        invocations: int,
+    ) -> None:
         logger.error(
-            "%s: dropping %d stream records after %d retries", spec.logical_id, len(batch), max_retries
+            "%s: giving up on %d stream records after %d invocations",
+            spec.logical_id,
+            len(batch),
+            invocations,
         )
-        return records[len(batch) :]
+        if source.on_failure_queue_logical_id is None:
+            return
+        url = self.template.resolver.refs[source.on_failure_queue_logical_id]
+        record = stream_failure_record(
+            batch,
+            stream_arn=stream_arn,
+            shard_id=shard_id,
+            function_arn=self.template.resolver.attributes[(spec.logical_id, "Arn")],
+            invocations=invocations,
+        )
+        boto3.client("sqs").send_message(QueueUrl=url, MessageBody=json.dumps(record))
 
     # ------------------------------------------------------------- schedules
     def _run_schedule(self, spec: FunctionSpec, source: ScheduleEventSource) -> None:

@@ -92,6 +92,9 @@ class StreamEventSource:
     starting_position: str = "LATEST"
     report_batch_item_failures: bool = False
     maximum_retry_attempts: int = -1
+    bisect_batch_on_function_error: bool = False
+    on_failure_queue_logical_id: str | None = None
+    """``DestinationConfig.OnFailure`` as an SQS queue: where batches that used up every retry go."""
 
 
 @dataclass(frozen=True)
@@ -273,6 +276,11 @@ def _seed_names(local: LocalTemplate, logical_id: str, resource: dict[str, Any],
         name = _default_name(local, logical_id)
         refs[logical_id] = name
         attrs[(logical_id, "Arn")] = f"arn:aws:lambda:{region}:{account}:function:{name}"
+    elif kind == "AWS::Events::EventBus":
+        name = local.resolver.resolve(props.get("Name")) or _default_name(local, logical_id)
+        refs[logical_id] = name
+        attrs[(logical_id, "Arn")] = f"arn:aws:events:{region}:{account}:event-bus/{name}"
+        attrs[(logical_id, "Name")] = name
     elif kind == "AWS::Serverless::LayerVersion":
         refs[logical_id] = f"arn:aws:lambda:{region}:{account}:layer:{logical_id}:1"
     else:
@@ -412,7 +420,9 @@ def _function(
 
 def _event_source(local: LocalTemplate, name: str, event: dict[str, Any]) -> EventSource | None:
     kind, raw = event.get("Type"), event.get("Properties", {})
-    props = local.resolver.resolve({k: v for k, v in raw.items() if k not in ("Queue", "Stream")})
+    props = local.resolver.resolve(
+        {k: v for k, v in raw.items() if k not in ("Queue", "Stream", "DestinationConfig")}
+    )
     report = "ReportBatchItemFailures" in props.get("FunctionResponseTypes", [])
     if kind == "SQS":
         queue = logical_id_of(raw["Queue"])
@@ -430,6 +440,8 @@ def _event_source(local: LocalTemplate, name: str, event: dict[str, Any]) -> Eve
             str(props.get("StartingPosition", "LATEST")),
             report,
             int(props.get("MaximumRetryAttempts", -1)),
+            bool(props.get("BisectBatchOnFunctionError", False)),
+            logical_id_of(raw.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")),
         )
     if kind == "Schedule":
         return ScheduleEventSource(name, parse_rate(str(props["Schedule"])), props.get("Input"))

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from content_service.crypto.licence import wrap_content_key
 from content_service.domain.bundle import Bundle, BundlePackage, BundleState
-from content_service.domain.errors import InvariantViolated, NotFound
+from content_service.domain.errors import ConcurrencyConflict, InvalidTransition, InvariantViolated, NotFound
 from content_service.domain.licence import LicenceTerms, licence_claims, require_licensable
 from content_service.domain.package import PackageState
 from content_service.service.ports import (
@@ -219,3 +219,24 @@ def revoke_bundle(
     if bundle.state is BundleState.REVOKED:
         return bundle
     return bundles.save(bundle.revoke(reason, clock.now()))
+
+
+def revoke_for_tamper(
+    tenant_id: str, bundle_id: str, reason: str, *, bundles: BundleRepository, clock: Clock, attempts: int = 3
+) -> Bundle | None:
+    """Revoke a bundle because it was tampered with; None if it no longer exists or is not built yet.
+
+    Idempotent like :func:`revoke_bundle`; a concurrent change (another revocation) is re-read and
+    retried, so two tamper reports racing end with one revocation.
+    """
+    for attempt in range(attempts):
+        try:
+            return revoke_bundle(tenant_id, bundle_id, reason, bundles=bundles, clock=clock)
+        except NotFound:
+            return None
+        except InvalidTransition:
+            return None
+        except ConcurrencyConflict:
+            if attempt == attempts - 1:
+                raise
+    return None

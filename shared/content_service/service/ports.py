@@ -8,11 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from content_service.crypto.keys import DataKey
 from content_service.domain.bundle import Bundle
 from content_service.domain.device import Device
+from content_service.domain.export import ExportJob
 from content_service.domain.package import PackageManifest, PlayPackage
 from content_service.packaging.inspect import BlobStore
 
@@ -203,3 +204,31 @@ class TamperReports(Protocol):
     def add(self, report: TamperReportRecord) -> None:
         """Store a report with its ``content.bundle.tampered.v1`` event (one write, the outbox)."""
         ...
+
+
+class ExportRepository(Protocol):
+    def add(self, job: ExportJob) -> ExportJob: ...
+
+    def save(self, job: ExportJob) -> ExportJob: ...
+
+    def get(self, tenant_id: str, export_id: str) -> ExportJob: ...
+
+
+class ExportStore(Protocol):
+    """The exports bucket: finished export zips, handed out by presigned GET."""
+
+    def put_export(self, tenant_id: str, export_id: str, filename: str, path: Path) -> str: ...
+
+    def presign_get(self, key: str, ttl_seconds: int) -> str: ...
+
+
+class ExportQueue(Protocol):
+    """Hands an export job to the export function."""
+
+    def send(self, tenant_id: str, export_id: str) -> None: ...
+
+
+class BlobReader(Protocol):
+    """Reads a tenant's content-addressed files."""
+
+    def open_blob(self, tenant_id: str, sha256: str) -> BinaryIO: ...

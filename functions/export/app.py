@@ -1,0 +1,32 @@
+"""The export function: SQS messages naming export jobs → build each export zip."""
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from content_service.bootstrap import dependencies
+from content_service.service.exports import export_job_of, run_export
+
+logger = Logger()
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def export_record(record: SQSRecord) -> None:
+    deps = dependencies()
+    tenant_id, export_id = export_job_of(record.body)
+    job = run_export(
+        tenant_id,
+        export_id,
+        exports=deps.exports,
+        store=deps.store,
+        blobs=deps.store,
+        results=deps.export_store,
+        clock=deps.clock,
+    )
+    logger.info("export finished", extra={"export_id": export_id, "state": job.state.value})
+
+
+@logger.inject_lambda_context
+def handler(event: dict, context: LambdaContext) -> dict:
+    return process_partial_response(event=event, record_handler=export_record, processor=processor, context=context)

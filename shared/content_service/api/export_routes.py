@@ -1,0 +1,120 @@
+"""Routes for exports: request one (Idempotency-Key), then read it and its download URL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path
+from pydantic import BaseModel, ConfigDict, Field
+
+from content_service.api.auth import caller_of
+from content_service.api.idempotency import IDEMPOTENCY_KEY_PATTERN, run_once
+from content_service.api.models import ProblemDetail
+from content_service.bootstrap import dependencies
+from content_service.domain.export import ExportJob
+from content_service.service import exports as cases
+from content_service.standards.export import ExportFormat, ExportOptions
+
+router = Router()
+
+PACKAGE_ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+EXPORT_ID = r"^exp_[0-9a-f]{32}$"
+
+
+class CreateExport(BaseModel):
+    """Export a built package version to a standard's format."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: ExportFormat
+    version: int | None = Field(default=None, ge=1, description="default: the latest version")
+    options: ExportOptions = Field(default_factory=ExportOptions)
+
+
+class ExportView(BaseModel):
+    export_id: str
+    package_id: str
+    version: int
+    format: str
+    state: Literal["pending", "done", "failed"]
+    options: dict[str, Any]
+    created_at: datetime
+    size: int | None = None
+    sha256: str | None = None
+    download_url: str | None = Field(default=None, description="a presigned GET, once the export is done")
+    problem: ProblemDetail | None = None
+
+    @classmethod
+    def of(cls, job: ExportJob, download_url: str | None = None) -> ExportView:
+        return cls(
+            export_id=job.export_id,
+            package_id=job.package_id,
+            version=job.version,
+            format=job.format,
+            state=job.state.value,  # type: ignore[arg-type]
+            options=job.options,
+            created_at=job.created_at,
+            size=job.result.size if job.result else None,
+            sha256=job.result.sha256 if job.result else None,
+            download_url=download_url,
+            problem=ProblemDetail(**job.problem.as_dict()) if job.problem else None,
+        )
+
+
+def _request_export(request: dict[str, Any]) -> dict[str, Any]:
+    deps = dependencies()
+    fields = dict(request["body"])
+    package_id = fields.pop("package_id")
+    body = CreateExport.model_validate(fields)
+    job = cases.request_export(
+        request["tenant_id"],
+        package_id,
+        body.version,
+        body.format.value,
+        body.options.model_dump(mode="json"),
+        packages=deps.packages,
+        exports=deps.exports,
+        queue=deps.export_queue,
+        clock=deps.clock,
+    )
+    return ExportView.of(job).model_dump(mode="json")
+
+
+@router.post("/v1/packages/<package_id>/exports", summary="Export a built package (Idempotency-Key required)")
+def create_export(
+    package_id: Annotated[str, Path(pattern=PACKAGE_ID)],
+    body: CreateExport,
+    idempotency_key: Annotated[str, Header(alias="Idempotency-Key", pattern=IDEMPOTENCY_KEY_PATTERN)],
+) -> Response[ExportView]:
+    who = caller_of(router.current_event)
+    view = run_once(
+        "create_export",
+        _request_export,
+        tenant_id=who.tenant_id,
+        user_id=who.user_id,
+        key=idempotency_key,
+        body={"package_id": package_id, **body.model_dump(mode="json")},
+    )
+    return Response(
+        status_code=202,
+        content_type="application/json",
+        body=view,
+        headers={"Location": f"/v1/exports/{view['export_id']}"},
+    )
+
+
+@router.get("/v1/exports/<export_id>", summary="An export, with a presigned download URL once done")
+def get_export(export_id: Annotated[str, Path(pattern=EXPORT_ID)]) -> ExportView:
+    who = caller_of(router.current_event)
+    deps = dependencies()
+    found = cases.get_export(
+        who.tenant_id,
+        export_id,
+        exports=deps.exports,
+        results=deps.export_store,
+        url_ttl_seconds=deps.settings.export_url_ttl_seconds,
+    )
+    return ExportView.of(found.job, found.download_url)

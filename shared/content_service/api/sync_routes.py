@@ -1,0 +1,79 @@
+"""The device sync route: a device's change feed since its cursor, with a signed fresh status."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from pydantic import BaseModel, Field
+
+from content_service.api.auth import caller_of
+from content_service.bootstrap import dependencies
+from content_service.service import sync as sync_cases
+from content_service.service.outbox_ports import FeedEntry
+
+router = Router()
+
+DEVICE_ID = r"^dev_[0-9a-f]{32}$"
+MAX_CHANGES = 500
+
+
+class ChangeView(BaseModel):
+    seq: int = Field(description="position in this device's feed; strictly increasing, no gaps")
+    type: Literal["bundle.added", "bundle.revoked"]
+    bundle_id: str
+    at: datetime = Field(description="when the change happened (the domain event's time)")
+    event_id: str = Field(description="the event that caused the change")
+    reason: str | None = None
+
+    @classmethod
+    def of(cls, entry: FeedEntry) -> ChangeView:
+        change = entry.change
+        return cls(
+            seq=entry.seq,
+            type=change.type,  # type: ignore[arg-type]
+            bundle_id=change.bundle_id,
+            at=change.at,
+            event_id=change.event_id,
+            reason=change.reason,
+        )
+
+
+class SyncView(BaseModel):
+    changes: list[ChangeView]
+    next_cursor: str = Field(description="opaque; send it back as ?cursor= (old cursors keep working)")
+    has_more: bool = Field(description="more changes are waiting: sync again with next_cursor at once")
+    server_time: datetime
+    status: str = Field(description='compact JWS, typ "device-status+jwt": the device\'s fresh signed status')
+
+
+@router.get(
+    "/v1/devices/<device_id>/sync", summary="A device's changes since its cursor, and a signed status"
+)
+def sync_device(
+    device_id: Annotated[str, Path(pattern=DEVICE_ID)],
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    limit: Annotated[int | None, Query(ge=1, le=MAX_CHANGES)] = None,
+) -> SyncView:
+    who = caller_of(router.current_event)
+    deps = dependencies()
+    page = sync_cases.sync_device(
+        who.tenant_id,
+        who.user_id,
+        device_id,
+        cursor,
+        limit or 100,
+        devices=deps.devices,
+        store=deps.sync_store,
+        signer=deps.key_ring,
+        clock=deps.clock,
+    )
+    return SyncView(
+        changes=[ChangeView.of(entry) for entry in page.entries],
+        next_cursor=page.next_cursor,
+        has_more=page.has_more,
+        server_time=page.server_time,
+        status=page.status,
+    )

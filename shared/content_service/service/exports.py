@@ -1,0 +1,134 @@
+"""Export use cases: request an export of a built package, run it, and hand out the result."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from content_service.domain.errors import DomainError, NotFound, ValidationFailed
+from content_service.domain.export import ExportJob, ExportResult, ExportState
+from content_service.domain.package import PackageState, Problem
+from content_service.service.ports import (
+    BlobReader,
+    Clock,
+    ExportQueue,
+    ExportRepository,
+    ExportStore,
+    PackageRepository,
+    PackageStore,
+)
+from content_service.standards.export import ExportFormat, ExportOptions, export_package
+
+
+def request_export(
+    tenant_id: str,
+    package_id: str,
+    version: int | None,
+    format: str,
+    options: dict[str, Any],
+    *,
+    packages: PackageRepository,
+    exports: ExportRepository,
+    queue: ExportQueue,
+    clock: Clock,
+) -> ExportJob:
+    """Record a pending export of a built package version and queue it for the export function."""
+    package = packages.get(tenant_id, package_id, version)
+    if package.state is not PackageState.BUILT:
+        raise NotFound(
+            f"package {package_id} v{package.version} is {package.state.value}: only built packages export"
+        )
+    try:
+        export_format = ExportFormat(format)
+        checked = ExportOptions.model_validate(options).model_dump(mode="json", exclude_none=True)
+    except ValueError as error:
+        raise ValidationFailed(f"invalid export request: {error}") from error
+    job = exports.add(
+        ExportJob.request(
+            tenant_id=tenant_id,
+            export_id=f"exp_{uuid.uuid4().hex}",
+            package_id=package_id,
+            version=package.version,
+            format=export_format.value,
+            options=checked,
+            now=clock.now(),
+        )
+    )
+    queue.send(tenant_id, job.export_id)
+    return job
+
+
+def run_export(
+    tenant_id: str,
+    export_id: str,
+    *,
+    exports: ExportRepository,
+    store: PackageStore,
+    blobs: BlobReader,
+    results: ExportStore,
+    clock: Clock,
+) -> ExportJob:
+    """Build the export zip from the stored manifest and blobs; idempotent on redelivery."""
+    job = exports.get(tenant_id, export_id)
+    if job.state is not ExportState.PENDING:
+        return job
+    manifest = store.get_manifest(tenant_id, job.package_id, job.version)
+    by_path = {entry.path: entry.sha256 for entry in manifest.files}
+
+    def read_file(path: str) -> BinaryIO:
+        return blobs.open_blob(tenant_id, by_path[path])
+
+    with tempfile.TemporaryDirectory(prefix="export-") as scratch:
+        out = Path(scratch) / "export.zip"
+        try:
+            export_package(
+                manifest,
+                read_file,
+                ExportFormat(job.format),
+                ExportOptions.model_validate(job.options),
+                out=out,
+            )
+        except DomainError as refused:
+            problem = Problem(f"export.{type(refused).__name__}", refused.detail, None)
+            return exports.save(job.fail(problem, clock.now()))
+        digest = _sha256(out)
+        filename = f"{job.package_id}-v{job.version}-{job.format}.zip"
+        key = results.put_export(tenant_id, export_id, filename, out)
+        size = out.stat().st_size
+    return exports.save(job.complete(ExportResult(key, size, digest), clock.now()))
+
+
+@dataclass(frozen=True)
+class ExportView:
+    job: ExportJob
+    download_url: str | None
+
+
+def get_export(
+    tenant_id: str, export_id: str, *, exports: ExportRepository, results: ExportStore, url_ttl_seconds: int
+) -> ExportView:
+    job = exports.get(tenant_id, export_id)
+    url = results.presign_get(job.result.key, url_ttl_seconds) if job.result else None
+    return ExportView(job, url)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as source:
+        for chunk in iter(lambda: source.read(1024 * 1024), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def export_job_of(message_body: str) -> tuple[str, str]:
+    """The (tenant, export id) an export-queue message names."""
+    try:
+        message = json.loads(message_body)
+        return str(message["tenant_id"]), str(message["export_id"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValidationFailed("the message is not an export job") from error

@@ -1,0 +1,82 @@
+"""Outbox fan-out: publish each written row's events to the bus, then hand them to the consumers.
+
+Delivery is at least once (stream retries, bisection, crashes mid-batch), so every step is
+idempotent and guarded by the inbox: an event already published, projected or acted upon is
+recognised by its deterministic id and skipped. A consumer marks its inbox only after its work,
+so a crash in between repeats work that is itself idempotent (feed markers, conditional revoke),
+never loses it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Container, Iterable
+from dataclasses import dataclass
+
+from content_service.events.mapping import OutboxRow, envelopes
+from content_service.events.models import BundleTamperedV1, Envelope
+from content_service.service.outbox_ports import EventBus, Inbox, Metrics, SyncStore
+from content_service.service.ports import BundleRepository, Clock
+from content_service.service.sync import project
+from content_service.service.tamper import respond_to_tamper
+
+logger = logging.getLogger(__name__)
+
+BUS = "bus"
+SYNC = "sync"
+TAMPER = "tamper"
+
+
+class PublishFailed(RuntimeError):
+    """Some of a row's events were refused by the bus; the stream redelivers the row."""
+
+
+@dataclass
+class FanOut:
+    bus: EventBus
+    inbox: Inbox
+    store: SyncStore
+    bundles: BundleRepository
+    metrics: Metrics
+    clock: Clock
+    auto_revoke: bool
+
+    def publish(self, rows: Iterable[OutboxRow]) -> set[str]:
+        """Publish the rows' events not yet published (in PutEvents batches); return the failed ids."""
+        pending = [event for row in rows for event in envelopes(row) if not self.inbox.seen(BUS, event.id)]
+        failed = self.bus.publish(pending) if pending else set()
+        for event in pending:
+            if event.id not in failed:
+                self.inbox.mark(BUS, event.id)
+        return failed
+
+    def consume(self, row: OutboxRow, publish_failed: Container[str] = frozenset()) -> None:
+        """Apply one row's events to the projection and the tamper response, once each.
+
+        The consumers run even when publishing failed, so a revocation reaches devices without
+        waiting for the bus; the row then fails and is redelivered for the publish alone.
+        """
+        events = envelopes(row)
+        for event in events:
+            self._once(
+                SYNC,
+                event,
+                lambda e=event: project(e, store=self.store, metrics=self.metrics, clock=self.clock),
+            )
+            if isinstance(event, BundleTamperedV1):
+                self._once(TAMPER, event, lambda e=event: self._respond_to_tamper(e))
+        unpublished = [event.id for event in events if event.id in publish_failed]
+        if unpublished:
+            raise PublishFailed(f"the bus refused {unpublished}")
+
+    def _respond_to_tamper(self, event: BundleTamperedV1) -> None:
+        respond_to_tamper(
+            event, bundles=self.bundles, clock=self.clock, metrics=self.metrics, auto_revoke=self.auto_revoke
+        )
+
+    def _once(self, consumer: str, event: Envelope, work: Callable[[], object]) -> None:
+        if self.inbox.seen(consumer, event.id):
+            logger.info("already done", extra={"consumer": consumer, "event_id": event.id})
+            return
+        work()
+        self.inbox.mark(consumer, event.id)

@@ -1,0 +1,150 @@
+"""The sync projection: what each device should hold, as an ordered change feed, and the sync read.
+
+Rules (server-authoritative):
+- ``bundle.added``: a bundle created for a user goes to every active device of that user; a
+  device enrolled later gets the user's non-revoked bundles when its enrolment is projected.
+- ``bundle.revoked``: goes to every active device of the user (a licence is only ever issued to a
+  device of the bundle's user, so these are all the devices that can hold it). A revoked device
+  gets no more entries; its signed status says ``device_state: revoked`` and it drops everything.
+
+Each handler writes the user index before it reads it (devices for bundles, bundles for devices),
+with strongly consistent reads, so a bundle and a device that race are always matched by at least
+one of the two handlers; the feed's per-event marker makes the other one append nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from content_service.domain.errors import NotFound, ValidationFailed
+from content_service.events.models import (
+    BundleCreatedV1,
+    BundleRevokedV1,
+    DeviceEnrolledV1,
+    DeviceRevokedV1,
+    Envelope,
+)
+from content_service.service.outbox_ports import FeedChange, FeedEntry, Metrics, SyncStore, UserBundle
+from content_service.service.ports import Clock, DeviceRepository, TokenSigner
+
+STATUS_TYPE = "device-status+jwt"
+REVOCATION_LAG = "RevocationLagSeconds"
+
+
+def project(event: Envelope, *, store: SyncStore, metrics: Metrics, clock: Clock) -> int:
+    """Apply one event to the projection; returns how many feed entries were appended."""
+    if isinstance(event, BundleCreatedV1):
+        return _bundle_created(event, store)
+    if isinstance(event, BundleRevokedV1):
+        appended = _bundle_revoked(event, store)
+        metrics.seconds(REVOCATION_LAG, max(0.0, (clock.now() - event.occurred_at).total_seconds()))
+        return appended
+    if isinstance(event, DeviceEnrolledV1):
+        return _device_enrolled(event, store)
+    if isinstance(event, DeviceRevokedV1):
+        store.deactivate_device(event.tenant_id, event.data.user_id, event.data.device_id)
+    return 0
+
+
+def _bundle_created(event: BundleCreatedV1, store: SyncStore) -> int:
+    tenant, user, bundle_id = event.tenant_id, event.data.user_id, event.data.bundle_id
+    store.put_bundle(tenant, user, UserBundle(bundle_id, event.id, event.occurred_at, revoked=False))
+    change = FeedChange("bundle.added", bundle_id, event.occurred_at, event.id)
+    return sum(store.append(tenant, device, change) for device in store.active_devices(tenant, user))
+
+
+def _bundle_revoked(event: BundleRevokedV1, store: SyncStore) -> int:
+    tenant, user, bundle_id = event.tenant_id, event.data.user_id, event.data.bundle_id
+    store.mark_bundle_revoked(tenant, user, bundle_id)
+    change = FeedChange("bundle.revoked", bundle_id, event.occurred_at, event.id, event.data.reason)
+    return sum(store.append(tenant, device, change) for device in store.active_devices(tenant, user))
+
+
+def _device_enrolled(event: DeviceEnrolledV1, store: SyncStore) -> int:
+    tenant, user, device = event.tenant_id, event.data.user_id, event.data.device_id
+    store.put_device(tenant, user, device)
+    appended = 0
+    for bundle in store.user_bundles(tenant, user):
+        if not bundle.revoked:
+            # The bundle's own creation event id: the bundle-created handler appends under the same id.
+            change = FeedChange("bundle.added", bundle.bundle_id, bundle.added_at, bundle.added_event_id)
+            appended += store.append(tenant, device, change)
+    return appended
+
+
+# ------------------------------------------------------------------ the sync read
+@dataclass(frozen=True)
+class SyncPage:
+    entries: list[FeedEntry]
+    next_cursor: str
+    has_more: bool
+    server_time: datetime
+    status: str
+
+
+def sync_device(
+    tenant_id: str,
+    user_id: str,
+    device_id: str,
+    cursor: str | None,
+    limit: int,
+    *,
+    devices: DeviceRepository,
+    store: SyncStore,
+    signer: TokenSigner,
+    clock: Clock,
+) -> SyncPage:
+    """The device's changes after ``cursor``, a cursor to continue from, and a signed fresh status.
+
+    Another tenant's or another user's device is not found. An old cursor keeps working: entries
+    are never rewritten or removed, and a cursor is only a position in this device's feed.
+    """
+    device = devices.get(tenant_id, device_id)
+    if device.user_id != user_id:
+        raise NotFound(f"device {device_id} not found")
+    after = decode_sync_cursor(cursor, device_id)
+    entries = store.read(tenant_id, device_id, after, limit + 1)
+    page, has_more = entries[:limit], len(entries) > limit
+    now = clock.now()
+    revoked = sorted(b.bundle_id for b in store.user_bundles(tenant_id, user_id) if b.revoked)
+    claims = {
+        "iss": "content-service",
+        "ver": 1,
+        "device_id": device_id,
+        "tenant_id": tenant_id,
+        "sub": user_id,
+        "device_state": device.state.value,
+        "server_time": int(now.timestamp()),
+        "revoked_bundles": revoked,
+    }
+    return SyncPage(
+        entries=page,
+        next_cursor=encode_sync_cursor(device_id, page[-1].seq if page else after),
+        has_more=has_more,
+        server_time=now,
+        status=signer.sign(claims, typ=STATUS_TYPE),
+    )
+
+
+def encode_sync_cursor(device_id: str, seq: int) -> str:
+    """An opaque position in one device's feed (versioned, bound to the device)."""
+    raw = json.dumps({"v": 1, "d": device_id, "s": seq}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_sync_cursor(cursor: str | None, device_id: str) -> int:
+    """The sequence number a cursor names; refuses cursors of other devices or other formats."""
+    if not cursor:
+        return 0
+    try:
+        position = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        version, owner, seq = position["v"], position["d"], position["s"]
+    except (binascii.Error, ValueError, KeyError, TypeError) as error:
+        raise ValidationFailed("the cursor is not one this service issued") from error
+    if version != 1 or owner != device_id or not isinstance(seq, int) or seq < 0:
+        raise ValidationFailed("the cursor is not one this service issued for this device")
+    return seq

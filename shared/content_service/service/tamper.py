@@ -1,0 +1,33 @@
+"""Tamper response: a tamper event is counted and, by tenant policy, revokes the bundle."""
+
+from __future__ import annotations
+
+import logging
+
+from content_service.domain.bundle import Bundle
+from content_service.events.models import BundleTamperedV1
+from content_service.service.bundles import revoke_for_tamper
+from content_service.service.outbox_ports import Metrics
+from content_service.service.ports import BundleRepository, Clock
+
+logger = logging.getLogger(__name__)
+
+TAMPER_EVENTS = "TamperEvents"
+
+
+def respond_to_tamper(
+    event: BundleTamperedV1,
+    *,
+    bundles: BundleRepository,
+    clock: Clock,
+    metrics: Metrics,
+    auto_revoke: bool,
+) -> Bundle | None:
+    """Count the event and, when the policy says so, revoke the bundle (idempotent); returns it."""
+    metrics.count(TAMPER_EVENTS)
+    if not auto_revoke:
+        logger.warning("tamper reported; auto-revoke is off", extra={"bundle_id": event.data.bundle_id})
+        return None
+    where = event.data.device_id or event.data.object_key or "storage"
+    reason = f"tamper: {event.data.kind} ({event.data.source} {where})"
+    return revoke_for_tamper(event.tenant_id, event.data.bundle_id, reason, bundles=bundles, clock=clock)

@@ -1,0 +1,139 @@
+"""Exports of built packages from the stored manifest and blobs: requested, run once, downloadable."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import pytest
+
+from content_service.domain.errors import NotFound, ValidationFailed
+from content_service.domain.export import ExportState
+from content_service.packaging.limits import ImportLimits
+from content_service.samples import sample_zip_bytes
+from content_service.service.exports import export_job_of, get_export, request_export, run_export
+from content_service.service.packages import RequestUpload, build_uploaded_package, request_upload
+from tests.fakes import (
+    FakeBundleStore,
+    FakeClock,
+    FakeContentKeys,
+    FakeExportQueue,
+    FakeExportRepository,
+    FakeExportStore,
+    FakePackageRepository,
+    FakePackageStore,
+    FakeUploadStore,
+)
+
+
+@pytest.fixture
+def world(tmp_path):
+    return {
+        "packages": FakePackageRepository(),
+        "uploads": FakeUploadStore(tmp_path),
+        "store": FakePackageStore(),
+        "clock": FakeClock(),
+        "exports": FakeExportRepository(),
+        "results": FakeExportStore(),
+        "queue": FakeExportQueue(),
+    }
+
+
+def built(world):
+    data = sample_zip_bytes("welcome")
+    ticket = request_upload(
+        RequestUpload("t1", "author", "application/zip", len(data)),
+        packages=world["packages"],
+        uploads=world["uploads"],
+        clock=world["clock"],
+        limits=ImportLimits(),
+        url_ttl_seconds=60,
+    )
+    world["uploads"].put(ticket.package.source_key, data)
+    return build_uploaded_package(
+        ticket.package.source_key,
+        packages=world["packages"],
+        uploads=world["uploads"],
+        store=world["store"],
+        keys=FakeContentKeys(),
+        containers=FakeBundleStore(),
+        clock=world["clock"],
+        limits=ImportLimits(),
+    ).package
+
+
+def requested(world, package_id, fmt="scorm12", options=None, tenant="t1"):
+    return request_export(
+        tenant,
+        package_id,
+        None,
+        fmt,
+        options or {},
+        packages=world["packages"],
+        exports=world["exports"],
+        queue=world["queue"],
+        clock=world["clock"],
+    )
+
+
+def run(world, job):
+    return run_export(
+        "t1",
+        job.export_id,
+        exports=world["exports"],
+        store=world["store"],
+        blobs=world["store"],
+        results=world["results"],
+        clock=world["clock"],
+    )
+
+
+@pytest.mark.parametrize(
+    ("fmt", "descriptor"),
+    [
+        ("scorm12", "imsmanifest.xml"),
+        ("scorm2004", "imsmanifest.xml"),
+        ("xapi", "tincan.xml"),
+        ("cmi5", "cmi5.xml"),
+    ],
+)
+def test_an_export_is_queued_then_built_from_the_stored_blobs(world, fmt, descriptor):
+    package = built(world)
+    job = requested(world, package.package_id, fmt, {"mastery_score": 0.8, "reporting": "passed/failed"})
+    assert job.state is ExportState.PENDING and world["queue"].sent == [("t1", job.export_id)]
+    done = run(world, job)
+    assert done.state is ExportState.DONE
+    data = world["results"].objects[done.result.key]
+    assert len(data) == done.result.size
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert descriptor in archive.namelist() and "how-it-works.html" in archive.namelist()
+    view = get_export(
+        "t1", job.export_id, exports=world["exports"], results=world["results"], url_ttl_seconds=60
+    )
+    assert view.download_url.startswith("https://exports.example/tenants/t1/exports/")
+
+
+def test_a_redelivered_export_job_is_not_run_twice(world):
+    package = built(world)
+    job = requested(world, package.package_id)
+    first = run(world, job)
+    objects = dict(world["results"].objects)
+    assert run(world, job) == first
+    assert world["results"].objects == objects
+
+
+def test_only_the_tenants_built_packages_export(world):
+    package = built(world)
+    with pytest.raises(NotFound):
+        requested(world, package.package_id, tenant="t2")
+    with pytest.raises(ValidationFailed):
+        requested(world, package.package_id, fmt="pdf")
+    with pytest.raises(ValidationFailed):
+        requested(world, package.package_id, options={"mastery_score": 7})
+
+
+def test_an_export_message_names_a_job_or_is_refused():
+    assert export_job_of('{"tenant_id": "t1", "export_id": "exp_1"}') == ("t1", "exp_1")
+    for bad in ("nope", "{}", "[]"):
+        with pytest.raises(ValidationFailed):
+            export_job_of(bad)

@@ -1,0 +1,234 @@
+"""Fan-out and the sync projection on fakes: who gets which change, once, whatever the redelivery."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from content_service.domain.bundle import Bundle, BundlePackage, BundleState
+from content_service.domain.device import Device
+from content_service.domain.errors import NotFound, ValidationFailed
+from content_service.domain.package import ContainerRef
+from content_service.events.mapping import OutboxRow, envelopes
+from content_service.service.fan_out import FanOut, PublishFailed
+from content_service.service.sync import decode_sync_cursor, encode_sync_cursor, sync_device
+from tests.fakes import FakeBundleRepository, FakeClock, FakeDeviceRepository
+from tests.outbox_fakes import FakeBus, FakeInbox, FakeMetrics, FakeSyncStore
+
+KEY = {"kty": "OKP", "crv": "X25519", "x": "A" * 43}
+
+
+class World:
+    def __init__(self, auto_revoke: bool = True) -> None:
+        self.clock = FakeClock()
+        self.bus, self.inbox, self.store = FakeBus(), FakeInbox(), FakeSyncStore()
+        self.metrics, self.bundles, self.devices = (
+            FakeMetrics(),
+            FakeBundleRepository(),
+            FakeDeviceRepository(),
+        )
+        self.fan_out = FanOut(
+            bus=self.bus,
+            inbox=self.inbox,
+            store=self.store,
+            bundles=self.bundles,
+            metrics=self.metrics,
+            clock=self.clock,
+            auto_revoke=auto_revoke,
+        )
+        self.revisions: dict[str, int] = {}
+
+    def row(self, pk: str, aggregate) -> OutboxRow:
+        self.revisions[pk] = self.revisions.get(pk, 0) + 1
+        return OutboxRow(pk, "X", self.revisions[pk], tuple(e.as_dict() for e in aggregate.events))
+
+    def deliver(self, *rows: OutboxRow) -> None:
+        refused = self.fan_out.publish(rows)
+        for row in rows:
+            self.fan_out.consume(row, refused)
+
+    def enroll(self, device_id: str, user: str = "u") -> OutboxRow:
+        device = Device.enroll(
+            tenant_id="t", device_id=device_id, user_id=user, name="d", public_key=KEY, now=self.clock.now()
+        )
+        self.devices.add(device)
+        return self.row(device_id, device)
+
+    def create_bundle(self, bundle_id: str, user: str = "u") -> OutboxRow:
+        member = BundlePackage("pkg", 1, "h" * 64, ContainerRef("k", 1, "s" * 64))
+        bundle = Bundle.create(
+            tenant_id="t",
+            bundle_id=bundle_id,
+            user_id=user,
+            residency_zone="eu",
+            packages=(member,),
+            now=self.clock.now(),
+        )
+        built = bundle.mark_built("m", "s", self.clock.now())
+        self.bundles.add(replace(built, events=()))
+        return self.row(bundle_id, replace(built, events=built.events[-1:]))
+
+    def revoke_bundle(self, bundle_id: str) -> OutboxRow:
+        saved = self.bundles.get("t", bundle_id)
+        revoked = saved.revoke("withdrawn", self.clock.now())
+        self.bundles.save(revoked)
+        return self.row(bundle_id, revoked)
+
+
+def test_a_new_bundle_reaches_every_active_device_of_its_user_only() -> None:
+    w = World()
+    w.deliver(w.enroll("d1"), w.enroll("d2"), w.enroll("d3", user="other"))
+    w.deliver(w.create_bundle("b1"))
+    assert w.store.feed("t", "d1") == [("bundle.added", "b1")]
+    assert w.store.feed("t", "d2") == [("bundle.added", "b1")]
+    assert w.store.feed("t", "d3") == []
+
+
+def test_a_device_enrolled_later_gets_the_current_non_revoked_bundles() -> None:
+    w = World()
+    w.deliver(w.create_bundle("b1"), w.create_bundle("b2"))
+    w.deliver(w.revoke_bundle("b1"))
+    w.deliver(w.enroll("late"))
+    assert w.store.feed("t", "late") == [("bundle.added", "b2")]
+
+
+def test_a_revocation_reaches_every_device_and_measures_its_lag() -> None:
+    w = World()
+    w.deliver(w.enroll("d1"), w.enroll("d2"))
+    w.deliver(w.create_bundle("b1"))
+    revocation = w.revoke_bundle("b1")
+    w.clock.advance(2)
+    w.deliver(revocation)
+    for device in ("d1", "d2"):
+        assert w.store.feed("t", device) == [("bundle.added", "b1"), ("bundle.revoked", "b1")]
+    assert w.metrics.named("RevocationLagSeconds") == [2.0]
+
+
+def test_a_bundle_and_a_device_racing_are_matched_exactly_once_in_either_order() -> None:
+    for first_device in (True, False):
+        w = World()
+        enrolled, created = w.enroll("d1"), w.create_bundle("b1")
+        rows = (enrolled, created) if first_device else (created, enrolled)
+        w.deliver(*rows)
+        # Whichever handler ran second, a redelivery of both appends nothing.
+        w.deliver(*rows)
+        assert w.store.feed("t", "d1") == [("bundle.added", "b1")]
+
+
+def test_redelivering_a_batch_changes_nothing() -> None:
+    w = World()
+    rows = (w.enroll("d1"), w.create_bundle("b1"))
+    w.deliver(*rows)
+    published, writes, marks = len(w.bus.published), w.store.writes, set(w.inbox.done)
+    w.deliver(*rows)
+    assert (len(w.bus.published), w.store.writes, w.inbox.done) == (published, writes, marks)
+
+
+def test_a_crash_after_the_work_but_before_the_inbox_mark_duplicates_nothing() -> None:
+    w = World()
+    w.deliver(w.enroll("d1"))
+    row = w.create_bundle("b1")
+    w.deliver(row)
+    w.inbox.done = {(c, e) for c, e in w.inbox.done if c != "sync"}  # the marks were lost in the crash
+    w.deliver(row)
+    assert w.store.feed("t", "d1") == [("bundle.added", "b1")]
+
+
+def test_a_refused_publish_fails_the_row_but_still_projects_and_is_retried() -> None:
+    w = World()
+    w.deliver(w.enroll("d1"))
+    row = w.create_bundle("b1")
+    event_id = envelopes(row)[0].id
+    w.bus.refuse = {event_id}
+    refused = w.fan_out.publish([row])
+    with pytest.raises(PublishFailed):
+        w.fan_out.consume(row, refused)
+    assert w.store.feed("t", "d1") == [("bundle.added", "b1")]
+    w.bus.refuse = set()
+    w.deliver(row)
+    assert [e.id for e in w.bus.published].count(event_id) == 1
+
+
+def test_publishing_sends_the_batch_in_one_call_per_batch() -> None:
+    w = World()
+    rows = [w.enroll(f"d{i}") for i in range(12)]
+    w.fan_out.publish(rows)
+    assert w.bus.calls == [12]  # The adapter splits into PutEvents calls of at most 10.
+
+
+def _tamper_row(w: World, bundle_id: str, report: str = "tmp_1") -> OutboxRow:
+    event = {
+        "name": "content.bundle.tampered.v1",
+        "tenant_id": "t",
+        "subject_id": bundle_id,
+        "occurred_at": w.clock.now().isoformat(),
+        "data": {"device_id": "d1", "kind": "container", "report_id": report},
+    }
+    return OutboxRow("TENANT#t#DEVICE#d1", f"TAMPER#{report}", 0, (event,))
+
+
+def test_a_tamper_report_revokes_the_bundle_once_and_counts() -> None:
+    w = World()
+    w.deliver(w.enroll("d1"))
+    w.deliver(w.create_bundle("b1"))
+    w.deliver(_tamper_row(w, "b1"), _tamper_row(w, "b1", "tmp_2"))
+    assert w.bundles.get("t", "b1").state is BundleState.REVOKED
+    assert w.bundles.get("t", "b1").revoke_reason.startswith("tamper: container")
+    assert w.metrics.named("TamperEvents") == [1, 1]
+    w.deliver(_tamper_row(w, "b1"))
+    assert w.metrics.named("TamperEvents") == [1, 1]
+
+
+def test_tamper_is_only_counted_when_the_policy_is_off() -> None:
+    w = World(auto_revoke=False)
+    w.deliver(w.create_bundle("b1"))
+    w.deliver(_tamper_row(w, "b1"))
+    assert w.bundles.get("t", "b1").state is BundleState.BUILT
+    assert w.metrics.named("TamperEvents") == [1]
+
+
+class FakeSigner:
+    kid = "k"
+
+    def sign(self, claims, *, typ):
+        self.last = (claims, typ)
+        return "signed"
+
+
+def test_sync_pages_with_an_opaque_cursor_bound_to_the_device() -> None:
+    w = World()
+    w.deliver(w.enroll("d1"), w.enroll("d2"))
+    w.deliver(w.create_bundle("b1"), w.create_bundle("b2"), w.create_bundle("b3"))
+    w.deliver(w.revoke_bundle("b2"))
+    signer = FakeSigner()
+
+    def page(cursor, device="d1", user="u"):
+        return sync_device(
+            "t", user, device, cursor, 2, devices=w.devices, store=w.store, signer=signer, clock=w.clock
+        )
+
+    first = page(None)
+    assert [e.change.bundle_id for e in first.entries] == ["b1", "b2"] and first.has_more
+    second = page(first.next_cursor)
+    assert [(e.change.type, e.change.bundle_id) for e in second.entries] == [
+        ("bundle.added", "b3"),
+        ("bundle.revoked", "b2"),
+    ]
+    assert page(first.next_cursor).entries == second.entries
+    assert (
+        page(second.next_cursor).entries == [] and page(second.next_cursor).next_cursor == second.next_cursor
+    )
+    claims, typ = signer.last
+    assert typ == "device-status+jwt" and claims["revoked_bundles"] == ["b2"] and claims["device_id"] == "d1"
+    with pytest.raises(ValidationFailed):
+        page(page(None, device="d2").next_cursor)
+    with pytest.raises(NotFound):
+        page(None, user="someone-else")
+
+
+def test_a_cursor_round_trips_and_garbage_is_refused() -> None:
+    assert decode_sync_cursor(encode_sync_cursor("d1", 7), "d1") == 7
+    for garbage in ("!!", "e30", encode_sync_cursor("d1", 7)[:-3]):
+        with pytest.raises(ValidationFailed):
+            decode_sync_cursor(garbage, "d1")
