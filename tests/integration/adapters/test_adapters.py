@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from moto import mock_aws
 
 from content_service.adapters.dynamodb import DynamoPackageRepository
 from content_service.adapters.s3 import S3PackageStore, S3UploadStore, s3_client
@@ -22,24 +21,14 @@ from content_service.domain.package import (
     Problem,
     Standard,
 )
-from content_service.local.resources import create_resources
-from content_service.local.template import load_local_template
 
 ROOT = Path(__file__).parents[3]
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def aws(monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    monkeypatch.setenv("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        template = load_local_template(ROOT / "template.yaml")
-        create_resources(template)
-        yield template
+def aws(aws_template):
+    return aws_template
 
 
 @pytest.fixture

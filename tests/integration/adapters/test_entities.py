@@ -8,7 +8,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from content_service.adapters.entities import (
     DynamoBundleRepository,
@@ -20,8 +19,6 @@ from content_service.domain.bundle import Bundle, BundlePackage
 from content_service.domain.device import Device, DeviceState
 from content_service.domain.errors import ConcurrencyConflict, NotFound, ValidationFailed
 from content_service.domain.package import ContainerRef
-from content_service.local.resources import create_resources
-from content_service.local.template import load_local_template
 from content_service.service.ports import IssuedLicence, TamperReportRecord
 
 ROOT = Path(__file__).parents[3]
@@ -30,19 +27,8 @@ JWK = {"kty": "OKP", "crv": "X25519", "x": base64.urlsafe_b64encode(bytes(32)).d
 
 
 @pytest.fixture
-def table(monkeypatch):
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        template = load_local_template(ROOT / "template.yaml")
-        create_resources(template)
-        yield template.tables["Table"].name
+def table(aws_template):
+    return aws_template.tables["Table"].name
 
 
 def device(device_id: str, user: str = "u1", tenant: str = "t1", at: datetime = NOW) -> Device:

@@ -9,12 +9,9 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from content_service.adapters.feed import DynamoSyncStore, FeedContention
 from content_service.adapters.inbox import DynamoInbox
-from content_service.local.resources import create_resources
-from content_service.local.template import load_local_template
 from content_service.service.outbox_ports import FeedChange, UserBundle
 
 ROOT = Path(__file__).parents[3]
@@ -22,19 +19,8 @@ NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def table(monkeypatch):
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        template = load_local_template(ROOT / "template.yaml")
-        create_resources(template)
-        yield template.tables["Table"].name
+def table(aws_template):
+    return aws_template.tables["Table"].name
 
 
 def change(event: str, kind: str = "bundle.added") -> FeedChange:

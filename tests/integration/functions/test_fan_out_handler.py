@@ -7,7 +7,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from content_service.bootstrap import dependencies
 from content_service.domain.bundle import Bundle, BundlePackage
@@ -15,8 +14,6 @@ from content_service.domain.package import ContainerRef
 from content_service.local.cold_start import clear_cached_state
 from content_service.local.event_shapes import dynamodb_stream_event
 from content_service.local.lambda_runtime import LambdaContext, load_handler
-from content_service.local.resources import create_resources
-from content_service.local.template import load_local_template
 from content_service.service import devices as device_cases
 from content_service.service.bundles import revoke_bundle
 
@@ -26,23 +23,12 @@ SAMPLE = ROOT / "events" / "fan_out" / "dynamodb_stream.json"
 
 
 @pytest.fixture
-def stack(monkeypatch):
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
-    }.items():
+def stack(aws_template, monkeypatch):
+    for name, value in aws_template.environment_for("FanOutFunction").items():
         monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        template = load_local_template(ROOT / "template.yaml")
-        create_resources(template)
-        for name, value in template.environment_for("FanOutFunction").items():
-            monkeypatch.setenv(name, value)
-        clear_cached_state()
-        yield template
-        clear_cached_state()
+    clear_cached_state()
+    yield aws_template
+    clear_cached_state()
 
 
 @pytest.fixture

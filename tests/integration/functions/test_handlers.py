@@ -9,14 +9,11 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from content_service.bootstrap import dependencies
 from content_service.domain.package import PackageState, PlayPackage
 from content_service.local.cold_start import clear_cached_state
 from content_service.local.lambda_runtime import LambdaContext, load_handler
-from content_service.local.resources import create_resources
-from content_service.local.template import load_local_template
 from content_service.samples import sample_zip_bytes
 
 ROOT = Path(__file__).parents[3]
@@ -24,26 +21,15 @@ EVENTS = ROOT / "events"
 
 
 @pytest.fixture
-def stack(monkeypatch):
+def stack(aws_template, monkeypatch):
     for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+        **aws_template.environment_for("BuildPackageFunction"),
+        **aws_template.environment_for("SweepStaleBuildsFunction"),
     }.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        template = load_local_template(ROOT / "template.yaml")
-        create_resources(template)
-        for name, value in {
-            **template.environment_for("BuildPackageFunction"),
-            **template.environment_for("SweepStaleBuildsFunction"),
-        }.items():
-            monkeypatch.setenv(name, value)
-        clear_cached_state()
-        yield template
-        clear_cached_state()
+    clear_cached_state()
+    yield aws_template
+    clear_cached_state()
 
 
 def handler(template, logical_id: str):
