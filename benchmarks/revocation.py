@@ -1,12 +1,19 @@
 """Benchmark: tamper → revocation → device feed latency on the local stack, and fan-out to N devices.
 
-Run from the repository root: ``.venv/bin/python benchmarks/revocation.py [--runs 30] [--devices 10000]``.
+Run from the repository root:
+``.venv/bin/python benchmarks/revocation.py [--runs 30] [--device-runs 20] [--devices 10000]``.
 
 Latency: the embedded local stack with the real handlers (API, fan_out behind the table stream,
 the runner polling the stream every 0.2 s like Lambda's poller). Each run creates a bundle for a
 user with two devices and waits until both feeds list it; then either revokes it through the API
 or files a tamper report, and polls both devices' sync (every 20 ms) until both show the
 revocation. Times are wall clock from sending the request.
+
+Device unmount: one enrolled reference device (``content_service.device``) runs a ``SyncLoop`` at
+its default interval (10 s) for the whole measurement. Each run creates a bundle, the device
+licenses and downloads it, a random pause (0 to one interval) decorrelates the revocation from the
+loop's phase, then the bundle is revoked through the API; the time runs from sending the revoke
+until the bundle's folder (licence, keys, ciphertext) is gone from the device.
 
 Fan-out: one ``bundle.revoked`` projected to N devices of one user (the per-user device cap is
 an API rule and is bypassed here, so the per-device cost is what is measured), against the same
@@ -20,6 +27,7 @@ import argparse
 import datetime as dt
 import os
 import platform
+import random
 import statistics
 import sys
 import tempfile
@@ -39,6 +47,9 @@ from content_service.adapters.feed import DynamoSyncStore  # noqa: E402
 from content_service.bootstrap import SystemClock  # noqa: E402
 from content_service.client import ApiClient, put_upload  # noqa: E402
 from content_service.crypto.licence import device_public_jwk, generate_device_key  # noqa: E402
+from content_service.device.agent import DeviceAgent  # noqa: E402
+from content_service.device.store import DeviceStore  # noqa: E402
+from content_service.device.sync import DEFAULT_SYNC_INTERVAL, SyncLoop  # noqa: E402
 from content_service.events.models import BundleRevokedData, BundleRevokedV1  # noqa: E402
 from content_service.local.runner import RunnerSettings  # noqa: E402
 from content_service.local.stack import LocalStack  # noqa: E402
@@ -101,14 +112,18 @@ class Learner:
                 time.sleep(POLL)
 
 
-def latency_runs(stack: LocalStack, runs: int) -> dict[str, list[float]]:
+def built_package(stack: LocalStack) -> str:
+    """The welcome sample, uploaded and built for the benchmark tenant."""
     author = ApiClient(stack.api_url, stack.mint_token("bench", "author"))
     data = sample_zip_bytes("welcome")
     created = author.create_upload(len(data))
     put_upload(created["upload"], data)
-    package_id = author.wait_until_settled(created["package"]["package_id"], 1, timeout=60, interval=0.1)[
-        "package_id"
-    ]
+    return str(
+        author.wait_until_settled(created["package"]["package_id"], 1, timeout=60, interval=0.1)["package_id"]
+    )
+
+
+def latency_runs(stack: LocalStack, package_id: str, runs: int) -> dict[str, list[float]]:
     learner = Learner(stack, "learner")
     devices = [
         learner.call(
@@ -141,6 +156,31 @@ def latency_runs(stack: LocalStack, runs: int) -> dict[str, list[float]]:
             samples["tamper_to_revoked"].append(time.perf_counter() - started)
             learner.wait(devices, "bundle.revoked", bundle_id)
             samples["tamper_to_feed"].append(time.perf_counter() - started)
+    return samples
+
+
+def unmount_runs(stack: LocalStack, package_id: str, runs: int, home: Path) -> list[float]:
+    """Revoke (API) → the device's SyncLoop (default interval) has removed the bundle, per run."""
+    learner = ApiClient(stack.api_url, stack.mint_token("bench", "device-learner"))
+    agent = DeviceAgent(DeviceStore(home / "device").ensure(), session=requests.Session())
+    agent.enroll(learner, "benchmark device")
+    samples: list[float] = []
+    with SyncLoop(agent) as loop:
+        for _ in range(runs):
+            bundle_id = learner.create_bundle([{"package_id": package_id}], uuid.uuid4().hex)["bundle_id"]
+            agent.fetch_licence(bundle_id)
+            agent.download(bundle_id)
+            folder = agent.store.bundle(bundle_id).root
+            # Without this pause every revocation would land at the same phase of the loop.
+            time.sleep(random.uniform(0, loop.interval))
+            started = time.perf_counter()
+            learner.revoke_bundle(bundle_id, "benchmark")
+            deadline = time.monotonic() + 6 * loop.interval
+            while folder.exists():
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{bundle_id} still on the device: {loop.last_error!r}")
+                time.sleep(0.01)
+            samples.append(time.perf_counter() - started)
     return samples
 
 
@@ -188,17 +228,23 @@ def pct(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def render(samples: dict[str, list[float]], fan: dict[str, Any], command: str) -> str:
+def render(samples: dict[str, list[float]], unmount: list[float], fan: dict[str, Any], command: str) -> str:
     labels = {
         "revoke_to_feed": "revoke (API) → `bundle.revoked` in both devices' feeds",
         "tamper_to_revoked": "tamper report (API) → bundle revoked",
         "tamper_to_feed": "tamper report (API) → `bundle.revoked` in both devices' feeds",
     }
+    device_label = f"revoke (API) → bundle unmounted and deleted on a device (`SyncLoop` every {DEFAULT_SYNC_INTERVAL:.0f} s)"
     rows = [
         f"| {labels[name]} | {len(values)} | {statistics.median(values) * 1000:.0f} ms "
         f"| {pct(values, 0.95) * 1000:.0f} ms | {max(values) * 1000:.0f} ms |"
         for name, values in samples.items()
     ]
+    rows.append(
+        f"| {device_label} | {len(unmount)} | {statistics.median(unmount) * 1000:.0f} ms "
+        f"| {pct(unmount, 0.95) * 1000:.0f} ms | {max(unmount) * 1000:.0f} ms |"
+    )
+    unmount_p95 = pct(unmount, 0.95)
     p95 = max(pct(values, 0.95) for values in samples.values())
     n = fan["devices"]
     calls = fan["calls"]
@@ -221,9 +267,16 @@ runs) or files a tamper report for it (odd runs), and polls both devices' sync e
 | --- | ---: | ---: | ---: | ---: |
 {chr(10).join(rows)}
 
-Aim: p95 < 5 s — {"met" if p95 < 5 else "NOT met"} (worst p95 {p95 * 1000:.0f} ms). The tamper path is two
-stream hops (the report's row, then the revoking write). The device-side unmount time is added by
-the device agent's benchmark.
+Aim for the service paths (the first three rows): p95 < 5 s — {"met" if p95 < 5 else "NOT met"} (worst p95
+{p95 * 1000:.0f} ms). The tamper path is two stream hops (the report's row, then the revoking write).
+
+Device unmount (last row): one reference device runs a `SyncLoop` at its default interval
+({DEFAULT_SYNC_INTERVAL:.0f} s) throughout; each run revokes a bundle the device holds at a random phase
+of the loop and times until its folder (licence, wrapped keys, ciphertext) is gone. The SLO is
+< 60 s online — {"met" if unmount_p95 < 60 else "NOT met"} (p95 {unmount_p95 * 1000:.0f} ms); the issue's 5 s p95 aim is
+{"met" if unmount_p95 < 5 else "NOT met"}. The time is bounded by one sync interval plus the feed latency above
+(worst case about {DEFAULT_SYNC_INTERVAL:.0f} s + 1 s): a p95 under 5 s for every phase would need an interval of
+about 3 s (more requests per device) or a push channel.
 
 Fan-out: one `bundle.revoked` projected to {n:,} devices of one user, one invocation, against the
 same moto DynamoDB (the per-user device cap is bypassed: it is the per-device cost that scales).
@@ -249,18 +302,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--devices", type=int, default=10_000)
+    parser.add_argument("--device-runs", type=int, default=20, help="runs of revoke → device unmount")
     parser.add_argument("--no-write", action="store_true", help="print, do not update BENCHMARKS.md")
     args = parser.parse_args()
-    command = f".venv/bin/python benchmarks/revocation.py --runs {args.runs} --devices {args.devices}"
+    command = (
+        f".venv/bin/python benchmarks/revocation.py --runs {args.runs} --device-runs {args.device_runs}"
+        f" --devices {args.devices}"
+    )
     with (
         tempfile.TemporaryDirectory() as home,
         LocalStack(
             home=Path(home), runner_settings=RunnerSettings(schedules_enabled=False), write_state_file=False
         ) as stack,
     ):
-        samples = latency_runs(stack, args.runs)
+        package_id = built_package(stack)
+        samples = latency_runs(stack, package_id, args.runs)
+        unmount = unmount_runs(stack, package_id, args.device_runs, Path(home))
         fan = fan_out_run(stack, args.devices)
-    section = render(samples, fan, command)
+    section = render(samples, unmount, fan, command)
     print(section)
     if not args.no_write:
         write_section(section)

@@ -133,6 +133,17 @@ class ApiClient:
         """The keys that verify bundle manifests and licences."""
         return self._request("GET", "/v1/.well-known/jwks.json").json()
 
+    def sync_device(
+        self, device_id: str, cursor: str | None = None, limit: int | None = None
+    ) -> dict[str, Any]:
+        """One page of a device's change feed after ``cursor``, with a signed status (docs/offline-bundles.md "Sync")."""
+        params = {k: v for k, v in {"cursor": cursor, "limit": limit}.items() if v is not None}
+        return self._request("GET", f"/v1/devices/{device_id}/sync", params=params).json()
+
+    def revoke_bundle(self, bundle_id: str, reason: str) -> dict[str, Any]:
+        """Revoke a bundle (idempotent); every device holding it learns it through its sync feed."""
+        return self._request("POST", f"/v1/bundles/{bundle_id}/revoke", json={"reason": reason}).json()
+
     def report_tamper(self, device_id: str, bundle_id: str, kind: str, detail: str = "") -> dict[str, Any]:
         """Report tampered content seen by a device; returns ``{"report_id"}``."""
         body = {"bundle_id": bundle_id, "kind": kind, "detail": detail[:1000]}

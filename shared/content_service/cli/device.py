@@ -32,6 +32,7 @@ from content_service.client import ApiClient, ApiError
 from content_service.device.agent import DeviceAgent
 from content_service.device.http import HttpStatementSink
 from content_service.device.store import DeviceStore
+from content_service.device.sync import DEFAULT_SYNC_INTERVAL, MAX_SYNC_INTERVAL, SyncLoop, SyncResult
 from content_service.domain.errors import DomainError
 
 EXIT_REFUSED = 1
@@ -226,6 +227,63 @@ def flush_command(
             sys.stderr.write(f"content-service device: {kind}: {_one_line(result.error)}\n")
     if failed:
         raise typer.Exit(EXIT_REFUSED)
+
+
+def _print_sync(result: SyncResult) -> None:
+    """One line per applied change, then a summary line."""
+    for change in result.changes:
+        action = (
+            "removed" if change.removed else ("available" if change.type == "bundle.added" else "not held")
+        )
+        reason = f" ({change.reason})" if change.reason else ""
+        typer.echo(f"#{change.seq} {change.type} {change.bundle_id}{reason}: {action}")
+    for bundle_id in sorted(set(result.removed) - {c.bundle_id for c in result.changes}):
+        typer.echo(f"{bundle_id}: removed (revoked in the signed status)")
+    typer.echo(
+        f"synced: {len(result.changes)} change(s), {len(result.removed)} removed, "
+        f"device {result.device_state}, last seq {result.last_seq}, server time {_when(result.server_time)}"
+    )
+
+
+@device_app.command("sync")
+def sync_command(
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Keep syncing every --interval seconds until Ctrl-C.")
+    ] = False,
+    interval: Annotated[
+        float,
+        typer.Option(
+            "--interval",
+            min=0.1,
+            max=MAX_SYNC_INTERVAL,
+            help="Seconds between syncs with --watch (at most 15, so revocations arrive in time).",
+        ),
+    ] = DEFAULT_SYNC_INTERVAL,
+    home: HomeOption = DEFAULT_HOME,
+    token: TokenOption = None,
+) -> None:
+    """Pull the sync feed: verify the signed status, remove revoked bundles, list new ones."""
+    with _refusals():
+        agent = _agent(home, token)
+        if not watch:
+            _print_sync(agent.sync_once())
+            return
+    loop = SyncLoop(
+        agent,
+        interval,
+        on_result=lambda result: _print_sync(result) if result.changes or result.removed else None,
+        on_error=lambda error: sys.stderr.write(
+            f"content-service device: {type(error).__name__}: {_one_line(str(error))}\n"
+        ),
+    )
+    loop.start()
+    try:
+        while loop.running:
+            loop.join(1.0)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        loop.stop()
 
 
 __all__ = ["device_app", "register"]

@@ -9,6 +9,7 @@ service's offline contract (docs/offline-bundles.md) is exercised end to end. It
 - ``clock.TrustedClock``: the anti-rollback clock.
 - ``outbox.Outbox``: durable, idempotent queue of xAPI statements and tamper reports.
 - ``mount.MountedBundle``: decrypt-on-read access under the licence.
+- ``sync``: the sync feed (``sync_once``, ``SyncLoop``, ``SyncStatus``): revoked bundles are removed.
 """
 
 from content_service.device.agent import (
@@ -35,6 +36,7 @@ from content_service.device.http import HttpStatementSink
 from content_service.device.mount import MountedBundle
 from content_service.device.outbox import Outbox
 from content_service.device.store import DeviceStore
+from content_service.device.sync import SyncLoop, SyncResult, SyncStatus
 
 __all__ = [
     "AlreadyEnrolled",
@@ -54,6 +56,9 @@ __all__ = [
     "Offline",
     "Outbox",
     "StatusSource",
+    "SyncLoop",
+    "SyncResult",
+    "SyncStatus",
     "TamperDetected",
     "TrustedClock",
     "VerifyReport",

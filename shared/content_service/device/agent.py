@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import json
 import os
+import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -60,6 +61,7 @@ from content_service.device.store import (
     write_json,
     write_private,
 )
+from content_service.device.sync import SyncResult, SyncState, SyncStatus, sync_once
 from content_service.domain.licence import LicenceWrongDevice, check_licence_use
 
 MANIFEST_TYPE = "bundle-manifest+jwt"
@@ -80,16 +82,17 @@ StatementSink = Callable[[str, Mapping[str, Any]], Mapping[str, Any] | None]
 class StatusSource(Protocol):
     """Where a device gets a fresh signed status for a bundle when it is online.
 
-    Today a successful licence refresh is the status; the sync feed (DESIGN.md, "Sync") will
-    be another implementation. ``refresh`` raises ``Offline`` when the service cannot be
-    reached and ``LicenceRevoked`` when it refuses; on success the agent records the time.
+    The default is ``sync.SyncStatus`` (a sync of the feed, then a licence renewal); a bare
+    licence refresh (``LicenceRefreshStatus``) is the other implementation. ``refresh`` raises
+    ``Offline`` when the service cannot be reached and ``LicenceRevoked`` when it refuses; on
+    success the agent records the time.
     """
 
     def refresh(self, agent: DeviceAgent, bundle_id: str) -> None: ...
 
 
 class LicenceRefreshStatus:
-    """The status source of today: ask the API for the bundle's licence again."""
+    """A status source without the sync feed: ask the API for the bundle's licence again."""
 
     def refresh(self, agent: DeviceAgent, bundle_id: str) -> None:
         agent.fetch_licence(bundle_id)
@@ -155,7 +158,10 @@ class DeviceAgent:
         self.clock = clock or TrustedClock(store.clock_path)
         self.session = session or requests.Session()
         self._token = token
-        self.status_source: StatusSource = status_source or LicenceRefreshStatus()
+        self.status_source: StatusSource = status_source or SyncStatus()
+        # Sync (possibly on a SyncLoop thread) removes bundles; mount and remove take the same lock
+        # so a bundle is never opened halfway through its removal.
+        self._lock = threading.RLock()
         self.statement_sink = statement_sink
         self.outbox = Outbox(store.outbox_path, clock=self.clock.now, retention=outbox_retention)
         self._offline_retry_seconds = offline_retry_seconds
@@ -357,6 +363,10 @@ class DeviceAgent:
 
         The returned bundle decrypts on read and enforces the licence on every open.
         """
+        with self._lock:
+            return self._mount(bundle_id)
+
+    def _mount(self, bundle_id: str) -> MountedBundle:
         if bundle_id in self._mounted and not self._mounted[bundle_id].closed:
             self._enforce(bundle_id)
             return self._mounted[bundle_id]
@@ -384,14 +394,26 @@ class DeviceAgent:
 
     def unmount(self, bundle_id: str) -> None:
         """Close a mounted bundle and forget its content keys."""
-        mounted = self._mounted.pop(bundle_id, None)
-        if mounted is not None:
-            mounted.close()
+        with self._lock:
+            mounted = self._mounted.pop(bundle_id, None)
+            if mounted is not None:
+                mounted.close()
 
     def remove(self, bundle_id: str) -> bool:
         """Unmount and delete a bundle: its licence (and so its wrapped keys) and its ciphertext."""
-        self.unmount(bundle_id)
-        return self.store.remove_bundle(bundle_id)
+        with self._lock:
+            self.unmount(bundle_id)
+            return self.store.remove_bundle(bundle_id)
+
+    # ------------------------------------------------------------ sync
+    def sync_once(self) -> SyncResult:
+        """Pull the sync feed, verify its signed status, remove revoked bundles, acknowledge (``device.sync``)."""
+        with self._lock:
+            return sync_once(self)
+
+    def sync_state(self) -> SyncState:
+        """What the device last learnt from its feed: cursor, last seq, status time, available bundles."""
+        return SyncState.load(self)
 
     # ------------------------------------------------------------ outbox
     def record_statement(self, statement: Mapping[str, Any]) -> str:
@@ -594,10 +616,12 @@ class DeviceAgent:
         write_json(files.status, {"last_status_at": self.clock.now_int()})
 
     def _last_status(self, files: BundleFiles) -> int | None:
-        if not files.status.is_file():
-            return None
-        value = read_json(files.status).get("last_status_at")
-        return int(value) if isinstance(value, int | float) else None
+        """The latest fresh status for this bundle: its own licence refresh or the device's last sync."""
+        times = [SyncState.load(self).status_at]
+        if files.status.is_file():
+            times.append(read_json(files.status).get("last_status_at"))
+        known = [int(t) for t in times if isinstance(t, int | float)]
+        return max(known) if known else None
 
     def _may_try_network(self) -> bool:
         return self.clock.now() >= self._offline_until

@@ -7,6 +7,7 @@ Layout (the directory is 0700, every file 0600)::
     credentials.json        the bearer token given at enrolment (optional)
     clock.json              the anti-rollback clock's floor (content_service.device.clock)
     outbox.sqlite3          queued xAPI statements and tamper reports (content_service.device.outbox)
+    sync.json               the sync feed's cursor, last seq, last signed status (content_service.device.sync)
     bundles/{bundle_id}/
         manifest.jws        the signed bundle manifest, byte for byte as served
         licence.jws         the signed licence (it carries the content keys, wrapped to this device)
@@ -204,6 +205,10 @@ class DeviceStore:
     @property
     def outbox_path(self) -> Path:
         return self.home / "outbox.sqlite3"
+
+    @property
+    def sync_path(self) -> Path:
+        return self.home / "sync.json"
 
     def bundle(self, bundle_id: str) -> BundleFiles:
         """The files of one bundle (the folder is not created)."""

@@ -8,6 +8,7 @@ in milliseconds. The local stack (tests/e2e) checks the same agent against the r
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -71,6 +72,11 @@ class FakeService:
     """Public keys of earlier signers, still listed in the JWKS (rotation)."""
     fail_licences_with: int | None = None
     """Answer licence requests with this status (a server error, an expired token)."""
+    feeds: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Each device's sync feed, in order (seq = index + 1), as docs/offline-bundles.md "Sync" shows it."""
+    sync_requests: list[dict[str, str]] = field(default_factory=list)
+    mangle_status: Callable[[str], str] | None = None
+    """Alter each signed status before it is sent (a forged or replayed status)."""
     _server: ThreadingHTTPServer | None = None
 
     # ------------------------------------------------------------ lifecycle
@@ -152,7 +158,63 @@ class FakeService:
         manifest = self.signer.sign(claims, typ="bundle-manifest+jwt")
         self.objects[f"tenants/{self.tenant_id}/bundles/{bundle_id}/manifest.jws"] = manifest.encode()
         self.bundles[bundle_id] = FakeBundle(bundle_id, manifest, members, keys, packages)
+        self._fan_out("bundle.added", bundle_id)
         return bundle_id
+
+    # ------------------------------------------------------------ sync feed
+    def _fan_out(self, kind: str, bundle_id: str, reason: str | None = None) -> None:
+        for device_id, device in self.devices.items():
+            if device["state"] == "active":
+                self._append(device_id, kind, bundle_id, reason)
+
+    def _append(self, device_id: str, kind: str, bundle_id: str, reason: str | None = None) -> None:
+        feed = self.feeds.setdefault(device_id, [])
+        feed.append(
+            {
+                "seq": len(feed) + 1,
+                "type": kind,
+                "bundle_id": bundle_id,
+                "at": "2026-11-28T12:00:00Z",
+                "event_id": f"evt_{uuid.uuid4().hex}",
+                "reason": reason,
+            }
+        )
+
+    def revoke_bundle(self, bundle_id: str, reason: str = "withdrawn") -> None:
+        """Revoke a bundle: licences are refused and every active device's feed says so."""
+        self.bundles[bundle_id].revoked = True
+        self._fan_out("bundle.revoked", bundle_id, reason)
+
+    def sync(self, device_id: str, cursor: str | None, limit: int) -> tuple[int, Any]:
+        device = self.devices.get(device_id)
+        if device is None:
+            return 404, {"title": "Not found"}
+        after = json.loads(base64.urlsafe_b64decode(cursor))["s"] if cursor else 0
+        feed = self.feeds.get(device_id, [])
+        page = feed[after : after + limit]
+        last = page[-1]["seq"] if page else after
+        claims = {
+            "iss": "content-service",
+            "ver": 1,
+            "device_id": device_id,
+            "tenant_id": self.tenant_id,
+            "sub": self.user_id,
+            "device_state": device["state"],
+            "server_time": int(self.now()),
+            "revoked_bundles": sorted(b for b, x in self.bundles.items() if x.revoked),
+        }
+        status = self.signer.sign(claims, typ="device-status+jwt")
+        if self.mangle_status:
+            status = self.mangle_status(status)
+        return 200, {
+            "changes": page,
+            "next_cursor": base64.urlsafe_b64encode(
+                json.dumps({"d": device_id, "s": last}).encode()
+            ).decode(),
+            "has_more": after + limit < len(feed),
+            "server_time": "2026-11-28T12:00:00Z",
+            "status": status,
+        }
 
     def licence(self, bundle_id: str, device_id: str, *, device_key: dict[str, str] | None = None) -> str:
         """A licence as the service issues it (``device_key`` overrides the enrolled key)."""
@@ -196,7 +258,13 @@ class FakeService:
                 "public_key": body["public_key"],
                 "created_at": "2026-11-28T12:00:00Z",
             }
+            for bundle in self.bundles.values():
+                if not bundle.revoked:
+                    self._append(device_id, "bundle.added", bundle.bundle_id)
             return 201, self.devices[device_id]
+        if match := re.fullmatch(r"/v1/devices/(dev_\w+)/sync", path):
+            self.sync_requests.append(dict(query))
+            return self.sync(match[1], query.get("cursor"), int(query.get("limit", 100)))
         if method == "GET" and path == "/v1/.well-known/jwks.json":
             return 200, {"keys": [self.signer.public_jwk(), *self.retired_keys]}
         if method == "GET" and path == "/v1/bundles":

@@ -98,3 +98,21 @@ def test_commands_before_enrolment_exit_1_and_create_nothing(cli: typer.Typer, t
     result = run(cli, "list", "--home", str(tmp_path / "nowhere"))
     assert result.exit_code == 1 and "NotEnrolled" in result.stderr
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_sync_prints_applied_changes_and_removes_a_revoked_bundle(
+    cli: typer.Typer, live: FakeService, tmp_path: Path
+) -> None:
+    home = str(tmp_path / "dev")
+    assert run(cli, "enroll", "--api", live.api_url, "--token", live.token, "--home", home).exit_code == 0
+    bundle_id = live.add_bundle({"pkg_welcome": WELCOME})
+    assert run(cli, "download", bundle_id, "--home", home).exit_code == 0
+    first = run(cli, "sync", "--home", home)
+    assert first.exit_code == 0, first.output
+    assert f"#1 bundle.added {bundle_id}: available" in first.output
+    live.revoke_bundle(bundle_id, "withdrawn")
+    second = run(cli, "sync", "--home", home)
+    assert second.exit_code == 0, second.output
+    assert f"#2 bundle.revoked {bundle_id} (withdrawn): removed" in second.output
+    assert not (tmp_path / "dev" / "bundles" / bundle_id).exists()
+    assert run(cli, "sync", "--interval", "60", "--watch", "--home", home).exit_code == 2

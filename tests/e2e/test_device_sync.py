@@ -1,0 +1,143 @@
+"""Revocation reaches every holding device and unmounts it, on the local stack, through the real agent.
+
+Two devices of one learner download and license a bundle. Revoking it through the API, or one
+device reporting it tampered (the tenant policy revokes on tamper by default), makes each
+device's next sync remove it (licence, keys and ciphertext) and refuse to mount it. A revoked
+device removes everything it holds. The syncs are called directly, polled for a few seconds at
+most while the stream carries the event to the projection.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from content_service.client import ApiClient, put_upload
+from content_service.device.agent import DeviceAgent
+from content_service.device.errors import DeviceError, TamperDetected
+from content_service.device.store import DeviceStore
+from content_service.local.runner import RunnerSettings
+from content_service.local.stack import LocalStack
+from content_service.samples import sample_zip_bytes
+
+TENANT = "tenant-a"
+#: How long a device polls its sync for a change the stream is still carrying.
+PROPAGATION = 15.0
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    with LocalStack(
+        home=tmp_path_factory.mktemp("home"),
+        runner_settings=RunnerSettings(schedules_enabled=False, stream_poll_interval=0.05),
+        write_state_file=False,
+    ) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def package_id(stack: LocalStack) -> str:
+    author = ApiClient(stack.api_url, stack.mint_token(TENANT, "author-1"))
+    data = sample_zip_bytes("welcome")
+    created = author.create_upload(len(data))
+    put_upload(created["upload"], data)
+    package = author.wait_until_settled(created["package"]["package_id"], 1, timeout=60, interval=0.1)
+    assert package["state"] == "built", package
+    return str(package["package_id"])
+
+
+@pytest.fixture
+def learner(stack: LocalStack) -> ApiClient:
+    return ApiClient(stack.api_url, stack.mint_token(TENANT, f"learner-{uuid.uuid4().hex[:8]}"))
+
+
+def holding_device(home: Path, learner: ApiClient, bundle_id: str) -> DeviceAgent:
+    agent = DeviceAgent(DeviceStore(home).ensure(), session=requests.Session())
+    agent.enroll(learner, home.name)
+    agent.fetch_licence(bundle_id)
+    agent.download(bundle_id)
+    agent.mount(bundle_id).close()
+    return agent
+
+
+def sync_until_removed(agent: DeviceAgent, bundle_id: str, timeout: float = PROPAGATION) -> float:
+    """Sync (directly, every 0.1 s) until the bundle is gone; returns the seconds it took."""
+    started = time.monotonic()
+    while agent.store.bundle(bundle_id).root.exists():
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"{bundle_id} still on {agent.device_id} after {timeout:.0f} s")
+        agent.sync_once()
+        if agent.store.bundle(bundle_id).root.exists():
+            time.sleep(0.1)
+    return time.monotonic() - started
+
+
+@pytest.fixture
+def two_devices(tmp_path: Path, learner: ApiClient, package_id: str) -> tuple[str, DeviceAgent, DeviceAgent]:
+    bundle_id = learner.create_bundle([{"package_id": package_id}], uuid.uuid4().hex)["bundle_id"]
+    phone = holding_device(tmp_path / "phone", learner, bundle_id)
+    laptop = holding_device(tmp_path / "laptop", learner, bundle_id)
+    return bundle_id, phone, laptop
+
+
+def assert_removed(agent: DeviceAgent, bundle_id: str) -> None:
+    assert not agent.store.bundle(bundle_id).root.exists(), "licence, keys and ciphertext are deleted"
+    with pytest.raises(DeviceError):
+        agent.mount(bundle_id)
+
+
+def test_a_revoked_bundle_is_removed_from_every_holding_device(
+    learner: ApiClient, two_devices: tuple[str, DeviceAgent, DeviceAgent]
+) -> None:
+    bundle_id, phone, laptop = two_devices
+    mounted = phone.mount(bundle_id)
+    learner.revoke_bundle(bundle_id, "withdrawn")
+    for device in (phone, laptop):
+        assert sync_until_removed(device, bundle_id) < PROPAGATION
+        assert_removed(device, bundle_id)
+    assert mounted.closed, "a mounted bundle is unmounted by the sync that removes it"
+    # The feed entry is acknowledged: the next sync replays nothing.
+    assert phone.sync_once().changes == []
+
+
+def test_a_tamper_report_from_one_device_removes_the_bundle_from_the_other(
+    learner: ApiClient, two_devices: tuple[str, DeviceAgent, DeviceAgent]
+) -> None:
+    bundle_id, phone, laptop = two_devices
+    container = next(phone.store.bundle(bundle_id).root.glob("*.cspc"))
+    data = bytearray(container.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    container.write_bytes(bytes(data))
+    with pytest.raises(TamperDetected):
+        phone.mount(bundle_id)
+    # The report went out at once (online): nothing is left queued.
+    assert phone.outbox.pending("tamper") == [] and len(phone.outbox.sent("tamper")) == 1
+    sync_until_removed(laptop, bundle_id)
+    assert_removed(laptop, bundle_id)
+    assert learner.get_bundle(bundle_id)["state"] == "revoked"
+    sync_until_removed(phone, bundle_id)
+    assert_removed(phone, bundle_id)
+
+
+def test_a_revoked_device_removes_every_bundle(
+    learner: ApiClient, package_id: str, two_devices: tuple[str, DeviceAgent, DeviceAgent]
+) -> None:
+    bundle_id, phone, laptop = two_devices
+    second = learner.create_bundle([{"package_id": package_id}], uuid.uuid4().hex)["bundle_id"]
+    phone.fetch_licence(second)
+    phone.download(second)
+    learner.revoke_device(phone.device_id, "lost")
+    result: Any = phone.sync_once()
+    assert result.device_state == "revoked"
+    assert phone.store.bundle_ids() == []
+    for held in (bundle_id, second):
+        assert_removed(phone, held)
+    # The other device of the learner keeps its bundle.
+    laptop.sync_once()
+    assert laptop.store.bundle(bundle_id).root.exists()

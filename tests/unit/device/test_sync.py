@@ -1,0 +1,219 @@
+"""The device's sync against the fake service: paging, revocation removes files, crash-safe acks, tamper."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from content_service.device.agent import DeviceAgent
+from content_service.device.errors import DeviceError, LicenceRevoked, Offline, TamperDetected
+from content_service.device.sync import SyncLoop, SyncState, sync_once
+from tests.unit.device.conftest import DAY, Airplane, FakeTime, enroll, make_agent
+from tests.unit.device.fake_service import FakeService
+
+
+def _files(agent: DeviceAgent, bundle_id: str) -> list[str]:
+    root = agent.store.bundle(bundle_id).root
+    return sorted(p.name for p in root.iterdir()) if root.exists() else []
+
+
+def test_the_feed_is_read_page_by_page_and_the_cursor_is_persisted(
+    agent: DeviceAgent, service: FakeService, fake_time: FakeTime
+) -> None:
+    added = [service.add_bundle({"pkg": {"a.txt": b"x"}}) for _ in range(5)]
+    result = sync_once(agent, limit=2)
+    assert result.pages == 3
+    assert [c.bundle_id for c in result.changes] == added
+    assert [c.seq for c in result.changes] == [1, 2, 3, 4, 5]
+    state = SyncState.load(agent)
+    assert state.last_seq == 5 and state.cursor and sorted(state.available) == sorted(added)
+    # The second sync starts from the stored cursor: nothing is replayed.
+    again = agent.sync_once()
+    assert again.changes == [] and service.sync_requests[-1]["cursor"] == state.cursor
+    # The cursor survives a restart: a new agent on the same directory carries on from it.
+    service.add_bundle({"pkg": {"b.txt": b"y"}})
+    restarted = make_agent(agent.store.home, fake_time)
+    assert [c.seq for c in restarted.sync_once().changes] == [6]
+
+
+def test_a_revoked_bundle_is_unmounted_and_its_licence_and_ciphertext_deleted(
+    ready: DeviceAgent, bundle_id: str, service: FakeService
+) -> None:
+    ready.sync_once()
+    mounted = ready.mount(bundle_id)
+    assert _files(ready, bundle_id)
+    service.revoke_bundle(bundle_id)
+    result = ready.sync_once()
+    assert result.removed == [bundle_id]
+    assert [(c.type, c.removed) for c in result.changes] == [("bundle.revoked", True)]
+    assert mounted.closed
+    assert not ready.store.bundle(bundle_id).root.exists()
+    assert bundle_id not in SyncState.load(ready).available
+    with pytest.raises(DeviceError):
+        ready.mount(bundle_id)
+
+
+def test_a_crash_between_removal_and_acknowledgement_replays_the_page_harmlessly(
+    ready: DeviceAgent, bundle_id: str, service: FakeService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ready.sync_once()
+    acked = SyncState.load(ready)
+    service.revoke_bundle(bundle_id)
+
+    def crash(self: SyncState, agent: DeviceAgent) -> None:
+        raise OSError("power cut before the cursor was written")
+
+    monkeypatch.setattr(SyncState, "save", crash)
+    with pytest.raises(OSError):
+        ready.sync_once()
+    monkeypatch.undo()
+    # The bundle is gone but the revocation is not acknowledged: the cursor did not move.
+    assert not ready.store.bundle(bundle_id).root.exists()
+    assert SyncState.load(ready).cursor == acked.cursor
+    replay = ready.sync_once()
+    assert [c.type for c in replay.changes] == ["bundle.revoked"] and replay.removed == []
+    assert SyncState.load(ready).last_seq == acked.last_seq + 1
+
+
+def test_a_failed_removal_is_not_acknowledged_and_is_retried(
+    ready: DeviceAgent, bundle_id: str, service: FakeService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ready.sync_once()
+    before = SyncState.load(ready).cursor
+    service.revoke_bundle(bundle_id)
+    monkeypatch.setattr(ready.store, "remove_bundle", lambda b: (_ for _ in ()).throw(OSError("busy")))
+    with pytest.raises(OSError):
+        ready.sync_once()
+    assert SyncState.load(ready).cursor == before
+    monkeypatch.undo()
+    assert ready.sync_once().removed == [bundle_id]
+
+
+def test_a_bundle_listed_as_revoked_in_the_status_is_removed_even_without_its_feed_entry(
+    ready: DeviceAgent, bundle_id: str, service: FakeService
+) -> None:
+    ready.sync_once()
+    service.bundles[bundle_id].revoked = True  # revoked, but the feed entry never arrived
+    assert ready.sync_once().removed == [bundle_id]
+
+
+def test_a_forged_status_is_tamper_reported_and_nothing_is_applied(
+    ready: DeviceAgent, bundle_id: str, service: FakeService
+) -> None:
+    ready.sync_once()
+    before = SyncState.load(ready)
+
+    def forge(token: str) -> str:
+        header, payload, signature = token.split(".")
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        claims["revoked_bundles"] = []
+        claims["server_time"] += 30 * DAY
+        forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+        return f"{header}.{forged}.{signature}"
+
+    service.mangle_status = forge
+    service.revoke_bundle(bundle_id)
+    with pytest.raises(TamperDetected) as raised:
+        ready.sync_once()
+    assert raised.value.bundle_id == bundle_id
+    assert [r["bundle_id"] for r in service.tamper_reports] == [bundle_id]
+    assert SyncState.load(ready) == before
+    assert ready.clock.last_server_time < time.time() + DAY, "a forged server time never moves the clock"
+
+
+def test_another_devices_status_is_refused_as_tamper(
+    ready: DeviceAgent, service: FakeService, tmp_path: Path, fake_time: FakeTime
+) -> None:
+    other = enroll(tmp_path / "other", fake_time, service)
+    # A validly signed status, but of another device: replaying it would hide this device's revocations.
+    foreign = service.sync(other.device_id, None, 1)[1]["status"]
+    service.mangle_status = lambda _: foreign
+    with pytest.raises(TamperDetected):
+        ready.sync_once()
+
+
+def test_a_revoked_device_removes_every_bundle(
+    ready: DeviceAgent, bundle_id: str, service: FakeService
+) -> None:
+    second = service.add_bundle({"pkg": {"b.txt": b"y"}})
+    ready.download(second)
+    ready.fetch_licence(second)
+    service.revoke_device(ready.device_id)
+    result = ready.sync_once()
+    assert sorted(result.removed) == sorted([bundle_id, second])
+    assert result.device_state == "revoked"
+    assert ready.store.bundle_ids() == []
+
+
+def test_a_stale_status_syncs_before_opening_and_learns_the_revocation(
+    ready: DeviceAgent, bundle_id: str, service: FakeService, fake_time: FakeTime
+) -> None:
+    ready.sync_once()
+    with ready.mount(bundle_id):
+        pass
+    ready.unmount(bundle_id)
+    calls = len(service.sync_requests)
+    service.revoke_bundle(bundle_id)
+    # Within the status interval the open does not sync (the loop's job), past it, it must.
+    fake_time.advance(DAY)
+    with pytest.raises(LicenceRevoked):
+        ready.mount(bundle_id)
+    assert len(service.sync_requests) > calls
+    assert not ready.store.bundle(bundle_id).root.exists()
+
+
+def test_a_fresh_sync_status_opens_without_another_call(
+    ready: DeviceAgent, bundle_id: str, service: FakeService, fake_time: FakeTime
+) -> None:
+    fake_time.advance(DAY)
+    ready.sync_once()
+    calls = len(service.sync_requests)
+    with ready.mount(bundle_id) as mounted:
+        assert mounted.read("pkg_second", "a.txt") == b"second package"
+    assert len(service.sync_requests) == calls
+
+
+def test_offline_the_sync_raises_offline_and_the_grace_rules_still_open(
+    ready: DeviceAgent, bundle_id: str, fake_time: FakeTime
+) -> None:
+    ready.session = Airplane()
+    with pytest.raises(Offline):
+        ready.sync_once()
+    fake_time.advance(DAY)
+    with ready.mount(bundle_id) as mounted:
+        assert mounted.read("pkg_second", "a.txt") == b"second package"
+
+
+def test_the_sync_loop_removes_a_revoked_bundle_and_stops(
+    ready: DeviceAgent, bundle_id: str, service: FakeService
+) -> None:
+    with pytest.raises(ValueError):
+        SyncLoop(ready, interval=60)
+    with SyncLoop(ready, interval=0.05) as loop:
+        service.revoke_bundle(bundle_id)
+        deadline = time.monotonic() + 5
+        while ready.store.bundle(bundle_id).root.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert not ready.store.bundle(bundle_id).root.exists()
+    assert loop.syncs >= 1 and loop.last_error is None
+    stopped = loop.syncs
+    time.sleep(0.2)
+    assert loop.syncs == stopped, "stop() ends the loop"
+
+
+def test_the_sync_loop_survives_being_offline(ready: DeviceAgent) -> None:
+    ready.session = Airplane()
+    with SyncLoop(ready, interval=0.05) as loop:
+        deadline = time.monotonic() + 5
+        while loop.last_error is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert isinstance(loop.last_error, Offline)
+        ready.session = requests.Session()
+        while loop.syncs == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert loop.syncs >= 1
