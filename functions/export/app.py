@@ -29,4 +29,6 @@ def export_record(record: SQSRecord) -> None:
 
 @logger.inject_lambda_context
 def handler(event: dict, context: LambdaContext) -> dict:
-    return process_partial_response(event=event, record_handler=export_record, processor=processor, context=context)
+    return process_partial_response(
+        event=event, record_handler=export_record, processor=processor, context=context
+    )

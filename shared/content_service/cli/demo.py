@@ -93,7 +93,9 @@ def run_demo(timeout: float) -> int:
         for launch in manifest["launches"]:
             console.print(f"  launch [bold]{launch['id']}[/]: {launch['title']} → {launch['href']}")
         play_offline(client, package, manifest, data)
-        console.print("[bold green]demo finished: built, bundled, licensed, downloaded, verified and read on the device[/]")
+        console.print(
+            "[bold green]demo finished: built, bundled, licensed, downloaded, verified and read on the device[/]"
+        )
         return 0
 
 

@@ -60,7 +60,9 @@ class ExportJob:
     ) -> ExportJob:
         if format not in FORMATS:
             raise InvariantViolated(f"unknown export format {format!r}; one of {sorted(FORMATS)}")
-        job = cls(tenant_id, export_id, package_id, version, format, dict(options), ExportState.PENDING, now, now)
+        job = cls(
+            tenant_id, export_id, package_id, version, format, dict(options), ExportState.PENDING, now, now
+        )
         return job._record("content.export.requested.v1", now, {"package_id": package_id, "format": format})
 
     def complete(self, result: ExportResult, now: datetime) -> ExportJob:
@@ -78,4 +80,6 @@ class ExportJob:
             raise InvalidTransition(f"export {self.export_id} is {self.state.value}", state=self.state.value)
 
     def _record(self, name: str, now: datetime, data: dict[str, Any]) -> ExportJob:
-        return replace(self, events=(*self.events, DomainEvent(name, self.tenant_id, self.export_id, now, data)))
+        return replace(
+            self, events=(*self.events, DomainEvent(name, self.tenant_id, self.export_id, now, data))
+        )
