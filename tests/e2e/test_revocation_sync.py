@@ -304,3 +304,15 @@ def test_an_overwritten_manifest_in_the_bucket_revokes_the_bundle(stack: LocalSt
 
     changes = learner.wait_for(device, "bundle.revoked", bundle_id, timeout=10)
     assert "storage" in changes[-1]["reason"] and "ObjectCreated" in changes[-1]["reason"]
+
+
+def test_a_licence_issue_reaches_that_devices_feed_only(stack: LocalStack, package_id: str) -> None:
+    learner = Learner(stack, "tenant-a", f"learner-{uuid.uuid4().hex[:6]}")
+    phone, laptop = learner.enroll(), learner.enroll()
+    bundle_id = learner.bundle(package_id)
+    issued = learner.call("POST", f"/v1/bundles/{bundle_id}/licenses", json={"device_id": phone})
+    assert issued.status_code == 201, issued.text
+    changes = learner.wait_for(phone, "licence.renewed", bundle_id, timeout=5)
+    assert [c["type"] for c in changes].count("licence.renewed") == 1
+    learner.wait_for(laptop, "bundle.added", bundle_id)
+    assert all(c["type"] != "licence.renewed" for c in learner.changes(laptop))

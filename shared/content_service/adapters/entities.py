@@ -253,11 +253,26 @@ class DynamoLicenceRecords(_Store):
         )
 
     def put(self, licence: IssuedLicence) -> None:
-        # The record is a cache of the latest licence, not an aggregate: last writer wins.
+        # The record is a cache of the latest licence, not an aggregate: last writer wins. Its
+        # revision is the issue time in milliseconds, so each issue's event has its own id, and it
+        # carries ``content.licence.issued.v1`` so the device's feed learns of the renewal.
+        event = DomainEvent(
+            "content.licence.issued.v1",
+            licence.tenant_id,
+            licence.licence_id,
+            licence.issued_at,
+            {
+                "bundle_id": licence.bundle_id,
+                "device_id": licence.device_id,
+                "expires_at": licence.expires_at.isoformat(),
+            },
+        )
         self._model(
             f"TENANT#{licence.tenant_id}#BUNDLE#{licence.bundle_id}",
             f"LICENCE#{licence.device_id}",
             entity="licence",
+            revision=int(licence.issued_at.timestamp() * 1000),
+            events=_events((event,)),
             tenant_id=licence.tenant_id,
             body={
                 "licence_id": licence.licence_id,

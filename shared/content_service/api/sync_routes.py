@@ -22,7 +22,7 @@ MAX_CHANGES = 500
 
 class ChangeView(BaseModel):
     seq: int = Field(description="position in this device's feed; strictly increasing, no gaps")
-    type: Literal["bundle.added", "bundle.revoked"]
+    type: Literal["bundle.added", "bundle.revoked", "licence.renewed"]
     bundle_id: str
     at: datetime = Field(description="when the change happened (the domain event's time)")
     event_id: str = Field(description="the event that caused the change")

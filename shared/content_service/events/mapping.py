@@ -13,7 +13,7 @@ from typing import Any
 
 from content_service.events.models import EVENT_MODELS, Envelope
 
-_ID_FIELDS = {"bundle": "bundle_id", "device": "device_id"}
+_ID_FIELDS = {"bundle": "bundle_id", "device": "device_id", "licence": "licence_id"}
 
 
 @dataclass(frozen=True)

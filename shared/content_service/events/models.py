@@ -76,6 +76,13 @@ class DeviceRevokedData(_Body):
     reason: str
 
 
+class LicenceIssuedData(_Body):
+    licence_id: str
+    bundle_id: str
+    device_id: str
+    expires_at: datetime
+
+
 class Envelope(BaseModel):
     """What every published event shares; subclasses pin ``subject`` and type ``data``."""
 
@@ -131,6 +138,12 @@ class DeviceRevokedV1(Envelope):
     data: DeviceRevokedData
 
 
+class LicenceIssuedV1(Envelope):
+    subject: Literal["content.licence.issued.v1"] = "content.licence.issued.v1"
+    version: Literal[1] = 1
+    data: LicenceIssuedData
+
+
 IntegrationEvent = (
     PackageBuiltV1
     | PackageFailedV1
@@ -139,6 +152,7 @@ IntegrationEvent = (
     | BundleTamperedV1
     | DeviceEnrolledV1
     | DeviceRevokedV1
+    | LicenceIssuedV1
 )
 
 #: Every published subject and its model; a domain event with another name stays internal.
@@ -152,5 +166,6 @@ EVENT_MODELS: dict[str, type[Envelope]] = {
         BundleTamperedV1,
         DeviceEnrolledV1,
         DeviceRevokedV1,
+        LicenceIssuedV1,
     )
 }

@@ -27,6 +27,7 @@ from content_service.events.models import (
     DeviceEnrolledV1,
     DeviceRevokedV1,
     Envelope,
+    LicenceIssuedV1,
 )
 from content_service.service.outbox_ports import FeedChange, FeedEntry, Metrics, SyncStore, UserBundle
 from content_service.service.ports import Clock, DeviceRepository, TokenSigner
@@ -47,6 +48,10 @@ def project(event: Envelope, *, store: SyncStore, metrics: Metrics, clock: Clock
         return _device_enrolled(event, store)
     if isinstance(event, DeviceRevokedV1):
         store.deactivate_device(event.tenant_id, event.data.user_id, event.data.device_id)
+    if isinstance(event, LicenceIssuedV1):
+        # Only the device the licence was issued to learns of it: it may fetch the renewed licence.
+        change = FeedChange("licence.renewed", event.data.bundle_id, event.occurred_at, event.id)
+        return int(store.append(event.tenant_id, event.data.device_id, change))
     return 0
 
 
