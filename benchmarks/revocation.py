@@ -10,7 +10,7 @@ or files a tamper report, and polls both devices' sync (every 20 ms) until both 
 revocation. Times are wall clock from sending the request.
 
 Device unmount: one enrolled reference device (``content_service.device``) runs a ``SyncLoop`` at
-its default interval (10 s) for the whole measurement. Each run creates a bundle, the device
+its default interval for the whole measurement. Each run creates a bundle, the device
 licenses and downloads it, a random pause (0 to one interval) decorrelates the revocation from the
 loop's phase, then the bundle is revoked through the API; the time runs from sending the revoke
 until the bundle's folder (licence, keys, ciphertext) is gone from the device.

@@ -157,7 +157,7 @@ class Dependencies:
             bundles=self.bundles,
             metrics=self.metrics,
             clock=self.clock,
-            auto_revoke=self.settings.tamper_auto_revoke,
+            tamper_policy=self.settings.tamper_policy,
         )
 
     @cached_property

@@ -8,6 +8,7 @@ from functools import lru_cache
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from content_service.domain.bundle import TamperPolicy
 from content_service.domain.licence import LicenceTerms
 from content_service.packaging.limits import ImportLimits
 
@@ -79,8 +80,11 @@ class Settings(BaseSettings):
         description="how long a consumer remembers an event id; longer than the stream's 24 h retention",
     )
     tamper_auto_revoke: bool = Field(
-        default=True,
-        description="a tamper event revokes the bundle (tenant policy; per-tenant override later)",
+        default=True, description="a tamper event revokes the bundle, by default"
+    )
+    tamper_auto_revoke_overrides: str = Field(
+        default="",
+        description="per-tenant policy, comma-separated tenant=on|off (for example 'acme=off,beta=on')",
     )
     metrics_namespace: str = Field(
         default="ContentService", description="CloudWatch namespace of EMF metrics"
@@ -93,6 +97,16 @@ class Settings(BaseSettings):
     @property
     def cdn_url(self) -> str:
         return self.cdn_base_url.rstrip("/") or f"https://{self.cdn_domain}"
+
+    @property
+    def tamper_policy(self) -> TamperPolicy:
+        overrides = []
+        for item in filter(None, (part.strip() for part in self.tamper_auto_revoke_overrides.split(","))):
+            tenant, _, value = item.partition("=")
+            if not tenant.strip() or value.strip() not in ("on", "off"):
+                raise ValueError(f"TAMPER_AUTO_REVOKE_OVERRIDES: {item!r} is not tenant=on|off")
+            overrides.append((tenant.strip(), value.strip() == "on"))
+        return TamperPolicy(self.tamper_auto_revoke, tuple(overrides))
 
     @property
     def licence_terms(self) -> LicenceTerms:

@@ -167,3 +167,14 @@ class Bundle:
         return replace(
             self, events=(*self.events, DomainEvent(name, self.tenant_id, self.bundle_id, now, data))
         )
+
+
+@dataclass(frozen=True)
+class TamperPolicy:
+    """Whether a tamper event revokes the bundle: on by default, with per-tenant overrides."""
+
+    default: bool = True
+    overrides: tuple[tuple[str, bool], ...] = ()
+
+    def auto_revoke_for(self, tenant_id: str) -> bool:
+        return dict(self.overrides).get(tenant_id, self.default)

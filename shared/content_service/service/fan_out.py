@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass
 
+from content_service.domain.bundle import TamperPolicy
 from content_service.events.mapping import OutboxRow, envelopes
 from content_service.events.models import BundleTamperedV1, Envelope
 from content_service.service.outbox_ports import EventBus, Inbox, Metrics, SyncStore
@@ -39,7 +40,7 @@ class FanOut:
     bundles: BundleRepository
     metrics: Metrics
     clock: Clock
-    auto_revoke: bool
+    tamper_policy: TamperPolicy
 
     def publish(self, rows: Iterable[OutboxRow]) -> set[str]:
         """Publish the rows' events not yet published (in PutEvents batches); return the failed ids."""
@@ -71,7 +72,11 @@ class FanOut:
 
     def _respond_to_tamper(self, event: BundleTamperedV1) -> None:
         respond_to_tamper(
-            event, bundles=self.bundles, clock=self.clock, metrics=self.metrics, auto_revoke=self.auto_revoke
+            event,
+            bundles=self.bundles,
+            clock=self.clock,
+            metrics=self.metrics,
+            auto_revoke=self.tamper_policy.auto_revoke_for(event.tenant_id),
         )
 
     def _once(self, consumer: str, event: Envelope, work: Callable[[], object]) -> None:

@@ -51,11 +51,20 @@ def test_concurrent_writers_leave_no_gap_and_no_duplicate(table):
                 except FeedContention:
                     time.sleep(0.01)
 
-    threads = [threading.Thread(target=write, args=(offset,)) for offset in (0, 7, 13)]
+    crashes: list[BaseException] = []
+
+    def guarded(offset: int) -> None:
+        try:
+            write(offset)
+        except BaseException as error:  # noqa: BLE001 - a crashed writer must fail the test
+            crashes.append(error)
+
+    threads = [threading.Thread(target=guarded, args=(offset,)) for offset in (0, 7, 13)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    assert crashes == []
     entries = DynamoSyncStore(client, table).read("t", "d1", 0, 100)
     assert [e.seq for e in entries] == list(range(1, 21))
     assert sorted(e.change.event_id for e in entries) == sorted(events)

@@ -32,7 +32,9 @@ def test_a_job_is_requested_pending_and_done_once():
 
 def test_a_failed_job_keeps_its_problem_and_is_final():
     failed = a_job().fail(Problem("export.ExportError", "cannot carry"), NOW)
-    assert failed.problem.code == "export.ExportError" and failed.events[-1].name == "content.export.failed.v1"
+    assert (
+        failed.problem.code == "export.ExportError" and failed.events[-1].name == "content.export.failed.v1"
+    )
     with pytest.raises(InvalidTransition):
         failed.complete(ExportResult("k", 1, "b" * 64), NOW)
 

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from content_service.domain.bundle import Bundle, BundlePackage, BundleState
+from content_service.domain.bundle import Bundle, BundlePackage, BundleState, TamperPolicy
 from content_service.domain.device import Device
 from content_service.domain.errors import NotFound, ValidationFailed
 from content_service.domain.package import ContainerRef
@@ -20,7 +20,7 @@ KEY = {"kty": "OKP", "crv": "X25519", "x": "A" * 43}
 
 
 class World:
-    def __init__(self, auto_revoke: bool = True) -> None:
+    def __init__(self, policy: TamperPolicy | None = None) -> None:
         self.clock = FakeClock()
         self.bus, self.inbox, self.store = FakeBus(), FakeInbox(), FakeSyncStore()
         self.metrics, self.bundles, self.devices = (
@@ -35,7 +35,7 @@ class World:
             bundles=self.bundles,
             metrics=self.metrics,
             clock=self.clock,
-            auto_revoke=auto_revoke,
+            tamper_policy=policy or TamperPolicy(),
         )
         self.revisions: dict[str, int] = {}
 
@@ -180,8 +180,8 @@ def test_a_tamper_report_revokes_the_bundle_once_and_counts() -> None:
     assert w.metrics.named("TamperEvents") == [1, 1]
 
 
-def test_tamper_is_only_counted_when_the_policy_is_off() -> None:
-    w = World(auto_revoke=False)
+def test_tamper_is_only_counted_when_the_tenants_policy_is_off() -> None:
+    w = World(TamperPolicy(default=True, overrides=(("t", False),)))
     w.deliver(w.create_bundle("b1"))
     w.deliver(_tamper_row(w, "b1"))
     assert w.bundles.get("t", "b1").state is BundleState.BUILT
@@ -232,3 +232,10 @@ def test_a_cursor_round_trips_and_garbage_is_refused() -> None:
     for garbage in ("!!", "e30", encode_sync_cursor("d1", 7)[:-3]):
         with pytest.raises(ValidationFailed):
             decode_sync_cursor(garbage, "d1")
+
+
+def test_another_tenants_override_does_not_switch_this_tenants_revocation_off() -> None:
+    w = World(TamperPolicy(default=True, overrides=(("other", False),)))
+    w.deliver(w.create_bundle("b1"))
+    w.deliver(_tamper_row(w, "b1"))
+    assert w.bundles.get("t", "b1").state is BundleState.REVOKED
