@@ -119,6 +119,19 @@ def licence(w, bundle, device, tenant="t1"):
     )
 
 
+def download(w, bundle, device):
+    return cases.download_urls(
+        "t1",
+        bundle.bundle_id,
+        device.device_id,
+        bundles=w["bundles"],
+        devices=w["devices"],
+        urls=FakeUrlSigner(),
+        clock=w["clock"],
+        ttl=timedelta(minutes=5),
+    )
+
+
 def test_a_bundle_has_a_signed_manifest_listing_each_container(world):
     package = built_package(world)
     bundle = a_bundle(world, package)
@@ -219,30 +232,12 @@ def test_downloads_are_signed_urls_for_an_active_device_only(world):
     package = built_package(world)
     bundle = a_bundle(world, package)
     device, _ = a_device(world)
-    signed = cases.download_urls(
-        "t1",
-        bundle.bundle_id,
-        device.device_id,
-        bundles=world["bundles"],
-        devices=world["devices"],
-        urls=FakeUrlSigner(),
-        clock=world["clock"],
-        ttl=timedelta(minutes=5),
-    )
+    signed = download(world, bundle, device)
     assert signed.containers[0]["url"].startswith(f"https://cdn.example/{package.sealed.container.key}")
     assert signed.manifest_url.startswith(f"https://cdn.example/{bundle.manifest_key}")
     revoke_device("t1", device.device_id, "lost", devices=world["devices"], clock=world["clock"])
     with pytest.raises(InvalidTransition):
-        cases.download_urls(
-            "t1",
-            bundle.bundle_id,
-            device.device_id,
-            bundles=world["bundles"],
-            devices=world["devices"],
-            urls=FakeUrlSigner(),
-            clock=world["clock"],
-            ttl=timedelta(minutes=5),
-        )
+        download(world, bundle, device)
 
 
 def test_the_device_cap_is_enforced_at_enrolment(world):
@@ -286,15 +281,6 @@ def test_a_revoked_bundle_gets_no_licence_or_download_and_revoking_again_changes
     with pytest.raises(InvalidTransition):
         licence(world, bundle, device)
     with pytest.raises(InvalidTransition):
-        cases.download_urls(
-            "t1",
-            bundle.bundle_id,
-            device.device_id,
-            bundles=world["bundles"],
-            devices=world["devices"],
-            urls=FakeUrlSigner(),
-            clock=world["clock"],
-            ttl=timedelta(minutes=5),
-        )
+        download(world, bundle, device)
     with pytest.raises(NotFound):
         cases.revoke_bundle("t2", bundle.bundle_id, "x", bundles=world["bundles"], clock=world["clock"])
