@@ -232,6 +232,10 @@ class FakeBundleRepository(_Rows):
     def list(self, tenant_id: str, cursor: str | None, limit: int) -> BundlePage:
         return BundlePage([b for (t, _), b in self.rows.items() if t == tenant_id][:limit], None)
 
+    def list_for_user(self, tenant_id: str, user_id: str, cursor: str | None, limit: int) -> BundlePage:
+        mine = [b for (t, _), b in self.rows.items() if t == tenant_id and b.user_id == user_id]
+        return BundlePage(mine[:limit], None)
+
 
 class FakeLicenceRecords:
     def __init__(self) -> None:

@@ -47,7 +47,7 @@ class DynamoStorageTamperLog:
             tenant_id,
             bundle_id,
             change.at,
-            {"source": "storage", "kind": change.event_name, "object_key": change.key},
+            {"source": "storage", "kind": change.event_name, "object_key": change.key, "corroborated": True},
         )
         item = self._model(
             f"TENANT#{tenant_id}#BUNDLE#{bundle_id}",

@@ -15,6 +15,7 @@ events of the write, so the table's stream carries them (the outbox).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -34,8 +35,6 @@ from content_service.domain.export import ExportJob, ExportResult, ExportState
 from content_service.domain.package import Problem
 from content_service.service.ports import BundlePage, DevicePage, IssuedLicence, TamperReportRecord
 
-_CURSOR_FIELDS = ("pk", "sk", "gsi1sk")
-
 
 @lru_cache(maxsize=8)
 def entity_model(table_name: str, region: str) -> type[Model]:
@@ -49,6 +48,14 @@ def entity_model(table_name: str, region: str) -> type[Model]:
         gsi1pk = UnicodeAttribute(hash_key=True)
         gsi1sk = UnicodeAttribute(range_key=True)
 
+    class ByUser(GlobalSecondaryIndex):
+        class Meta:
+            index_name = "gsi2"
+            projection = AllProjection()
+
+        gsi2pk = UnicodeAttribute(hash_key=True)
+        gsi2sk = UnicodeAttribute(range_key=True)
+
     class EntityItem(Model):
         class Meta:
             pass
@@ -57,16 +64,24 @@ def entity_model(table_name: str, region: str) -> type[Model]:
         sk = UnicodeAttribute(range_key=True)
         gsi1pk = UnicodeAttribute(null=True)
         gsi1sk = UnicodeAttribute(null=True)
+        gsi2pk = UnicodeAttribute(null=True)
+        gsi2sk = UnicodeAttribute(null=True)
         entity = UnicodeAttribute()
         tenant_id = UnicodeAttribute()
         revision = NumberAttribute(default=0)
         body = JSONAttribute()
         events = JSONAttribute(null=True)
         by_owner = ByOwner()
+        by_user = ByUser()
 
     EntityItem.Meta.table_name = table_name  # type: ignore[attr-defined]
     EntityItem.Meta.region = region  # type: ignore[attr-defined]
     return EntityItem
+
+
+def _user_bundles(tenant_id: str, user_id: str) -> str:
+    """The per-user bundle index's partition (gsi2): a learner lists only their own bundles."""
+    return f"TENANT#{tenant_id}#USER#{user_id}#BUNDLES"
 
 
 def _events(events: tuple[DomainEvent, ...]) -> list[dict[str, Any]] | None:
@@ -93,16 +108,20 @@ class _Store:
     def _page(
         self, tenant_id: str, gsi1pk: str, cursor: str | None, limit: int
     ) -> tuple[list[Any], str | None]:
+        return self._index_page(self._model.by_owner, "gsi1", tenant_id, gsi1pk, cursor, limit)
+
+    def _index_page(
+        self, index: Any, name: str, tenant_id: str, partition: str, cursor: str | None, limit: int
+    ) -> tuple[list[Any], str | None]:
+        fields = ("pk", "sk", f"{name}sk")
         start = None
         if cursor:
-            position = decode_cursor(cursor, _CURSOR_FIELDS, f"TENANT#{tenant_id}#")
-            start = {name: {"S": value} for name, value in {**position, "gsi1pk": gsi1pk}.items()}
-        results = self._model.by_owner.query(
-            gsi1pk, scan_index_forward=False, limit=limit, last_evaluated_key=start
-        )
+            position = decode_cursor(cursor, fields, f"TENANT#{tenant_id}#")
+            start = {field: {"S": value} for field, value in {**position, f"{name}pk": partition}.items()}
+        results = index.query(partition, scan_index_forward=False, limit=limit, last_evaluated_key=start)
         items = list(results)
         last = results.last_evaluated_key
-        return items, encode_cursor(last, _CURSOR_FIELDS) if last and len(items) >= limit else None
+        return items, encode_cursor(last, fields) if last and len(items) >= limit else None
 
 
 class DynamoDeviceRepository(_Store):
@@ -186,12 +205,20 @@ class DynamoBundleRepository(_Store):
         items, next_cursor = self._page(tenant_id, f"TENANT#{tenant_id}#BUNDLES", cursor, limit)
         return BundlePage([self._bundle(item) for item in items], next_cursor)
 
+    def list_for_user(self, tenant_id: str, user_id: str, cursor: str | None, limit: int) -> BundlePage:
+        items, next_cursor = self._index_page(
+            self._model.by_user, "gsi2", tenant_id, _user_bundles(tenant_id, user_id), cursor, limit
+        )
+        return BundlePage([self._bundle(item) for item in items], next_cursor)
+
     def _item(self, bundle: Bundle) -> Model:
         return self._model(
             f"TENANT#{bundle.tenant_id}#BUNDLE#{bundle.bundle_id}",
             "BUNDLE",
             gsi1pk=f"TENANT#{bundle.tenant_id}#BUNDLES",
             gsi1sk=f"{bundle.created_at.isoformat()}#{bundle.bundle_id}",
+            gsi2pk=_user_bundles(bundle.tenant_id, bundle.user_id),
+            gsi2sk=f"{bundle.created_at.isoformat()}#{bundle.bundle_id}",
             entity="bundle",
             tenant_id=bundle.tenant_id,
             revision=bundle.revision,
@@ -293,7 +320,12 @@ class DynamoTamperReports(_Store):
             report.tenant_id,
             report.bundle_id,
             report.reported_at,
-            {"device_id": report.device_id, "kind": report.kind, "report_id": report.report_id},
+            {
+                "device_id": report.device_id,
+                "kind": report.kind,
+                "report_id": report.report_id,
+                "corroborated": report.corroborated,
+            },
         )
         item = self._model(
             f"TENANT#{report.tenant_id}#DEVICE#{report.device_id}",
@@ -306,6 +338,8 @@ class DynamoTamperReports(_Store):
                 "kind": report.kind,
                 "detail": report.detail,
                 "reported_at": report.reported_at.isoformat(),
+                "corroborated": report.corroborated,
+                "evidence": asdict(report.evidence) if report.evidence else None,
             },
             events=_events((event,)),
         )

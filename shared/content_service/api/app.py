@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
-from content_service.api import bundle_routes, export_routes, problems, sync_routes
-from content_service.api.auth import caller_of
+from content_service.api import authorization, bundle_routes, export_routes, problems, sync_routes
+from content_service.api.auth import principal_of
 from content_service.api.idempotency import idempotency_config
 from content_service.api.models import (
     CreateUpload,
@@ -24,6 +22,7 @@ from content_service.api.models import (
     UploadCreated,
     UploadInstructions,
 )
+from content_service.api.policy import policy_for
 from content_service.bootstrap import dependencies
 from content_service.domain.errors import PROBLEM_BASE, DomainError
 from content_service.service import packages as use_cases
@@ -36,18 +35,18 @@ app.include_router(sync_routes.router)
 app.include_router(export_routes.router)
 
 
-def caller() -> tuple[str, str]:
-    """The caller's tenant and user, from the verified JWT claims only."""
-    who = caller_of(app.current_event)
-    return who.tenant_id, who.user_id
-
-
-@app.post("/v1/uploads", summary="Register a package version and get a presigned PUT URL for its zip")
+@app.post(
+    "/v1/uploads",
+    operation_id="create_upload",
+    summary="Register a package version and get a presigned PUT URL for its zip",
+)
 def create_upload(body: CreateUpload) -> Response[UploadCreated]:
-    tenant, user = caller()
+    who = principal_of(app.current_event)
     deps = dependencies()
     ticket = use_cases.request_upload(
-        use_cases.RequestUpload(tenant, user, body.content_type, body.content_length, body.package_id),
+        use_cases.RequestUpload(
+            who.tenant_id, who.principal_id, body.content_type, body.content_length, body.package_id
+        ),
         packages=deps.packages,
         uploads=deps.uploads,
         clock=deps.clock,
@@ -69,36 +68,48 @@ def create_upload(body: CreateUpload) -> Response[UploadCreated]:
     )
 
 
-@app.get("/v1/packages", summary="List the caller's package versions, newest first")
+@app.get(
+    "/v1/packages", operation_id="list_packages", summary="List the caller's package versions, newest first"
+)
 def list_packages(
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
     limit: Annotated[int | None, Query(ge=1, le=100)] = None,
 ) -> PackagePage:
-    tenant, _ = caller()
     deps = dependencies()
     page = use_cases.list_packages(
-        tenant, packages=deps.packages, cursor=cursor, limit=limit or deps.settings.page_size_default
+        principal_of(app.current_event).tenant_id,
+        packages=deps.packages,
+        cursor=cursor,
+        limit=limit or deps.settings.page_size_default,
     )
     return PackagePage(items=[PackageView.of(p) for p in page.items], next_cursor=page.next_cursor)
 
 
-@app.get("/v1/packages/<package_id>", summary="A package version (the latest unless ?version=)")
+@app.get(
+    "/v1/packages/<package_id>",
+    operation_id="get_package",
+    summary="A package version (the latest unless ?version=)",
+)
 def get_package(
     package_id: Annotated[str, Path(pattern=ID_PATTERN)],
     version: Annotated[int | None, Query(ge=1)] = None,
 ) -> PackageView:
-    tenant, _ = caller()
+    tenant = principal_of(app.current_event).tenant_id
     return PackageView.of(
         use_cases.get_package(tenant, package_id, packages=dependencies().packages, version=version)
     )
 
 
-@app.get("/v1/packages/<package_id>/manifest", summary="A built package version's full manifest")
+@app.get(
+    "/v1/packages/<package_id>/manifest",
+    operation_id="get_manifest",
+    summary="A built package version's full manifest",
+)
 def get_manifest(
     package_id: Annotated[str, Path(pattern=ID_PATTERN)],
     version: Annotated[int | None, Query(ge=1)] = None,
 ) -> ManifestView:
-    tenant, _ = caller()
+    tenant = principal_of(app.current_event).tenant_id
     deps = dependencies()
     package = use_cases.get_package(tenant, package_id, packages=deps.packages, version=version)
     manifest = use_cases.get_manifest(
@@ -110,16 +121,6 @@ def get_manifest(
 @app.exception_handler(DomainError)
 def handle_domain_error(error: DomainError) -> Response:
     return problems.from_domain_error(error)
-
-
-@app.exception_handler(IdempotencyValidationError)
-def handle_idempotency_mismatch(_: IdempotencyValidationError) -> Response:
-    return problems.problem(
-        422,
-        "Idempotency-Key reused with a different request",
-        "this Idempotency-Key was first used with another body; use a new key for a new request",
-        PROBLEM_BASE + "idempotency-key-reused",
-    )
 
 
 @app.exception_handler(IdempotencyAlreadyInProgressError)
@@ -147,6 +148,10 @@ def handle_unexpected(error: Exception) -> Response:
     return problems.internal_error(error)
 
 
+# Every route must have an entry in the policy table, or the app refuses to start.
+authorization.install(app)
+
+
 def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Resolve one API Gateway event; idempotency learns the invocation's remaining time first."""
     idempotency_config().register_lambda_context(context)
@@ -154,9 +159,27 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def openapi_document() -> str:
-    """The OpenAPI document generated from the routes (committed as docs/openapi.json)."""
-    return app.get_openapi_json_schema(
-        title="content-service API",
-        version="1.0.0",
-        description="Uploads, PlayPackages, and (later) bundles, licences and exports.",
+    """The OpenAPI document generated from the routes (committed as docs/openapi.json).
+
+    Each operation carries its policy-table entry as ``x-roles`` / ``x-ownership``, and the bearer
+    scheme every non-public operation needs.
+    """
+    document = json.loads(
+        app.get_openapi_json_schema(
+            title="content-service API",
+            version="1.0.0",
+            description="Uploads, PlayPackages, devices, bundles, licences, sync and exports. "
+            "Send a Cognito ID token (people) or a client-credentials access token (services) as "
+            "`Authorization: Bearer <token>`; docs/api.md has the role table.",
+        )
     )
+    document.setdefault("components", {})["securitySchemes"] = {
+        "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    }
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            policy = policy_for(operation["operationId"])
+            operation["x-roles"] = sorted(policy.roles) if policy.roles is not None else []
+            operation["x-ownership"] = policy.ownership.value
+            operation["security"] = [] if policy.public else [{"bearer": []}]
+    return json.dumps(document, indent=2)

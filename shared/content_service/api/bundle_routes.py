@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 
-from content_service.api.auth import caller_of
+from content_service.api.auth import principal_of
 from content_service.api.idempotency import IDEMPOTENCY_KEY_PATTERN, run_once
 from content_service.api.models import (
     BundlePageView,
@@ -33,6 +33,7 @@ router = Router()
 
 DEVICE_ID = r"^dev_[0-9a-f]{32}$"
 BUNDLE_ID = r"^bnd_[0-9a-f]{32}$"
+USER_ID = r"^[A-Za-z0-9][A-Za-z0-9_:.@+-]{0,127}$"
 
 
 def _created(body: Any, location: str) -> Response:
@@ -44,13 +45,17 @@ def _created(body: Any, location: str) -> Response:
     )
 
 
-@router.post("/v1/devices", summary="Enroll a device of the caller with its X25519 public key")
+@router.post(
+    "/v1/devices",
+    operation_id="enroll_device",
+    summary="Enroll a device of the caller with its X25519 public key",
+)
 def enroll_device(body: EnrollDevice) -> Response[DeviceView]:
-    who = caller_of(router.current_event)
+    who = principal_of(router.current_event)
     deps = dependencies()
     device = device_cases.enroll_device(
         who.tenant_id,
-        who.user_id,
+        who.principal_id,
         body.public_key,
         body.name,
         devices=deps.devices,
@@ -60,35 +65,36 @@ def enroll_device(body: EnrollDevice) -> Response[DeviceView]:
     return _created(DeviceView.of(device), f"/v1/devices/{device.device_id}")
 
 
-@router.get("/v1/devices", summary="The caller's devices")
+@router.get("/v1/devices", operation_id="list_devices", summary="The caller's devices")
 def list_devices(
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
     limit: Annotated[int | None, Query(ge=1, le=100)] = None,
+    user_id: Annotated[str | None, Query(pattern=USER_ID)] = None,
 ) -> DevicePageView:
-    who = caller_of(router.current_event)
     deps = dependencies()
     page = device_cases.list_devices(
-        who.tenant_id,
-        who.user_id,
+        principal_of(router.current_event),
         devices=deps.devices,
         cursor=cursor,
         limit=limit or deps.settings.page_size_default,
+        user_id=user_id,
     )
     return DevicePageView(items=[DeviceView.of(d) for d in page.items], next_cursor=page.next_cursor)
 
 
-@router.get("/v1/devices/<device_id>", summary="A device of the caller's tenant")
+@router.get("/v1/devices/<device_id>", operation_id="get_device", summary="A device of the caller's tenant")
 def get_device(device_id: Annotated[str, Path(pattern=DEVICE_ID)]) -> DeviceView:
-    who = caller_of(router.current_event)
-    return DeviceView.of(device_cases.get_device(who.tenant_id, device_id, devices=dependencies().devices))
+    who = principal_of(router.current_event)
+    return DeviceView.of(device_cases.get_device(who, device_id, devices=dependencies().devices))
 
 
-@router.post("/v1/devices/<device_id>/revoke", summary="Revoke a device (idempotent)")
+@router.post(
+    "/v1/devices/<device_id>/revoke", operation_id="revoke_device", summary="Revoke a device (idempotent)"
+)
 def revoke_device(device_id: Annotated[str, Path(pattern=DEVICE_ID)], body: RevokeRequest) -> DeviceView:
-    who = caller_of(router.current_event)
     deps = dependencies()
     device = device_cases.revoke_device(
-        who.tenant_id, device_id, body.reason, devices=deps.devices, clock=deps.clock
+        principal_of(router.current_event), device_id, body.reason, devices=deps.devices, clock=deps.clock
     )
     return DeviceView.of(device)
 
@@ -96,9 +102,10 @@ def revoke_device(device_id: Annotated[str, Path(pattern=DEVICE_ID)], body: Revo
 def _create_bundle(request: dict[str, Any]) -> dict[str, Any]:
     deps = dependencies()
     body = CreateBundle.model_validate(request["body"])
+    principal = principal_of(router.current_event)
     bundle = bundle_cases.create_bundle(
-        request["tenant_id"],
-        body.user_id or request["user_id"],
+        principal.tenant_id,
+        bundle_cases.bundle_owner(principal, body.user_id),
         [bundle_cases.PackageRequest(p.package_id, p.version) for p in body.packages],
         body.residency_zone or deps.settings.residency_zone,
         packages=deps.packages,
@@ -110,18 +117,21 @@ def _create_bundle(request: dict[str, Any]) -> dict[str, Any]:
     return BundleView.of(bundle).model_dump(mode="json")
 
 
-@router.post("/v1/bundles", summary="Create a bundle of built packages (Idempotency-Key required)")
+@router.post(
+    "/v1/bundles",
+    operation_id="create_bundle",
+    summary="Create a bundle of built packages (Idempotency-Key required)",
+)
 def create_bundle(
     body: CreateBundle,
     idempotency_key: Annotated[str, Header(alias="Idempotency-Key", pattern=IDEMPOTENCY_KEY_PATTERN)],
 ) -> Response[BundleView]:
-    who = caller_of(router.current_event)
     view = run_once(
         "create_bundle",
         _create_bundle,
-        tenant_id=who.tenant_id,
-        user_id=who.user_id,
+        principal=principal_of(router.current_event),
         key=idempotency_key,
+        path=router.current_event.path,
         body=body.model_dump(mode="json"),
     )
     return Response(
@@ -132,45 +142,53 @@ def create_bundle(
     )
 
 
-@router.get("/v1/bundles", summary="The tenant's bundles, newest first")
+@router.get("/v1/bundles", operation_id="list_bundles", summary="The tenant's bundles, newest first")
 def list_bundles(
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
     limit: Annotated[int | None, Query(ge=1, le=100)] = None,
+    user_id: Annotated[str | None, Query(pattern=USER_ID)] = None,
 ) -> BundlePageView:
-    who = caller_of(router.current_event)
     deps = dependencies()
     page = bundle_cases.list_bundles(
-        who.tenant_id, bundles=deps.bundles, cursor=cursor, limit=limit or deps.settings.page_size_default
+        principal_of(router.current_event),
+        bundles=deps.bundles,
+        cursor=cursor,
+        limit=limit or deps.settings.page_size_default,
+        user_id=user_id,
     )
     return BundlePageView(items=[BundleView.of(b) for b in page.items], next_cursor=page.next_cursor)
 
 
-@router.get("/v1/bundles/<bundle_id>", summary="A bundle of the caller's tenant")
+@router.get("/v1/bundles/<bundle_id>", operation_id="get_bundle", summary="A bundle of the caller's tenant")
 def get_bundle(bundle_id: Annotated[str, Path(pattern=BUNDLE_ID)]) -> BundleView:
-    who = caller_of(router.current_event)
-    return BundleView.of(bundle_cases.get_bundle(who.tenant_id, bundle_id, bundles=dependencies().bundles))
+    who = principal_of(router.current_event)
+    return BundleView.of(bundle_cases.get_bundle(who, bundle_id, bundles=dependencies().bundles))
 
 
 @router.post(
-    "/v1/bundles/<bundle_id>/revoke", summary="Revoke a bundle (idempotent): no more licences or downloads"
+    "/v1/bundles/<bundle_id>/revoke",
+    operation_id="revoke_bundle",
+    summary="Revoke a bundle (idempotent): no more licences or downloads",
 )
 def revoke_bundle(bundle_id: Annotated[str, Path(pattern=BUNDLE_ID)], body: RevokeRequest) -> BundleView:
-    who = caller_of(router.current_event)
     deps = dependencies()
     bundle = bundle_cases.revoke_bundle(
-        who.tenant_id, bundle_id, body.reason, bundles=deps.bundles, clock=deps.clock
+        principal_of(router.current_event), bundle_id, body.reason, bundles=deps.bundles, clock=deps.clock
     )
     return BundleView.of(bundle)
 
 
-@router.post("/v1/bundles/<bundle_id>/licenses", summary="A licence for one device (idempotent while valid)")
+@router.post(
+    "/v1/bundles/<bundle_id>/licenses",
+    operation_id="issue_licence",
+    summary="A licence for one device (idempotent while valid)",
+)
 def issue_licence(
     bundle_id: Annotated[str, Path(pattern=BUNDLE_ID)], body: IssueLicence
 ) -> Response[LicenceView]:
-    who = caller_of(router.current_event)
     deps = dependencies()
     issued = bundle_cases.issue_licence(
-        who.tenant_id,
+        principal_of(router.current_event),
         bundle_id,
         body.device_id,
         bundles=deps.bundles,
@@ -187,16 +205,17 @@ def issue_licence(
 
 
 @router.get(
-    "/v1/bundles/<bundle_id>/download", summary="CDN signed URLs of a bundle's manifest and containers"
+    "/v1/bundles/<bundle_id>/download",
+    operation_id="download_bundle",
+    summary="CDN signed URLs of a bundle's manifest and containers",
 )
 def download(
     bundle_id: Annotated[str, Path(pattern=BUNDLE_ID)],
     device_id: Annotated[str, Query(pattern=DEVICE_ID)],
 ) -> DownloadView:
-    who = caller_of(router.current_event)
     deps = dependencies()
     signed = bundle_cases.download_urls(
-        who.tenant_id,
+        principal_of(router.current_event),
         bundle_id,
         device_id,
         bundles=deps.bundles,
@@ -212,18 +231,22 @@ def download(
     )
 
 
-@router.post("/v1/devices/<device_id>/tamper-reports", summary="A device reports tampered content")
+@router.post(
+    "/v1/devices/<device_id>/tamper-reports",
+    operation_id="report_tamper",
+    summary="A device reports tampered content",
+)
 def report_tamper(
     device_id: Annotated[str, Path(pattern=DEVICE_ID)], body: TamperReport
 ) -> Response[TamperReportAccepted]:
-    who = caller_of(router.current_event)
     deps = dependencies()
     report_id = bundle_cases.report_tamper(
-        who.tenant_id,
+        principal_of(router.current_event),
         device_id,
         body.bundle_id,
         body.kind,
         body.detail,
+        body.evidence.as_evidence() if body.evidence else None,
         bundles=deps.bundles,
         devices=deps.devices,
         reports=deps.tamper_reports,
@@ -236,6 +259,10 @@ def report_tamper(
     )
 
 
-@router.get("/v1/.well-known/jwks.json", summary="The keys that verify bundle manifests and licences")
+@router.get(
+    "/v1/.well-known/jwks.json",
+    operation_id="get_jwks",
+    summary="The keys that verify bundle manifests and licences",
+)
 def jwks() -> dict[str, Any]:
     return dependencies().key_ring.jwks()

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from content_service.api.auth import caller_of
+from content_service.api.auth import principal_of
 from content_service.api.idempotency import IDEMPOTENCY_KEY_PATTERN, run_once
 from content_service.api.models import ProblemDetail
 from content_service.bootstrap import dependencies
@@ -70,7 +70,7 @@ def _request_export(request: dict[str, Any]) -> dict[str, Any]:
     package_id = fields.pop("package_id")
     body = CreateExport.model_validate(fields)
     job = cases.request_export(
-        request["tenant_id"],
+        principal_of(router.current_event).tenant_id,
         package_id,
         body.version,
         body.format.value,
@@ -83,19 +83,22 @@ def _request_export(request: dict[str, Any]) -> dict[str, Any]:
     return ExportView.of(job).model_dump(mode="json")
 
 
-@router.post("/v1/packages/<package_id>/exports", summary="Export a built package (Idempotency-Key required)")
+@router.post(
+    "/v1/packages/<package_id>/exports",
+    operation_id="create_export",
+    summary="Export a built package (Idempotency-Key required)",
+)
 def create_export(
     package_id: Annotated[str, Path(pattern=PACKAGE_ID)],
     body: CreateExport,
     idempotency_key: Annotated[str, Header(alias="Idempotency-Key", pattern=IDEMPOTENCY_KEY_PATTERN)],
 ) -> Response[ExportView]:
-    who = caller_of(router.current_event)
     view = run_once(
         "create_export",
         _request_export,
-        tenant_id=who.tenant_id,
-        user_id=who.user_id,
+        principal=principal_of(router.current_event),
         key=idempotency_key,
+        path=router.current_event.path,
         body={"package_id": package_id, **body.model_dump(mode="json")},
     )
     return Response(
@@ -106,12 +109,15 @@ def create_export(
     )
 
 
-@router.get("/v1/exports/<export_id>", summary="An export, with a presigned download URL once done")
+@router.get(
+    "/v1/exports/<export_id>",
+    operation_id="get_export",
+    summary="An export, with a presigned download URL once done",
+)
 def get_export(export_id: Annotated[str, Path(pattern=EXPORT_ID)]) -> ExportView:
-    who = caller_of(router.current_event)
     deps = dependencies()
     found = cases.get_export(
-        who.tenant_id,
+        principal_of(router.current_event).tenant_id,
         export_id,
         exports=deps.exports,
         results=deps.export_store,

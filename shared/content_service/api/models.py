@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from content_service.domain.bundle import Bundle
 from content_service.domain.device import Device
 from content_service.domain.package import PackageManifest, PlayPackage
+from content_service.domain.tamper import TamperEvidence
 
 
 class CreateUpload(BaseModel):
@@ -228,12 +229,37 @@ class DownloadView(BaseModel):
     expires_at: datetime
 
 
+SHA256_HEX = r"^[0-9a-f]{64}$"
+
+
+class TamperEvidenceBody(BaseModel):
+    """Which object the device checked, the SHA-256 the signed manifest promised, and what it found."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    object: Literal["manifest", "container"]
+    package_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+    version: int | None = Field(default=None, ge=1)
+    expected_sha256: str = Field(pattern=SHA256_HEX)
+    found_sha256: str = Field(pattern=SHA256_HEX)
+
+    def as_evidence(self) -> TamperEvidence:
+        return TamperEvidence(
+            self.object, self.expected_sha256, self.found_sha256, self.package_id, self.version
+        )
+
+
 class TamperReport(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     bundle_id: str = Field(pattern=r"^bnd_[0-9a-f]{32}$")
     kind: Literal["manifest", "container", "license"]
     detail: str = Field(default="", max_length=1000)
+    evidence: TamperEvidenceBody | None = Field(
+        default=None,
+        description="without evidence that contradicts what the service stored, a report is recorded "
+        "and alarmed but revokes nothing",
+    )
 
 
 class TamperReportAccepted(BaseModel):

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, Field
 
-from content_service.api.auth import caller_of
+from content_service.api.auth import principal_of
 from content_service.bootstrap import dependencies
 from content_service.service import sync as sync_cases
 from content_service.service.outbox_ports import FeedEntry
@@ -50,18 +50,18 @@ class SyncView(BaseModel):
 
 
 @router.get(
-    "/v1/devices/<device_id>/sync", summary="A device's changes since its cursor, and a signed status"
+    "/v1/devices/<device_id>/sync",
+    operation_id="sync_device",
+    summary="A device's changes since its cursor, and a signed status",
 )
 def sync_device(
     device_id: Annotated[str, Path(pattern=DEVICE_ID)],
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     limit: Annotated[int | None, Query(ge=1, le=MAX_CHANGES)] = None,
 ) -> SyncView:
-    who = caller_of(router.current_event)
     deps = dependencies()
     page = sync_cases.sync_device(
-        who.tenant_id,
-        who.user_id,
+        principal_of(router.current_event),
         device_id,
         cursor,
         limit or 100,

@@ -58,6 +58,12 @@ class PayloadTooLarge(DomainError):
     status = 413
 
 
+class Forbidden(DomainError):
+    problem_type = PROBLEM_BASE + "forbidden"
+    title = "The caller's role does not allow this"
+    status = 403
+
+
 class Unauthorized(DomainError):
     problem_type = PROBLEM_BASE + "unauthorized"
     title = "Authentication required"

@@ -63,6 +63,11 @@ class BundleTamperedData(_Body):
     device_id: str | None = None
     report_id: str | None = None
     object_key: str | None = None
+    corroborated: bool = Field(
+        default=False,
+        description="the evidence contradicts what the service stored (always so for storage); "
+        "only a corroborated tamper event can revoke the bundle",
+    )
 
 
 class DeviceEnrolledData(_Body):

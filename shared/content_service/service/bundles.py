@@ -10,9 +10,20 @@ from datetime import datetime, timedelta
 
 from content_service.crypto.licence import wrap_content_key
 from content_service.domain.bundle import Bundle, BundlePackage, BundleState
-from content_service.domain.errors import ConcurrencyConflict, InvalidTransition, InvariantViolated, NotFound
+from content_service.domain.device import Device
+from content_service.domain.errors import (
+    ConcurrencyConflict,
+    Forbidden,
+    InvalidTransition,
+    InvariantViolated,
+    NotFound,
+    ValidationFailed,
+)
 from content_service.domain.licence import LicenceTerms, licence_claims, require_licensable
 from content_service.domain.package import PackageState
+from content_service.domain.principal import Principal, PrincipalKind
+from content_service.domain.tamper import TamperEvidence, corroborates
+from content_service.service.access import bundle_for, device_for
 from content_service.service.ports import (
     BundlePage,
     BundleRepository,
@@ -37,6 +48,21 @@ LICENCE_TYPE = "license+jwt"
 class PackageRequest:
     package_id: str
     version: int | None = None
+
+
+def bundle_owner(principal: Principal, requested_user_id: str | None) -> str:
+    """The user a new bundle is for: the named user, or the calling person by default.
+
+    Only catalog and admin may create bundles at all (the policy table); a service client must name
+    the user, since it has no devices of its own.
+    """
+    if requested_user_id is not None:
+        if not principal.may_act_for(requested_user_id):
+            raise Forbidden("creating a bundle for another user needs the catalog or admin role")
+        return requested_user_id
+    if principal.kind is PrincipalKind.SERVICE:
+        raise ValidationFailed("user_id is required: a service creates bundles for a named user")
+    return principal.principal_id
 
 
 def create_bundle(
@@ -81,16 +107,30 @@ def create_bundle(
     return bundles.add(bundle.mark_built(key, hashlib.sha256(token.encode()).hexdigest(), now))
 
 
-def get_bundle(tenant_id: str, bundle_id: str, *, bundles: BundleRepository) -> Bundle:
-    return bundles.get(tenant_id, bundle_id)
+def get_bundle(principal: Principal, bundle_id: str, *, bundles: BundleRepository) -> Bundle:
+    """One bundle: a learner's own, or any of the tenant for catalog and admin."""
+    return bundle_for(principal, bundle_id, bundles)
 
 
-def list_bundles(tenant_id: str, *, bundles: BundleRepository, cursor: str | None, limit: int) -> BundlePage:
-    return bundles.list(tenant_id, cursor, limit)
+def list_bundles(
+    principal: Principal,
+    *,
+    bundles: BundleRepository,
+    cursor: str | None,
+    limit: int,
+    user_id: str | None = None,
+) -> BundlePage:
+    """A learner's own bundles; for catalog and admin the tenant's, or one user's with ``user_id``."""
+    if user_id is None and principal.is_tenant_wide:
+        return bundles.list(principal.tenant_id, cursor, limit)
+    owner = user_id or principal.principal_id
+    if not principal.may_act_for(owner):
+        raise Forbidden("listing another user's bundles needs the catalog or admin role")
+    return bundles.list_for_user(principal.tenant_id, owner, cursor, limit)
 
 
 def issue_licence(
-    tenant_id: str,
+    principal: Principal,
     bundle_id: str,
     device_id: str,
     *,
@@ -106,10 +146,11 @@ def issue_licence(
     """A licence for one device: the bundle's content keys, each wrapped to that device only.
 
     Idempotent: while the last licence for this bundle and device has more than half of its
-    validity left, the same licence is returned. No content is re-encrypted.
+    validity left, the same licence is returned. No content is re-encrypted. Only the owner of both
+    the device and the bundle gets one; anyone else learns nothing, not even that they exist.
     """
-    bundle = bundles.get(tenant_id, bundle_id)
-    device = devices.get(tenant_id, device_id)
+    tenant_id = principal.tenant_id
+    bundle, device = _owned_pair(principal, bundle_id, device_id, bundles, devices)
     require_licensable(bundle, device)
     now = clock.now()
     latest = records.latest(tenant_id, bundle_id, device_id)
@@ -155,8 +196,20 @@ class SignedDownload:
     expires_at: datetime
 
 
+def _owned_pair(
+    principal: Principal,
+    bundle_id: str,
+    device_id: str,
+    bundles: BundleRepository,
+    devices: DeviceRepository,
+) -> tuple[Bundle, Device]:
+    device = device_for(principal, device_id, devices, owner_only=True)
+    bundle = bundle_for(principal, bundle_id, bundles, owner_only=True)
+    return bundle, device
+
+
 def download_urls(
-    tenant_id: str,
+    principal: Principal,
     bundle_id: str,
     device_id: str,
     *,
@@ -167,8 +220,7 @@ def download_urls(
     ttl: timedelta,
 ) -> SignedDownload:
     """Short-lived CDN signed URLs for a bundle's manifest and containers, for one active device."""
-    bundle = bundles.get(tenant_id, bundle_id)
-    device = devices.get(tenant_id, device_id)
+    bundle, device = _owned_pair(principal, bundle_id, device_id, bundles, devices)
     require_licensable(bundle, device)
     expires_at = clock.now() + ttl
     containers: list[dict[str, object]] = [
@@ -185,37 +237,54 @@ def download_urls(
 
 
 def report_tamper(
-    tenant_id: str,
+    principal: Principal,
     device_id: str,
     bundle_id: str,
     kind: str,
     detail: str,
+    evidence: TamperEvidence | None,
     *,
     bundles: BundleRepository,
     devices: DeviceRepository,
     reports: TamperReports,
     clock: Clock,
 ) -> str:
-    """Record a device's tamper report; it becomes ``content.bundle.tampered.v1`` on the stream."""
-    device = devices.get(tenant_id, device_id)
-    bundle = bundles.get(tenant_id, bundle_id)
-    if device.user_id != bundle.user_id:
-        raise NotFound(f"bundle {bundle_id} not found for device {device_id}")
+    """Record a device's tamper report; it becomes ``content.bundle.tampered.v1`` on the stream.
+
+    Only the owner of the device may report, and only for a bundle that device holds (every bundle of
+    its user is delivered to each of the user's devices). The report is marked corroborated when its
+    evidence contradicts what the service stored (:func:`~content_service.domain.tamper.corroborates`);
+    only a corroborated report can revoke the bundle.
+    """
+    bundle, device = _owned_pair(principal, bundle_id, device_id, bundles, devices)
     report_id = f"tmp_{uuid.uuid4().hex}"
     reports.add(
-        TamperReportRecord(tenant_id, report_id, device_id, bundle_id, kind, detail[:1000], clock.now())
+        TamperReportRecord(
+            principal.tenant_id,
+            report_id,
+            device.device_id,
+            bundle.bundle_id,
+            kind,
+            detail[:1000],
+            clock.now(),
+            corroborated=corroborates(bundle, evidence),
+            evidence=evidence,
+        )
     )
     return report_id
 
 
 def revoke_bundle(
-    tenant_id: str, bundle_id: str, reason: str, *, bundles: BundleRepository, clock: Clock
+    principal: Principal, bundle_id: str, reason: str, *, bundles: BundleRepository, clock: Clock
 ) -> Bundle:
     """Revoke a built bundle in one conditional write; revoking a revoked bundle returns it unchanged.
 
     From then on it gets no licence and no download URL, and its id is never reused.
     """
-    bundle = bundles.get(tenant_id, bundle_id)
+    return _revoke(bundle_for(principal, bundle_id, bundles), reason, bundles, clock)
+
+
+def _revoke(bundle: Bundle, reason: str, bundles: BundleRepository, clock: Clock) -> Bundle:
     if bundle.state is BundleState.REVOKED:
         return bundle
     return bundles.save(bundle.revoke(reason, clock.now()))
@@ -231,7 +300,7 @@ def revoke_for_tamper(
     """
     for attempt in range(attempts):
         try:
-            return revoke_bundle(tenant_id, bundle_id, reason, bundles=bundles, clock=clock)
+            return _revoke(bundles.get(tenant_id, bundle_id), reason, bundles, clock)
         except NotFound:
             return None
         except InvalidTransition:

@@ -6,7 +6,9 @@ import uuid
 from typing import Any
 
 from content_service.domain.device import Device, check_device_cap
-from content_service.domain.errors import InvalidTransition
+from content_service.domain.errors import Forbidden, InvalidTransition, ValidationFailed
+from content_service.domain.principal import Principal, PrincipalKind
+from content_service.service.access import device_for
 from content_service.service.ports import Clock, DevicePage, DeviceRepository
 
 
@@ -33,21 +35,33 @@ def enroll_device(
     return devices.add(device)
 
 
-def get_device(tenant_id: str, device_id: str, *, devices: DeviceRepository) -> Device:
-    return devices.get(tenant_id, device_id)
+def get_device(principal: Principal, device_id: str, *, devices: DeviceRepository) -> Device:
+    """One device: a learner's own, or any of the tenant for catalog and admin."""
+    return device_for(principal, device_id, devices)
 
 
 def list_devices(
-    tenant_id: str, user_id: str, *, devices: DeviceRepository, cursor: str | None, limit: int
+    principal: Principal,
+    *,
+    devices: DeviceRepository,
+    cursor: str | None,
+    limit: int,
+    user_id: str | None = None,
 ) -> DevicePage:
-    return devices.list_for_user(tenant_id, user_id, cursor, limit)
+    """A user's devices: the caller's own, or (catalog and admin) the named user's."""
+    if user_id is None and principal.kind is PrincipalKind.SERVICE:
+        raise ValidationFailed("user_id is required: a service lists the devices of a named user")
+    owner = user_id or principal.principal_id
+    if not principal.may_act_for(owner):
+        raise Forbidden("listing another user's devices needs the catalog or admin role")
+    return devices.list_for_user(principal.tenant_id, owner, cursor, limit)
 
 
 def revoke_device(
-    tenant_id: str, device_id: str, reason: str, *, devices: DeviceRepository, clock: Clock
+    principal: Principal, device_id: str, reason: str, *, devices: DeviceRepository, clock: Clock
 ) -> Device:
-    """Revoke a device; revoking it again returns it unchanged (idempotent)."""
-    device = devices.get(tenant_id, device_id)
+    """Revoke a device (its owner, or an admin); revoking it again returns it unchanged (idempotent)."""
+    device = device_for(principal, device_id, devices)
     try:
         return devices.save(device.revoke(reason, clock.now()))
     except InvalidTransition:

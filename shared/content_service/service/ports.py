@@ -15,6 +15,7 @@ from content_service.domain.bundle import Bundle
 from content_service.domain.device import Device
 from content_service.domain.export import ExportJob
 from content_service.domain.package import PackageManifest, PlayPackage
+from content_service.domain.tamper import TamperEvidence
 from content_service.packaging.inspect import BlobStore
 
 
@@ -132,6 +133,10 @@ class BundleRepository(Protocol):
 
     def list(self, tenant_id: str, cursor: str | None, limit: int) -> BundlePage: ...
 
+    def list_for_user(self, tenant_id: str, user_id: str, cursor: str | None, limit: int) -> BundlePage:
+        """One user's bundles, newest first."""
+        ...
+
 
 @dataclass(frozen=True)
 class IssuedLicence:
@@ -198,6 +203,8 @@ class TamperReportRecord:
     kind: str
     detail: str
     reported_at: datetime
+    corroborated: bool = False
+    evidence: TamperEvidence | None = None
 
 
 class TamperReports(Protocol):

@@ -20,7 +20,8 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from content_service.domain.errors import NotFound, ValidationFailed
+from content_service.domain.errors import ValidationFailed
+from content_service.domain.principal import Principal
 from content_service.events.models import (
     BundleCreatedV1,
     BundleRevokedV1,
@@ -29,6 +30,7 @@ from content_service.events.models import (
     Envelope,
     LicenceIssuedV1,
 )
+from content_service.service.access import device_for
 from content_service.service.outbox_ports import FeedChange, FeedEntry, Metrics, SyncStore, UserBundle
 from content_service.service.ports import Clock, DeviceRepository, TokenSigner
 
@@ -92,8 +94,7 @@ class SyncPage:
 
 
 def sync_device(
-    tenant_id: str,
-    user_id: str,
+    principal: Principal,
     device_id: str,
     cursor: str | None,
     limit: int,
@@ -108,9 +109,8 @@ def sync_device(
     Another tenant's or another user's device is not found. An old cursor keeps working: entries
     are never rewritten or removed, and a cursor is only a position in this device's feed.
     """
-    device = devices.get(tenant_id, device_id)
-    if device.user_id != user_id:
-        raise NotFound(f"device {device_id} not found")
+    device = device_for(principal, device_id, devices, owner_only=True)
+    tenant_id, user_id = principal.tenant_id, principal.principal_id
     after = decode_sync_cursor(cursor, device_id)
     entries = store.read(tenant_id, device_id, after, limit + 1)
     page, has_more = entries[:limit], len(entries) > limit

@@ -13,6 +13,7 @@ from content_service.service.ports import BundleRepository, Clock
 logger = logging.getLogger(__name__)
 
 TAMPER_EVENTS = "TamperEvents"
+UNCORROBORATED_TAMPER_REPORTS = "TamperReportsUncorroborated"
 
 
 def respond_to_tamper(
@@ -23,8 +24,19 @@ def respond_to_tamper(
     metrics: Metrics,
     auto_revoke: bool,
 ) -> Bundle | None:
-    """Count the event and, when the policy says so, revoke the bundle (idempotent); returns it."""
+    """Count the event and, when it is corroborated and the policy says so, revoke the bundle.
+
+    Idempotent; returns the revoked bundle. An uncorroborated report (its evidence does not contradict
+    what the service stored) is counted for the alarm and revokes nothing.
+    """
     metrics.count(TAMPER_EVENTS)
+    if not event.data.corroborated:
+        metrics.count(UNCORROBORATED_TAMPER_REPORTS)
+        logger.warning(
+            "uncorroborated tamper report: recorded, not revoked",
+            extra={"bundle_id": event.data.bundle_id, "device_id": event.data.device_id},
+        )
+        return None
     if not auto_revoke:
         logger.warning("tamper reported; auto-revoke is off", extra={"bundle_id": event.data.bundle_id})
         return None

@@ -36,15 +36,26 @@ def deps(tmp_path, monkeypatch):
     return dependencies
 
 
-def call(method: str, path: str, *, body=None, query=None, tenant="tenant-a", claims=None):
+def call(
+    method: str, path: str, *, body=None, query=None, tenant="tenant-a", claims=None, roles="author learner"
+):
     event = copy.deepcopy(json.loads((EVENTS / "post_uploads.json").read_text()))
     event["httpMethod"] = method
     event["path"] = path
     event["body"] = None if body is None else (body if isinstance(body, str) else json.dumps(body))
     event["queryStringParameters"] = query
     event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} if query else None
-    event["requestContext"]["authorizer"]["claims"] = (
-        claims if claims is not None else {"sub": "user-1", "custom:tenant_id": tenant}
+    event["requestContext"]["authorizer"] = (
+        claims
+        if claims is not None
+        else {
+            "principalId": "user-1",
+            "tenant_id": tenant,
+            "principal_id": "user-1",
+            "principal_type": "user",
+            "roles": roles,
+            "token_use": "id",
+        }
     )
     response = api.app.resolve(event, Context())
     headers = {name: values[-1] for name, values in response["multiValueHeaders"].items()}
@@ -99,7 +110,9 @@ def test_a_package_is_readable_by_its_tenant_and_a_404_for_another(deps):
 
 
 def test_a_request_without_tenant_claims_is_a_401_problem(deps):
-    status, headers, _ = call("GET", "/v1/packages", claims={"sub": "user-1"})
+    status, headers, _ = call(
+        "GET", "/v1/packages", claims={"principal_id": "user-1", "principal_type": "user"}
+    )
     assert status == 401
     assert headers["Content-Type"] == "application/problem+json"
 

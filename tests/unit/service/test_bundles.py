@@ -18,6 +18,8 @@ from content_service.crypto.licence import (
 from content_service.crypto.signing import KeyRing, LocalSigner, verify
 from content_service.domain.errors import InvalidTransition, InvariantViolated, NotFound
 from content_service.domain.licence import LicenceTerms, check_licence_use
+from content_service.domain.principal import Principal, Role
+from content_service.domain.tamper import TamperEvidence
 from content_service.packaging.limits import ImportLimits
 from content_service.samples import sample_zip_bytes
 from content_service.service import bundles as cases
@@ -103,9 +105,16 @@ def a_device(w, tenant="t1", user="learner"):
     return device, key
 
 
-def licence(w, bundle, device, tenant="t1"):
+def learner(tenant="t1", user="learner"):
+    return Principal.user(tenant, user)
+
+
+CATALOG = Principal.service("t1", "catalog-client", Role.CATALOG)
+
+
+def licence(w, bundle, device, tenant="t1", user="learner"):
     return cases.issue_licence(
-        tenant,
+        learner(tenant, user),
         bundle.bundle_id,
         device.device_id,
         bundles=w["bundles"],
@@ -121,7 +130,7 @@ def licence(w, bundle, device, tenant="t1"):
 
 def download(w, bundle, device):
     return cases.download_urls(
-        "t1",
+        learner(),
         bundle.bundle_id,
         device.device_id,
         bundles=w["bundles"],
@@ -200,13 +209,15 @@ def test_licences_are_refused_for_revoked_or_foreign_devices_and_revoked_bundles
     package = built_package(world)
     bundle = a_bundle(world, package)
     stranger, _ = a_device(world, user="someone-else")
-    with pytest.raises(InvariantViolated):
+    with pytest.raises(NotFound):
         licence(world, bundle, stranger)
+    with pytest.raises(NotFound):
+        licence(world, bundle, stranger, user="someone-else")
     foreign, _ = a_device(world, tenant="t2")
     with pytest.raises(NotFound):
         licence(world, bundle, foreign)
     device, _ = a_device(world)
-    revoke_device("t1", device.device_id, "lost", devices=world["devices"], clock=world["clock"])
+    revoke_device(learner(), device.device_id, "lost", devices=world["devices"], clock=world["clock"])
     with pytest.raises(InvalidTransition):
         licence(world, bundle, device)
     fresh, _ = a_device(world)
@@ -235,7 +246,7 @@ def test_downloads_are_signed_urls_for_an_active_device_only(world):
     signed = download(world, bundle, device)
     assert signed.containers[0]["url"].startswith(f"https://cdn.example/{package.sealed.container.key}")
     assert signed.manifest_url.startswith(f"https://cdn.example/{bundle.manifest_key}")
-    revoke_device("t1", device.device_id, "lost", devices=world["devices"], clock=world["clock"])
+    revoke_device(learner(), device.device_id, "lost", devices=world["devices"], clock=world["clock"])
     with pytest.raises(InvalidTransition):
         download(world, bundle, device)
 
@@ -252,18 +263,39 @@ def test_a_tamper_report_is_recorded_for_the_devices_bundle(world):
     package = built_package(world)
     bundle = a_bundle(world, package)
     device, _ = a_device(world)
-    report_id = cases.report_tamper(
-        "t1",
-        device.device_id,
-        bundle.bundle_id,
-        "container",
-        "segment 3 failed",
-        bundles=world["bundles"],
-        devices=world["devices"],
-        reports=world["reports"],
-        clock=world["clock"],
-    )
-    assert [r.report_id for r in world["reports"].reports] == [report_id]
+    container = bundle.packages[0].container
+
+    def report(evidence, who=None, device_id=device.device_id):
+        return cases.report_tamper(
+            who or learner(),
+            device_id,
+            bundle.bundle_id,
+            "container",
+            "segment 3 failed",
+            evidence,
+            bundles=world["bundles"],
+            devices=world["devices"],
+            reports=world["reports"],
+            clock=world["clock"],
+        )
+
+    mismatch = TamperEvidence("container", container.sha256, "0" * 64, package.package_id, package.version)
+    report_id = report(mismatch)
+    unproven = [
+        report(None),
+        report(TamperEvidence("container", "1" * 64, "0" * 64, package.package_id, package.version)),
+        report(TamperEvidence("container", container.sha256, container.sha256, package.package_id, 1)),
+        report(TamperEvidence("container", container.sha256, "0" * 64, "another-package", 1)),
+    ]
+    reports = {r.report_id: r for r in world["reports"].reports}
+    assert reports[report_id].corroborated and reports[report_id].evidence == mismatch
+    assert not any(reports[r].corroborated for r in unproven)
+    stranger, _ = a_device(world, user="mallory")
+    with pytest.raises(NotFound):
+        report(mismatch, who=learner(user="mallory"))
+    with pytest.raises(NotFound):
+        report(mismatch, who=learner(user="mallory"), device_id=stranger.device_id)
+    assert len(world["reports"].reports) == 5
 
 
 def test_a_revoked_bundle_gets_no_licence_or_download_and_revoking_again_changes_nothing(world):
@@ -271,11 +303,11 @@ def test_a_revoked_bundle_gets_no_licence_or_download_and_revoking_again_changes
     bundle = a_bundle(world, package)
     device, _ = a_device(world)
     revoked = cases.revoke_bundle(
-        "t1", bundle.bundle_id, "withdrawn", bundles=world["bundles"], clock=world["clock"]
+        CATALOG, bundle.bundle_id, "withdrawn", bundles=world["bundles"], clock=world["clock"]
     )
     assert revoked.state.value == "revoked"
     again = cases.revoke_bundle(
-        "t1", bundle.bundle_id, "again", bundles=world["bundles"], clock=world["clock"]
+        CATALOG, bundle.bundle_id, "again", bundles=world["bundles"], clock=world["clock"]
     )
     assert again == revoked
     with pytest.raises(InvalidTransition):
@@ -283,4 +315,10 @@ def test_a_revoked_bundle_gets_no_licence_or_download_and_revoking_again_changes
     with pytest.raises(InvalidTransition):
         download(world, bundle, device)
     with pytest.raises(NotFound):
-        cases.revoke_bundle("t2", bundle.bundle_id, "x", bundles=world["bundles"], clock=world["clock"])
+        cases.revoke_bundle(
+            Principal.service("t2", "catalog", Role.CATALOG),
+            bundle.bundle_id,
+            "x",
+            bundles=world["bundles"],
+            clock=world["clock"],
+        )

@@ -10,6 +10,7 @@ from content_service.domain.bundle import Bundle, BundlePackage, BundleState, Ta
 from content_service.domain.device import Device
 from content_service.domain.errors import NotFound, ValidationFailed
 from content_service.domain.package import ContainerRef
+from content_service.domain.principal import Principal
 from content_service.events.mapping import OutboxRow, envelopes
 from content_service.service.fan_out import FanOut, PublishFailed
 from content_service.service.sync import decode_sync_cursor, encode_sync_cursor, sync_device
@@ -157,13 +158,13 @@ def test_publishing_sends_the_batch_in_one_call_per_batch() -> None:
     assert w.bus.calls == [12]  # The adapter splits into PutEvents calls of at most 10.
 
 
-def _tamper_row(w: World, bundle_id: str, report: str = "tmp_1") -> OutboxRow:
+def _tamper_row(w: World, bundle_id: str, report: str = "tmp_1", corroborated: bool = True) -> OutboxRow:
     event = {
         "name": "content.bundle.tampered.v1",
         "tenant_id": "t",
         "subject_id": bundle_id,
         "occurred_at": w.clock.now().isoformat(),
-        "data": {"device_id": "d1", "kind": "container", "report_id": report},
+        "data": {"device_id": "d1", "kind": "container", "report_id": report, "corroborated": corroborated},
     }
     return OutboxRow("TENANT#t#DEVICE#d1", f"TAMPER#{report}", 0, (event,))
 
@@ -178,6 +179,15 @@ def test_a_tamper_report_revokes_the_bundle_once_and_counts() -> None:
     assert w.metrics.named("TamperEvents") == [1, 1]
     w.deliver(_tamper_row(w, "b1"))
     assert w.metrics.named("TamperEvents") == [1, 1]
+
+
+def test_an_uncorroborated_tamper_report_is_counted_for_the_alarm_and_revokes_nothing() -> None:
+    w = World()
+    w.deliver(w.create_bundle("b1"))
+    w.deliver(_tamper_row(w, "b1", corroborated=False))
+    assert w.bundles.get("t", "b1").state is BundleState.BUILT
+    assert w.metrics.named("TamperEvents") == [1]
+    assert w.metrics.named("TamperReportsUncorroborated") == [1]
 
 
 def test_tamper_is_only_counted_when_the_tenants_policy_is_off() -> None:
@@ -205,7 +215,14 @@ def test_sync_pages_with_an_opaque_cursor_bound_to_the_device() -> None:
 
     def page(cursor, device="d1", user="u"):
         return sync_device(
-            "t", user, device, cursor, 2, devices=w.devices, store=w.store, signer=signer, clock=w.clock
+            Principal.user("t", user),
+            device,
+            cursor,
+            2,
+            devices=w.devices,
+            store=w.store,
+            signer=signer,
+            clock=w.clock,
         )
 
     first = page(None)
