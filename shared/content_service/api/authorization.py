@@ -17,7 +17,6 @@ from content_service.api.auth import principal_of
 from content_service.api.policy import policy_for, require_policy_for, require_role
 from content_service.domain.principal import Principal
 
-
 #: The name of the function Powertools routes a request to when no route matches (it answers 404).
 _NOT_FOUND_HANDLER = "not_found_handler"
 

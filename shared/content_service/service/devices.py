@@ -6,8 +6,8 @@ import uuid
 from typing import Any
 
 from content_service.domain.device import Device, check_device_cap
-from content_service.domain.errors import Forbidden, InvalidTransition, ValidationFailed
-from content_service.domain.principal import Principal, PrincipalKind
+from content_service.domain.errors import Forbidden, InvalidTransition
+from content_service.domain.principal import Principal
 from content_service.service.access import device_for
 from content_service.service.ports import Clock, DevicePage, DeviceRepository
 
@@ -48,9 +48,10 @@ def list_devices(
     limit: int,
     user_id: str | None = None,
 ) -> DevicePage:
-    """A user's devices: the caller's own, or (catalog and admin) the named user's."""
-    if user_id is None and principal.kind is PrincipalKind.SERVICE:
-        raise ValidationFailed("user_id is required: a service lists the devices of a named user")
+    """A user's devices: the caller's own, or (catalog and admin) the named user's.
+
+    A service client has no devices of its own: without ``user_id`` its list is empty.
+    """
     owner = user_id or principal.principal_id
     if not principal.may_act_for(owner):
         raise Forbidden("listing another user's devices needs the catalog or admin role")

@@ -1,0 +1,315 @@
+"""Every operation × every role × {own resource, another user's, another tenant's, no token}, over HTTP.
+
+The cases are generated from docs/openapi.json and the policy table, so a new route is covered
+without writing a test: its path parameters, query parameters and body are filled from the
+resources below by name, and a field this suite cannot fill fails the run loudly. Each case gets
+fresh resources (a device and a bundle of a fresh user), so a case that succeeds changes nothing
+another case relies on. A refused call must change nothing: every resource the call could touch is
+read back (with an admin token) and compared with what it was before.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from content_service.api.policy import POLICIES, Ownership
+from content_service.client import ApiClient, put_upload
+from content_service.crypto.licence import device_public_jwk, generate_device_key
+from content_service.domain.principal import Role
+from content_service.local.runner import RunnerSettings
+from content_service.local.stack import LocalStack
+from content_service.samples import sample_zip_bytes
+
+pytestmark = pytest.mark.xdist_group("authorization-matrix")
+
+OPENAPI = json.loads((Path(__file__).parents[2] / "docs" / "openapi.json").read_text())
+TENANT, OTHER_TENANT = "tenant-a", "tenant-b"
+ROLES = ["learner", "author", "catalog", "admin", "none"]
+TARGETS = ["own", "other-user", "other-tenant"]
+PATH_KINDS = {"device_id": "device", "bundle_id": "bundle", "package_id": "package", "export_id": "export"}
+
+
+@dataclass(frozen=True)
+class Operation:
+    operation_id: str
+    method: str
+    path: str
+    spec: dict[str, Any]
+
+    @property
+    def kinds(self) -> set[str]:
+        """The kinds of resource the operation addresses (path parameters, required query ids)."""
+        names = {p["name"] for p in self.spec.get("parameters", []) if p.get("required")}
+        return {PATH_KINDS[name] for name in names if name in PATH_KINDS}
+
+
+def operations() -> list[Operation]:
+    return [
+        Operation(spec["operationId"], method.upper(), path, spec)
+        for path, methods in OPENAPI["paths"].items()
+        for method, spec in methods.items()
+    ]
+
+
+def cases() -> Iterator[Any]:
+    for operation in operations():
+        targets = TARGETS if operation.kinds else ["own"]
+        for role in ROLES:
+            for target in targets:
+                yield pytest.param(operation, role, target, id=f"{operation.operation_id}-{role}-{target}")
+
+
+def expected_status(operation: Operation, role: str, target: str) -> int | str:
+    """What the service must answer; ``"2xx"`` for a call the policy allows."""
+    policy = POLICIES[operation.operation_id]
+    if policy.public:
+        return "2xx"
+    if role == "none":
+        return 401
+    if not (_effective_roles(role) & policy.roles):
+        return 403
+    if target == "other-tenant":
+        return 404
+    tenant_wide = bool(_effective_roles(role) & {Role.CATALOG, Role.ADMIN})
+    owned = operation.kinds & {"device", "bundle"}
+    if target == "other-user" and owned and (policy.ownership is Ownership.OWNER_ONLY or not tenant_wide):
+        return 404
+    return "2xx"
+
+
+def _effective_roles(role: str) -> set[Role]:
+    # People are always learners as well; the catalog principal is a service client with only its scope.
+    if role == "catalog":
+        return {Role.CATALOG}
+    return {Role.LEARNER, Role(role)}
+
+
+@dataclass
+class World:
+    stack: LocalStack
+    packages: dict[str, str] = field(default_factory=dict)
+    exports: dict[str, str] = field(default_factory=dict)
+
+    def token(self, role: str, user: str, tenant: str = TENANT) -> str | None:
+        if role == "none":
+            return None
+        if role == "catalog":
+            return self.stack.mint_service_token(tenant, "catalog-service", [Role.CATALOG.value])
+        roles = [] if role == "learner" else [role]
+        return self.stack.mint_token(tenant, user, roles=roles)
+
+    def call(self, token: str | None, method: str, path: str, **kwargs: Any) -> requests.Response:
+        headers = dict(kwargs.pop("headers", {}))
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return requests.request(method, self.stack.api_url + path, headers=headers, timeout=60, **kwargs)
+
+    def admin(self, tenant: str) -> str:
+        return self.token("admin", "root-admin", tenant)  # type: ignore[return-value]
+
+    def catalog(self, tenant: str) -> str:
+        return self.token("catalog", "", tenant)  # type: ignore[return-value]
+
+    def resources(self, owner: str, tenant: str) -> dict[str, str]:
+        """A fresh device and bundle of ``owner`` (enrolled by the owner, bundled by catalog)."""
+        owner_token = self.stack.mint_token(tenant, owner)
+        enrolled = self.call(
+            owner_token, "POST", "/v1/devices", json={"public_key": device_public_jwk(generate_device_key())}
+        )
+        assert enrolled.status_code == 201, enrolled.text
+        bundle = self.call(
+            self.catalog(tenant),
+            "POST",
+            "/v1/bundles",
+            json={"packages": [{"package_id": self.packages[tenant]}], "user_id": owner},
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+        )
+        assert bundle.status_code == 201, bundle.text
+        return {
+            "device": enrolled.json()["device_id"],
+            "bundle": bundle.json()["bundle_id"],
+            "package": self.packages[tenant],
+            "export": self.exports[tenant],
+            "user": owner,
+            "tenant": tenant,
+        }
+
+    def snapshot(self, target: dict[str, str]) -> dict[str, Any]:
+        """Everything a call on ``target`` could change, read back with an admin token."""
+        admin = self.admin(target["tenant"])
+        reads = {
+            "device": f"/v1/devices/{target['device']}",
+            "bundle": f"/v1/bundles/{target['bundle']}",
+            "package": f"/v1/packages/{target['package']}",
+            "devices": f"/v1/devices?user_id={target['user']}",
+            "bundles": f"/v1/bundles?user_id={target['user']}",
+        }
+        seen = {}
+        for name, path in reads.items():
+            response = self.call(admin, "GET", path)
+            assert response.status_code == 200, (path, response.text)
+            seen[name] = response.json()
+        return seen
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    with LocalStack(
+        home=tmp_path_factory.mktemp("authz-home"), runner_settings=RunnerSettings(schedules_enabled=False)
+    ) as stack:
+        world = World(stack)
+        for tenant in (TENANT, OTHER_TENANT):
+            author = ApiClient(stack.api_url, stack.mint_token(tenant, "author-1", roles=["author"]))
+            data = sample_zip_bytes("welcome")
+            created = author.create_upload(len(data))
+            put_upload(created["upload"], data)
+            package = author.wait_until_settled(created["package"]["package_id"], 1, timeout=60, interval=0.1)
+            assert package["state"] == "built", package
+            world.packages[tenant] = package["package_id"]
+            export = world.call(
+                world.admin(tenant),
+                "POST",
+                f"/v1/packages/{package['package_id']}/exports",
+                json={"format": "scorm12"},
+                headers={"Idempotency-Key": uuid.uuid4().hex},
+            )
+            assert export.status_code == 202, export.text
+            world.exports[tenant] = export.json()["export_id"]
+        yield world
+
+
+def fill(schema: dict[str, Any], name: str, target: dict[str, str]) -> Any:
+    """A valid value for a body field or parameter, chosen by its name (then its schema)."""
+    by_name = {
+        "device_id": target["device"],
+        "bundle_id": target["bundle"],
+        "package_id": target["package"],
+        "export_id": target["export"],
+        "user_id": target["user"],
+        "public_key": device_public_jwk(generate_device_key()),
+        "reason": "authorization matrix",
+        "content_type": "application/zip",
+        "content_length": 1024,
+        "packages": [{"package_id": target["package"]}],
+        "format": "scorm12",
+        "kind": "container",
+        "Idempotency-Key": uuid.uuid4().hex,
+    }
+    if name in by_name:
+        return by_name[name]
+    raise AssertionError(f"the authorization matrix cannot fill required field {name!r} ({schema}); add it")
+
+
+def _resolve(ref_or_schema: dict[str, Any]) -> dict[str, Any]:
+    ref = ref_or_schema.get("$ref")
+    if not ref:
+        return ref_or_schema
+    node: Any = OPENAPI
+    for part in ref.removeprefix("#/").split("/"):
+        node = node[part]
+    return node
+
+
+def request_for(operation: Operation, target: dict[str, str]) -> dict[str, Any]:
+    path, query, headers = operation.path, {}, {}
+    for parameter in operation.spec.get("parameters", []):
+        name, where = parameter["name"], parameter["in"]
+        if where == "path":
+            path = path.replace("{" + name + "}", str(fill(parameter.get("schema", {}), name, target)))
+        elif parameter.get("required") and where == "query":
+            query[name] = fill(parameter.get("schema", {}), name, target)
+        elif parameter.get("required") and where == "header":
+            headers[name] = fill(parameter.get("schema", {}), name, target)
+    body = None
+    content = operation.spec.get("requestBody", {}).get("content", {}).get("application/json")
+    if content:
+        schema = _resolve(content["schema"])
+        body = {
+            name: fill(_resolve(spec), name, target)
+            for name, spec in schema.get("properties", {}).items()
+            if name in schema.get("required", [])
+        }
+        if operation.operation_id == "create_bundle":
+            body["user_id"] = target["user"]
+    return {"path": path, "params": query, "headers": headers, "json": body}
+
+
+@pytest.mark.parametrize(("operation", "role", "target"), list(cases()))
+def test_each_role_gets_exactly_what_the_policy_table_says(
+    world: World, operation: Operation, role: str, target: str
+) -> None:
+    caller = f"caller-{uuid.uuid4().hex[:8]}"
+    tenant = OTHER_TENANT if target == "other-tenant" else TENANT
+    owner = caller if target == "own" else f"owner-{uuid.uuid4().hex[:8]}"
+    resources = world.resources(owner, tenant)
+    if target == "own" and role == "catalog":
+        # A service client owns no devices; its "own" is any user's resource of its tenant.
+        resources = world.resources(f"owner-{uuid.uuid4().hex[:8]}", tenant)
+    request = request_for(operation, resources)
+    before = world.snapshot(resources)
+
+    response = world.call(
+        world.token(role, caller),
+        operation.method,
+        request["path"],
+        params=request["params"],
+        headers=request["headers"],
+        json=request["json"],
+    )
+
+    expected = expected_status(operation, role, target)
+    if expected == "2xx":
+        assert 200 <= response.status_code < 300, response.text
+    else:
+        assert response.status_code == expected, response.text
+        assert response.headers["Content-Type"] == "application/problem+json"
+        assert world.snapshot(resources) == before, "a refused call changed something"
+
+
+def test_a_learner_lists_only_their_own_devices_and_bundles(world: World) -> None:
+    alice, mallory = f"alice-{uuid.uuid4().hex[:6]}", f"mallory-{uuid.uuid4().hex[:6]}"
+    mine = world.resources(alice, TENANT)
+    theirs = world.resources(mallory, TENANT)
+    token = world.token("learner", alice)
+    bundles = world.call(token, "GET", "/v1/bundles").json()["items"]
+    devices = world.call(token, "GET", "/v1/devices").json()["items"]
+    assert [b["bundle_id"] for b in bundles] == [mine["bundle"]]
+    assert [d["device_id"] for d in devices] == [mine["device"]]
+    for path in (f"/v1/bundles?user_id={mallory}", f"/v1/devices?user_id={mallory}"):
+        assert world.call(token, "GET", path).status_code == 403
+    listed = world.call(world.catalog(TENANT), "GET", f"/v1/bundles?user_id={mallory}").json()["items"]
+    assert [b["bundle_id"] for b in listed] == [theirs["bundle"]]
+
+
+def test_a_replayed_idempotency_key_of_another_principal_is_another_request(world: World) -> None:
+    owner = f"alice-{uuid.uuid4().hex[:6]}"
+    resources = world.resources(owner, TENANT)
+    key = uuid.uuid4().hex
+    body = {"packages": [{"package_id": resources["package"]}], "user_id": owner}
+    first = world.call(
+        world.catalog(TENANT), "POST", "/v1/bundles", json=body, headers={"Idempotency-Key": key}
+    )
+    admin = world.call(
+        world.admin(TENANT), "POST", "/v1/bundles", json=body, headers={"Idempotency-Key": key}
+    )
+    again = world.call(
+        world.catalog(TENANT), "POST", "/v1/bundles", json=body, headers={"Idempotency-Key": key}
+    )
+    assert first.status_code == admin.status_code == again.status_code == 201
+    assert again.json()["bundle_id"] == first.json()["bundle_id"] != admin.json()["bundle_id"]
+    changed = world.call(
+        world.catalog(TENANT),
+        "POST",
+        "/v1/bundles",
+        json={**body, "residency_zone": "eu"},
+        headers={"Idempotency-Key": key},
+    )
+    assert changed.status_code == 422 and changed.json()["differs"] == "body"
