@@ -90,7 +90,9 @@ class Learner:
     def __init__(self, stack: LocalStack, user: str) -> None:
         self.base = stack.api_url
         self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {stack.mint_token('bench', user)}"
+        # An admin person: a learner with devices who may also bundle and revoke for themselves,
+        # so one client drives the whole measured loop.
+        self.session.headers["Authorization"] = f"Bearer {stack.mint_token('bench', user, roles=['admin'])}"
 
     def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         response = self.session.request(method, self.base + path, timeout=30, **kwargs)
@@ -114,7 +116,7 @@ class Learner:
 
 def built_package(stack: LocalStack) -> str:
     """The welcome sample, uploaded and built for the benchmark tenant."""
-    author = ApiClient(stack.api_url, stack.mint_token("bench", "author"))
+    author = ApiClient(stack.api_url, stack.mint_token("bench", "author", roles=["author"]))
     data = sample_zip_bytes("welcome")
     created = author.create_upload(len(data))
     put_upload(created["upload"], data)
@@ -133,12 +135,13 @@ def latency_runs(stack: LocalStack, package_id: str, runs: int) -> dict[str, lis
     ]
     samples: dict[str, list[float]] = {"revoke_to_feed": [], "tamper_to_revoked": [], "tamper_to_feed": []}
     for run in range(runs):
-        bundle_id = learner.call(
+        made = learner.call(
             "POST",
             "/v1/bundles",
             json={"packages": [{"package_id": package_id}]},
             headers={"Idempotency-Key": uuid.uuid4().hex},
-        ).json()["bundle_id"]
+        ).json()
+        bundle_id, member = made["bundle_id"], made["packages"][0]
         learner.wait(devices, "bundle.added", bundle_id)
         started = time.perf_counter()
         if run % 2 == 0:
@@ -149,7 +152,18 @@ def latency_runs(stack: LocalStack, package_id: str, runs: int) -> dict[str, lis
             learner.call(
                 "POST",
                 f"/v1/devices/{devices[0]}/tamper-reports",
-                json={"bundle_id": bundle_id, "kind": "container", "detail": "benchmark"},
+                json={
+                    "bundle_id": bundle_id,
+                    "kind": "container",
+                    "detail": "benchmark",
+                    "evidence": {
+                        "object": "container",
+                        "package_id": member["package_id"],
+                        "version": member["version"],
+                        "expected_sha256": member["container"]["sha256"],
+                        "found_sha256": "0" * 64,
+                    },
+                },
             )
             while learner.call("GET", f"/v1/bundles/{bundle_id}").json()["state"] != "revoked":
                 time.sleep(POLL)
@@ -161,7 +175,7 @@ def latency_runs(stack: LocalStack, package_id: str, runs: int) -> dict[str, lis
 
 def unmount_runs(stack: LocalStack, package_id: str, runs: int, home: Path) -> list[float]:
     """Revoke (API) → the device's SyncLoop (default interval) has removed the bundle, per run."""
-    learner = ApiClient(stack.api_url, stack.mint_token("bench", "device-learner"))
+    learner = ApiClient(stack.api_url, stack.mint_token("bench", "device-learner", roles=["admin"]))
     agent = DeviceAgent(DeviceStore(home / "device").ensure(), session=requests.Session())
     agent.enroll(learner, "benchmark device")
     samples: list[float] = []

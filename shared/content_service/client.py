@@ -101,9 +101,15 @@ class ApiClient:
         packages: list[dict[str, Any]],
         idempotency_key: str,
         residency_zone: str | None = None,
+        user_id: str | None = None,
     ) -> dict[str, Any]:
-        """Create a bundle of built packages (``[{"package_id", "version"?}]``); same key, same bundle."""
+        """Create a bundle of built packages (``[{"package_id", "version"?}]``) for ``user_id``.
+
+        Same key, same bundle. Needs the catalog or admin role; a person's default user is themselves.
+        """
         body: dict[str, Any] = {"packages": packages}
+        if user_id:
+            body["user_id"] = user_id
         if residency_zone:
             body["residency_zone"] = residency_zone
         return self._request(

@@ -39,7 +39,7 @@ class Api:
 
 @pytest.fixture(scope="module")
 def built(stack: LocalStack) -> dict:
-    client = ApiClient(stack.api_url, stack.mint_token("tenant-a", "learner-1"))
+    client = ApiClient(stack.api_url, stack.mint_token("tenant-a", "author-1", roles=["author"]))
     data = sample_zip_bytes("welcome")
     created = client.create_upload(len(data))
     put_upload(created["upload"], data)
@@ -53,41 +53,54 @@ def learner(stack: LocalStack) -> Api:
     return Api(stack.api_url, stack.mint_token("tenant-a", "learner-1"))
 
 
+@pytest.fixture(scope="module")
+def catalog(stack: LocalStack) -> Api:
+    return Api(stack.api_url, stack.mint_service_token("tenant-a", "catalog-service", ["catalog"]))
+
+
 def enroll(api: Api) -> str:
     response = api.call("POST", "/v1/devices", json={"public_key": device_public_jwk(generate_device_key())})
     assert response.status_code == 201, response.text
     return response.json()["device_id"]
 
 
-def new_bundle(api: Api, package_id: str, key: str | None = None) -> requests.Response:
+def new_bundle(
+    api: Api, package_id: str, key: str | None = None, user: str = "learner-1"
+) -> requests.Response:
     return api.call(
         "POST",
         "/v1/bundles",
-        json={"packages": [{"package_id": package_id}]},
+        json={"packages": [{"package_id": package_id}], "user_id": user},
         headers={"Idempotency-Key": key or uuid.uuid4().hex},
     )
 
 
-def test_same_idempotency_key_same_body_is_the_same_bundle_and_another_body_is_422(learner: Api, built: dict):
+def test_same_idempotency_key_same_body_is_the_same_bundle_and_another_body_is_422(catalog: Api, built: dict):
     key = uuid.uuid4().hex
-    first = new_bundle(learner, built["package_id"], key)
-    again = new_bundle(learner, built["package_id"], key)
+    first = new_bundle(catalog, built["package_id"], key)
+    again = new_bundle(catalog, built["package_id"], key)
     assert first.status_code == 201 and again.status_code == 201
     assert first.json()["bundle_id"] == again.json()["bundle_id"]
-    other = learner.call(
+    other = catalog.call(
         "POST",
         "/v1/bundles",
-        json={"packages": [{"package_id": built["package_id"], "version": 1}]},
+        json={"packages": [{"package_id": built["package_id"], "version": 1}], "user_id": "learner-1"},
         headers={"Idempotency-Key": key},
     )
     assert other.status_code == 422
     assert other.headers["Content-Type"].startswith("application/problem+json")
-    missing = learner.call("POST", "/v1/bundles", json={"packages": [{"package_id": built["package_id"]}]})
+    missing = catalog.call(
+        "POST",
+        "/v1/bundles",
+        json={"packages": [{"package_id": built["package_id"]}], "user_id": "learner-1"},
+    )
     assert missing.status_code == 422
 
 
-def test_a_licence_is_signed_by_a_key_in_the_published_jwks(stack: LocalStack, learner: Api, built: dict):
-    bundle = new_bundle(learner, built["package_id"]).json()
+def test_a_licence_is_signed_by_a_key_in_the_published_jwks(
+    stack: LocalStack, learner: Api, catalog: Api, built: dict
+):
+    bundle = new_bundle(catalog, built["package_id"]).json()
     device_id = enroll(learner)
     issued = learner.call(
         "POST", f"/v1/bundles/{bundle['bundle_id']}/licenses", json={"device_id": device_id}
@@ -100,8 +113,8 @@ def test_a_licence_is_signed_by_a_key_in_the_published_jwks(stack: LocalStack, l
     assert claims["keys"][0]["package_id"] == built["package_id"]
 
 
-def test_signed_download_urls_serve_the_container_through_the_edge(learner: Api, built: dict):
-    bundle = new_bundle(learner, built["package_id"]).json()
+def test_signed_download_urls_serve_the_container_through_the_edge(learner: Api, catalog: Api, built: dict):
+    bundle = new_bundle(catalog, built["package_id"]).json()
     device_id = enroll(learner)
     download = learner.call(
         "GET", f"/v1/bundles/{bundle['bundle_id']}/download", params={"device_id": device_id}
@@ -117,9 +130,9 @@ def test_signed_download_urls_serve_the_container_through_the_edge(learner: Api,
 
 
 def test_another_tenant_sees_nothing_and_a_revoked_device_gets_nothing(
-    stack: LocalStack, learner: Api, built: dict
+    stack: LocalStack, learner: Api, catalog: Api, built: dict
 ):
-    bundle = new_bundle(learner, built["package_id"]).json()
+    bundle = new_bundle(catalog, built["package_id"]).json()
     device_id = enroll(learner)
     stranger = Api(stack.api_url, stack.mint_token("tenant-b", "learner-1"))
     assert stranger.call("GET", f"/v1/bundles/{bundle['bundle_id']}").status_code == 404
@@ -139,14 +152,15 @@ def test_another_tenant_sees_nothing_and_a_revoked_device_gets_nothing(
     assert denied.status_code == 409
 
 
-def test_another_users_device_cannot_be_licensed(stack: LocalStack, learner: Api, built: dict):
-    bundle = new_bundle(learner, built["package_id"]).json()
+def test_another_users_device_cannot_be_licensed(stack: LocalStack, learner: Api, catalog: Api, built: dict):
+    bundle = new_bundle(catalog, built["package_id"]).json()
     other_user = Api(stack.api_url, stack.mint_token("tenant-a", "learner-2"))
     device_id = enroll(other_user)
     refused = learner.call(
         "POST", f"/v1/bundles/{bundle['bundle_id']}/licenses", json={"device_id": device_id}
     )
-    assert refused.status_code == 422
+    # Another user's device is not found: neither its existence nor its state is revealed.
+    assert refused.status_code == 404
 
 
 def test_the_device_cap_is_enforced(stack: LocalStack):
@@ -160,8 +174,8 @@ def test_the_device_cap_is_enforced(stack: LocalStack):
     assert statuses == [201] * 5 + [409]
 
 
-def test_a_tamper_report_is_accepted(learner: Api, built: dict):
-    bundle = new_bundle(learner, built["package_id"]).json()
+def test_a_tamper_report_is_accepted(learner: Api, catalog: Api, built: dict):
+    bundle = new_bundle(catalog, built["package_id"]).json()
     device_id = enroll(learner)
     response = learner.call(
         "POST",

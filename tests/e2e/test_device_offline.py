@@ -35,6 +35,7 @@ from content_service.domain.licence import LicenceExpired, LicenceWrongDevice
 from content_service.local.runner import RunnerSettings
 from content_service.local.stack import LocalStack
 from content_service.samples import sample_zip_bytes
+from tests.e2e.roles import LearnerWithCatalog, author_client
 
 TENANT = "tenant-a"
 DAY = 86_400.0
@@ -112,7 +113,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 @pytest.fixture(scope="module")
 def package(stack: LocalStack) -> dict[str, Any]:
     """The welcome sample, uploaded and built once for the tenant."""
-    author = ApiClient(stack.api_url, stack.mint_token(TENANT, "author-1"))
+    author = author_client(stack, TENANT)
     data = sample_zip_bytes("welcome")
     created = author.create_upload(len(data))
     put_upload(created["upload"], data)
@@ -126,7 +127,7 @@ def package(stack: LocalStack) -> dict[str, Any]:
 @pytest.fixture
 def learner(stack: LocalStack) -> ApiClient:
     """A learner of their own per test, so the per-user device cap never couples tests."""
-    return ApiClient(stack.api_url, stack.mint_token(TENANT, f"learner-{uuid.uuid4().hex[:8]}"))
+    return LearnerWithCatalog(stack, TENANT)
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from content_service.device.store import DeviceStore
 from content_service.local.runner import RunnerSettings
 from content_service.local.stack import LocalStack
 from content_service.samples import sample_zip_bytes
+from tests.e2e.roles import LearnerWithCatalog, author_client
 
 TENANT = "tenant-a"
 #: How long a device polls its sync for a change the stream is still carrying.
@@ -43,7 +44,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 
 @pytest.fixture(scope="module")
 def package_id(stack: LocalStack) -> str:
-    author = ApiClient(stack.api_url, stack.mint_token(TENANT, "author-1"))
+    author = author_client(stack, TENANT)
     data = sample_zip_bytes("welcome")
     created = author.create_upload(len(data))
     put_upload(created["upload"], data)
@@ -54,7 +55,7 @@ def package_id(stack: LocalStack) -> str:
 
 @pytest.fixture
 def learner(stack: LocalStack) -> ApiClient:
-    return ApiClient(stack.api_url, stack.mint_token(TENANT, f"learner-{uuid.uuid4().hex[:8]}"))
+    return LearnerWithCatalog(stack, TENANT)
 
 
 def holding_device(home: Path, learner: ApiClient, bundle_id: str) -> DeviceAgent:

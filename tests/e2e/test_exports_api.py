@@ -27,7 +27,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 
 @pytest.fixture(scope="module")
 def package_id(stack: LocalStack) -> str:
-    client = ApiClient(stack.api_url, stack.mint_token("tenant-a", "admin-1"))
+    client = ApiClient(stack.api_url, stack.mint_token("tenant-a", "admin-1", roles=["admin"]))
     data = sample_zip_bytes("welcome")
     created = client.create_upload(len(data))
     put_upload(created["upload"], data)
@@ -37,7 +37,10 @@ def package_id(stack: LocalStack) -> str:
 
 
 def call(stack: LocalStack, method: str, path: str, tenant: str = "tenant-a", **kwargs) -> requests.Response:
-    headers = {"Authorization": f"Bearer {stack.mint_token(tenant, 'admin-1')}", **kwargs.pop("headers", {})}
+    headers = {
+        "Authorization": f"Bearer {stack.mint_token(tenant, 'admin-1', roles=['admin'])}",
+        **kwargs.pop("headers", {}),
+    }
     return requests.request(method, stack.api_url + path, headers=headers, timeout=30, **kwargs)
 
 
@@ -55,9 +58,13 @@ def wait_done(stack: LocalStack, export_id: str) -> dict:
 def test_an_export_is_built_by_the_export_function_and_downloadable(stack, package_id, fmt, descriptor):
     body = {"format": fmt, "options": {"mastery_score": 0.8, "reporting": "passed/failed"}}
     key = uuid.uuid4().hex
-    accepted = call(stack, "POST", f"/v1/packages/{package_id}/exports", json=body, headers={"Idempotency-Key": key})
+    accepted = call(
+        stack, "POST", f"/v1/packages/{package_id}/exports", json=body, headers={"Idempotency-Key": key}
+    )
     assert accepted.status_code == 202, accepted.text
-    again = call(stack, "POST", f"/v1/packages/{package_id}/exports", json=body, headers={"Idempotency-Key": key})
+    again = call(
+        stack, "POST", f"/v1/packages/{package_id}/exports", json=body, headers={"Idempotency-Key": key}
+    )
     assert again.json()["export_id"] == accepted.json()["export_id"]
     view = wait_done(stack, accepted.json()["export_id"])
     assert view["state"] == "done", view

@@ -18,13 +18,14 @@ import boto3
 import pytest
 import requests
 
-from content_service.client import ApiClient, put_upload
+from content_service.client import put_upload
 from content_service.crypto.licence import device_public_jwk, generate_device_key
 from content_service.crypto.signing import verify
 from content_service.local.lambda_runtime import load_handler
 from content_service.local.runner import RunnerSettings
 from content_service.local.stack import LocalStack, find_template
 from content_service.samples import sample_zip_bytes
+from tests.e2e.roles import author_client
 
 FAN_OUT_FILE = find_template().parent / "functions" / "fan_out" / "app.py"
 
@@ -96,10 +97,18 @@ def bus_queue(stack: LocalStack) -> str:
 class Learner:
     def __init__(self, stack: LocalStack, tenant: str, user: str) -> None:
         self.base = stack.api_url
+        self.user = user
         self.headers = {"Authorization": f"Bearer {stack.mint_token(tenant, user)}"}
+        # The learner's bundles are made and revoked by the catalog service, as in production.
+        catalog = stack.mint_service_token(tenant, "catalog-service", ["catalog"])
+        self.catalog_headers = {"Authorization": f"Bearer {catalog}"}
 
     def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         headers = {**self.headers, **kwargs.pop("headers", {})}
+        return requests.request(method, self.base + path, headers=headers, timeout=30, **kwargs)
+
+    def as_catalog(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        headers = {**self.catalog_headers, **kwargs.pop("headers", {})}
         return requests.request(method, self.base + path, headers=headers, timeout=30, **kwargs)
 
     def enroll(self) -> str:
@@ -110,10 +119,10 @@ class Learner:
         return response.json()["device_id"]
 
     def bundle(self, package_id: str) -> str:
-        response = self.call(
+        response = self.as_catalog(
             "POST",
             "/v1/bundles",
-            json={"packages": [{"package_id": package_id}]},
+            json={"packages": [{"package_id": package_id}], "user_id": self.user},
             headers={"Idempotency-Key": uuid.uuid4().hex},
         )
         assert response.status_code == 201, response.text
@@ -142,7 +151,7 @@ class Learner:
 
 @pytest.fixture(scope="module")
 def package_id(stack: LocalStack) -> str:
-    client = ApiClient(stack.api_url, stack.mint_token("tenant-a", "author"))
+    client = author_client(stack, "tenant-a", "author")
     data = sample_zip_bytes("welcome")
     created = client.create_upload(len(data))
     put_upload(created["upload"], data)
@@ -175,7 +184,9 @@ def test_a_revocation_reaches_every_device_of_the_user_within_seconds(
 
     revoked_at = time.monotonic()
     assert (
-        learner.call("POST", f"/v1/bundles/{bundle_id}/revoke", json={"reason": "withdrawn"}).status_code
+        learner.as_catalog(
+            "POST", f"/v1/bundles/{bundle_id}/revoke", json={"reason": "withdrawn"}
+        ).status_code
         == 200
     )
     for device in (phone, laptop):
@@ -205,7 +216,7 @@ def test_sync_returns_a_signed_status_and_a_cursor_that_keeps_working(
     assert [c["bundle_id"] for c in page["changes"]] == [first, second]
     old_cursor = page["next_cursor"]
 
-    learner.call("POST", f"/v1/bundles/{first}/revoke", json={"reason": "withdrawn"})
+    learner.as_catalog("POST", f"/v1/bundles/{first}/revoke", json={"reason": "withdrawn"})
     learner.wait_for(device, "bundle.revoked", first)
     after = learner.sync(device, old_cursor).json()
     assert [(c["type"], c["bundle_id"]) for c in after["changes"]] == [("bundle.revoked", first)]
@@ -234,16 +245,51 @@ def test_a_tamper_report_revokes_the_bundle_and_reaches_the_feed(stack: LocalSta
     bundle_id = learner.bundle(package_id)
     learner.wait_for(other, "bundle.added", bundle_id)
 
+    container = learner.call("GET", f"/v1/bundles/{bundle_id}").json()["packages"][0]
+    unproven = learner.call(
+        "POST",
+        f"/v1/devices/{reporter}/tamper-reports",
+        json={"bundle_id": bundle_id, "kind": "container", "detail": "no evidence"},
+    )
+    assert unproven.status_code == 202
     report = learner.call(
         "POST",
         f"/v1/devices/{reporter}/tamper-reports",
-        json={"bundle_id": bundle_id, "kind": "container", "detail": "segment tag failed"},
+        json={
+            "bundle_id": bundle_id,
+            "kind": "container",
+            "detail": "segment tag failed",
+            "evidence": {
+                "object": "container",
+                "package_id": container["package_id"],
+                "version": container["version"],
+                "expected_sha256": container["container"]["sha256"],
+                "found_sha256": "0" * 64,
+            },
+        },
     )
     assert report.status_code == 202
 
     changes = learner.wait_for(other, "bundle.revoked", bundle_id, timeout=5)
     assert changes[-1]["reason"].startswith("tamper: container")
     assert learner.call("GET", f"/v1/bundles/{bundle_id}").json()["state"] == "revoked"
+
+
+def test_a_tamper_report_without_evidence_revokes_nothing(stack: LocalStack, package_id: str) -> None:
+    learner = Learner(stack, "tenant-a", f"learner-{uuid.uuid4().hex[:6]}")
+    reporter = learner.enroll()
+    bundle_id = learner.bundle(package_id)
+    learner.wait_for(reporter, "bundle.added", bundle_id)
+    claimed = learner.call(
+        "POST",
+        f"/v1/devices/{reporter}/tamper-reports",
+        json={"bundle_id": bundle_id, "kind": "container", "detail": "trust me"},
+    )
+    assert claimed.status_code == 202
+    # A later bundle's arrival in the same feed proves the report's stream row was processed.
+    later = learner.bundle(package_id)
+    learner.wait_for(reporter, "bundle.added", later)
+    assert learner.call("GET", f"/v1/bundles/{bundle_id}").json()["state"] == "built"
 
 
 def _feed_items(stack: LocalStack) -> list[tuple[str, str, str]]:

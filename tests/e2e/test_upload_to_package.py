@@ -30,7 +30,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 
 @pytest.fixture(scope="module")
 def author(stack: LocalStack) -> ApiClient:
-    return ApiClient(stack.api_url, stack.mint_token("tenant-a", "author-1"))
+    return ApiClient(stack.api_url, stack.mint_token("tenant-a", "author-1", roles=["author"]))
 
 
 def upload_and_wait(client: ApiClient, data: bytes) -> dict:
@@ -81,7 +81,7 @@ def test_a_hostile_upload_fails_with_a_specific_problem(author: ApiClient) -> No
 
 def test_another_tenant_sees_a_404_and_no_token_is_a_401(stack: LocalStack, author: ApiClient) -> None:
     package = upload_and_wait(author, sample_zip_bytes("welcome"))
-    stranger = ApiClient(stack.api_url, stack.mint_token("tenant-b", "someone"))
+    stranger = ApiClient(stack.api_url, stack.mint_token("tenant-b", "someone", roles=["author"]))
     with pytest.raises(ApiError) as refused:
         stranger.get_package(package["package_id"])
     assert refused.value.status == 404

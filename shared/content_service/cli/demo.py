@@ -29,14 +29,32 @@ console = Console()
 err = Console(stderr=True)
 
 DEMO_TENANT = "tenant-demo"
-DEMO_USER = "author-demo"
+DEMO_AUTHOR = "author-demo"
+DEMO_LEARNER = "learner-demo"
+DEMO_CATALOG_CLIENT = "catalog-service"
 
 
 @dataclass(frozen=True)
 class StackHandle:
+    """The running stack and one token per role the demo plays: each step uses the caller it has in production."""
+
     api_url: str
-    token: str
+    author_token: str
+    catalog_token: str
+    learner_token: str
     started_here: bool
+
+
+def _handle(stack: object, started_here: bool) -> StackHandle:
+    mint_token = stack.mint_token  # type: ignore[attr-defined]
+    mint_service_token = stack.mint_service_token  # type: ignore[attr-defined]
+    return StackHandle(
+        stack.api_url,  # type: ignore[attr-defined]
+        author_token=mint_token(DEMO_TENANT, DEMO_AUTHOR, roles=["author"]),
+        catalog_token=mint_service_token(DEMO_TENANT, DEMO_CATALOG_CLIENT, ["catalog"]),
+        learner_token=mint_token(DEMO_TENANT, DEMO_LEARNER),
+        started_here=started_here,
+    )
 
 
 @contextlib.contextmanager
@@ -46,12 +64,12 @@ def open_stack() -> Iterator[StackHandle]:
 
     running = RunningStack.find()
     if running is not None:
-        yield StackHandle(running.api_url, running.mint_token(DEMO_TENANT, DEMO_USER), started_here=False)
+        yield _handle(running, started_here=False)
         return
     # The handlers run in this process; keep their INFO logs out of the demo's own output.
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     with LocalStack() as stack:
-        yield StackHandle(stack.api_url, stack.mint_token(DEMO_TENANT, DEMO_USER), started_here=True)
+        yield _handle(stack, started_here=True)
 
 
 def run_demo(timeout: float) -> int:
@@ -64,11 +82,12 @@ def run_demo(timeout: float) -> int:
         console.print(
             f"[green]✓[/] local stack {'started' if handle.started_here else 'found running'}: API {handle.api_url}"
         )
-        client = ApiClient(handle.api_url, handle.token)
+        client = ApiClient(handle.api_url, handle.author_token)
         created = client.create_upload(len(data))
         package = created["package"]
         console.print(
-            f"[green]✓[/] POST /v1/uploads → package {package['package_id']} v{package['version']} (building)"
+            f"[green]✓[/] [cyan]author {DEMO_AUTHOR}[/]: POST /v1/uploads → package "
+            f"{package['package_id']} v{package['version']} (building)"
         )
         put_upload(created["upload"], data)
         console.print(f"[green]✓[/] PUT {len(data)} bytes to the presigned upload URL")
@@ -92,25 +111,38 @@ def run_demo(timeout: float) -> int:
         manifest = client.get_manifest(package["package_id"], package["version"])["manifest"]
         for launch in manifest["launches"]:
             console.print(f"  launch [bold]{launch['id']}[/]: {launch['title']} → {launch['href']}")
-        play_offline(client, package, manifest, data)
+        play_offline(
+            ApiClient(handle.api_url, handle.catalog_token),
+            ApiClient(handle.api_url, handle.learner_token),
+            package,
+            manifest,
+            data,
+        )
         console.print(
             "[bold green]demo finished: built, bundled, licensed, downloaded, verified and read on the device[/]"
         )
         return 0
 
 
-def play_offline(client: ApiClient, package: dict, manifest: dict, source_zip: bytes) -> None:
-    """The device half: bundle → enrol → licence → download → verify → read a file, decrypted on read."""
-    bundle = client.create_bundle([{"package_id": package["package_id"]}], f"demo-{uuid.uuid4().hex}")
+def play_offline(
+    catalog: ApiClient, learner: ApiClient, package: dict, manifest: dict, source_zip: bytes
+) -> None:
+    """The device half: the catalog bundles for the learner; the learner's device enrols, gets a
+    licence, downloads, verifies and reads a file, decrypted on read."""
+    bundle = catalog.create_bundle(
+        [{"package_id": package["package_id"]}], f"demo-{uuid.uuid4().hex}", user_id=DEMO_LEARNER
+    )
     console.print(
-        f"[green]✓[/] POST /v1/bundles → {bundle['bundle_id']} ({bundle['state']}, signed manifest)"
+        f"[green]✓[/] [cyan]catalog service {DEMO_CATALOG_CLIENT}[/] (client-credentials token): "
+        f"POST /v1/bundles for {DEMO_LEARNER} → {bundle['bundle_id']} ({bundle['state']}, signed manifest)"
     )
     with tempfile.TemporaryDirectory(prefix="demo-device-") as home:
         store = DeviceStore(Path(home)).ensure()
         agent = DeviceAgent(store, clock=TrustedClock(store.clock_path), session=requests.Session())
-        record = agent.enroll(client, "demo tablet")
+        record = agent.enroll(learner, "demo tablet")
         console.print(
-            f"[green]✓[/] device enrolled: {record.device_id} (X25519 key in a 0600 file, JWKS pinned)"
+            f"[green]✓[/] [cyan]learner {DEMO_LEARNER}[/]'s device enrolled: {record.device_id} "
+            "(X25519 key in a 0600 file, JWKS pinned)"
         )
         with Progress(TextColumn("{task.description}"), console=console) as bar:
             task = bar.add_task("downloading through the CDN edge (signed URLs)", total=None)

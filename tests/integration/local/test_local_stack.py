@@ -149,7 +149,7 @@ def test_another_process_finds_the_stack_and_mints_tokens_it_accepts(stack: Loca
     assert running.endpoint_url == stack.endpoints.endpoint_url
     assert running.edge_url == stack.endpoints.edge_url
     assert running.environment["CDN_BASE_URL"] == stack.endpoints.edge_url
-    token = running.mint_token("tenant-a", "user-1")
+    token = running.mint_token("tenant-a", "user-1", roles=["author"])
     response = requests.get(
         f"{running.api_url}/v1/packages", headers={"Authorization": f"Bearer {token}"}, timeout=5
     )
