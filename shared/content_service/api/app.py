@@ -22,7 +22,7 @@ from content_service.api.models import (
     UploadCreated,
     UploadInstructions,
 )
-from content_service.api.policy import policy_for
+from content_service.api.policy import markdown_table, policy_for
 from content_service.bootstrap import dependencies
 from content_service.domain.errors import PROBLEM_BASE, DomainError
 from content_service.service import packages as use_cases
@@ -183,3 +183,14 @@ def openapi_document() -> str:
             operation["x-ownership"] = policy.ownership.value
             operation["security"] = [] if policy.public else [{"bearer": []}]
     return json.dumps(document, indent=2)
+
+
+def policy_table() -> str:
+    """The policy table as markdown, with each operation's route (kept in docs/api.md)."""
+    document = json.loads(openapi_document())
+    routes = {
+        operation["operationId"]: (method.upper(), path)
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+    }
+    return markdown_table(routes)

@@ -124,3 +124,31 @@ def require_policy_for(operation_ids: Iterable[str]) -> None:
     stale = sorted(POLICIES.keys() - ids)
     if stale:
         raise PolicyMissing(f"policy entries without a route: {', '.join(stale)}")
+
+
+def markdown_table(operations: dict[str, tuple[str, str]]) -> str:
+    """The policy table as docs/api.md shows it; ``operations`` maps an id to (method, path)."""
+    roles = [Role.LEARNER, Role.AUTHOR, Role.CATALOG, Role.ADMIN]
+    lines = [
+        "| operation | route | " + " | ".join(roles) + " | whose resource |",
+        "| --- | --- | " + " | ".join("---" for _ in roles) + " | --- |",
+    ]
+    for operation_id, policy in POLICIES.items():
+        method, path = operations[operation_id]
+        if policy.roles is None:
+            marks = ["public"] * len(roles)
+        else:
+            marks = ["yes" if role in policy.roles else "—" for role in roles]
+        lines.append(
+            f"| `{operation_id}` | `{method} {path}` | "
+            + " | ".join(marks)
+            + f" | {_OWNERSHIP_TEXT[policy.ownership]} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+_OWNERSHIP_TEXT = {
+    Ownership.NONE: "no owner check (tenant scope)",
+    Ownership.OWN_OR_TENANT_WIDE: "learner: own only; catalog, admin: any user's",
+    Ownership.OWNER_ONLY: "own device and bundle only, whatever the role",
+}

@@ -108,3 +108,9 @@ def test_the_openapi_document_carries_each_operations_roles_and_the_bearer_schem
     revoke = document["paths"]["/v1/bundles/{bundle_id}/revoke"]["post"]
     assert revoke["x-roles"] == ["admin", "catalog"] and revoke["security"] == [{"bearer": []}]
     assert document["paths"]["/v1/.well-known/jwks.json"]["get"]["security"] == []
+
+
+def test_docs_api_md_shows_the_policy_table_the_code_enforces():
+    text = (Path(__file__).parents[3] / "docs" / "api.md").read_text()
+    shown = text.split("<!-- policy-table:start -->\n", 1)[1].split("<!-- policy-table:end -->", 1)[0]
+    assert shown.strip() == api.policy_table().strip(), "docs/api.md's policy table is stale"
