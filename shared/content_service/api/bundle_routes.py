@@ -88,7 +88,13 @@ def revoke_device(device_id: Annotated[str, Path(pattern=DEVICE_ID)], body: Revo
     who = caller_of(router.current_event)
     deps = dependencies()
     device = device_cases.revoke_device(
-        who.tenant_id, device_id, body.reason, devices=deps.devices, clock=deps.clock
+        who.tenant_id,
+        device_id,
+        body.reason,
+        devices=deps.devices,
+        clock=deps.clock,
+        records=deps.licences,
+        offline_grace=deps.settings.licence_terms.offline_grace,
     )
     return DeviceView.of(device)
 
