@@ -59,7 +59,7 @@ def enroll_device(
         slots = devices.slots(tenant_id, user_id).take(device.device_id, clock.now(), device_cap)
         return devices.enroll(device, slots, thumbprint)
 
-    return _retrying_slot_races(attempt, attempts, pause or _jittered_pause)
+    return _retrying_slot_races(attempt, attempts, pause or jittered_pause)
 
 
 def get_device(tenant_id: str, device_id: str, *, devices: DeviceRepository) -> Device:
@@ -108,7 +108,7 @@ def revoke_device(
         if released != slots:
             devices.save_slots(released)
 
-    _retrying_slot_races(attempt, attempts, pause or _jittered_pause)
+    _retrying_slot_races(attempt, attempts, pause or jittered_pause)
     return device
 
 
@@ -122,7 +122,8 @@ def _retrying_slot_races(operation: Callable[[], T], attempts: int, pause: Calla
     return operation()
 
 
-def _jittered_pause(attempt: int) -> None:
+def jittered_pause(attempt: int) -> None:
+    """The default pause after a lost race: up to 20 ms, 40 ms, ... capped at 200 ms."""
     # Full jitter (a random pause up to an exponentially growing ceiling) spreads the retries of
     # writers that collided, so they do not collide again in lock step.
     time.sleep(random.uniform(0, min(0.2, 0.01 * 2**attempt)))  # noqa: S311 (not a secret)
