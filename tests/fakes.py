@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
+from content_service.domain.device import Device, DeviceKeyAlreadyEnrolled
+from content_service.domain.device_slots import DeviceSlots, DeviceSlotsChanged
 from content_service.domain.errors import ConcurrencyConflict, NotFound, ValidationFailed
 from content_service.domain.package import PackageManifest, PackageState, PlayPackage
 from content_service.service.ports import (
@@ -214,15 +216,45 @@ class _Rows:
 
 
 class FakeDeviceRepository(_Rows):
+    """Devices, slots records and key claims; ``add`` stays as a test helper that skips the cap."""
+
     def __init__(self) -> None:
         super().__init__("device_id")
+        self.slot_rows: dict[tuple[str, str], DeviceSlots] = {}
+        self.key_claims: dict[tuple[str, str], str] = {}
 
     def list_for_user(self, tenant_id: str, user_id: str, cursor: str | None, limit: int) -> DevicePage:
         items = [d for (t, _), d in self.rows.items() if t == tenant_id and d.user_id == user_id]
         return DevicePage(items[:limit], None)
 
-    def count_active(self, tenant_id: str, user_id: str) -> int:
-        return sum(1 for d in self.list_for_user(tenant_id, user_id, None, 10**6).items if d.is_active)
+    def enroll(self, device: Device, slots: DeviceSlots, key_thumbprint: str) -> Device:
+        # The same three conditions as the DynamoDB transaction, checked before anything changes.
+        key = (slots.tenant_id, slots.user_id)
+        stored_slots = self.slot_rows.get(key)
+        if (stored_slots.revision if stored_slots else 0) != slots.revision:
+            raise DeviceSlotsChanged("changed")
+        if (device.tenant_id, key_thumbprint) in self.key_claims:
+            raise DeviceKeyAlreadyEnrolled("key exists")
+        stored = self.add(device)
+        self.slot_rows[key] = replace(slots, revision=slots.revision + 1)
+        self.key_claims[(device.tenant_id, key_thumbprint)] = device.device_id
+        return stored
+
+    def slots(self, tenant_id: str, user_id: str) -> DeviceSlots:
+        stored = self.slot_rows.get((tenant_id, user_id))
+        if stored is not None:
+            return stored
+        active = [
+            d.device_id for d in self.list_for_user(tenant_id, user_id, None, 10**6).items if d.is_active
+        ]
+        return DeviceSlots.first(tenant_id, user_id, active)
+
+    def save_slots(self, slots: DeviceSlots) -> DeviceSlots:
+        stored = self.slot_rows.get((slots.tenant_id, slots.user_id))
+        if (stored.revision if stored else 0) != slots.revision:
+            raise DeviceSlotsChanged("changed")
+        self.slot_rows[(slots.tenant_id, slots.user_id)] = replace(slots, revision=slots.revision + 1)
+        return self.slot_rows[(slots.tenant_id, slots.user_id)]
 
 
 class FakeBundleRepository(_Rows):
@@ -243,6 +275,10 @@ class FakeLicenceRecords:
 
     def latest(self, tenant_id: str, bundle_id: str, device_id: str) -> IssuedLicence | None:
         return self.records.get((tenant_id, bundle_id, device_id))
+
+    def latest_expiry(self, tenant_id: str, device_id: str) -> datetime | None:
+        expiries = [r.expires_at for (t, _, d), r in self.records.items() if (t, d) == (tenant_id, device_id)]
+        return max(expiries, default=None)
 
     def put(self, licence: IssuedLicence) -> None:
         self.records[(licence.tenant_id, licence.bundle_id, licence.device_id)] = licence

@@ -3,9 +3,12 @@
 Keys (every partition starts with the tenant, so another tenant's item is simply not found):
   device          pk = ``TENANT#{t}#DEVICE#{id}``   sk = ``DEVICE``
                   gsi1pk = ``TENANT#{t}#USER#{user}#DEVICES``  gsi1sk = ``{created_at}#{id}``
+  device slots    pk = ``TENANT#{t}#USER#{user}#DEVICE_SLOTS``   sk = ``DEVICE_SLOTS``
+  device key      pk = ``TENANT#{t}#DEVICE_KEY#{RFC 7638 thumbprint}``   sk = ``DEVICE_KEY``
   bundle          pk = ``TENANT#{t}#BUNDLE#{id}``   sk = ``BUNDLE``
                   gsi1pk = ``TENANT#{t}#BUNDLES``   gsi1sk = ``{created_at}#{id}``
   licence record  pk = ``TENANT#{t}#BUNDLE#{id}``   sk = ``LICENCE#{device}``
+                  gsi1pk = ``TENANT#{t}#DEVICE#{device}#LICENCES``  gsi1sk = ``{expires_at}#{bundle}``
   tamper report   pk = ``TENANT#{t}#DEVICE#{id}``   sk = ``TAMPER#{report}``
 
 The aggregate's fields are one JSON body mapped explicitly here; ``events`` holds the domain
@@ -14,22 +17,26 @@ events of the write, so the table's stream carries them (the outbox).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
-from dataclasses import asdict
-from datetime import datetime
+from dataclasses import asdict, replace
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
 from content_service.adapters.conditional import conditional_save, persist
 from content_service.adapters.cursors import decode_cursor, encode_cursor
 from content_service.domain.bundle import Bundle, BundlePackage, BundleState
-from content_service.domain.device import Device, DeviceState
-from content_service.domain.errors import NotFound
+from content_service.domain.device import Device, DeviceKeyAlreadyEnrolled, DeviceState
+from content_service.domain.device_slots import DeviceSlot, DeviceSlots, DeviceSlotsChanged
+from content_service.domain.errors import ConcurrencyConflict, NotFound
 from content_service.domain.events import DomainEvent
 from content_service.domain.export import ExportJob, ExportResult, ExportState
 from content_service.domain.package import Problem
@@ -84,6 +91,22 @@ def _user_bundles(tenant_id: str, user_id: str) -> str:
     return f"TENANT#{tenant_id}#USER#{user_id}#BUNDLES"
 
 
+def _slots_key(tenant_id: str, user_id: str) -> tuple[str, str]:
+    return f"TENANT#{tenant_id}#USER#{user_id}#DEVICE_SLOTS", "DEVICE_SLOTS"
+
+
+def _device_licences_key(tenant_id: str, device_id: str) -> str:
+    return f"TENANT#{tenant_id}#DEVICE#{device_id}#LICENCES"
+
+
+def _optional_iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _optional_time(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
 def _events(events: tuple[DomainEvent, ...]) -> list[dict[str, Any]] | None:
     return [event.as_dict() for event in events] or None
 
@@ -125,10 +148,62 @@ class _Store:
 
 
 class DynamoDeviceRepository(_Store):
-    """DeviceRepository on DynamoDB."""
+    """DeviceRepository on DynamoDB: devices, each user's slots record and the key claims.
 
-    def add(self, device: Device) -> Device:
-        return self._insert(device, self._item, f"device {device.device_id}")
+    Enrolment is one TransactWriteItems of three puts, each with its own condition, so a
+    cancellation's reasons (one per item, in order) say which rule refused it.
+    """
+
+    # Positions of the enrolment transaction's items. pynamodb sends puts in the order they are
+    # added (after condition checks, deletes and updates, of which there are none here), and the
+    # cancellation reasons follow the items one to one.
+    _DEVICE, _SLOTS, _KEY_CLAIM = 0, 1, 2
+
+    def __init__(self, table_name: str, region: str) -> None:
+        super().__init__(table_name, region)
+        self._connection = Connection(region=region)
+
+    def enroll(self, device: Device, slots: DeviceSlots, key_thumbprint: str) -> Device:
+        stored = replace(device, revision=1, events=())
+        # A fresh token per attempt makes the SDK's own retries of this request idempotent (a
+        # retried commit is not mistaken for a conflict), while the next attempt, with other
+        # slots, is a new request.
+        transaction = TransactWrite(connection=self._connection, client_request_token=str(uuid.uuid4()))
+        try:
+            with transaction:
+                transaction.save(
+                    self._item(replace(stored, events=device.events)), self._model.pk.does_not_exist()
+                )
+                transaction.save(self._slots_item(slots), self._slots_condition(slots))
+                transaction.save(
+                    self._key_claim_item(device, key_thumbprint), self._model.pk.does_not_exist()
+                )
+        except TransactWriteError as error:
+            raise self._enrolment_refused(error, device, key_thumbprint) from error
+        return stored
+
+    def slots(self, tenant_id: str, user_id: str) -> DeviceSlots:
+        try:
+            item = self._model.get(*_slots_key(tenant_id, user_id), consistent_read=True)
+        except DoesNotExist:
+            devices = self._model.by_owner.query(f"TENANT#{tenant_id}#USER#{user_id}#DEVICES")
+            active = (i.body["device_id"] for i in devices if i.body["state"] == DeviceState.ACTIVE.value)
+            return DeviceSlots.first(tenant_id, user_id, active)
+        return DeviceSlots(
+            tenant_id=tenant_id,
+            user_id=user_id,
+            slots=tuple(
+                DeviceSlot(s["device_id"], _optional_time(s["release_at"])) for s in item.body["slots"]
+            ),
+            revision=int(item.revision),
+        )
+
+    def save_slots(self, slots: DeviceSlots) -> DeviceSlots:
+        try:
+            conditional_save(self._slots_item(slots), self._slots_condition(slots), "device slots")
+        except ConcurrencyConflict as error:
+            raise DeviceSlotsChanged(error.detail) from error
+        return replace(slots, revision=slots.revision + 1)
 
     def save(self, device: Device) -> Device:
         return self._update(device, self._item, f"device {device.device_id}")
@@ -144,9 +219,58 @@ class DynamoDeviceRepository(_Store):
         )
         return DevicePage([self._device(item) for item in items], next_cursor)
 
-    def count_active(self, tenant_id: str, user_id: str) -> int:
-        results = self._model.by_owner.query(f"TENANT#{tenant_id}#USER#{user_id}#DEVICES")
-        return sum(1 for item in results if item.body["state"] == DeviceState.ACTIVE.value)
+    def _enrolment_refused(self, error: TransactWriteError, device: Device, thumbprint: str) -> Exception:
+        # Which item's condition failed decides the error, never the message. A refused key claim
+        # is reported first: it is final, whereas a slots conflict would only be retried into it.
+        if error.cause_response_code != "TransactionCanceledException":
+            return error
+        codes = {index: reason.code for index, reason in enumerate(error.cancellation_reasons) if reason}
+        if codes.get(self._KEY_CLAIM) == "ConditionalCheckFailed":
+            return DeviceKeyAlreadyEnrolled(
+                "a device of this tenant already has this public key", key_thumbprint=thumbprint
+            )
+        if codes.get(self._DEVICE) == "ConditionalCheckFailed":
+            return ConcurrencyConflict(f"device {device.device_id} already exists")
+        # A failed revision check, or DynamoDB's TransactionConflict (another transaction on one of
+        # these items at the same moment), both mean: read the slots again and retry.
+        if codes and set(codes.values()) <= {"ConditionalCheckFailed", "TransactionConflict"}:
+            return DeviceSlotsChanged(f"the device slots of user {device.user_id} changed concurrently")
+        return error
+
+    def _slots_condition(self, slots: DeviceSlots) -> Any:
+        return (
+            self._model.pk.does_not_exist() if slots.revision == 0 else self._model.revision == slots.revision
+        )
+
+    def _slots_item(self, slots: DeviceSlots) -> Model:
+        return self._model(
+            *_slots_key(slots.tenant_id, slots.user_id),
+            entity="device_slots",
+            tenant_id=slots.tenant_id,
+            revision=slots.revision + 1,
+            body={
+                "user_id": slots.user_id,
+                "slots": [
+                    {"device_id": s.device_id, "release_at": _optional_iso(s.release_at)} for s in slots.slots
+                ],
+            },
+        )
+
+    def _key_claim_item(self, device: Device, thumbprint: str) -> Model:
+        # The claim is kept when the device is revoked: a revoked key never comes back as a device.
+        return self._model(
+            f"TENANT#{device.tenant_id}#DEVICE_KEY#{thumbprint}",
+            "DEVICE_KEY",
+            entity="device_key",
+            tenant_id=device.tenant_id,
+            revision=1,
+            body={
+                "thumbprint": thumbprint,
+                "device_id": device.device_id,
+                "user_id": device.user_id,
+                "claimed_at": device.created_at.isoformat(),
+            },
+        )
 
     def _item(self, device: Device) -> Model:
         return self._model(
@@ -279,6 +403,15 @@ class DynamoLicenceRecords(_Store):
             expires_at=datetime.fromisoformat(body["expires_at"]),
         )
 
+    def latest_expiry(self, tenant_id: str, device_id: str) -> datetime | None:
+        # gsi1 sorts a device's records by expiry, so the newest one answers. Records written
+        # before they carried these keys are not in the index (they expire within a validity).
+        for item in self._model.by_owner.query(
+            _device_licences_key(tenant_id, device_id), scan_index_forward=False, limit=1
+        ):
+            return datetime.fromisoformat(item.body["expires_at"])
+        return None
+
     def put(self, licence: IssuedLicence) -> None:
         # The record is a cache of the latest licence, not an aggregate: last writer wins. Its
         # revision is the issue time in milliseconds, so each issue's event has its own id, and it
@@ -297,6 +430,10 @@ class DynamoLicenceRecords(_Store):
         self._model(
             f"TENANT#{licence.tenant_id}#BUNDLE#{licence.bundle_id}",
             f"LICENCE#{licence.device_id}",
+            # Indexed by device, newest expiry last, so revoking a device can tell how long its
+            # licences let it play offline. UTC, so that the ISO strings sort as the times do.
+            gsi1pk=_device_licences_key(licence.tenant_id, licence.device_id),
+            gsi1sk=f"{licence.expires_at.astimezone(UTC).isoformat()}#{licence.bundle_id}",
             entity="licence",
             revision=int(licence.issued_at.timestamp() * 1000),
             events=_events((event,)),

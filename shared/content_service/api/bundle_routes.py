@@ -94,7 +94,13 @@ def get_device(device_id: Annotated[str, Path(pattern=DEVICE_ID)]) -> DeviceView
 def revoke_device(device_id: Annotated[str, Path(pattern=DEVICE_ID)], body: RevokeRequest) -> DeviceView:
     deps = dependencies()
     device = device_cases.revoke_device(
-        principal_of(router.current_event), device_id, body.reason, devices=deps.devices, clock=deps.clock
+        principal_of(router.current_event),
+        device_id,
+        body.reason,
+        devices=deps.devices,
+        clock=deps.clock,
+        records=deps.licences,
+        offline_grace=deps.settings.licence_terms.offline_grace,
     )
     return DeviceView.of(device)
 

@@ -12,7 +12,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from content_service.domain.errors import InvalidTransition, InvariantViolated, ValidationFailed
+from content_service.domain.errors import (
+    PROBLEM_BASE,
+    DomainError,
+    InvalidTransition,
+    InvariantViolated,
+    ValidationFailed,
+)
 from content_service.domain.events import DomainEvent
 
 
@@ -36,6 +42,11 @@ def check_x25519_public_jwk(jwk: dict[str, Any]) -> dict[str, str]:
         raise ValidationFailed("public_key 'x' is not base64url") from error
     if len(raw) != 32 or "=" in x:
         raise ValidationFailed("public_key 'x' must be 32 bytes, base64url without padding")
+    # Base64url leaves spare bits in the last character, so several strings decode to the same 32
+    # bytes. Only the canonical one is accepted: the key's thumbprint (which keeps a key from being
+    # enrolled twice) is computed from this string, and two spellings would give two thumbprints.
+    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode() != x:
+        raise ValidationFailed("public_key 'x' is not canonical base64url")
     return {"kty": "OKP", "crv": "X25519", "x": x}
 
 
@@ -102,6 +113,18 @@ class Device:
 class DeviceLimitReached(InvariantViolated):
     problem_type = InvariantViolated.problem_type.rsplit("/", 1)[0] + "/device-limit-reached"
     title = "The user has reached the device limit"
+    status = 409
+
+
+class DeviceKeyAlreadyEnrolled(DomainError):
+    """The public key is already a device of this tenant (active or revoked): one key, one device.
+
+    A revoked device keeps its key claim, so a key that was revoked (a lost or stolen device)
+    cannot come back as a new device.
+    """
+
+    problem_type = PROBLEM_BASE + "device-key-already-enrolled"
+    title = "This public key is already enrolled"
     status = 409
 
 

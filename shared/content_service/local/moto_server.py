@@ -11,6 +11,8 @@ from collections.abc import Mapping
 
 from moto.server import ThreadedMotoServer
 
+from content_service.local.moto_dynamodb import serialise_dynamodb_requests
+
 LOOPBACK = "127.0.0.1"
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
@@ -29,6 +31,8 @@ class MotoServer:
         """Start the server, wait until it answers HTTP, and return its endpoint URL."""
         # werkzeug logs every request to stderr; the local stack's own log says what matters.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        # moto serves requests on threads without making DynamoDB writes atomic (see the module).
+        serialise_dynamodb_requests()
         # Port 0 lets the OS pick a free port at bind time, so two stacks (or test runs) never race.
         self._server = ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
         self._server.start()

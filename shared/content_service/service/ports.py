@@ -13,6 +13,7 @@ from typing import Any, BinaryIO, Protocol
 from content_service.crypto.keys import DataKey
 from content_service.domain.bundle import Bundle
 from content_service.domain.device import Device
+from content_service.domain.device_slots import DeviceSlots
 from content_service.domain.export import ExportJob
 from content_service.domain.package import PackageManifest, PlayPackage
 from content_service.domain.tamper import TamperEvidence
@@ -95,9 +96,30 @@ class Clock(Protocol):
 
 
 class DeviceRepository(Protocol):
-    """Persistence of devices; every write is one conditional write."""
+    """Persistence of devices and of each user's device slots (``domain.device_slots``).
 
-    def add(self, device: Device) -> Device: ...
+    A device is created only by :meth:`enroll`, in one transaction with the user's slots and the
+    claim on its public key, so neither the cap nor key uniqueness can be raced past.
+    """
+
+    def enroll(self, device: Device, slots: DeviceSlots, key_thumbprint: str) -> Device:
+        """Store a new device, ``slots`` (which give it a slot) and its key claim, all or nothing.
+
+        ``slots.revision`` is the revision read; the write holds only if it is still stored.
+        Raises DeviceSlotsChanged if the slots changed meanwhile (re-read and retry),
+        DeviceKeyAlreadyEnrolled if a device of the tenant (even a revoked one) has that key,
+        ConcurrencyConflict if the device id exists. Returns the device with events cleared.
+        """
+        ...
+
+    def slots(self, tenant_id: str, user_id: str) -> DeviceSlots:
+        """The user's slots as stored (consistent read); a user without a record gets
+        ``DeviceSlots.first`` over their active devices, at revision 0."""
+        ...
+
+    def save_slots(self, slots: DeviceSlots) -> DeviceSlots:
+        """Store changed slots if ``slots.revision`` is still stored; raises DeviceSlotsChanged."""
+        ...
 
     def save(self, device: Device) -> Device: ...
 
@@ -106,8 +128,6 @@ class DeviceRepository(Protocol):
         ...
 
     def list_for_user(self, tenant_id: str, user_id: str, cursor: str | None, limit: int) -> DevicePage: ...
-
-    def count_active(self, tenant_id: str, user_id: str) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -153,6 +173,10 @@ class LicenceRecords(Protocol):
     """Which devices hold a licence for a bundle (revocation fans out to them)."""
 
     def latest(self, tenant_id: str, bundle_id: str, device_id: str) -> IssuedLicence | None: ...
+
+    def latest_expiry(self, tenant_id: str, device_id: str) -> datetime | None:
+        """The latest expiry of any licence recorded for the device (any bundle); None if none."""
+        ...
 
     def put(self, licence: IssuedLicence) -> None: ...
 

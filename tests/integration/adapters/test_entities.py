@@ -46,16 +46,22 @@ def bundle(bundle_id: str, tenant: str = "t1", at: datetime = NOW) -> Bundle:
     ).mark_built("tenants/t1/bundles/b/manifest.jws", "e" * 64, at)
 
 
-def test_devices_round_trip_count_and_list_per_user(table):
+def enrolled(repo: DynamoDeviceRepository, new: Device) -> Device:
+    """Enrol through the slots transaction (the only way in), with a key claim per device id."""
+    slots = repo.slots(new.tenant_id, new.user_id).take(new.device_id, NOW, cap=10)
+    return repo.enroll(new, slots, f"thumb-{new.device_id}")
+
+
+def test_devices_round_trip_and_list_per_user(table):
     repo = DynamoDeviceRepository(table, "eu-west-1")
     for index in range(3):
-        repo.add(device(f"dev_{index}", at=NOW + timedelta(seconds=index)))
-    repo.add(device("dev_other", user="u2"))
+        enrolled(repo, device(f"dev_{index}", at=NOW + timedelta(seconds=index)))
+    enrolled(repo, device("dev_other", user="u2"))
     stored = repo.get("t1", "dev_1")
     assert stored.public_key == JWK and stored.revision == 1
     repo.save(stored.revoke("lost", NOW))
     assert repo.get("t1", "dev_1").state is DeviceState.REVOKED
-    assert repo.count_active("t1", "u1") == 2
+    assert [s.device_id for s in repo.slots("t1", "u1").slots] == ["dev_0", "dev_1", "dev_2"]
     first = repo.list_for_user("t1", "u1", None, 2)
     second = repo.list_for_user("t1", "u1", first.next_cursor, 2)
     assert [d.device_id for d in first.items + second.items] == ["dev_2", "dev_1", "dev_0"]
@@ -67,7 +73,7 @@ def test_devices_round_trip_count_and_list_per_user(table):
 
 def test_a_stale_device_write_loses(table):
     repo = DynamoDeviceRepository(table, "eu-west-1")
-    stored = repo.add(device("dev_1"))
+    stored = enrolled(repo, device("dev_1"))
     repo.save(stored.revoke("lost", NOW))
     with pytest.raises(ConcurrencyConflict):
         repo.save(stored.revoke("stolen", NOW))

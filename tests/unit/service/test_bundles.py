@@ -217,7 +217,15 @@ def test_licences_are_refused_for_revoked_or_foreign_devices_and_revoked_bundles
     with pytest.raises(NotFound):
         licence(world, bundle, foreign)
     device, _ = a_device(world)
-    revoke_device(learner(), device.device_id, "lost", devices=world["devices"], clock=world["clock"])
+    revoke_device(
+        learner(),
+        device.device_id,
+        "lost",
+        devices=world["devices"],
+        clock=world["clock"],
+        records=world["licences"],
+        offline_grace=TERMS.offline_grace,
+    )
     with pytest.raises(InvalidTransition):
         licence(world, bundle, device)
     fresh, _ = a_device(world)
@@ -246,7 +254,15 @@ def test_downloads_are_signed_urls_for_an_active_device_only(world):
     signed = download(world, bundle, device)
     assert signed.containers[0]["url"].startswith(f"https://cdn.example/{package.sealed.container.key}")
     assert signed.manifest_url.startswith(f"https://cdn.example/{bundle.manifest_key}")
-    revoke_device(learner(), device.device_id, "lost", devices=world["devices"], clock=world["clock"])
+    revoke_device(
+        learner(),
+        device.device_id,
+        "lost",
+        devices=world["devices"],
+        clock=world["clock"],
+        records=world["licences"],
+        offline_grace=TERMS.offline_grace,
+    )
     with pytest.raises(InvalidTransition):
         download(world, bundle, device)
 
