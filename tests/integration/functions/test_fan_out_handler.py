@@ -9,8 +9,10 @@ import boto3
 import pytest
 
 from content_service.bootstrap import dependencies
+from content_service.crypto.licence import device_public_jwk, generate_device_key
 from content_service.domain.bundle import Bundle, BundlePackage
 from content_service.domain.package import ContainerRef
+from content_service.domain.principal import Principal, Role
 from content_service.local.cold_start import clear_cached_state
 from content_service.local.event_shapes import dynamodb_stream_event
 from content_service.local.lambda_runtime import LambdaContext, load_handler
@@ -18,7 +20,7 @@ from content_service.service import devices as device_cases
 from content_service.service.bundles import revoke_bundle
 
 ROOT = Path(__file__).parents[3]
-KEY = {"kty": "OKP", "crv": "X25519", "x": "A" * 43}
+KEY = device_public_jwk(generate_device_key())
 SAMPLE = ROOT / "events" / "fan_out" / "dynamodb_stream.json"
 
 
@@ -95,7 +97,13 @@ def test_stream_records_become_published_events_and_feed_entries(stack, bus_queu
     )
     built = built_bundle("bnd_1")
     deps.bundles.add(built)
-    revoke_bundle("t", "bnd_1", "withdrawn", bundles=deps.bundles, clock=deps.clock)
+    revoke_bundle(
+        Principal.service("t", "catalog", Role.CATALOG),
+        "bnd_1",
+        "withdrawn",
+        bundles=deps.bundles,
+        clock=deps.clock,
+    )
 
     response = fan_out(stack, stream_event(stack))
 
