@@ -18,10 +18,8 @@ from content_service.domain.package import PackageManifest
 from content_service.standards.export import ExportCheckFailed, ExportOptions, export_package, zip_reader
 from content_service.standards.export.checks import DESCRIPTORS, check_export
 from content_service.standards.export.options import ExportFormat
-from tests.export.conftest import Exporter, needs_conformance
+from tests.export.conftest import Exporter
 from tests.export.schemas import xsd_errors
-
-pytestmark = needs_conformance
 
 OPTIONS = ExportOptions(mastery_score=0.8, completion_threshold=0.5)
 
