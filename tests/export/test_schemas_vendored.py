@@ -7,14 +7,18 @@ copy is compared with that too, so neither copy can drift from the source.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from content_service.standards.export import xsd
 from content_service.standards.export.schemas import schema_files
 from tests.conformance_data import CONFORMANCE, XSD
 
 # Written for this repository, not copied: the vendored folder's own description and licence text.
 LOCAL_FILES = {"SOURCES.md", "LICENSE-Apache-2.0.txt"}
 COPIES = {"scorm12": XSD / "scorm12", "scorm2004": XSD / "scorm2004_4th"}
+RUNTIME_SCHEMAS = Path(xsd.__file__).parent / "schemas"
 
 # The project's conformance material, where a checkout has it beside the repository.
 UPSTREAM = CONFORMANCE.parents[2] / ".." / "shared" / "conformance"
@@ -28,6 +32,11 @@ def test_every_vendored_schema_is_byte_identical_to_the_conformance_copy(fmt: st
         official = COPIES[fmt] / name
         assert official.is_file(), f"{fmt}/{name} has no copy under tests/data/conformance/xsd"
         assert content == official.read_bytes(), f"{fmt}/{name} differs from the official file"
+
+
+def test_the_cmi5_schema_exports_are_validated_against_is_the_official_one() -> None:
+    vendored = RUNTIME_SCHEMAS / "cmi5" / "CourseStructure.xsd"
+    assert vendored.read_bytes() == (XSD / "cmi5" / "CourseStructure.xsd").read_bytes()
 
 
 def test_scorm2004_ships_every_schema_its_manifest_names_but_not_the_adl_test_helper() -> None:
