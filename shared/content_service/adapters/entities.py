@@ -7,6 +7,8 @@ Keys (every partition starts with the tenant, so another tenant's item is simply
                   gsi1pk = ``TENANT#{t}#BUNDLES``   gsi1sk = ``{created_at}#{id}``
   licence record  pk = ``TENANT#{t}#BUNDLE#{id}``   sk = ``LICENCE#{device}``
   tamper report   pk = ``TENANT#{t}#DEVICE#{id}``   sk = ``TAMPER#{report}``
+  export job      pk = ``TENANT#{t}#EXPORT#{id}``   sk = ``EXPORT``
+                  gsi2pk = ``EXPORT_PENDING``  gsi2sk = ``{updated_at}`` while pending only (the sweep's index)
 
 The aggregate's fields are one JSON body mapped explicitly here; ``events`` holds the domain
 events of the write, so the table's stream carries them (the outbox).
@@ -49,6 +51,14 @@ def entity_model(table_name: str, region: str) -> type[Model]:
         gsi1pk = UnicodeAttribute(hash_key=True)
         gsi1sk = UnicodeAttribute(range_key=True)
 
+    class Pending(GlobalSecondaryIndex):
+        class Meta:
+            index_name = "gsi2"
+            projection = AllProjection()
+
+        gsi2pk = UnicodeAttribute(hash_key=True)
+        gsi2sk = UnicodeAttribute(range_key=True)
+
     class EntityItem(Model):
         class Meta:
             pass
@@ -57,12 +67,15 @@ def entity_model(table_name: str, region: str) -> type[Model]:
         sk = UnicodeAttribute(range_key=True)
         gsi1pk = UnicodeAttribute(null=True)
         gsi1sk = UnicodeAttribute(null=True)
+        gsi2pk = UnicodeAttribute(null=True)
+        gsi2sk = UnicodeAttribute(null=True)
         entity = UnicodeAttribute()
         tenant_id = UnicodeAttribute()
         revision = NumberAttribute(default=0)
         body = JSONAttribute()
         events = JSONAttribute(null=True)
         by_owner = ByOwner()
+        pending = Pending()
 
     EntityItem.Meta.table_name = table_name  # type: ignore[attr-defined]
     EntityItem.Meta.region = region  # type: ignore[attr-defined]
@@ -312,8 +325,11 @@ class DynamoTamperReports(_Store):
         conditional_save(item, self._model.pk.does_not_exist(), "tamper report")
 
 
+EXPORT_PENDING_PARTITION = "EXPORT_PENDING"
+
+
 class DynamoExportRepository(_Store):
-    """Export jobs: pk = ``TENANT#{t}#EXPORT#{id}``, sk = ``EXPORT``."""
+    """Export jobs: pk = ``TENANT#{t}#EXPORT#{id}``, sk = ``EXPORT``; pending ones also in gsi2."""
 
     def add(self, job: ExportJob) -> ExportJob:
         return self._insert(job, self._item, f"export {job.export_id}")
@@ -322,7 +338,16 @@ class DynamoExportRepository(_Store):
         return self._update(job, self._item, f"export {job.export_id}")
 
     def get(self, tenant_id: str, export_id: str) -> ExportJob:
-        item = self._get(f"TENANT#{tenant_id}#EXPORT#{export_id}", "EXPORT", f"export {export_id}")
+        return self._job(self._get(f"TENANT#{tenant_id}#EXPORT#{export_id}", "EXPORT", f"export {export_id}"))
+
+    def pending_since_before(self, cutoff: datetime, limit: int) -> list[ExportJob]:
+        results = self._model.pending.query(
+            EXPORT_PENDING_PARTITION, self._model.gsi2sk < cutoff.isoformat(), limit=limit
+        )
+        return [self._job(item) for item in results]
+
+    @staticmethod
+    def _job(item: Any) -> ExportJob:
         body = item.body
         return ExportJob(
             tenant_id=item.tenant_id,
@@ -340,9 +365,13 @@ class DynamoExportRepository(_Store):
         )
 
     def _item(self, job: ExportJob) -> Model:
+        pending = job.state is ExportState.PENDING
         return self._model(
             f"TENANT#{job.tenant_id}#EXPORT#{job.export_id}",
             "EXPORT",
+            # Sparse, like the packages' building index: only pending jobs are in the sweep's index.
+            gsi2pk=EXPORT_PENDING_PARTITION if pending else None,
+            gsi2sk=job.updated_at.isoformat() if pending else None,
             entity="export",
             tenant_id=job.tenant_id,
             revision=job.revision,
