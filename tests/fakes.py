@@ -13,6 +13,7 @@ from typing import BinaryIO
 from content_service.domain.device import Device, DeviceKeyAlreadyEnrolled
 from content_service.domain.device_slots import DeviceSlots, DeviceSlotsChanged
 from content_service.domain.errors import ConcurrencyConflict, NotFound, ValidationFailed
+from content_service.domain.export import ExportJob, ExportState
 from content_service.domain.package import PackageManifest, PackageState, PlayPackage
 from content_service.service.ports import (
     BundlePage,
@@ -300,6 +301,12 @@ class FakeUrlSigner:
 class FakeExportRepository(_Rows):
     def __init__(self) -> None:
         super().__init__("export_id")
+
+    def pending_since_before(self, cutoff: datetime, limit: int) -> list[ExportJob]:
+        pending = [job for job in self.rows.values() if job.state is ExportState.PENDING]
+        return sorted((job for job in pending if job.updated_at < cutoff), key=lambda job: job.updated_at)[
+            :limit
+        ]
 
 
 class FakeExportStore:

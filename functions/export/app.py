@@ -1,4 +1,9 @@
-"""The export function: SQS messages naming export jobs → build each export zip."""
+"""The export function: SQS messages naming export jobs → build each export zip.
+
+Partial batch failures: a message whose export crashed is reported and redelivered; on the
+last allowed attempt the job is failed instead (``export.crashed``), so it is never left
+pending. A run killed outright is failed later by the sweep (``export.abandoned``).
+"""
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -6,7 +11,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from content_service.bootstrap import dependencies
-from content_service.service.exports import export_job_of, run_export
+from content_service.service.exports import export_job_of, fail_export_after_retries, run_export
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -14,16 +19,25 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 def export_record(record: SQSRecord) -> None:
     deps = dependencies()
+    last_attempt = int(record.attributes.approximate_receive_count) >= deps.settings.export_max_attempts
     tenant_id, export_id = export_job_of(record.body)
-    job = run_export(
-        tenant_id,
-        export_id,
-        exports=deps.exports,
-        store=deps.store,
-        blobs=deps.store,
-        results=deps.export_store,
-        clock=deps.clock,
-    )
+    try:
+        job = run_export(
+            tenant_id,
+            export_id,
+            exports=deps.exports,
+            store=deps.store,
+            blobs=deps.store,
+            results=deps.export_store,
+            clock=deps.clock,
+        )
+    except Exception as error:
+        if not last_attempt:
+            raise
+        logger.exception("export crashed on its last attempt", extra={"export_id": export_id})
+        job = fail_export_after_retries(
+            tenant_id, export_id, type(error).__name__, exports=deps.exports, clock=deps.clock
+        )
     logger.info("export finished", extra={"export_id": export_id, "state": job.state.value})
 
 

@@ -1,9 +1,11 @@
-"""The sweep function: on a schedule, fail packages left building past the build timeout."""
+"""The sweep function: on a schedule, fail packages left building past the build timeout and
+exports left pending past the export timeout."""
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from content_service.bootstrap import dependencies
+from content_service.service.exports import fail_abandoned_exports
 from content_service.service.packages import fail_abandoned_builds
 
 logger = Logger()
@@ -15,5 +17,14 @@ def handler(event: dict, context: LambdaContext) -> dict:
     failed = fail_abandoned_builds(
         packages=deps.packages, clock=deps.clock, build_timeout_seconds=deps.settings.build_timeout_seconds
     )
-    logger.info("sweep finished", extra={"failed": [f"{p.package_id}/v{p.version}" for p in failed]})
-    return {"failed": len(failed)}
+    failed_exports = fail_abandoned_exports(
+        exports=deps.exports, clock=deps.clock, export_timeout_seconds=deps.settings.export_timeout_seconds
+    )
+    logger.info(
+        "sweep finished",
+        extra={
+            "failed": [f"{p.package_id}/v{p.version}" for p in failed],
+            "failed_exports": [job.export_id for job in failed_exports],
+        },
+    )
+    return {"failed": len(failed), "failed_exports": len(failed_exports)}

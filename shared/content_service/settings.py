@@ -41,6 +41,19 @@ class Settings(BaseSettings):
         ge=1,
         description="the build queue's maxReceiveCount: the last attempt fails the package on a crash",
     )
+    export_timeout_seconds: int = Field(
+        default=18_000,
+        ge=60,
+        description=(
+            "an export still pending this long after its last change was abandoned; longer than every"
+            " SQS attempt of its run (the export queue's maxReceiveCount x VisibilityTimeout)"
+        ),
+    )
+    export_max_attempts: int = Field(
+        default=3,
+        ge=1,
+        description="the export queue's maxReceiveCount: the last attempt fails the job on a crash",
+    )
     page_size_default: int = Field(default=25, ge=1, le=100)
     import_limits: ImportLimits = Field(default_factory=ImportLimits)
 

@@ -1,4 +1,4 @@
-"""Every package under ../shared/conformance/packages gets the verdict its name and README give.
+"""Every package under tests/data/conformance/packages gets the verdict its name and README give.
 
 Valid packages parse with the right standard, title and launches; known-invalid ones are
 refused with a specific code. Decisions the data leaves open, and why:
@@ -27,27 +27,19 @@ from __future__ import annotations
 
 import zipfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from content_service.domain.package import Standard
+from content_service.packaging.inspect import validate_zip
+from content_service.packaging.limits import ImportLimits
 from content_service.packaging.model import Descriptor, PackageRejected
 from content_service.standards import detect_and_parse
+from tests.conformance_data import PACKAGES
 from tests.memory_source import MemorySource
 
-CONFORMANCE = Path(__file__).parents[2] / ".." / "shared" / "conformance"
-PACKAGES = CONFORMANCE / "packages"
 LTS = PACKAGES / "cmi5" / "course_structures" / "catapult_lts"
 CTS_MANIFESTS = PACKAGES / "scorm2004" / "adl_cts_4th_lms_test_manifests.zip"
-
-pytestmark = pytest.mark.skipif(not PACKAGES.is_dir(), reason="../shared/conformance is not checked out")
-
-try:
-    from content_service.packaging.inspect import validate_zip
-    from content_service.packaging.limits import ImportLimits
-except ImportError:  # pragma: no cover - the sandbox is written in parallel
-    validate_zip = None
 
 
 @dataclass(frozen=True)
@@ -233,7 +225,6 @@ def test_zip_packages_get_their_documented_verdict(name: str) -> None:
             _check_valid(descriptor, expected.with_files)
 
 
-@pytest.mark.skipif(validate_zip is None, reason="the zip sandbox is not importable yet")
 @pytest.mark.parametrize("name", sorted(ZIPS))
 def test_the_sandbox_gives_zip_packages_the_same_verdict(name: str) -> None:
     expected = ZIPS[name]
@@ -268,8 +259,6 @@ def test_golf_parameters_and_sequencing_survive_import() -> None:
 
 
 def _cts_folders() -> list[str]:
-    if not CTS_MANIFESTS.is_file():
-        return []
     with zipfile.ZipFile(CTS_MANIFESTS) as archive:
         return sorted(
             {name.split("/", 1)[0] + "/" for name in archive.namelist() if name.endswith("imsmanifest.xml")}
@@ -320,7 +309,5 @@ def test_invalid_catapult_course_structures_are_refused(name: str) -> None:
 def test_a_file_that_is_not_a_zip_is_refused_by_the_sandbox() -> None:
     path = LTS / "209-1-not-a-zip.zip"
     assert not zipfile.is_zipfile(path)
-    if validate_zip is None:
-        pytest.skip("the zip sandbox is not importable yet")
     report = validate_zip(path, ImportLimits())
     assert not report.valid and report.problems

@@ -6,7 +6,6 @@ import io
 import json
 import zipfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import boto3
 import pytest
@@ -16,8 +15,7 @@ from content_service.client import ApiClient, ApiError, put_upload
 from content_service.local.runner import RunnerSettings
 from content_service.local.stack import LocalStack
 from content_service.samples import sample_zip_bytes
-
-CONFORMANCE = Path(__file__).parents[2] / ".." / "shared" / "conformance" / "packages"
+from tests.conformance_data import PACKAGES
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +53,7 @@ def test_the_sample_package_is_built_with_its_manifest(author: ApiClient) -> Non
 
 def test_a_real_scorm_2004_package_builds_with_its_scos(author: ApiClient) -> None:
     data = (
-        CONFORMANCE / "scorm2004" / "golf_SequencingPostTestRollup4thEd_SCORM20044thEdition.zip"
+        PACKAGES / "scorm2004" / "golf_SequencingPostTestRollup4thEd_SCORM20044thEdition.zip"
     ).read_bytes()
     package = upload_and_wait(author, data)
     assert package["state"] == "built", package

@@ -12,9 +12,8 @@ from content_service.packaging.limits import ImportLimits
 from content_service.samples import sample_zip_bytes
 from content_service.standards.export import ExportOptions
 from content_service.standards.export.local import export_zip, import_zip
-from tests.export.schemas import CONFORMANCE
+from tests.conformance_data import PACKAGES
 
-PACKAGES = CONFORMANCE / "packages"
 FORMATS = ("scorm12", "scorm2004", "xapi", "cmi5")
 
 # Imported sources, one per standard: each is exported to every format and read back.
@@ -24,10 +23,6 @@ CONFORMANCE_SOURCES = {
     "cmi5-catapult": PACKAGES / "cmi5" / "catapult_multi_au_framed.zip",
     "xapi-golf": PACKAGES / "xapi" / "tincan_prototypes_GolfExample_TCAPI.zip",
 }
-
-needs_conformance = pytest.mark.skipif(
-    not PACKAGES.is_dir(), reason="../shared/conformance is not checked out beside the project"
-)
 
 Exporter = Callable[..., Path]
 

@@ -1,6 +1,8 @@
-"""Validators for exported descriptors, built from ../shared/conformance (never from the project's copies).
+"""Validators for exported descriptors, built from the tests' conformance copy (never from the package's).
 
-Facts from ../shared/conformance/README.md: SCORM 1.2 needs the XSD 1.1 validator; imports of
+The XSDs come from tests/data/conformance (vendored from the project's conformance material),
+not from the schema files the exporter ships, so a change to those cannot pass unnoticed.
+Facts from the conformance README: SCORM 1.2 needs the XSD 1.1 validator; imports of
 ims_xml.xsd or the W3C xml.xsd are mapped to the xml.xsd xmlschema bundles; only local files
 are read and location hints in documents are ignored.
 """
@@ -13,10 +15,10 @@ from pathlib import Path
 
 import xmlschema
 
-ROOT = Path(__file__).parents[2]
-CONFORMANCE = ROOT / ".." / "shared" / "conformance"
-XSD = CONFORMANCE / "xsd"
-XAPI_SCHEMAS = CONFORMANCE / "xapi" / "json-schema-1.0.1"
+from tests.conformance_data import CONFORMANCE, XAPI_SCHEMAS, XSD
+
+__all__ = ["CONFORMANCE", "XAPI_SCHEMAS", "XSD", "statement_validator", "validator", "xsd_errors"]
+
 BUNDLED_XML_XSD = Path(xmlschema.__file__).parent / "schemas" / "XML" / "xml.xsd"
 
 

@@ -18,10 +18,9 @@ from content_service.domain.package import PackageManifest
 from content_service.standards.export import ExportCheckFailed, ExportOptions, export_package, zip_reader
 from content_service.standards.export.checks import DESCRIPTORS, check_export
 from content_service.standards.export.options import ExportFormat
-from tests.export.conftest import Exporter, needs_conformance
+from content_service.standards.export.xsd import xsd_failures
+from tests.export.conftest import Exporter
 from tests.export.schemas import xsd_errors
-
-pytestmark = needs_conformance
 
 OPTIONS = ExportOptions(mastery_score=0.8, completion_threshold=0.5)
 
@@ -94,6 +93,8 @@ def test_a_broken_descriptor_is_refused(
     schema_errors = xsd_errors(fmt, data)
     own = check_export(ExportFormat(fmt), data, names)
     assert schema_errors or own, f"removing/breaking {what} went unnoticed"
+    # The exporter's own XSD validation (package data) agrees with the tests' copy of the XSDs.
+    assert bool(xsd_failures(ExportFormat(fmt), data)) is bool(schema_errors), (what, schema_errors)
     if not xsd_catches:
         assert own, f"checks.py must catch {what}: the XSD does not"
 
@@ -113,6 +114,43 @@ def test_the_exporter_refuses_to_return_an_export_that_breaks_its_own_checks(
         export_package(manifest, read_file, "scorm2004", out=tmp_path / "never.zip")
     assert "scormType" in str(refused.value)
     assert not (tmp_path / "never.zip").exists()
+
+
+def test_an_export_that_only_the_xsd_refuses_is_never_written(
+    sample_zip: Path, manifest_of, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    manifest: PackageManifest = manifest_of(sample_zip)
+
+    def writer_with_a_bug(plan, options):  # type: ignore[no-untyped-def]
+        from content_service.standards.export.cmi5 import cmi5_xml
+
+        # The course's description before its title: the XSD's sequence forbids it; checks.py does not look.
+        return re.sub(
+            rb"(?s)(<course [^>]*>\s*)(<title>.*?</title>)(\s*)(<description>.*?</description>)",
+            rb"\1\4\3\2",
+            cmi5_xml(plan, options),
+            count=1,
+        )
+
+    own_findings: list[list[str]] = []
+
+    def recording_checks(fmt, descriptor, names):  # type: ignore[no-untyped-def]
+        own_findings.append(check_export(fmt, descriptor, names))
+        return own_findings[-1]
+
+    monkeypatch.setitem(export_module._WRITERS, ExportFormat.CMI5, writer_with_a_bug)
+    monkeypatch.setattr(export_module, "check_export", recording_checks)
+    with zip_reader(sample_zip) as read_file, pytest.raises(ExportCheckFailed) as refused:
+        export_package(manifest, read_file, "cmi5", out=tmp_path / "never.zip")
+    assert own_findings == [[]], "the exporter's own checks must not be what refuses this export"
+    assert refused.value.failures and all(failure.startswith("XSD: ") for failure in refused.value.failures)
+    assert not (tmp_path / "never.zip").exists()
+
+
+def test_xsd_validation_reports_a_descriptor_that_is_not_xml_as_a_finding() -> None:
+    assert xsd_failures(ExportFormat.SCORM2004, b"<manifest") != []
+    assert xsd_failures(ExportFormat.CMI5, b"\xff\xfe") != []
+    assert xsd_failures(ExportFormat.XAPI, b"<tincan/>") == []
 
 
 def test_a_file_that_does_not_match_the_manifest_is_refused(

@@ -13,7 +13,7 @@ import pytest
 
 from content_service.packaging.inspect import validate_zip
 from content_service.packaging.limits import ImportLimits
-from tests.export.conftest import CONFORMANCE_SOURCES, needs_conformance
+from tests.export.conftest import CONFORMANCE_SOURCES
 
 CLI = Path(sys.executable).parent / "content-service"
 
@@ -55,7 +55,6 @@ def test_export_writes_a_package_that_imports_as_the_format(
     assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
 
 
-@needs_conformance
 def test_export_takes_an_imported_package_too(tmp_path: Path) -> None:
     out = tmp_path / "golf.zip"
     result = run(

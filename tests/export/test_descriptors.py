@@ -12,10 +12,8 @@ from defusedxml.ElementTree import fromstring
 from content_service.standards.export import ExportOptions, MoveOn, Reporting
 from content_service.standards.export.checks import DESCRIPTORS, check_export
 from content_service.standards.export.options import ExportFormat
-from tests.export.conftest import CONFORMANCE_SOURCES, FORMATS, Exporter, needs_conformance, source_path
+from tests.export.conftest import CONFORMANCE_SOURCES, FORMATS, Exporter, source_path
 from tests.export.schemas import xsd_errors
-
-pytestmark = needs_conformance
 
 OPTION_SETS = {
     "defaults": ExportOptions(),

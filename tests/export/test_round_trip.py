@@ -21,7 +21,7 @@ from content_service.standards import DESCRIPTOR_NAMES
 from content_service.standards.export import ExportOptions, bridge_source
 from content_service.standards.export.pages import strip
 from content_service.standards.export.schemas import all_schema_names, schema_files
-from tests.export.conftest import CONFORMANCE_SOURCES, FORMATS, Exporter, needs_conformance, source_path
+from tests.export.conftest import CONFORMANCE_SOURCES, FORMATS, Exporter, source_path
 
 SOURCES = ["native-sample", *sorted(CONFORMANCE_SOURCES)]
 STANDARD = {
@@ -39,7 +39,6 @@ def _is_source_only(path: str) -> bool:
     }
 
 
-@needs_conformance
 @pytest.mark.parametrize("source", SOURCES)
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_import_of_an_export_keeps_files_launches_and_titles(

@@ -30,3 +30,19 @@ def test_the_sweep_waits_longer_than_every_attempt_of_a_build():
 def test_the_queue_outlives_the_build_function():
     queue = RESOURCES["BuildQueue"]["Properties"]
     assert queue["VisibilityTimeout"] >= 6 * RESOURCES["BuildPackageFunction"]["Properties"]["Timeout"]
+
+
+def test_the_export_gives_up_on_the_same_attempt_as_its_queue():
+    queue = RESOURCES["ExportQueue"]["Properties"]
+    function_env = RESOURCES["ExportFunction"]["Properties"]["Environment"]["Variables"]
+    assert int(function_env["EXPORT_MAX_ATTEMPTS"]) == queue["RedrivePolicy"]["maxReceiveCount"]
+    assert Settings().export_max_attempts == queue["RedrivePolicy"]["maxReceiveCount"]
+
+
+def test_the_sweep_waits_longer_than_every_attempt_of_an_export():
+    queue = RESOURCES["ExportQueue"]["Properties"]
+    attempts = queue["RedrivePolicy"]["maxReceiveCount"] * queue["VisibilityTimeout"]
+    sweep_env = RESOURCES["SweepStaleBuildsFunction"]["Properties"]["Environment"]["Variables"]
+    assert int(sweep_env["EXPORT_TIMEOUT_SECONDS"]) > attempts
+    assert Settings().export_timeout_seconds > attempts
+    assert queue["VisibilityTimeout"] >= 6 * RESOURCES["ExportFunction"]["Properties"]["Timeout"]

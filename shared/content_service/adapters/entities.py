@@ -10,6 +10,8 @@ Keys (every partition starts with the tenant, so another tenant's item is simply
   licence record  pk = ``TENANT#{t}#BUNDLE#{id}``   sk = ``LICENCE#{device}``
                   gsi1pk = ``TENANT#{t}#DEVICE#{device}#LICENCES``  gsi1sk = ``{expires_at}#{bundle}``
   tamper report   pk = ``TENANT#{t}#DEVICE#{id}``   sk = ``TAMPER#{report}``
+  export job      pk = ``TENANT#{t}#EXPORT#{id}``   sk = ``EXPORT``
+                  gsi2pk = ``EXPORT_PENDING``  gsi2sk = ``{updated_at}`` while pending only (the sweep's index)
 
 The aggregate's fields are one JSON body mapped explicitly here; ``events`` holds the domain
 events of the write, so the table's stream carries them (the outbox).
@@ -55,7 +57,9 @@ def entity_model(table_name: str, region: str) -> type[Model]:
         gsi1pk = UnicodeAttribute(hash_key=True)
         gsi1sk = UnicodeAttribute(range_key=True)
 
-    class ByUser(GlobalSecondaryIndex):
+    # gsi2 is sparse and shared by two kinds of reads: a user's bundles (a learner lists only their
+    # own) and the export jobs still pending (the sweep reads just those).
+    class Gsi2(GlobalSecondaryIndex):
         class Meta:
             index_name = "gsi2"
             projection = AllProjection()
@@ -79,7 +83,7 @@ def entity_model(table_name: str, region: str) -> type[Model]:
         body = JSONAttribute()
         events = JSONAttribute(null=True)
         by_owner = ByOwner()
-        by_user = ByUser()
+        gsi2 = Gsi2()
 
     EntityItem.Meta.table_name = table_name  # type: ignore[attr-defined]
     EntityItem.Meta.region = region  # type: ignore[attr-defined]
@@ -331,7 +335,7 @@ class DynamoBundleRepository(_Store):
 
     def list_for_user(self, tenant_id: str, user_id: str, cursor: str | None, limit: int) -> BundlePage:
         items, next_cursor = self._index_page(
-            self._model.by_user, "gsi2", tenant_id, _user_bundles(tenant_id, user_id), cursor, limit
+            self._model.gsi2, "gsi2", tenant_id, _user_bundles(tenant_id, user_id), cursor, limit
         )
         return BundlePage([self._bundle(item) for item in items], next_cursor)
 
@@ -483,8 +487,11 @@ class DynamoTamperReports(_Store):
         conditional_save(item, self._model.pk.does_not_exist(), "tamper report")
 
 
+EXPORT_PENDING_PARTITION = "EXPORT_PENDING"
+
+
 class DynamoExportRepository(_Store):
-    """Export jobs: pk = ``TENANT#{t}#EXPORT#{id}``, sk = ``EXPORT``."""
+    """Export jobs: pk = ``TENANT#{t}#EXPORT#{id}``, sk = ``EXPORT``; pending ones also in gsi2."""
 
     def add(self, job: ExportJob) -> ExportJob:
         return self._insert(job, self._item, f"export {job.export_id}")
@@ -493,7 +500,16 @@ class DynamoExportRepository(_Store):
         return self._update(job, self._item, f"export {job.export_id}")
 
     def get(self, tenant_id: str, export_id: str) -> ExportJob:
-        item = self._get(f"TENANT#{tenant_id}#EXPORT#{export_id}", "EXPORT", f"export {export_id}")
+        return self._job(self._get(f"TENANT#{tenant_id}#EXPORT#{export_id}", "EXPORT", f"export {export_id}"))
+
+    def pending_since_before(self, cutoff: datetime, limit: int) -> list[ExportJob]:
+        results = self._model.gsi2.query(
+            EXPORT_PENDING_PARTITION, self._model.gsi2sk < cutoff.isoformat(), limit=limit
+        )
+        return [self._job(item) for item in results]
+
+    @staticmethod
+    def _job(item: Any) -> ExportJob:
         body = item.body
         return ExportJob(
             tenant_id=item.tenant_id,
@@ -511,9 +527,13 @@ class DynamoExportRepository(_Store):
         )
 
     def _item(self, job: ExportJob) -> Model:
+        pending = job.state is ExportState.PENDING
         return self._model(
             f"TENANT#{job.tenant_id}#EXPORT#{job.export_id}",
             "EXPORT",
+            # Sparse, like the packages' building index: only pending jobs are in the sweep's index.
+            gsi2pk=EXPORT_PENDING_PARTITION if pending else None,
+            gsi2sk=job.updated_at.isoformat() if pending else None,
             entity="export",
             tenant_id=job.tenant_id,
             revision=job.revision,

@@ -75,6 +75,13 @@ class ExportJob:
         failed = replace(self, state=ExportState.FAILED, problem=problem, updated_at=now)
         return failed._record("content.export.failed.v1", now, problem.as_dict())
 
+    def is_stale(self, now: datetime, export_timeout_seconds: float) -> bool:
+        """An export still pending after the timeout was abandoned by a crashed or killed run."""
+        return (
+            self.state is ExportState.PENDING
+            and (now - self.updated_at).total_seconds() > export_timeout_seconds
+        )
+
     def _require_pending(self) -> None:
         if self.state is not ExportState.PENDING:
             raise InvalidTransition(f"export {self.export_id} is {self.state.value}", state=self.state.value)

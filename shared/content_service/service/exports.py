@@ -7,10 +7,11 @@ import json
 import tempfile
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from content_service.domain.errors import DomainError, NotFound, ValidationFailed
+from content_service.domain.errors import ConcurrencyConflict, DomainError, NotFound, ValidationFailed
 from content_service.domain.export import ExportJob, ExportResult, ExportState
 from content_service.domain.package import PackageState, Problem
 from content_service.service.ports import (
@@ -101,6 +102,47 @@ def run_export(
         key = results.put_export(tenant_id, export_id, filename, out)
         size = out.stat().st_size
     return exports.save(job.complete(ExportResult(key, size, digest), clock.now()))
+
+
+def fail_export_after_retries(
+    tenant_id: str, export_id: str, reason: str, *, exports: ExportRepository, clock: Clock
+) -> ExportJob:
+    """An export that crashed on every delivery: fail the job instead of leaving it pending."""
+    job = exports.get(tenant_id, export_id)
+    if job.state is not ExportState.PENDING:
+        return job
+    problem = Problem("export.crashed", f"the export failed on every attempt: {reason}", None)
+    try:
+        return exports.save(job.fail(problem, clock.now()))
+    except ConcurrencyConflict:
+        # Another delivery (or the sweep) finished the job first; its outcome stands.
+        return exports.get(tenant_id, export_id)
+
+
+def fail_abandoned_exports(
+    *, exports: ExportRepository, clock: Clock, export_timeout_seconds: int, batch: int = 100
+) -> list[ExportJob]:
+    """Fail every export that has been pending longer than the timeout.
+
+    An export is abandoned when its run was killed outright (a Lambda timeout or out of memory
+    stops even the last-attempt accounting) or its queue message never arrived. The sweep
+    that fails abandoned builds runs this on the same schedule.
+    """
+    now = clock.now()
+    problem = Problem(
+        "export.abandoned",
+        f"no export finished within {export_timeout_seconds} s of its last change (crashed or never run)",
+        None,
+    )
+    failed = []
+    for job in exports.pending_since_before(now - timedelta(seconds=export_timeout_seconds), batch):
+        if not job.is_stale(now, export_timeout_seconds):
+            continue
+        try:
+            failed.append(exports.save(job.fail(problem, now)))
+        except ConcurrencyConflict:
+            continue
+    return failed
 
 
 @dataclass(frozen=True)

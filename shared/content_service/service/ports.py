@@ -244,6 +244,10 @@ class ExportRepository(Protocol):
 
     def get(self, tenant_id: str, export_id: str) -> ExportJob: ...
 
+    def pending_since_before(self, cutoff: datetime, limit: int) -> list[ExportJob]:
+        """Up to ``limit`` exports of any tenant still pending, last changed before ``cutoff``."""
+        ...
+
 
 class ExportStore(Protocol):
     """The exports bucket: finished export zips, handed out by presigned GET."""

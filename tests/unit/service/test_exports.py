@@ -11,7 +11,14 @@ from content_service.domain.errors import NotFound, ValidationFailed
 from content_service.domain.export import ExportState
 from content_service.packaging.limits import ImportLimits
 from content_service.samples import sample_zip_bytes
-from content_service.service.exports import export_job_of, get_export, request_export, run_export
+from content_service.service.exports import (
+    export_job_of,
+    fail_abandoned_exports,
+    fail_export_after_retries,
+    get_export,
+    request_export,
+    run_export,
+)
 from content_service.service.packages import RequestUpload, build_uploaded_package, request_upload
 from tests.fakes import (
     FakeBundleStore,
@@ -137,3 +144,45 @@ def test_an_export_message_names_a_job_or_is_refused():
     for bad in ("nope", "{}", "[]"):
         with pytest.raises(ValidationFailed):
             export_job_of(bad)
+
+
+def test_an_export_that_crashed_on_its_last_attempt_fails_with_a_problem(world):
+    job = requested(world, built(world).package_id)
+    world["clock"].advance(60)
+    failed = fail_export_after_retries(
+        "t1", job.export_id, "KeyError", exports=world["exports"], clock=world["clock"]
+    )
+    assert failed.state is ExportState.FAILED
+    assert (failed.problem.code, failed.problem.detail) == (
+        "export.crashed",
+        "the export failed on every attempt: KeyError",
+    )
+    assert world["exports"].get("t1", job.export_id) == failed
+
+
+def test_a_finished_export_is_left_alone_by_the_last_attempt_failure(world):
+    done = run(world, requested(world, built(world).package_id))
+    again = fail_export_after_retries(
+        "t1", done.export_id, "KeyError", exports=world["exports"], clock=world["clock"]
+    )
+    assert again.state is ExportState.DONE and again == done
+
+
+def test_the_sweep_fails_only_exports_pending_past_the_timeout(world):
+    package_id = built(world).package_id
+    stuck = requested(world, package_id)
+    finished = run(world, requested(world, package_id))
+    world["clock"].advance(3000)
+    fresh = requested(world, package_id)
+    world["clock"].advance(1000)
+    swept = fail_abandoned_exports(
+        exports=world["exports"], clock=world["clock"], export_timeout_seconds=3600
+    )
+    assert [job.export_id for job in swept] == [stuck.export_id]
+    assert world["exports"].get("t1", stuck.export_id).problem.code == "export.abandoned"
+    assert world["exports"].get("t1", fresh.export_id).state is ExportState.PENDING
+    assert world["exports"].get("t1", finished.export_id).state is ExportState.DONE
+    assert (
+        fail_abandoned_exports(exports=world["exports"], clock=world["clock"], export_timeout_seconds=3600)
+        == []
+    )

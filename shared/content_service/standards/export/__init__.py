@@ -3,8 +3,9 @@
 ``export_package(manifest, read_file, format, options)`` is the use case: it reads the
 package's files through ``read_file`` (a local zip, the blob store, ...), writes the format's
 descriptor, the standard schema files (SCORM) and the runtime bridge, injects the bridge
-into each launched HTML page, checks the result against the format's rules
-(``checks.py``) and writes a deterministic zip. docs/export.md is the user-facing guide.
+into each launched HTML page, validates the descriptor against the format's official XSD
+(``xsd.py``) and checks the rules the XSD cannot express (``checks.py``), and only then
+writes a deterministic zip. docs/export.md is the user-facing guide.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from content_service.standards.export.plan import BRIDGE_PATH, ExportPlan, make_
 from content_service.standards.export.schemas import schema_files
 from content_service.standards.export.scorm import number, scorm12_manifest, scorm2004_manifest
 from content_service.standards.export.xapi import activity_ids, tincan_xml
+from content_service.standards.export.xsd import xsd_failures
 from content_service.standards.export.zipwriter import write_zip
 
 __all__ = [
@@ -81,7 +83,8 @@ def export_package(
 
     ``out`` is where to write (default: a new file in a fresh temporary directory that the
     caller owns). Raises ``ExportError`` when the package cannot be carried by the format,
-    and ``ExportCheckFailed`` when the result breaks the format's own rules.
+    and ``ExportCheckFailed`` when the descriptor breaks the format's XSD or its other rules
+    (nothing is written then).
     """
     fmt = ExportFormat(format)
     options = options or ExportOptions()
@@ -89,7 +92,7 @@ def export_package(
     plan = make_plan(manifest, options, frozenset({DESCRIPTORS[fmt], *extra}))
     descriptor = _WRITERS[fmt](plan, options)
     names = frozenset({entry.path for entry in plan.files} | {DESCRIPTORS[fmt], *extra})
-    failures = check_export(fmt, descriptor, names)
+    failures = xsd_failures(fmt, descriptor) + check_export(fmt, descriptor, names)
     if failures:
         raise ExportCheckFailed(failures)
     pages = _bridge_configs(fmt, plan, options)

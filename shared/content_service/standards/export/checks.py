@@ -1,9 +1,8 @@
 """The rules an export must follow that the standards' XSDs do not check.
 
-The exporter runs these on what it wrote, before it hands the zip back; any failure raises
-``ExportCheckFailed`` (an exporter bug must never reach an LMS). The XSDs themselves are
-checked by the tests, against ../shared/conformance/xsd; xmlschema is not a runtime
-dependency. ../shared/conformance/README.md lists the gaps these close:
+The exporter runs these on what it wrote, after the XSD validation (``xsd.py``) and before it
+writes the zip; any failure raises ``ExportCheckFailed`` (an exporter bug must never reach an
+LMS). The conformance material's README lists the gaps these close:
 
 - SCORM: ``schema``/``schemaversion`` are exactly the version's values; every identifier is
   an xs:ID (NCName) and unique in its space; identifierrefs resolve; every resource has the
