@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from content_service.domain.errors import NotFound, ValidationFailed
 from content_service.domain.package import PackageManifest
-from content_service.service.ports import PresignedUpload
+from content_service.service.ports import PresignedUpload, StoredUpload
 
 _CHUNK = 1024 * 1024
 
@@ -49,6 +49,15 @@ class S3UploadStore:
         )
         headers = {"Content-Type": content_type, "Content-Length": str(content_length)}
         return PresignedUpload(url, "PUT", headers, datetime.now(UTC) + timedelta(seconds=ttl_seconds))
+
+    def head(self, key: str) -> StoredUpload:
+        try:
+            response = self._s3.head_object(Bucket=self._bucket, Key=key)
+        except ClientError as error:
+            if error.response["Error"]["Code"] in {"NoSuchKey", "404", "NotFound"}:
+                raise NotFound(f"upload {key} not found") from error
+            raise
+        return StoredUpload(int(response["ContentLength"]), str(response.get("ContentType") or ""))
 
     def download(self, key: str, destination: Path, max_bytes: int) -> int:
         try:
