@@ -22,6 +22,7 @@ from content_service.service.ports import (
     IssuedLicence,
     Page,
     PresignedUpload,
+    StoredUpload,
     TamperReportRecord,
 )
 
@@ -92,6 +93,7 @@ class FakeUploadStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.presigned: list[tuple[str, str, int]] = []
+        self.content_types: dict[str, str] = {}
 
     def presign_put(
         self, key: str, content_type: str, content_length: int, ttl_seconds: int
@@ -104,10 +106,17 @@ class FakeUploadStore:
             datetime(2026, 11, 28, tzinfo=UTC),
         )
 
-    def put(self, key: str, data: bytes) -> None:
+    def put(self, key: str, data: bytes, content_type: str = "application/zip") -> None:
         path = self.root / key
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
+        self.content_types[key] = content_type
+
+    def head(self, key: str) -> StoredUpload:
+        source = self.root / key
+        if not source.exists():
+            raise NotFound(key)
+        return StoredUpload(source.stat().st_size, self.content_types.get(key, "application/zip"))
 
     def download(self, key: str, destination: Path, max_bytes: int) -> int:
         source = self.root / key

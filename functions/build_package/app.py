@@ -41,7 +41,7 @@ def build_record(record: SQSRecord) -> None:
             )
         logger.info(
             "build finished",
-            extra={"key": uploaded.key, "state": outcome.package.state.value, "changed": outcome.changed},
+            extra={"key": uploaded.key, "state": outcome.state, "changed": outcome.changed},
         )
 
 

@@ -93,7 +93,10 @@ class Dependencies:
 
     @cached_property
     def uploads(self) -> UploadStore:
-        return S3UploadStore(self._s3, self.settings.uploads_bucket)
+        presigner = None
+        if self.settings.upload_endpoint_url:
+            presigner = s3_client(self.settings.aws_region, endpoint_url=self.settings.upload_endpoint_url)
+        return S3UploadStore(self._s3, self.settings.uploads_bucket, presigner=presigner)
 
     @cached_property
     def store(self) -> PackageStore:

@@ -28,6 +28,13 @@ class Settings(BaseSettings):
     packages_bucket: str = "content-service-packages"
     aws_region: str = Field(default="eu-west-1", validation_alias="AWS_DEFAULT_REGION")
     upload_url_ttl_seconds: int = Field(default=900, ge=60, le=7 * 24 * 3600)
+    upload_endpoint_url: str = Field(
+        default="",
+        description=(
+            "where presigned upload URLs point instead of the S3 endpoint: the local S3 front, which"
+            " enforces them as S3 does; empty on AWS"
+        ),
+    )
     build_timeout_seconds: int = Field(
         default=18_000,
         ge=60,

@@ -26,6 +26,7 @@ from content_service.adapters.cursors import decode_cursor, encode_cursor
 from content_service.domain.errors import NotFound
 from content_service.domain.package import (
     ContainerRef,
+    DeclaredUpload,
     PackageEvent,
     PackageState,
     PackageSummary,
@@ -95,6 +96,7 @@ def package_model(table_name: str, region: str) -> type[Model]:
         sealed = JSONAttribute(null=True)
         problem = JSONAttribute(null=True)
         revoke_reason = UnicodeAttribute(null=True)
+        declared_upload = JSONAttribute(null=True)
         last_event = JSONAttribute(null=True)
         by_tenant = ByTenant()
         building = Building()
@@ -197,6 +199,7 @@ class DynamoPackageRepository:
             else {"container": package.sealed.container.as_dict(), "wrapped_key": package.sealed.wrapped_key},
             problem=None if package.problem is None else package.problem.as_dict(),
             revoke_reason=package.revoke_reason,
+            declared_upload=None if package.declared_upload is None else package.declared_upload.as_dict(),
             last_event=_event_json(package.last_event),
         )
         if package.state is PackageState.BUILDING:
@@ -224,4 +227,5 @@ class DynamoPackageRepository:
             else None,
             problem=Problem(**item.problem) if item.problem else None,
             revoke_reason=item.revoke_reason,
+            declared_upload=DeclaredUpload(**item.declared_upload) if item.declared_upload else None,
         )

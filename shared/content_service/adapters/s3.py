@@ -13,22 +13,32 @@ from botocore.exceptions import ClientError
 
 from content_service.domain.errors import NotFound, ValidationFailed
 from content_service.domain.package import PackageManifest
-from content_service.service.ports import PresignedUpload
+from content_service.service.ports import PresignedUpload, StoredUpload
 
 _CHUNK = 1024 * 1024
 
 
-def s3_client(region: str) -> Any:
-    """An S3 client; the endpoint comes from the standard AWS_ENDPOINT_URL settings (moto, LocalStack, AWS)."""
+def s3_client(region: str, endpoint_url: str | None = None) -> Any:
+    """An S3 client; the endpoint comes from the standard AWS_ENDPOINT_URL settings (moto, LocalStack, AWS).
+
+    ``endpoint_url`` overrides them for one client (the local S3 front that presigned uploads go to).
+    """
     # SigV4 so that presigned URLs sign the Content-Type and Content-Length headers (SigV2 cannot).
-    return boto3.client("s3", region_name=region, config=Config(signature_version="s3v4"))
+    return boto3.client(
+        "s3", region_name=region, endpoint_url=endpoint_url, config=Config(signature_version="s3v4")
+    )
 
 
 class S3UploadStore:
-    """UploadStore on the uploads bucket."""
+    """UploadStore on the uploads bucket.
 
-    def __init__(self, client: Any, bucket: str) -> None:
+    ``presigner`` signs the upload URLs when they must point somewhere other than ``client``'s
+    endpoint (locally, the S3 front that checks them); by default ``client`` signs them.
+    """
+
+    def __init__(self, client: Any, bucket: str, presigner: Any | None = None) -> None:
         self._s3 = client
+        self._presigner = presigner or client
         self._bucket = bucket
 
     def presign_put(
@@ -36,7 +46,7 @@ class S3UploadStore:
     ) -> PresignedUpload:
         # Content-Type and Content-Length are signed headers: a PUT with another type or length
         # fails the signature check, so the limit checked at request time holds at upload time.
-        url = self._s3.generate_presigned_url(
+        url = self._presigner.generate_presigned_url(
             "put_object",
             Params={
                 "Bucket": self._bucket,
@@ -49,6 +59,15 @@ class S3UploadStore:
         )
         headers = {"Content-Type": content_type, "Content-Length": str(content_length)}
         return PresignedUpload(url, "PUT", headers, datetime.now(UTC) + timedelta(seconds=ttl_seconds))
+
+    def head(self, key: str) -> StoredUpload:
+        try:
+            response = self._s3.head_object(Bucket=self._bucket, Key=key)
+        except ClientError as error:
+            if error.response["Error"]["Code"] in {"NoSuchKey", "404", "NotFound"}:
+                raise NotFound(f"upload {key} not found") from error
+            raise
+        return StoredUpload(int(response["ContentLength"]), str(response.get("ContentType") or ""))
 
     def download(self, key: str, destination: Path, max_bytes: int) -> int:
         try:

@@ -60,6 +60,25 @@ class Problem:
 
 
 @dataclass(frozen=True)
+class DeclaredUpload:
+    """What the author declared for the upload (``POST /v1/uploads``): the presigned PUT signs both.
+
+    The build compares the stored object with it, so an upload that is not what was declared is
+    refused even where the object store did not enforce the signed headers.
+    """
+
+    content_type: str
+    content_length: int
+
+    def __post_init__(self) -> None:
+        if self.content_length < 0 or not self.content_type:
+            raise InvariantViolated("a declared upload has a content type and a non-negative length")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"content_type": self.content_type, "content_length": self.content_length}
+
+
+@dataclass(frozen=True)
 class Launch:
     """One launchable unit: a SCO, an AU, an xAPI activity, or the native entry point.
 
@@ -252,11 +271,19 @@ class PlayPackage:
     sealed: SealedContent | None = None
     problem: Problem | None = None
     revoke_reason: str | None = None
+    declared_upload: DeclaredUpload | None = None
     events: tuple[PackageEvent, ...] = ()
 
     @classmethod
     def start_building(
-        cls, *, tenant_id: str, package_id: str, version: int, source_key: str, now: datetime
+        cls,
+        *,
+        tenant_id: str,
+        package_id: str,
+        version: int,
+        source_key: str,
+        now: datetime,
+        declared_upload: DeclaredUpload | None = None,
     ) -> PlayPackage:
         """A new package version whose upload has arrived and is being built."""
         if not tenant_id or not package_id:
@@ -271,6 +298,7 @@ class PlayPackage:
             source_key=source_key,
             created_at=now,
             updated_at=now,
+            declared_upload=declared_upload,
         )
         return package._record("content.package.building.v1", now, {"source_key": source_key})
 

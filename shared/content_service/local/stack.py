@@ -11,6 +11,10 @@ serving its origin bucket; ``CDN_DOMAIN`` resolves to the edge's ``127.0.0.1:por
 the edge speaks plain HTTP, ``CDN_BASE_URL`` is set to ``http://127.0.0.1:port`` (on AWS it is
 unset and signed URLs start with ``https://${CDN_DOMAIN}``).
 
+Presigned upload URLs point at a local S3 front (:mod:`content_service.local.s3_front`) that
+checks their signature, expiry and signed headers as S3 does before it stores the PUT in moto;
+``UPLOAD_ENDPOINT_URL`` is set to it.
+
 Handlers run in this process. The stack exports the moto endpoint, dummy credentials, the region
 and every function's (resolved) environment into ``os.environ`` before it imports any handler,
 and restores the previous values when it stops.
@@ -34,9 +38,10 @@ from content_service.local.distribution import distributions, set_edge_domain
 from content_service.local.edge import LocalEdge
 from content_service.local.gateway import LocalGateway, routes_from_template
 from content_service.local.lambda_runtime import Handler, load_handler
-from content_service.local.moto_server import MotoServer
+from content_service.local.moto_server import DUMMY_CREDENTIALS, MotoServer
 from content_service.local.resources import create_resources
 from content_service.local.runner import EventSourceRunner, RunnerSettings
+from content_service.local.s3_front import LocalS3Front
 from content_service.local.state import RunningStack, ensure_home, remove_state, state_home, write_state
 from content_service.local.template import (
     DEFAULT_REGION,
@@ -142,6 +147,7 @@ class LocalStack:
         self.runner: EventSourceRunner | None = None
         self.gateway: LocalGateway | None = None
         self.edges: dict[str, LocalEdge] = {}
+        self.s3_front: LocalS3Front | None = None
         self.environment: dict[str, str] = {}
 
     # ------------------------------------------------------------ lifecycle
@@ -187,6 +193,7 @@ class LocalStack:
         if self.edges:
             # The edge speaks plain HTTP, so the https://${CDN_DOMAIN} of AWS does not reach it.
             self.environment["CDN_BASE_URL"] = next(iter(self.edges.values())).base_url
+        self._start_s3_front(endpoint)
         # moto signs a KMS DIGEST message wrongly, so tokens are signed RAW (up to 4096 bytes) locally.
         self.environment["SIGNING_DIGEST_LARGE_MESSAGES"] = "false"
         self._moto.apply_environment(self.environment)
@@ -219,6 +226,9 @@ class LocalStack:
         for edge in self.edges.values():
             edge.stop()
         self.edges = {}
+        if self.s3_front is not None:
+            self.s3_front.stop()
+            self.s3_front = None
         if self._write_state_file:
             remove_state(self.home, os.getpid())
         self._moto.stop()
@@ -280,6 +290,19 @@ class LocalStack:
             ).start()
             self.edges[spec.logical_id] = edge
             set_edge_domain(template, spec.logical_id, edge.domain)
+
+    def _start_s3_front(self, endpoint: str) -> None:
+        # moto checks no presigned URL, so the API's upload URLs point at a front that does.
+        uploads_bucket = self.environment.get("UPLOADS_BUCKET")
+        if not uploads_bucket:
+            return
+        self.s3_front = LocalS3Front(
+            [uploads_bucket],
+            {DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"]: DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]},
+            endpoint_url=endpoint,
+            region=self.region,
+        ).start()
+        self.environment["UPLOAD_ENDPOINT_URL"] = self.s3_front.base_url
 
     def _function_environment(self, template: LocalTemplate) -> dict[str, str]:
         # Handlers share this process's environment, so functions must agree on shared names.

@@ -61,3 +61,10 @@ SANDBOX_CODES: Final[dict[str, str]] = {
     # The built manifest.
     "package.invalid_manifest": "the files and launches break a PlayPackage manifest invariant",
 }
+
+UPLOAD_CODES: Final[dict[str, str]] = {
+    "upload.too_large": "the stored upload is larger than the upload limit",
+    "upload.length_mismatch": "the stored upload's byte length is not the content_length declared for it",
+    "upload.content_type_mismatch": "the stored upload's Content-Type is not the content_type declared for it",
+}
+"""The build's checks of the uploaded object against what ``POST /v1/uploads`` declared."""

@@ -19,6 +19,7 @@ from content_service.domain.errors import (
 )
 from content_service.domain.package import (
     ContainerRef,
+    DeclaredUpload,
     PackageManifest,
     PackageState,
     PlayPackage,
@@ -121,7 +122,12 @@ def request_upload(
     key = upload_key(command.tenant_id, package_id, version)
     package = packages.add(
         PlayPackage.start_building(
-            tenant_id=command.tenant_id, package_id=package_id, version=version, source_key=key, now=now
+            tenant_id=command.tenant_id,
+            package_id=package_id,
+            version=version,
+            source_key=key,
+            now=now,
+            declared_upload=DeclaredUpload(command.content_type, command.content_length),
         )
     )
     presigned = uploads.presign_put(key, command.content_type, command.content_length, url_ttl_seconds)
@@ -130,8 +136,14 @@ def request_upload(
 
 @dataclass(frozen=True)
 class BuildOutcome:
-    package: PlayPackage
+    """What a build event did; ``package`` is None when the event named no package of this service."""
+
+    package: PlayPackage | None
     changed: bool
+
+    @property
+    def state(self) -> str:
+        return self.package.state.value if self.package is not None else "unknown"
 
 
 def build_uploaded_package(
@@ -155,16 +167,26 @@ def build_uploaded_package(
     and two racing builds of the same upload both compute the same content-addressed result,
     of which one conditional write wins.
     """
-    ref = UploadKey.parse(key)
-    package = packages.get(ref.tenant_id, ref.package_id, ref.version)
+    found = _package_of_upload(key, packages)
+    if found is None:
+        return BuildOutcome(None, changed=False)
+    ref, package = found
     if package.state is not PackageState.BUILDING:
         logger.info("upload %s already processed (%s); nothing to do", key, package.state.value)
         return BuildOutcome(package, changed=False)
+    stored = uploads.head(key)
+    mismatch = _undeclared_upload(package, stored.size, stored.content_type)
+    if mismatch is not None:
+        return _finish(package.mark_failed(mismatch, clock.now()), packages)
     with tempfile.TemporaryDirectory(prefix="build-") as scratch:
         workdir = Path(scratch)
         source = workdir / "source.zip"
         try:
-            uploads.download(key, source, limits.max_upload_bytes)
+            downloaded = uploads.download(key, source, limits.max_upload_bytes)
+            # The object may have been replaced between the HEAD and the GET: check what was read.
+            mismatch = _undeclared_upload(package, downloaded)
+            if mismatch is not None:
+                return _finish(package.mark_failed(mismatch, clock.now()), packages)
             manifest = build_from_zip(source, limits, store.blobs(ref.tenant_id), workdir=workdir)
         except PackageRejected as rejected:
             return _finish(package.mark_failed(rejected.problems[0], clock.now()), packages)
@@ -174,6 +196,49 @@ def build_uploaded_package(
         sealed = _seal(ref, source, workdir, manifest, keys=keys, containers=containers, limits=limits)
     store.put_manifest(ref.tenant_id, ref.package_id, ref.version, manifest)
     return _finish(package.mark_built(manifest, clock.now(), sealed), packages)
+
+
+def _package_of_upload(key: str, packages: PackageRepository) -> tuple[UploadKey, PlayPackage] | None:
+    """The package an upload key belongs to, or None (logged) for a key this service never issued.
+
+    Such an event can never succeed, so it is dropped: retrying it would only end in the DLQ.
+    """
+    try:
+        ref = UploadKey.parse(key)
+        return ref, packages.get(ref.tenant_id, ref.package_id, ref.version)
+    except (ValidationFailed, NotFound) as unknown:
+        logger.warning("dropped a build event for %r: %s", key, unknown.detail)
+        return None
+
+
+def _undeclared_upload(package: PlayPackage, size: int, content_type: str | None = None) -> Problem | None:
+    """The problem with a stored upload that is not the one declared, or None when it matches.
+
+    On AWS, S3 already refuses a presigned PUT whose signed Content-Type or Content-Length differ;
+    this is the defence in depth that holds wherever the store did not enforce them. Versions
+    registered before the declaration was recorded have nothing to compare with.
+    """
+    declared = package.declared_upload
+    if declared is None:
+        return None
+    if size != declared.content_length:
+        return Problem(
+            "upload.length_mismatch",
+            f"the upload is {size} bytes; {declared.content_length} were declared",
+            None,
+        )
+    if content_type is not None and _media_type(content_type) != _media_type(declared.content_type):
+        return Problem(
+            "upload.content_type_mismatch",
+            f"the upload's Content-Type is {content_type!r}; {declared.content_type!r} was declared",
+            None,
+        )
+    return None
+
+
+def _media_type(value: str) -> str:
+    # Media type names are case-insensitive (RFC 9110, 8.3.1); parameters are kept and must match.
+    return value.strip().lower()
 
 
 def _seal(
@@ -208,8 +273,10 @@ def fail_build_after_retries(
     key: str, reason: str, *, packages: PackageRepository, clock: Clock
 ) -> BuildOutcome:
     """A build that crashed on every delivery: fail the package instead of leaving it building."""
-    ref = UploadKey.parse(key)
-    package = packages.get(ref.tenant_id, ref.package_id, ref.version)
+    found = _package_of_upload(key, packages)
+    if found is None:
+        return BuildOutcome(None, changed=False)
+    _, package = found
     if package.state is not PackageState.BUILDING:
         return BuildOutcome(package, changed=False)
     problem = Problem("build.crashed", f"the build failed on every attempt: {reason}", None)

@@ -63,6 +63,14 @@ class PresignedUpload:
     expires_at: datetime
 
 
+@dataclass(frozen=True)
+class StoredUpload:
+    """What the object store holds for an upload: its byte length and Content-Type."""
+
+    size: int
+    content_type: str
+
+
 class UploadStore(Protocol):
     """The bucket authors upload source zips to."""
 
@@ -70,6 +78,10 @@ class UploadStore(Protocol):
         self, key: str, content_type: str, content_length: int, ttl_seconds: int
     ) -> PresignedUpload:
         """A URL that accepts exactly one PUT of this content type and byte length."""
+        ...
+
+    def head(self, key: str) -> StoredUpload:
+        """The stored upload's size and Content-Type, without reading it; raises NotFound."""
         ...
 
     def download(self, key: str, destination: Path, max_bytes: int) -> int:

@@ -13,6 +13,7 @@ from content_service.adapters.dynamodb import DynamoPackageRepository
 from content_service.adapters.s3 import S3PackageStore, S3UploadStore, s3_client
 from content_service.domain.errors import ConcurrencyConflict, NotFound, ValidationFailed
 from content_service.domain.package import (
+    DeclaredUpload,
     FileEntry,
     Launch,
     PackageManifest,
@@ -21,6 +22,7 @@ from content_service.domain.package import (
     Problem,
     Standard,
 )
+from content_service.service.ports import StoredUpload
 
 ROOT = Path(__file__).parents[3]
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -64,6 +66,21 @@ def test_a_package_round_trips_through_its_transitions(repo):
     assert loaded.state is PackageState.BUILT
     assert loaded.summary == built.summary
     assert loaded.revision == 2
+
+
+def test_the_declared_upload_round_trips_and_its_absence_too(repo):
+    declared = PlayPackage.start_building(
+        tenant_id="t1",
+        package_id="p1",
+        version=1,
+        source_key="uploads/t1/p1/v1/source.zip",
+        now=NOW,
+        declared_upload=DeclaredUpload("application/x-zip-compressed", 2129),
+    )
+    repo.add(declared)
+    repo.add(building("p2"))
+    assert repo.get("t1", "p1").declared_upload == DeclaredUpload("application/x-zip-compressed", 2129)
+    assert repo.get("t1", "p2").declared_upload is None
 
 
 def test_a_version_cannot_be_added_twice(repo):
@@ -172,3 +189,15 @@ def test_a_download_past_the_limit_is_refused(aws, tmp_path):
         uploads.download("uploads/t1/p1/v1/source.zip", tmp_path / "b.zip", 99)
     with pytest.raises(NotFound):
         uploads.download("uploads/t1/missing/v1/source.zip", tmp_path / "c.zip", 99)
+
+
+def test_the_head_of_an_upload_is_its_stored_size_and_content_type(aws):
+    client = s3_client("eu-west-1")
+    bucket = aws.buckets["UploadsBucket"].name
+    client.put_object(
+        Bucket=bucket, Key="uploads/t1/p1/v1/source.zip", Body=b"x" * 57, ContentType="text/plain"
+    )
+    uploads = S3UploadStore(client, bucket)
+    assert uploads.head("uploads/t1/p1/v1/source.zip") == StoredUpload(57, "text/plain")
+    with pytest.raises(NotFound):
+        uploads.head("uploads/t1/missing/v1/source.zip")

@@ -125,3 +125,21 @@ def test_the_api_handler_answers_the_sample_event(stack):
     body = json.loads(response["body"])
     assert body["package"]["state"] == "building"
     assert "X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost" in body["upload"]["url"]
+
+
+def test_a_build_event_for_a_key_with_no_package_is_dropped_on_its_first_attempt(stack):
+    good = sample_event()["Records"][0]
+    key = json.loads(good["body"])["Records"][0]["s3"]["object"]["key"]
+    unknown = copy.deepcopy(good)
+    unknown["messageId"] = "unknown-key"
+    unknown["body"] = good["body"].replace(key, "uploads/tenant-a/pkg_nobody/v1/source.zip")
+    not_an_event = copy.deepcopy(good)
+    not_an_event["messageId"] = "not-an-event"
+    not_an_event["body"] = "{not json"
+    boto3.client("s3").put_object(
+        Bucket=stack.buckets["UploadsBucket"].name, Key="uploads/tenant-a/pkg_nobody/v1/source.zip", Body=b"x"
+    )
+    result = handler(stack, "BuildPackageFunction")({"Records": [unknown, not_an_event]}, context("build"))
+    # Neither message is retried: they could never succeed, so they would only reach the DLQ.
+    assert result == {"batchItemFailures": []}
+    assert dependencies().packages.list("tenant-a", None, 10).items == []

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from content_service.domain.errors import InvalidTransition, InvariantViolated
 from content_service.domain.package import (
+    DeclaredUpload,
     FileEntry,
     Launch,
     PackageManifest,
@@ -168,3 +169,18 @@ def test_any_sequence_of_transitions_follows_the_state_machine(actions):
     if package.state in (PackageState.FAILED, PackageState.REVOKED):
         assert not any(can_transition(package.state, s) for s in PackageState)
     assert len(package.events) >= 1
+
+
+def test_a_package_keeps_the_upload_it_declared_through_its_transitions():
+    declared = DeclaredUpload("application/zip", 2129)
+    package = PlayPackage.start_building(
+        tenant_id="t1", package_id="p1", version=1, source_key="k", now=NOW, declared_upload=declared
+    )
+    assert package.declared_upload.as_dict() == {"content_type": "application/zip", "content_length": 2129}
+    assert package.mark_failed(Problem("upload.length_mismatch", "x"), NOW).declared_upload == declared
+
+
+@pytest.mark.parametrize(("content_type", "length"), [("", 10), ("application/zip", -1)])
+def test_a_declared_upload_needs_a_type_and_a_non_negative_length(content_type, length):
+    with pytest.raises(InvariantViolated):
+        DeclaredUpload(content_type, length)

@@ -10,7 +10,7 @@ import zipfile
 import pytest
 
 from content_service.crypto import ContainerReader
-from content_service.domain.package import PackageState
+from content_service.domain.package import DeclaredUpload, PackageState, PlayPackage
 from content_service.packaging.limits import ImportLimits
 from content_service.samples import sample_zip_bytes
 from content_service.service.packages import (
@@ -142,3 +142,85 @@ def test_an_upload_over_the_limit_at_download_fails_the_package(env):
     outcome = build_uploaded_package(package.source_key, limits=ImportLimits(max_upload_bytes=10), **env)
     assert outcome.package.state is PackageState.FAILED
     assert outcome.package.problem.code == "upload.too_large"
+
+
+def test_the_package_records_the_upload_it_declared(env):
+    package = uploaded(env, sample_zip_bytes("welcome"))
+    declared = env["packages"].get("t1", package.package_id).declared_upload
+    assert declared == DeclaredUpload("application/zip", len(sample_zip_bytes("welcome")))
+
+
+@pytest.mark.parametrize("stored", [b"PK\x03\x04 shorter", sample_zip_bytes("welcome") + b"\0" * 100])
+def test_an_upload_of_another_length_than_declared_fails_with_length_mismatch(env, stored):
+    package = uploaded(env, sample_zip_bytes("welcome"))
+    env["uploads"].put(package.source_key, stored)
+    outcome = build(env, package.source_key)
+    assert outcome.changed and outcome.package.state is PackageState.FAILED
+    assert outcome.package.problem.code == "upload.length_mismatch"
+    assert str(len(stored)) in outcome.package.problem.detail
+    assert not env["store"].tenants.get("t1") or not env["store"].blobs("t1").blobs
+
+
+def test_an_upload_of_another_content_type_than_declared_fails_with_content_type_mismatch(env):
+    data = sample_zip_bytes("welcome")
+    package = uploaded(env, data)
+    env["uploads"].put(package.source_key, data, content_type="text/plain")
+    outcome = build(env, package.source_key)
+    assert outcome.package.state is PackageState.FAILED
+    assert outcome.package.problem.code == "upload.content_type_mismatch"
+    assert "text/plain" in outcome.package.problem.detail
+
+
+def test_the_content_type_compares_without_regard_to_case(env):
+    data = sample_zip_bytes("welcome")
+    package = uploaded(env, data)
+    env["uploads"].put(package.source_key, data, content_type="Application/ZIP")
+    assert build(env, package.source_key).package.state is PackageState.BUILT
+
+
+def test_an_upload_replaced_between_head_and_download_fails_with_length_mismatch(env):
+    data = sample_zip_bytes("welcome")
+    package = uploaded(env, data)
+    uploads = env["uploads"]
+    real_head = uploads.head
+
+    def head_then_replace(key):
+        # The HEAD sees the declared object; a second PUT lands before the GET.
+        answer = real_head(key)
+        uploads.put(key, data + b"appended")
+        return answer
+
+    uploads.head = head_then_replace
+    outcome = build(env, package.source_key)
+    assert outcome.package.problem.code == "upload.length_mismatch"
+
+
+def test_a_package_registered_without_a_declaration_is_built_without_the_check(env):
+    data = sample_zip_bytes("welcome")
+    key = "uploads/t1/pkg_legacy/v1/source.zip"
+    env["packages"].add(
+        PlayPackage.start_building(
+            tenant_id="t1", package_id="pkg_legacy", version=1, source_key=key, now=env["clock"].now()
+        )
+    )
+    env["uploads"].put(key, data, content_type="application/octet-stream")
+    assert build(env, key).package.state is PackageState.BUILT
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "uploads/t1/pkg_nobody/v1/source.zip",  # the shape of an upload key, but no package has it
+        "uploads/t1/pkg_x/v1/other.zip",  # not a key this service issues
+        "something/else",
+    ],
+)
+def test_a_build_event_for_an_unknown_key_is_dropped_without_a_write(env, key, caplog):
+    env["uploads"].put(key, b"whatever")
+    with caplog.at_level("WARNING", logger="content_service.service.packages"):
+        outcome = build(env, key)
+        after_retries = fail_build_after_retries(key, "X", packages=env["packages"], clock=env["clock"])
+    assert outcome.package is None and not outcome.changed and outcome.state == "unknown"
+    assert after_retries.package is None and not after_retries.changed
+    assert env["packages"].writes == 0 and not env["packages"].rows
+    assert "dropped a build event" in caplog.text
