@@ -53,3 +53,21 @@ def caller(interaction: Any, role: str) -> Any:
     (and, for a learner, the same user).
     """
     return interaction.given(f"the caller is the {role}").with_header("Authorization", bearer())
+
+
+IDEMPOTENCY_KEY = r"^[A-Za-z0-9._:-]{8,128}$"
+COMPACT_JWS = r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$"
+EXAMPLE_JWS = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"
+TOKEN = "example.token.signature"
+
+
+def idempotency_key() -> Any:
+    """A fresh key for every replay, so two verifications never collide on the provider."""
+    return GenericMatcher(
+        "regex", "6f1c2a7e-0d6b-4c61-9a53-2f0f3c1b9e10", generator=generate.uuid(), regex=IDEMPOTENCY_KEY
+    )
+
+
+def problem(status: int) -> dict[str, Any]:
+    """The part of an RFC 9457 problem a consumer relies on: its status (and that it is one)."""
+    return {"status": status, "type": match.str("about:blank")}

@@ -13,7 +13,15 @@ import pytest
 from pact import Pact, match
 
 from content_service.client import ApiClient, ApiError
-from tests.contract.consumers.terms import EXAMPLE_PACKAGE, PACKAGE_ID, caller, from_state, timestamp
+from tests.contract.consumers.terms import (
+    EXAMPLE_PACKAGE,
+    PACKAGE_ID,
+    TOKEN,
+    caller,
+    from_state,
+    problem,
+    timestamp,
+)
 from tests.contract.pactfiles import PROVIDER, ConsumerPacts, consumer_pacts, fresh_pact
 
 pytestmark = pytest.mark.xdist_group("pact-authoring")
@@ -61,7 +69,7 @@ def test_an_upload_gets_a_presigned_put_with_the_headers_to_send(pact: Pact):
         )
     )
     with pact.serve() as srv:
-        created = ApiClient(str(srv.url), "example.token.signature").create_upload(2048)
+        created = ApiClient(str(srv.url), TOKEN).create_upload(2048)
 
     assert created["package"]["state"] == "building"
     assert created["upload"]["method"] == "PUT"
@@ -91,7 +99,7 @@ def test_a_built_package_version_reports_its_state_and_content_hash(pact: Pact):
         )
     )
     with pact.serve() as srv:
-        package = ApiClient(str(srv.url), "example.token.signature").get_package(EXAMPLE_PACKAGE, 1)
+        package = ApiClient(str(srv.url), TOKEN).get_package(EXAMPLE_PACKAGE, 1)
 
     assert package["state"] == "built"
     assert len(package["content_hash"]) == 64
@@ -119,7 +127,7 @@ def test_a_failed_package_version_says_why_with_a_problem_code(pact: Pact):
         )
     )
     with pact.serve() as srv:
-        package = ApiClient(str(srv.url), "example.token.signature").get_package(EXAMPLE_PACKAGE, 1)
+        package = ApiClient(str(srv.url), TOKEN).get_package(EXAMPLE_PACKAGE, 1)
 
     assert package["state"] == "failed"
     assert package["problem"]["code"]
@@ -131,9 +139,9 @@ def test_an_unknown_package_is_a_problem_404(pact: Pact):
     (
         interaction.with_request("GET", "/v1/packages/pkg-never-uploaded")
         .will_respond_with(404)
-        .with_body({"status": 404, "type": match.str("about:blank")}, content_type="application/problem+json")
+        .with_body(problem(404), content_type="application/problem+json")
     )
     with pact.serve() as srv, pytest.raises(ApiError) as raised:
-        ApiClient(str(srv.url), "example.token.signature").get_package("pkg-never-uploaded")
+        ApiClient(str(srv.url), TOKEN).get_package("pkg-never-uploaded")
 
     assert raised.value.status == 404
