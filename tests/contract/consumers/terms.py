@@ -71,3 +71,24 @@ def idempotency_key() -> Any:
 def problem(status: int) -> dict[str, Any]:
     """The part of an RFC 9457 problem a consumer relies on: its status (and that it is one)."""
     return {"status": status, "type": match.str("about:blank")}
+
+
+EVENT_ID = r"^evt_[0-9a-f]{32}$"
+EXAMPLE_EVENT_ID = "evt_" + "0" * 31 + "3"
+
+
+def event(subject: str, data: dict[str, Any]) -> dict[str, Any]:
+    """An event envelope as a consumer reads it: the inbox keys on ``id``, routing on ``subject``."""
+    return {
+        "id": match.regex(EXAMPLE_EVENT_ID, regex=EVENT_ID),
+        "subject": subject,
+        "version": 1,
+        "tenant_id": match.str("tenant-example"),
+        "occurred_at": timestamp(),
+        "data": data,
+    }
+
+
+def on_the_bus(subject: str) -> dict[str, Any]:
+    """The EventBridge attributes a consumer's rule selects on (``detail-type`` and ``source``)."""
+    return {"detail-type": subject, "source": "content-service"}
