@@ -1,7 +1,8 @@
 """The catalog's event contract: what it reads from the content service's event bus.
 
 The catalog keeps, per tenant, which package versions are built (to offer them) and each
-bundle's state: a created bundle becomes ``built``, a revoked one ``revoked`` with its reason.
+bundle's state: a created bundle becomes ``built``, a revoked one ``revoked`` with its reason, a
+tampered one is flagged (with where the tampering was seen, and whether it was corroborated).
 It keeps an inbox of event ids, so a redelivered event is ignored. The handler below is that
 consumer logic; each message of the pact is fed to it and must be understood.
 """
@@ -53,6 +54,10 @@ class CatalogProjection:
                 "state": "built",
                 "packages": [(p["package_id"], int(p["version"])) for p in data["packages"]],
             }
+        elif subject == "content.bundle.tampered.v1":
+            # Only corroborated evidence revokes; the catalog flags the bundle either way.
+            bundle = self.bundles.setdefault((tenant, data["bundle_id"]), {})
+            bundle.update(tampered=data["source"], corroborated=bool(data["corroborated"]))
         elif subject == "content.bundle.revoked.v1":
             bundle = self.bundles.setdefault((tenant, data["bundle_id"]), {"user_id": data["user_id"]})
             bundle.update(state="revoked", reason=data["reason"])
@@ -66,8 +71,8 @@ def pacts(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 
 @pytest.fixture
-def pact(pacts: ConsumerPacts) -> Iterator[Pact]:
-    yield from fresh_pact(pacts)
+def pact(pacts: ConsumerPacts, request: pytest.FixtureRequest) -> Iterator[Pact]:
+    yield from fresh_pact(pacts, request)
 
 
 def receive(pact: Pact, subject: str, data: dict[str, Any]) -> CatalogProjection:
@@ -119,3 +124,17 @@ def test_a_revoked_bundle_is_marked_revoked_with_its_reason(pact: Pact):
     )
 
     assert catalog.bundles[("tenant-example", EXAMPLE_BUNDLE)]["state"] == "revoked"
+
+
+def test_a_tampered_bundle_is_flagged_with_where_it_was_seen(pact: Pact):
+    catalog = receive(
+        pact,
+        "content.bundle.tampered.v1",
+        {
+            "bundle_id": match.regex(EXAMPLE_BUNDLE, regex=BUNDLE_ID),
+            "source": match.regex("storage", regex=r"^(device|storage)$"),
+            "corroborated": match.bool(True),
+        },
+    )
+
+    assert catalog.bundles[("tenant-example", EXAMPLE_BUNDLE)] == {"tampered": "storage", "corroborated": True}

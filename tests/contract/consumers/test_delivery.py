@@ -41,8 +41,8 @@ def pacts(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 
 @pytest.fixture
-def pact(pacts: ConsumerPacts) -> Iterator[Pact]:
-    yield from fresh_pact(pacts)
+def pact(pacts: ConsumerPacts, request: pytest.FixtureRequest) -> Iterator[Pact]:
+    yield from fresh_pact(pacts, request)
 
 
 def test_a_licence_for_the_device_is_a_compact_jws_with_its_expiry(pact: Pact):

@@ -35,8 +35,8 @@ def pacts(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 
 @pytest.fixture
-def pact(pacts: ConsumerPacts) -> Iterator[Pact]:
-    yield from fresh_pact(pacts)
+def pact(pacts: ConsumerPacts, request: pytest.FixtureRequest) -> Iterator[Pact]:
+    yield from fresh_pact(pacts, request)
 
 
 class EnrollmentClient(ApiClient):

@@ -1,7 +1,8 @@
 """The content service's events as its consumers receive them: made by the real pipeline.
 
 Each message a consumer's pact names is produced by doing the thing through the API on the local
-stack (build a package, create or revoke a bundle, revoke a device) and taking the event the real
+stack (build a package, create or revoke a bundle, overwrite a bundle's manifest behind the
+service's back, revoke a device) and taking the event the real
 fan_out function then publishes on the EventBridge bus. A queue subscribed to the bus by a rule
 of the test's own (as a consumer would subscribe) catches every event.
 """
@@ -70,6 +71,7 @@ class EventProducer:
             "content.package.built.v1": self._package_built,
             "content.bundle.created.v1": self._bundle_created,
             "content.bundle.revoked.v1": self._bundle_revoked,
+            "content.bundle.tampered.v1": self._bundle_tampered,
             "content.device.revoked.v1": self._device_revoked,
         }
 
@@ -98,6 +100,14 @@ class EventProducer:
         bundle_id = self._new_bundle()
         self.states.catalog().revoke_bundle(bundle_id, "withdrawn by the catalog")
         return self.bus.wait_for("content.bundle.revoked.v1", lambda d: d["bundle_id"] == bundle_id)
+
+    def _bundle_tampered(self) -> Event:
+        # A write to the bundles bucket that the service did not make: the storage watcher's case.
+        bundle_id = self._new_bundle()
+        bundle = self.states.catalog().get_bundle(bundle_id)
+        bucket = self.states.stack.endpoints.buckets["BundlesBucket"]
+        boto3.client("s3").put_object(Bucket=bucket, Key=bundle["manifest_key"], Body=b"eyJhbGciOiJub25lIn0.e30.")
+        return self.bus.wait_for("content.bundle.tampered.v1", lambda d: d["bundle_id"] == bundle_id)
 
     def _device_revoked(self) -> Event:
         self.states.set_up("the caller is the learner", {})
