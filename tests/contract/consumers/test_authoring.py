@@ -47,7 +47,8 @@ def test_an_upload_gets_a_presigned_put_with_the_headers_to_send(pact: Pact):
         .with_header("Content-Type", "application/json")
         .with_body({"content_type": "application/zip", "content_length": match.int(2048)})
         .will_respond_with(201)
-        .with_header("Location", match.regex("/v1/packages/pkg-1?version=1", regex=r"^/v1/packages/\S+$"))
+        # Relative or absolute, with or without the stage: the consumer follows it as a URL reference.
+        .with_header("Location", match.regex("/v1/packages/pkg-1?version=1", regex=r"^\S*/v1/packages/\S+$"))
         .with_body(
             {
                 "package": {
