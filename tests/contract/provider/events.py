@@ -23,6 +23,15 @@ from tests.contract.provider.states import ProviderStates
 
 Event = dict[str, Any]
 
+# Every event a consumer may name (a message pact's description is its subject), and its producer.
+SUBJECTS = {
+    "content.package.built.v1": "_package_built",
+    "content.bundle.created.v1": "_bundle_created",
+    "content.bundle.revoked.v1": "_bundle_revoked",
+    "content.bundle.tampered.v1": "_bundle_tampered",
+    "content.device.revoked.v1": "_device_revoked",
+}
+
 
 class BusObserver:
     """Every event published on the stack's bus, caught by an SQS queue behind a rule."""
@@ -68,11 +77,7 @@ class EventProducer:
     def __init__(self, states: ProviderStates, bus: BusObserver) -> None:
         self.states, self.bus = states, bus
         self.producers: dict[str, Callable[[], Event]] = {
-            "content.package.built.v1": self._package_built,
-            "content.bundle.created.v1": self._bundle_created,
-            "content.bundle.revoked.v1": self._bundle_revoked,
-            "content.bundle.tampered.v1": self._bundle_tampered,
-            "content.device.revoked.v1": self._device_revoked,
+            subject: getattr(self, method) for subject, method in SUBJECTS.items()
         }
 
     def message(self, name: str, metadata: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+import time
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator
@@ -31,6 +32,20 @@ from content_service.samples import sample_zip_bytes
 TENANT = "tenant-pact"
 STATE_PATH = "/_pact/state"
 
+# Every provider state a consumer may name, and the method that sets it up.
+STATES = {
+    "the caller is the authoring service": "_authoring_service",
+    "the caller is the catalog service": "_catalog_service",
+    "the caller is the tenant admin": "_tenant_admin",
+    "the caller is the learner": "_learner",
+    "a package version is built": "_built_package",
+    "a package version failed to build": "_failed_package",
+    "a learner has an enrolled device": "_enrolled_device",
+    "a bundle is built for a learner": "_built_bundle",
+    "a learner's device holds a built bundle": "_device_with_bundle",
+    "the device has synced, then a bundle it holds was revoked": "_revoked_since_sync",
+}
+
 
 class ProviderStates:
     """Sets up each named state on a running local stack; remembers built packages for reuse."""
@@ -42,21 +57,8 @@ class ProviderStates:
         self._packages: dict[str, str] = {}
         self._lock = threading.Lock()
         self._handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-            "the caller is the authoring service": self._authoring_service,
-            "the caller is the catalog service": self._catalog_service,
-            "the caller is the tenant admin": self._tenant_admin,
-            "the caller is the learner": self._learner,
-            "a package version is built": self._built_package,
-            "a package version failed to build": self._failed_package,
-            "a learner has an enrolled device": self._enrolled_device,
-            "a bundle is built for a learner": self._built_bundle,
-            "a learner's device holds a built bundle": self._device_with_bundle,
-            "the device has synced, then a bundle it holds was revoked": self._revoked_since_sync,
+            state: getattr(self, method) for state, method in STATES.items()
         }
-
-    @property
-    def names(self) -> list[str]:
-        return sorted(self._handlers)
 
     def set_up(self, state: str, params: dict[str, Any] | None) -> dict[str, Any]:
         """Set up one state; KeyError for a state no handler knows (the verification then fails)."""
@@ -152,7 +154,7 @@ class ProviderStates:
             page = learner.sync_device(self.context["device_id"], cursor)
             if done(page):
                 return page
-            threading.Event().wait(0.05)
+            time.sleep(0.05)
         raise AssertionError(f"the sync feed of {self.context['device_id']} never showed the change")
 
 

@@ -3,12 +3,14 @@
 pact-python's Verifier (the Pact reference verifier, through its FFI) replays each committed
 interaction over HTTP against the local API gateway, after setting up the interaction's
 provider states through the service's own API (tests/contract/provider/states.py); the states
-mint the caller's token, which the verifier puts in each request's Authorization header. The message pacts are verified with the
-events the real fan_out publishes on the bus after the same actions (provider/events.py).
+mint the caller's token, which the verifier puts in each request's Authorization header. The
+message pacts are verified with the events the real fan_out publishes on the bus after the same
+actions (provider/events.py).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -19,8 +21,8 @@ from content_service.local.runner import RunnerSettings
 from content_service.local.stack import LocalStack
 from tests.contract.consumers.terms import bearer, from_state
 from tests.contract.pactfiles import EVENTS_PROVIDER, PACTS, PROVIDER
-from tests.contract.provider.events import BusObserver, EventProducer
-from tests.contract.provider.states import ProviderStates, state_server
+from tests.contract.provider.events import SUBJECTS, BusObserver, EventProducer
+from tests.contract.provider.states import STATES, ProviderStates, state_server
 
 pytestmark = pytest.mark.xdist_group("pact-provider")
 
@@ -46,6 +48,22 @@ def bus(stack: LocalStack) -> BusObserver:
 @pytest.fixture(scope="module")
 def states(stack: LocalStack, bus: BusObserver) -> ProviderStates:
     return ProviderStates(stack)
+
+
+def test_every_committed_pact_names_only_states_and_events_the_provider_can_set_up():
+    named_states, named_events = set(), set()
+    for pact_file in PACTS.glob("*.json"):
+        for interaction in json.loads(pact_file.read_text())["interactions"]:
+            named_states |= {state["name"] for state in interaction.get("providerStates", [])}
+            if interaction["type"] == "Asynchronous/Messages":
+                named_events.add(interaction["description"])
+
+    assert named_states and named_events
+    assert named_states <= set(STATES), sorted(named_states - set(STATES))
+    assert named_events <= set(SUBJECTS), sorted(named_events - set(SUBJECTS))
+    # Each verified consumer has its file, and nothing else is committed unverified.
+    expected = {f"{c}-{PROVIDER}.json" for c in CONSUMERS} | {f"{c}-{EVENTS_PROVIDER}.json" for c in EVENT_CONSUMERS}
+    assert {p.name for p in PACTS.glob("*.json")} == expected
 
 
 def _verifier(stack: LocalStack, state_url: str) -> Verifier:
