@@ -282,6 +282,7 @@ class FakeBundleRepository(_Rows):
 class FakeLicenceRecords:
     def __init__(self) -> None:
         self.records: dict[tuple[str, str, str], IssuedLicence] = {}
+        self.device_revisions: dict[tuple[str, str], int] = {}
 
     def latest(self, tenant_id: str, bundle_id: str, device_id: str) -> IssuedLicence | None:
         return self.records.get((tenant_id, bundle_id, device_id))
@@ -290,7 +291,9 @@ class FakeLicenceRecords:
         expiries = [r.expires_at for (t, _, d), r in self.records.items() if (t, d) == (tenant_id, device_id)]
         return max(expiries, default=None)
 
-    def put(self, licence: IssuedLicence) -> None:
+    def put(self, licence: IssuedLicence, device_revision: int) -> None:
+        # The device-revision condition is DynamoDB's; tests/integration/adapters proves it there.
+        self.device_revisions[(licence.tenant_id, licence.device_id)] = device_revision
         self.records[(licence.tenant_id, licence.bundle_id, licence.device_id)] = licence
 
 

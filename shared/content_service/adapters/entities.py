@@ -389,6 +389,10 @@ class DynamoBundleRepository(_Store):
 class DynamoLicenceRecords(_Store):
     """The latest licence issued per (bundle, device): who holds the bundle."""
 
+    def __init__(self, table_name: str, region: str) -> None:
+        super().__init__(table_name, region)
+        self._connection = Connection(region=region)
+
     def latest(self, tenant_id: str, bundle_id: str, device_id: str) -> IssuedLicence | None:
         try:
             item = self._model.get(
@@ -416,7 +420,10 @@ class DynamoLicenceRecords(_Store):
             return datetime.fromisoformat(item.body["expires_at"])
         return None
 
-    def put(self, licence: IssuedLicence) -> None:
+    def put(self, licence: IssuedLicence, device_revision: int) -> None:
+        # Written only while the device is as the licence saw it (revision ``device_revision``): a
+        # revocation between reading the device and this write cancels it, so a revoked device
+        # never gains a licence that outlives the slot release its revocation computed.
         # The record is a cache of the latest licence, not an aggregate: last writer wins. Its
         # revision is the issue time in milliseconds, so each issue's event has its own id, and it
         # carries ``content.licence.issued.v1`` so the device's feed learns of the renewal.
@@ -431,7 +438,7 @@ class DynamoLicenceRecords(_Store):
                 "expires_at": licence.expires_at.isoformat(),
             },
         )
-        self._model(
+        item = self._model(
             f"TENANT#{licence.tenant_id}#BUNDLE#{licence.bundle_id}",
             f"LICENCE#{licence.device_id}",
             # Indexed by device, newest expiry last, so revoking a device can tell how long its
@@ -449,7 +456,23 @@ class DynamoLicenceRecords(_Store):
                 "issued_at": licence.issued_at.isoformat(),
                 "expires_at": licence.expires_at.isoformat(),
             },
-        ).save(add_version_condition=False)
+        )
+        transaction = TransactWrite(connection=self._connection, client_request_token=str(uuid.uuid4()))
+        try:
+            with transaction:
+                transaction.condition_check(
+                    self._model,
+                    f"TENANT#{licence.tenant_id}#DEVICE#{licence.device_id}",
+                    "DEVICE",
+                    condition=self._model.revision == device_revision,
+                )
+                transaction.save(item)
+        except TransactWriteError as error:
+            if error.cause_response_code == "TransactionCanceledException":
+                raise ConcurrencyConflict(
+                    f"device {licence.device_id} changed while its licence was issued; ask again"
+                ) from error
+            raise
 
 
 class DynamoTamperReports(_Store):

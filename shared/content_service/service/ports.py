@@ -190,7 +190,10 @@ class LicenceRecords(Protocol):
         """The latest expiry of any licence recorded for the device (any bundle); None if none."""
         ...
 
-    def put(self, licence: IssuedLicence) -> None: ...
+    def put(self, licence: IssuedLicence, device_revision: int) -> None:
+        """Record the licence, only while the device still has ``device_revision``
+        (ConcurrencyConflict otherwise: it was revoked or changed meanwhile)."""
+        ...
 
 
 class BundleStore(Protocol):

@@ -110,10 +110,24 @@ def test_the_stream_carries_bundle_events_and_tamper_reports(table):
     assert "content.bundle.tampered.v1" in events
 
 
+def test_a_licence_is_recorded_only_while_the_device_is_as_it_was_read(table):
+    devices, records = DynamoDeviceRepository(table, "eu-west-1"), DynamoLicenceRecords(table, "eu-west-1")
+    read = enrolled(devices, device("dev_1"))
+    devices.save(read.revoke("lost", NOW))  # revoked between the licence's read and its write
+    issued = IssuedLicence("t1", "bnd_1", "dev_1", "lic_1", "token", NOW, NOW + timedelta(days=7))
+
+    with pytest.raises(ConcurrencyConflict, match="changed while its licence was issued"):
+        records.put(issued, device_revision=read.revision)
+
+    assert records.latest("t1", "bnd_1", "dev_1") is None
+    assert records.latest_expiry("t1", "dev_1") is None
+
+
 def test_licence_records_keep_the_latest_per_device(table):
     records = DynamoLicenceRecords(table, "eu-west-1")
+    read = enrolled(DynamoDeviceRepository(table, "eu-west-1"), device("dev_1"))
     assert records.latest("t1", "bnd_1", "dev_1") is None
     issued = IssuedLicence("t1", "bnd_1", "dev_1", "lic_1", "token", NOW, NOW + timedelta(days=7))
-    records.put(issued)
+    records.put(issued, device_revision=read.revision)
     assert records.latest("t1", "bnd_1", "dev_1") == issued
     assert records.latest("t2", "bnd_1", "dev_1") is None
