@@ -88,6 +88,7 @@ POLICIES: dict[str, Policy] = {
     # Exports: admins only.
     "create_export": Policy(ADMIN, summary="export a package version to a standard"),
     "get_export": Policy(ADMIN, summary="an export and its download URL"),
+    "get_branding_overlay": Policy(EVERYONE, summary="the tenant's signed branding overlay"),
     "get_tenant_settings": Policy(ADMIN, summary="the tenant's zone, tamper policy and branding"),
     "update_tenant_settings": Policy(ADMIN, summary="change the tenant's tamper policy, branding, first zone"),
     # Public: devices pin these keys before they hold a token.

@@ -100,6 +100,30 @@ def get_tenant_settings() -> TenantSettingsView:
     )
 
 
+class BrandingOverlayView(BaseModel):
+    overlay: str | None = Field(
+        description="compact JWS (typ branding-overlay+jwt) verified with /v1/.well-known/jwks.json; null: unbranded"
+    )
+    revision: int
+
+
+@router.get(
+    "/v1/tenant/branding",
+    operation_id="get_branding_overlay",
+    summary="The tenant's signed branding overlay, which devices apply at launch",
+)
+def get_branding_overlay() -> BrandingOverlayView:
+    deps = dependencies()
+    overlay, revision = cases.branding_overlay(
+        principal_of(router.current_event).tenant_id,
+        settings=deps.tenant_settings,
+        signer=deps.signer,
+        clock=deps.clock,
+        served_zone=deps.settings.residency_zone,
+    )
+    return BrandingOverlayView(overlay=overlay, revision=revision)
+
+
 @router.patch(
     "/v1/tenant/settings",
     operation_id="update_tenant_settings",

@@ -59,6 +59,28 @@ class Branding:
                 raise ValidationFailed(f"the value of {name} is not a plain CSS value")
 
 
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "primary_colour": self.primary_colour,
+            "secondary_colour": self.secondary_colour,
+            "css_properties": dict(self.css_properties),
+        }
+
+    @classmethod
+    def from_dict(cls, data: object) -> Branding:
+        """Branding from its dict form, checked by every rule again (a ValidationFailed if not)."""
+        if not isinstance(data, dict):
+            raise ValidationFailed("branding is not an object")
+        css = data.get("css_properties") or {}
+        if not isinstance(css, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in css.items()):
+            raise ValidationFailed("css_properties is not an object of strings")
+        name, primary, secondary = data.get("name"), data.get("primary_colour"), data.get("secondary_colour")
+        if not isinstance(name, str) or not isinstance(primary, str) or not isinstance(secondary, str | None):
+            raise ValidationFailed("branding needs a name and colours as strings")
+        return cls(name, primary, secondary, tuple(sorted(css.items())))
+
+
 class _Unset:
     """Marks a field a change leaves as it is (None means: remove it)."""
 
@@ -106,6 +128,20 @@ class TenantSettings:
         if not isinstance(branding, _Unset):
             changed = replace(changed, branding=branding)
         return replace(changed, updated_at=now, updated_by=by)
+
+    def branding_claims(self, issued_at: int) -> dict[str, object] | None:
+        """The claims of the signed branding overlay devices apply at launch; None if unbranded.
+
+        It rides beside the content and outside every content hash: changing it re-seals nothing.
+        """
+        if self.branding is None:
+            return None
+        return {
+            "tenant_id": self.tenant_id,
+            "revision": self.revision,
+            "iat": issued_at,
+            "branding": self.branding.as_dict(),
+        }
 
     def auto_revoke(self, default: bool) -> bool:
         """Whether a corroborated tamper report revokes the bundle for this tenant."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from content_service.crypto.overlay import BRANDING_TYPE
 from content_service.domain.errors import Forbidden
 from content_service.domain.principal import Principal, Role
 from content_service.domain.tenant import UNSET, Branding, TenantSettings
 from content_service.domain.zones import Zones
-from content_service.service.ports import Clock, TenantSettingsRepository
+from content_service.service.ports import Clock, TenantSettingsRepository, TokenSigner
 
 
 def settings_of(tenant_id: str, *, settings: TenantSettingsRepository, served_zone: str) -> TenantSettings:
@@ -38,3 +39,17 @@ def change_settings(
         branding=branding,  # type: ignore[arg-type]
     )
     return settings.save(changed)
+
+
+def branding_overlay(
+    tenant_id: str,
+    *,
+    settings: TenantSettingsRepository,
+    signer: TokenSigner,
+    clock: Clock,
+    served_zone: str,
+) -> tuple[str | None, int]:
+    """The tenant's signed branding overlay (None when unbranded) and its settings revision."""
+    current = settings_of(tenant_id, settings=settings, served_zone=served_zone)
+    claims = current.branding_claims(int(clock.now().timestamp()))
+    return (None if claims is None else signer.sign(claims, typ=BRANDING_TYPE)), current.revision
