@@ -79,11 +79,15 @@ class GenerationParameters:
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """The package's text and what to make of it. The text is data, never instructions."""
+    """The package's text and what to make of it. The text is data, never instructions.
+
+    ``package_paths`` are all the package's files: the only things an output may cite.
+    """
 
     title: str
     language: str
     documents: tuple[SourceDocument, ...]
+    package_paths: frozenset[str]
     parameters: GenerationParameters = field(default_factory=GenerationParameters)
 
 

@@ -61,22 +61,37 @@ def schema_errors(config: Any) -> list[str]:
 
 def reference_errors(config: dict[str, Any], package_paths: frozenset[str]) -> list[str]:
     """Sources that are not package files, and text naming URLs or files outside the package."""
-    by_name = {path.casefold() for path in package_paths} | {
-        path.rsplit("/", 1)[-1].casefold() for path in package_paths
-    }
+    by_name = _names(package_paths)
     problems = []
     for pointer, key, value in _strings(config, ""):
         if key == "source":
             if value not in package_paths:
                 problems.append(f"{pointer}: {value!r} is not a file of the package")
             continue
-        for match in _URL.finditer(value):
-            problems.append(f"{pointer}: names a URL ({match.group(0)[:80]!r}); only the package may be cited")
-        for pattern in (_PATH_LIKE, _FILE_LIKE):
-            for match in pattern.finditer(value):
-                name = match.group(0).replace("\\", "/").lstrip("./").casefold()
-                if name not in by_name:
-                    problems.append(f"{pointer}: names {match.group(0)!r}, which is not a file of the package")
+        problems.extend(f"{pointer}: {problem}" for problem in _outside(value, by_name))
+    return problems
+
+
+def outside_references(text: str, package_paths: frozenset[str]) -> list[str]:
+    """What in ``text`` names a URL or a file that is not in the package (empty: nothing)."""
+    return _outside(text, _names(package_paths))
+
+
+def _names(package_paths: frozenset[str]) -> set[str]:
+    return {path.casefold() for path in package_paths} | {
+        path.rsplit("/", 1)[-1].casefold() for path in package_paths
+    }
+
+
+def _outside(text: str, names: set[str]) -> list[str]:
+    problems = [
+        f"names a URL ({match.group(0)[:80]!r}); only the package may be cited" for match in _URL.finditer(text)
+    ]
+    for pattern in (_PATH_LIKE, _FILE_LIKE):
+        for match in pattern.finditer(text):
+            name = match.group(0).replace("\\", "/").lstrip("./").casefold()
+            if name not in names:
+                problems.append(f"names {match.group(0)!r}, which is not a file of the package")
     return problems
 
 
