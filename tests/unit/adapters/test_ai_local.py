@@ -102,9 +102,11 @@ def test_sentences_that_point_outside_the_package_are_never_used():
         "Footprints on putting lines deflect the ball off its path."
     )
     document = SourceDocument("a.html", "a" * 64, "Golf", "en", (Section("Putting lines", 1, (block,)),))
-    config = LocalExtractiveGenerator().generate(
-        GenerationRequest("Golf", "en", (document,), frozenset({"a.html"}))
-    ).config
+    config = (
+        LocalExtractiveGenerator()
+        .generate(GenerationRequest("Golf", "en", (document,), frozenset({"a.html"})))
+        .config
+    )
     assert "example.com" not in str(config)
     validate_config(config, frozenset({"a.html"}))
 
