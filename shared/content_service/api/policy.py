@@ -88,6 +88,11 @@ POLICIES: dict[str, Policy] = {
     # Exports: admins only.
     "create_export": Policy(ADMIN, summary="export a package version to a standard"),
     "get_export": Policy(ADMIN, summary="an export and its download URL"),
+    # Assistant configs: admins generate and approve; authors read them with their packages.
+    "create_assistant_config": Policy(ADMIN, summary="generate a draft assistant config from a package's text"),
+    "list_assistant_configs": Policy(AUTHORING, summary="a package version's assistant configs"),
+    "get_assistant_config": Policy(AUTHORING, summary="one assistant config and its provenance"),
+    "approve_assistant_config": Policy(ADMIN, summary="approve an assistant config so it ships"),
     # Public: devices pin these keys before they hold a token.
     "get_jwks": Policy(None, summary="the keys that verify manifests and licences"),
 }
