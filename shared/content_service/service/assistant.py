@@ -30,9 +30,10 @@ from content_service.domain.assistant_ai import (
 )
 from content_service.domain.assistant_schema import AssistantConfigInvalid, validate_config
 from content_service.domain.assistant_text import extract, readable
+from content_service.domain.bundle import Bundle, BundleState
 from content_service.domain.errors import ConcurrencyConflict, InvariantViolated, NotFound
 from content_service.domain.package import PackageManifest, PackageState, PlayPackage
-from content_service.service.ports import BlobReader, Clock, PackageRepository, PackageStore
+from content_service.service.ports import BlobReader, Clock, PackageRepository, PackageStore, TokenSigner
 
 #: Files larger than this are not read for text (a page of a course is far smaller).
 MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
@@ -231,3 +232,51 @@ def _language_of(documents: tuple[SourceDocument, ...]) -> str:
     languages = [d.language.replace("_", "-") for d in documents if d.language]
     usable = [tag for tag in languages if _TAG.match(tag)]
     return max(usable, key=usable.count) if usable else "en"
+
+
+#: The JWS ``typ`` of an assistant overlay (beside the bundle, outside its content hash).
+OVERLAY_TYP = "assistant-overlay+jws"
+
+
+def sign_assistant_overlays(
+    bundle: Bundle, *, assistants: AssistantRepository, signer: TokenSigner, clock: Clock
+) -> dict[str, str]:
+    """Package id → a signed overlay of its approved config, for each package of a built bundle.
+
+    A package without an approved configuration gets none: a draft never reaches a device. The
+    overlay names the package version and its content hash, so a device applies it only to the
+    content it verified, and the content hash itself never changes with the assistant.
+    """
+    if bundle.state is not BundleState.BUILT:
+        raise NotFound(f"bundle {bundle.bundle_id} is {bundle.state.value}: only built bundles have overlays")
+    now = clock.now()
+    overlays = {}
+    for package in bundle.packages:
+        revision = approved_config(
+            bundle.tenant_id, package.package_id, package.version, assistants=assistants
+        )
+        if revision is None or revision.approved_at is None:
+            continue
+        provenance = revision.provenance
+        claims = {
+            "tenant_id": bundle.tenant_id,
+            "bundle_id": bundle.bundle_id,
+            "package_id": package.package_id,
+            "version": package.version,
+            "content_hash": package.content_hash,
+            "config_id": revision.config_id,
+            "config": revision.config,
+            "output_sha256": provenance.output_sha256,
+            "provenance": {
+                "generator": provenance.generator,
+                "model_id": provenance.model_id,
+                "prompt_template_id": provenance.prompt_template_id,
+                "prompt_template_sha256": provenance.prompt_template_sha256,
+                "input_sha256": provenance.input.sha256,
+                "approved_by": revision.approved_by,
+                "approved_at": revision.approved_at.isoformat(),
+            },
+            "iat": int(now.timestamp()),
+        }
+        overlays[package.package_id] = signer.sign(claims, typ=OVERLAY_TYP)
+    return overlays

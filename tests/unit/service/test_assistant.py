@@ -172,3 +172,48 @@ def test_a_lost_race_is_retried_on_the_newest_aggregate(world):
     world["assistants"].conflicts = 5
     with pytest.raises(ConcurrencyConflict):
         generate(world, package.package_id)
+
+
+def a_bundle(package, content_hash, state=None):
+    from content_service.domain.bundle import Bundle, BundlePackage, BundleState
+    from content_service.domain.package import ContainerRef
+
+    return Bundle(
+        tenant_id="t1",
+        bundle_id="bun_1",
+        user_id="learner-1",
+        residency_zone="eu",
+        packages=(
+            BundlePackage(package.package_id, package.version, content_hash, ContainerRef("k", 1, "0" * 64)),
+        ),
+        state=state or BundleState.BUILT,
+        created_at=FakeClock().now(),
+        updated_at=FakeClock().now(),
+    )
+
+
+def test_only_an_approved_config_reaches_a_device_as_a_signed_overlay_beside_the_content(world):
+    from content_service.crypto.signing import LocalSigner, verify
+    from content_service.domain.bundle import BundleState
+    from content_service.service.assistant import OVERLAY_TYP, sign_assistant_overlays
+
+    package = built(world)
+    content_hash = world["store"].get_manifest("t1", package.package_id, 1).content_hash
+    bundle = a_bundle(package, content_hash)
+    signer = LocalSigner.generate()
+
+    def sign(b):
+        return sign_assistant_overlays(b, assistants=world["assistants"], signer=signer, clock=world["clock"])
+
+    generate(world, package.package_id)
+    assert sign(bundle) == {}
+    approved = approve(world, package.package_id, "v1r1")
+    token = sign(bundle)[package.package_id]
+    claims = verify(token, {"keys": [signer.public_jwk()]}, typ=OVERLAY_TYP)
+    assert claims["config"] == approved.config and claims["config_id"] == "v1r1"
+    assert claims["content_hash"] == content_hash and claims["output_sha256"] == canonical_sha256(
+        claims["config"]
+    )
+    assert claims["provenance"]["approved_by"] == "admin-2"
+    with pytest.raises(NotFound):
+        sign(a_bundle(package, content_hash, BundleState.REVOKED))
