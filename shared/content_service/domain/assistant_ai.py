@@ -14,7 +14,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from content_service.domain.errors import PROBLEM_BASE, DomainError
+from content_service.domain.errors import PROBLEM_BASE, DomainError, InvariantViolated
 
 
 @dataclass(frozen=True)
@@ -115,8 +115,9 @@ class AIClient(Protocol):
         """Produce a configuration for ``request``.
 
         Raises :class:`AssistantGeneratorUnavailable` when the generator cannot answer now (throttled,
-        timed out, not ready: retry later) and :class:`AssistantGenerationFailed` when it answered
-        with something unusable or refused the request.
+        timed out, not ready: retry later), :class:`AssistantGenerationFailed` when it answered
+        with something unusable or refused the request, and :class:`NotEnoughText` when the
+        package's text is too thin to make a configuration of.
         """
         ...
 
@@ -135,3 +136,10 @@ class AssistantGenerationFailed(DomainError):
     problem_type = PROBLEM_BASE + "assistant-generation-failed"
     title = "The assistant generator gave no usable configuration"
     status = 502
+
+
+class NotEnoughText(InvariantViolated):
+    """The package has too little readable text for an assistant (no sentences, terms or questions)."""
+
+    problem_type = PROBLEM_BASE + "assistant-not-enough-text"
+    title = "The package has too little readable text for an assistant"

@@ -7,9 +7,9 @@ import pytest
 from content_service.adapters.ai.local import LocalExtractiveGenerator
 from content_service.domain.assistant import canonical_sha256
 from content_service.domain.assistant_ai import (
-    AssistantGenerationFailed,
     GenerationParameters,
     GenerationRequest,
+    NotEnoughText,
     Section,
     SourceDocument,
 )
@@ -113,5 +113,5 @@ def test_sentences_that_point_outside_the_package_are_never_used():
 
 def test_a_package_without_sentences_is_refused():
     document = SourceDocument("a.html", "a" * 64, "", None, (Section("", 0, ("Hi.",)),))
-    with pytest.raises(AssistantGenerationFailed):
+    with pytest.raises(NotEnoughText):
         LocalExtractiveGenerator().generate(GenerationRequest("T", "en", (document,), frozenset({"a.html"})))

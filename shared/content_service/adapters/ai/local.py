@@ -31,9 +31,9 @@ import yake
 from segtok.segmenter import split_multi
 
 from content_service.domain.assistant_ai import (
-    AssistantGenerationFailed,
     Generation,
     GenerationRequest,
+    NotEnoughText,
     SourceDocument,
 )
 from content_service.domain.assistant_prompts import LOCAL_TEMPLATE, local_phrases
@@ -102,7 +102,7 @@ class LocalExtractiveGenerator:
         language = request.language.split("-")[0].lower()
         sentences = self._sentences(documents, request.package_paths)
         if not sentences:
-            raise AssistantGenerationFailed(
+            raise NotEnoughText(
                 "the package has no readable sentences to build an assistant from"
             )
         parameters = request.parameters
@@ -112,6 +112,10 @@ class LocalExtractiveGenerator:
         questions = self._questions(
             documents, terms, phrases, parameters.max_questions, request.package_paths
         )
+        if not terms or not questions:
+            raise NotEnoughText(
+                "the package's text gives no key terms or questions to build an assistant from"
+            )
         topics = self._topics(documents, terms)
         config = {
             "schema_version": 1,
@@ -226,6 +230,8 @@ class LocalExtractiveGenerator:
             summary = joined
         if len(summary) < 20:
             summary = _cut(" ".join(s.text for s in sentences), 2000)
+        if len(summary) < 20:
+            raise NotEnoughText("the package's text is too short to summarise")
         return summary
 
     @staticmethod
