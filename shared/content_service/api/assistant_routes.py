@@ -20,6 +20,7 @@ from content_service.service import assistant as cases
 router = Router()
 
 PACKAGE_ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+BUNDLE_ID = r"^bnd_[0-9a-f]{32}$"
 CONFIG_ID = r"^v[1-9][0-9]{0,9}r[1-9][0-9]{0,3}$"
 
 
@@ -206,3 +207,43 @@ def approve_assistant_config(
         clock=deps.clock,
     )
     return AssistantConfigView.of(package_id, _version_of(config_id), revision)
+
+
+class AssistantOverlay(BaseModel):
+    package_id: str
+    version: int
+    config: dict[str, Any] = Field(
+        description="the approved config; its RFC 8785 SHA-256 is the token's config_sha256"
+    )
+    token: str = Field(description="ES256 JWS, typ assistant-overlay+jws, verifiable with the JWKS")
+
+
+class BundleAssistant(BaseModel):
+    bundle_id: str
+    overlays: list[AssistantOverlay] = Field(
+        description="one per package of the bundle with an approved assistant config; drafts never"
+    )
+
+
+@router.get(
+    "/v1/bundles/<bundle_id>/assistant",
+    operation_id="get_bundle_assistant",
+    summary="Signed overlays of the approved assistant configs of a bundle's packages",
+)
+def get_bundle_assistant(bundle_id: Annotated[str, Path(pattern=BUNDLE_ID)]) -> BundleAssistant:
+    deps = dependencies()
+    overlays = cases.bundle_assistant_overlays(
+        principal_of(router.current_event),
+        bundle_id,
+        bundles=deps.bundles,
+        assistants=deps.assistants,
+        signer=deps.signer,
+        clock=deps.clock,
+    )
+    return BundleAssistant(
+        bundle_id=bundle_id,
+        overlays=[
+            AssistantOverlay(package_id=o.package_id, version=o.version, config=o.config, token=o.token)
+            for o in overlays
+        ],
+    )

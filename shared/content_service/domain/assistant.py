@@ -24,6 +24,9 @@ from content_service.domain.events import DomainEvent
 #: Revisions one package version may hold (the item stays far below DynamoDB's 400 KB).
 MAX_REVISIONS = 20
 
+#: The JWS ``typ`` of the signed overlay that carries an approved config to devices.
+OVERLAY_TYP = "assistant-overlay+jws"
+
 CONFIG_ID = re.compile(r"^v([1-9][0-9]{0,9})r([1-9][0-9]{0,3})$")
 
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from content_service.domain.assistant import (
     CONFIG_ID,
+    OVERLAY_TYP,
     AssistantRevision,
     FileRead,
     InputDigest,
@@ -33,7 +34,16 @@ from content_service.domain.assistant_text import extract, readable
 from content_service.domain.bundle import Bundle, BundleState
 from content_service.domain.errors import ConcurrencyConflict, InvariantViolated, NotFound
 from content_service.domain.package import PackageManifest, PackageState, PlayPackage
-from content_service.service.ports import BlobReader, Clock, PackageRepository, PackageStore, TokenSigner
+from content_service.domain.principal import Principal
+from content_service.service.access import bundle_for
+from content_service.service.ports import (
+    BlobReader,
+    BundleRepository,
+    Clock,
+    PackageRepository,
+    PackageStore,
+    TokenSigner,
+)
 
 #: Files larger than this are not read for text (a page of a course is far smaller).
 MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
@@ -234,23 +244,45 @@ def _language_of(documents: tuple[SourceDocument, ...]) -> str:
     return max(usable, key=usable.count) if usable else "en"
 
 
-#: The JWS ``typ`` of an assistant overlay (beside the bundle, outside its content hash).
-OVERLAY_TYP = "assistant-overlay+jws"
+@dataclass(frozen=True)
+class SignedOverlay:
+    """An approved config and the JWS that binds it (by its RFC 8785 SHA-256) to a bundle's package."""
+
+    package_id: str
+    version: int
+    config: dict[str, Any]
+    token: str
+
+
+def bundle_assistant_overlays(
+    principal: Principal,
+    bundle_id: str,
+    *,
+    bundles: BundleRepository,
+    assistants: AssistantRepository,
+    signer: TokenSigner,
+    clock: Clock,
+) -> list[SignedOverlay]:
+    """The signed overlays of a bundle the caller may read (a learner: only their own)."""
+    bundle = bundle_for(principal, bundle_id, bundles)
+    return sign_assistant_overlays(bundle, assistants=assistants, signer=signer, clock=clock)
 
 
 def sign_assistant_overlays(
     bundle: Bundle, *, assistants: AssistantRepository, signer: TokenSigner, clock: Clock
-) -> dict[str, str]:
-    """Package id → a signed overlay of its approved config, for each package of a built bundle.
+) -> list[SignedOverlay]:
+    """A signed overlay of the approved config of each package of a built bundle that has one.
 
     A package without an approved configuration gets none: a draft never reaches a device. The
-    overlay names the package version and its content hash, so a device applies it only to the
-    content it verified, and the content hash itself never changes with the assistant.
+    token names the bundle, the package version and its content hash, so a device applies it only
+    to the content it verified, and the config's SHA-256 (RFC 8785), so the config itself travels
+    beside the token (small enough for KMS's RAW signing) and cannot be swapped. The content hash
+    never changes with the assistant: a new approval never re-seals content.
     """
     if bundle.state is not BundleState.BUILT:
         raise NotFound(f"bundle {bundle.bundle_id} is {bundle.state.value}: only built bundles have overlays")
     now = clock.now()
-    overlays = {}
+    overlays = []
     for package in bundle.packages:
         revision = approved_config(
             bundle.tenant_id, package.package_id, package.version, assistants=assistants
@@ -265,8 +297,7 @@ def sign_assistant_overlays(
             "version": package.version,
             "content_hash": package.content_hash,
             "config_id": revision.config_id,
-            "config": revision.config,
-            "output_sha256": provenance.output_sha256,
+            "config_sha256": provenance.output_sha256,
             "provenance": {
                 "generator": provenance.generator,
                 "model_id": provenance.model_id,
@@ -278,5 +309,6 @@ def sign_assistant_overlays(
             },
             "iat": int(now.timestamp()),
         }
-        overlays[package.package_id] = signer.sign(claims, typ=OVERLAY_TYP)
+        token = signer.sign(claims, typ=OVERLAY_TYP)
+        overlays.append(SignedOverlay(package.package_id, package.version, revision.config, token))
     return overlays

@@ -120,3 +120,48 @@ def test_the_stored_item_carries_the_events_the_stream_publishes(package):
     item = model.get(f"TENANT#tenant-a#ASSISTANT#{package.package_id}", "V#0000000001")
     published = envelopes(OutboxRow(item.pk, item.sk, int(item.revision), tuple(item.events)))
     assert [e.subject for e in published] == ["content.assistant_config.approved.v1"]
+
+
+def test_a_learner_gets_only_approved_configs_of_their_own_bundle_as_kms_signed_overlays(
+    package, monkeypatch
+):
+    from content_service.crypto.signing import verify
+    from content_service.domain.assistant import OVERLAY_TYP
+    from content_service.domain.bundle import Bundle, BundlePackage, BundleState
+    from content_service.domain.package import ContainerRef
+
+    # The local stack signs RAW only (moto's DIGEST signing is wrong): an overlay must fit in 4096 bytes.
+    monkeypatch.setenv("SIGNING_DIGEST_LARGE_MESSAGES", "false")
+    clear_cached_state()
+    deps = dependencies()
+    manifest = deps.store.get_manifest("tenant-a", package.package_id, 1)
+    now = deps.clock.now()
+    bundle_id = "bnd_" + "ab" * 16
+    deps.bundles.add(
+        Bundle(
+            tenant_id="tenant-a",
+            bundle_id=bundle_id,
+            user_id="learner-1",
+            residency_zone="eu",
+            packages=(
+                BundlePackage(package.package_id, 1, manifest.content_hash, ContainerRef("k", 1, "0" * 64)),
+            ),
+            state=BundleState.BUILT,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    base = f"/v1/packages/{package.package_id}/assistant-configs"
+    path = f"/v1/bundles/{bundle_id}/assistant"
+    call("POST", base, roles="admin", body={}, key="key-00001")
+    status, _, drafts_only = call("GET", path, roles="learner", user="learner-1")
+    assert status == 200 and drafts_only == {"bundle_id": bundle_id, "overlays": []}
+    call("POST", f"{base}/v1r1/approve", roles="admin")
+    status, _, body = call("GET", path, roles="learner", user="learner-1")
+    assert status == 200, body
+    assert [o["package_id"] for o in body["overlays"]] == [package.package_id]
+    claims = verify(body["overlays"][0]["token"], deps.key_ring.jwks(), typ=OVERLAY_TYP)
+    assert claims["bundle_id"] == bundle_id and claims["content_hash"] == manifest.content_hash
+    assert claims["config_sha256"] == canonical_sha256(body["overlays"][0]["config"])
+    assert call("GET", path, roles="learner", user="learner-2")[0] == 404
+    assert call("GET", path, roles="learner", user="learner-1", tenant="tenant-b")[0] == 404
