@@ -135,6 +135,10 @@ class ApiClient:
             "GET", f"/v1/bundles/{bundle_id}/download", params={"device_id": device_id}
         ).json()
 
+    def bundle_assistant(self, bundle_id: str) -> dict[str, Any]:
+        """The signed overlays of the bundle's approved assistant configs (docs/assistant.md)."""
+        return self._request("GET", f"/v1/bundles/{bundle_id}/assistant").json()
+
     def jwks(self) -> dict[str, Any]:
         """The keys that verify bundle manifests and licences."""
         return self._request("GET", "/v1/.well-known/jwks.json").json()
