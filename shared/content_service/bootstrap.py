@@ -20,6 +20,7 @@ from content_service.adapters.entities import (
     DynamoExportRepository,
     DynamoLicenceRecords,
     DynamoTamperReports,
+    DynamoTenantSettings,
 )
 from content_service.adapters.eventbus import EventBridgeBus
 from content_service.adapters.feed import DynamoSyncStore
@@ -47,6 +48,7 @@ from content_service.service.ports import (
     PackageRepository,
     PackageStore,
     TamperReports,
+    TenantSettingsRepository,
     UploadStore,
     UrlSigner,
 )
@@ -91,6 +93,10 @@ class Dependencies:
     @cached_property
     def licences(self) -> LicenceRecords:
         return DynamoLicenceRecords(self.settings.table_name, self.settings.aws_region)
+
+    @cached_property
+    def tenant_settings(self) -> TenantSettingsRepository:
+        return DynamoTenantSettings(self.settings.table_name, self.settings.aws_region)
 
     @cached_property
     def tamper_reports(self) -> TamperReports:
@@ -166,6 +172,7 @@ class Dependencies:
             metrics=self.metrics,
             clock=self.clock,
             tamper_policy=self.settings.tamper_policy,
+            tenant_settings=self.tenant_settings,
         )
 
     @cached_property

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from content_service.domain.bundle import TamperPolicy
 from content_service.domain.licence import LicenceTerms
+from content_service.domain.zones import DEFAULT_ZONES, Zones
 from content_service.packaging.limits import ImportLimits
 
 
@@ -85,7 +86,11 @@ class Settings(BaseSettings):
     )
     cdn_domain: str = ""
     cdn_base_url: str = Field(default="", description="overrides https://{cdn_domain} (the local edge)")
-    residency_zone: str = "eu"
+    residency_zone: str = Field(default="eu", description="the zone this deployment serves")
+    residency_zones: str = Field(
+        default=DEFAULT_ZONES,
+        description="zone=region[,region...] separated by ';', primary region first",
+    )
     device_cap: int = Field(default=5, ge=1, le=100, description="active devices per user")
     licence_validity_seconds: int = Field(default=7 * 24 * 3600, ge=60)
     offline_grace_seconds: int = Field(default=7 * 24 * 3600, ge=0)
@@ -132,6 +137,10 @@ class Settings(BaseSettings):
     @property
     def cdn_url(self) -> str:
         return self.cdn_base_url.rstrip("/") or f"https://{self.cdn_domain}"
+
+    @property
+    def zones(self) -> Zones:
+        return Zones.parse(self.residency_zones)
 
     @property
     def tamper_policy(self) -> TamperPolicy:

@@ -18,6 +18,7 @@ from content_service.api import (
     export_routes,
     problems,
     sync_routes,
+    tenant_routes,
 )
 from content_service.api.auth import principal_of
 from content_service.api.idempotency import idempotency_config
@@ -41,6 +42,7 @@ app.include_router(bundle_routes.router)
 app.include_router(sync_routes.router)
 app.include_router(export_routes.router)
 app.include_router(assistant_routes.router)
+app.include_router(tenant_routes.router)
 
 
 @app.post(

@@ -100,6 +100,8 @@ POLICIES: dict[str, Policy] = {
         Ownership.OWN_OR_TENANT_WIDE,
         "signed overlays of a bundle's approved assistant configs",
     ),
+    "get_tenant_settings": Policy(ADMIN, summary="the tenant's zone, tamper policy and branding"),
+    "update_tenant_settings": Policy(ADMIN, summary="change the tenant's tamper policy, branding, first zone"),
     # Public: devices pin these keys before they hold a token.
     "get_jwks": Policy(None, summary="the keys that verify manifests and licences"),
 }
