@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -110,6 +111,20 @@ class Settings(BaseSettings):
     tamper_auto_revoke_overrides: str = Field(
         default="",
         description="per-tenant policy, comma-separated tenant=on|off (for example 'acme=off,beta=on')",
+    )
+    assistant_generator: Literal["local", "bedrock"] = Field(
+        default="local",
+        description="who writes assistant configs: the local extractive generator, or Amazon Bedrock",
+    )
+    assistant_model_id: str = Field(
+        default="anthropic.claude-3-haiku-20240307-v1:0",
+        description="the Bedrock model (or inference profile) id of the Converse calls",
+    )
+    assistant_max_input_tokens: int = Field(default=24_000, ge=500, le=1_000_000)
+    assistant_max_output_tokens: int = Field(default=2_048, ge=256, le=32_000)
+    assistant_max_attempts: int = Field(default=3, ge=1, le=10, description="botocore's total attempts")
+    assistant_timeout_seconds: float = Field(
+        default=25, gt=0, le=120, description="read timeout of one Bedrock call (the API answers within 29 s)"
     )
     metrics_namespace: str = Field(
         default="ContentService", description="CloudWatch namespace of EMF metrics"

@@ -25,5 +25,9 @@ def test_the_demo_starts_a_stack_builds_the_sample_and_exits_0(tmp_path):
     assert "demo finished" in result.stdout
     assert "identical to the uploaded file" in result.stdout
     assert "verified: signatures" in result.stdout
+    # The assistant: generated from the sample's text, approved, and verified on the device.
+    assert "Assistant config v1r1" in result.stdout and "local-extractive" in result.stdout
+    assert "approved v1r1 (approved)" in result.stdout
+    assert "assistant overlay verified on the device (v1r1" in result.stdout
     # The stack it started is gone again: no state file is left behind.
     assert not (tmp_path / "local.json").exists()
