@@ -16,6 +16,7 @@ from content_service.domain.package import FileEntry, PackageManifest, Standard
 from content_service.standards import DESCRIPTOR_NAMES
 from content_service.standards.export.errors import ExportError
 from content_service.standards.export.options import ExportOptions
+from content_service.standards.export.outline import Outline, build_outline
 from content_service.standards.export.schemas import all_schema_names
 
 BRIDGE_PATH = "content-bridge.js"
@@ -53,6 +54,7 @@ class ExportPlan:
     files: tuple[FileEntry, ...]
     auto_start: bool
     content_hash: str
+    outline: Outline
 
 
 def encode_path(path: str) -> str:
@@ -101,6 +103,7 @@ def make_plan(manifest: PackageManifest, options: ExportOptions, generated: froz
         files=files,
         auto_start=auto,
         content_hash=manifest.content_hash,
+        outline=build_outline(manifest, [launch.id for launch in manifest.launches]),
     )
 
 
