@@ -2,7 +2,8 @@
 
 ``export_package(manifest, read_file, format, options)`` is the use case: it reads the
 package's files through ``read_file`` (a local zip, the blob store, ...), writes the format's
-descriptor, the standard schema files (SCORM) and the runtime bridge, injects the bridge
+descriptor, the standard schema files (SCORM), the runtime bridge and, for an xAPI course of
+several parts, the launcher page that lists them; injects the bridge
 into each launched HTML page, validates the descriptor against the format's official XSD
 (``xsd.py``) and checks the rules the XSD cannot express (``checks.py``), and only then
 writes a deterministic zip. docs/export.md is the user-facing guide.
@@ -32,10 +33,16 @@ from content_service.standards.export.options import (
     Reporting,
 )
 from content_service.standards.export.pages import inject
-from content_service.standards.export.plan import BRIDGE_PATH, ExportPlan, make_plan
+from content_service.standards.export.plan import BRIDGE_PATH, LAUNCHER_PATH, ExportPlan, make_plan
 from content_service.standards.export.schemas import schema_files
 from content_service.standards.export.scorm import number, scorm12_manifest, scorm2004_manifest
-from content_service.standards.export.xapi import activity_ids, tincan_xml
+from content_service.standards.export.xapi import (
+    activity_ids,
+    course_id,
+    launcher_page,
+    needs_launcher,
+    tincan_xml,
+)
 from content_service.standards.export.xsd import xsd_failures
 from content_service.standards.export.zipwriter import write_zip
 
@@ -89,7 +96,16 @@ def export_package(
     fmt = ExportFormat(format)
     options = options or ExportOptions()
     extra = _generated(fmt)
+    if fmt is ExportFormat.XAPI and len(manifest.launches) > 1:
+        if any(entry.path.casefold() == LAUNCHER_PATH for entry in manifest.files):
+            raise ExportError(
+                f"the package has its own {LAUNCHER_PATH}, the page an xAPI export of several parts"
+                " writes to launch them"
+            )
+        extra[LAUNCHER_PATH] = b""
     plan = make_plan(manifest, options, frozenset({DESCRIPTORS[fmt], *extra}))
+    if LAUNCHER_PATH in extra:
+        extra[LAUNCHER_PATH] = launcher_page(plan)
     descriptor = _WRITERS[fmt](plan, options)
     names = frozenset({entry.path for entry in plan.files} | {DESCRIPTORS[fmt], *extra})
     failures = xsd_failures(fmt, descriptor) + check_export(fmt, descriptor, names)
@@ -133,6 +149,8 @@ def _bridge_configs(fmt: ExportFormat, plan: ExportPlan, options: ExportOptions)
             config["complete"] = "launch"
         if activity:
             config["activity"] = activity
+        if fmt is ExportFormat.XAPI and needs_launcher(plan):
+            config["course"] = course_id(plan)
         configs[unit.href] = config
     return configs
 

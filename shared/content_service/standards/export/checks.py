@@ -15,8 +15,8 @@ LMS). The conformance material's README lists the gaps these close:
 - cmi5: the course, AU and objective ids are absolute IRIs and unique; AU urls are relative,
   carry no whitespace and name a file of the package; moveOn, masteryScore and launchMethod
   hold allowed values.
-- xAPI: activity ids are absolute IRIs and unique; every activity has a launch, relative and
-  naming a file.
+- xAPI: activity ids are absolute IRIs and unique; the first activity is the course and the
+  only one with a launch (relative, naming a file); the parts follow without one.
 """
 
 from __future__ import annotations
@@ -249,9 +249,12 @@ def _check_xapi(root: Element, names: frozenset[str]) -> list[str]:
     activities = list(root.iter(_q(TINCAN, "activity")))
     failures = _unique_iris(activities, "activity")
     launches = [node for node in activities if node.find(_q(TINCAN, "launch")) is not None]
-    if not launches or len(launches) != len(activities):
-        # Exports list launchable activities only, one per unit: one without a launch is a lost unit.
-        failures.append("every tincan.xml activity needs a launch")
+    # LMSs launch the first activity with a launch: that must be the course, and the only one,
+    # or the parts after it are never reached (or reached outside the course).
+    if not activities or launches != activities[:1]:
+        failures.append("tincan.xml needs exactly one activity with a launch, the first (the course)")
+    elif activities[0].get("type") != "http://adlnet.gov/expapi/activities/course":
+        failures.append("the launched tincan.xml activity is not of type course")
     for activity in launches:
         launch = activity.findtext(_q(TINCAN, "launch")) or ""
         failures += _relative_file(launch, names, f"activity {activity.get('id')!r} launch")

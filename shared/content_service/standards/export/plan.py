@@ -20,6 +20,7 @@ from content_service.standards.export.outline import Outline, build_outline
 from content_service.standards.export.schemas import all_schema_names
 
 BRIDGE_PATH = "content-bridge.js"
+LAUNCHER_PATH = "content-launcher.html"
 HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml"})
 
 
