@@ -57,6 +57,7 @@ class Outline:
     organization: Mapping[str, Any] = field(default_factory=dict)
     sequencing_collection: str | None = None
     manifest_identifier: str | None = None
+    course_id: str | None = None
 
     def units_in_order(self) -> list[int]:
         """The unit indexes in tree order."""
@@ -90,12 +91,14 @@ def build_outline(manifest: PackageManifest, launch_ids: Sequence[str]) -> Outli
         for index, launch in enumerate(manifest.launches)
         if index not in placed
     )
+    course = metadata.get("course") if manifest.standard is Standard.CMI5 else None
     return Outline(
         items + rest,
         manifest.standard,
         organization,
         collection,
         metadata.get("manifest_identifier") if organization else None,
+        course.get("id") if isinstance(course, Mapping) else None,
     )
 
 

@@ -9,8 +9,10 @@ ambiguous to the LMS that imports it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
+from typing import Any
 
 from content_service.domain.package import FileEntry, PackageManifest, Standard
 from content_service.standards import DESCRIPTOR_NAMES
@@ -32,6 +34,7 @@ class Unit:
     title: str
     href: str
     parameters: str
+    attributes: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def is_html(self) -> bool:
@@ -90,6 +93,7 @@ def make_plan(manifest: PackageManifest, options: ExportOptions, generated: froz
                 title=launch.title or launch.id,
                 href=launch.href,
                 parameters=launch.parameters,
+                attributes=launch.attributes,
             )
         )
     title = options.title or manifest.title

@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from defusedxml.ElementTree import fromstring
+
 from content_service.domain.package import Standard
 from content_service.standards.export.identifiers import UniqueNames, to_ncname
 from content_service.standards.export.options import ExportOptions
@@ -179,6 +181,10 @@ class _Writer:
             found.append(element("adlcp:masteryscore", str(settings["masteryscore"])))
         elif sco and self.options.mastery_score is not None:
             found.append(element("adlcp:masteryscore", number(self.options.mastery_score * 100)))
+        elif sco and self.source is Standard.SCORM2004:
+            measure = _satisfied_by_measure(settings.get("sequencing"))
+            if measure is not None:
+                found.append(element("adlcp:masteryscore", number(measure * 100)))
         return found
 
     def _extensions_2004(self, item: OutlineItem, sco: bool) -> list[Node]:
@@ -243,6 +249,24 @@ class _Writer:
             element("imsss:deliveryControls", completionSetByContent="true", objectiveSetByContent="true")
         )
         return sequencing
+
+
+def _satisfied_by_measure(sequencing: Any) -> float | None:
+    """A 2004 primary objective satisfied by a measure, as the 0..1 measure 1.2's masteryscore is."""
+    if not isinstance(sequencing, str):
+        return None
+    try:
+        root = fromstring(sequencing, forbid_dtd=True)
+    except Exception:  # noqa: BLE001 - the importer wrote it; an unreadable one simply maps to nothing
+        return None
+    primary = root.find(f"{{{IMSSS}}}objectives/{{{IMSSS}}}primaryObjective")
+    if primary is None or primary.get("satisfiedByMeasure") != "true":
+        return None
+    try:
+        measure = float(primary.findtext(f"{{{IMSSS}}}minNormalizedMeasure") or "1.0")
+    except ValueError:
+        return None
+    return measure if 0 <= measure <= 1 else None
 
 
 def _source_threshold(threshold: Any) -> Node | None:
