@@ -18,7 +18,7 @@ import pytest
 from defusedxml.ElementTree import fromstring
 
 from content_service.domain.package import PackageManifest
-from content_service.standards.export import ExportOptions
+from content_service.standards.export import ExportError, ExportOptions, export_package, zip_reader
 from content_service.standards.export.checks import DESCRIPTORS, check_export
 from content_service.standards.export.options import ExportFormat
 from tests.conformance_data import PACKAGES
@@ -271,3 +271,69 @@ def test_every_structured_export_passes_the_official_schemas_and_reaches_every_p
         ]
     if source == "crafted2004":
         assert [launch.title for launch in original.launches] == list(SCORM2004_PARTS.values())
+
+
+def _with_stub_pages(source: Path, out: Path) -> Path:
+    """The ADL test-suite manifest with a stub page for every file its resources name.
+
+    The ADL CTS ships these manifests without their content; their sequencing is the richest
+    real sequencing there is, so the pages are stubbed in to make them build.
+    """
+    manifest = zipfile.ZipFile(source).read("imsmanifest.xml")
+    xml_base = "{http://www.w3.org/XML/1998/namespace}base"
+    names = set()
+    for resource in fromstring(manifest).iter(f"{CP2004}resource"):
+        base = resource.get(xml_base) or ""
+        for node in [resource, *resource]:
+            if node.get("href"):
+                names.add(base + node.get("href").split("?")[0].split("#")[0])
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("imsmanifest.xml", manifest)
+        for name in sorted(names):
+            archive.writestr(name, "<html><head><title>stub</title></head><body>stub</body></html>")
+    return out
+
+
+@pytest.mark.parametrize(
+    "name", sorted(path.stem for path in (PACKAGES / "scorm2004" / "adl_cts").glob("*.zip"))
+)
+def test_the_adl_test_suite_s_sequencing_survives_a_2004_export_verbatim(
+    name: str, tmp_path: Path, export: Exporter, manifest_of: ManifestOf
+) -> None:
+    source = _with_stub_pages(PACKAGES / "scorm2004" / "adl_cts" / f"{name}.zip", tmp_path / f"{name}.zip")
+    original = manifest_of(source)
+    exported = export(source, "scorm2004")
+    _assert_conforms(exported, "scorm2004")
+    again = manifest_of(exported)
+    assert _tree(_organization(again)["items"], KEPT_2004) == _tree(
+        _organization(original)["items"], KEPT_2004
+    )
+    assert _organization(again)["sequencing"] == _organization(original)["sequencing"]
+    assert again.metadata["sequencing_collection"] == original.metadata["sequencing_collection"]
+    assert (
+        any(item.get("sequencing") for item in _organization(original)["items"])
+        or _organization(original)["sequencing"]
+    ), "the test needs a manifest with sequencing"
+
+
+def test_a_source_whose_own_sequencing_breaks_the_schema_is_refused_not_a_crash(
+    course2004: Path, tmp_path: Path, manifest_of: ManifestOf
+) -> None:
+    broken = tmp_path / "broken.zip"
+    with zipfile.ZipFile(course2004) as source, zipfile.ZipFile(broken, "w") as target:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "imsmanifest.xml":
+                data = data.replace(
+                    b'<imsss:controlMode choice="true" flow="true"/>', b'<imsss:controlMode choice="maybe"/>'
+                )
+            target.writestr(info, data)
+    manifest = manifest_of(broken)
+    with zip_reader(broken) as read_file, pytest.raises(ExportError) as refused:
+        export_package(manifest, read_file, "scorm2004", out=tmp_path / "out.zip")
+    assert refused.value.status == 422
+    assert "scorm2004 settings" in refused.value.detail and "choice" in refused.value.detail
+    assert not (tmp_path / "out.zip").exists()
+    # The same package still exports to 1.2, which does not carry 2004 sequencing.
+    with zip_reader(broken) as read_file:
+        export_package(manifest, read_file, "scorm12", out=tmp_path / "out12.zip")

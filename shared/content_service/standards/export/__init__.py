@@ -17,11 +17,12 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import BinaryIO
 
-from content_service.domain.package import FileEntry, PackageManifest
+from content_service.domain.package import FileEntry, PackageManifest, Standard
 from content_service.standards.export.checks import DESCRIPTORS, check_export
 from content_service.standards.export.cmi5 import cmi5_xml
 from content_service.standards.export.errors import ExportCheckFailed, ExportError
@@ -109,6 +110,11 @@ def export_package(
     descriptor = _WRITERS[fmt](plan, options)
     names = frozenset({entry.path for entry in plan.files} | {DESCRIPTORS[fmt], *extra})
     failures = xsd_failures(fmt, descriptor) + check_export(fmt, descriptor, names)
+    if failures and _source_to_blame(fmt, plan, options, names):
+        raise ExportError(
+            f"the package's own {plan.outline.source.value} settings, which a {fmt.value} export keeps"
+            f" verbatim, break the {fmt.value} rules: {failures[0]}"
+        )
     if failures:
         raise ExportCheckFailed(failures)
     pages = _bridge_configs(fmt, plan, options)
@@ -119,6 +125,21 @@ def export_package(
         out = Path(tempfile.mkdtemp(prefix="content-export-")) / f"export-{fmt.value}.zip"
     write_zip(out, entries)
     return out
+
+
+def _source_to_blame(
+    fmt: ExportFormat, plan: ExportPlan, options: ExportOptions, names: frozenset[str]
+) -> bool:
+    """Whether a failing export passes without the source's verbatim settings (the source's fault, a 422).
+
+    A SCORM export keeps a same-version source's sequencing and item settings as written; an
+    imported package whose own fragments break the 4th edition schema is refused, not a crash.
+    """
+    if fmt not in (ExportFormat.SCORM12, ExportFormat.SCORM2004) or plan.outline.source.value != fmt.value:
+        return False
+    plain = replace(plan, outline=replace(plan.outline, source=Standard.NATIVE))
+    descriptor = _WRITERS[fmt](plain, options)
+    return not (xsd_failures(fmt, descriptor) + check_export(fmt, descriptor, names))
 
 
 def _generated(fmt: ExportFormat) -> dict[str, bytes]:
