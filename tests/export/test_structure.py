@@ -337,3 +337,39 @@ def test_a_source_whose_own_sequencing_breaks_the_schema_is_refused_not_a_crash(
     # The same package still exports to 1.2, which does not carry 2004 sequencing.
     with zip_reader(broken) as read_file:
         export_package(manifest, read_file, "scorm12", out=tmp_path / "out12.zip")
+
+
+def test_an_asset_item_beside_scos_stays_an_item_that_opens_its_asset(
+    course2004: Path, tmp_path: Path, export: Exporter, manifest_of: ManifestOf
+) -> None:
+    with_asset = tmp_path / "with-asset.zip"
+    handout_item = (
+        b'<item identifier="handout" identifierref="r_handout"><title>Handout</title></item>\n      '
+    )
+    handout_resource = (
+        b'<resource identifier="r_handout" type="webcontent" adlcp:scormType="asset" href="docs/handout.pdf">'
+        b'<file href="docs/handout.pdf"/></resource>\n  </resources>'
+    )
+    with zipfile.ZipFile(course2004) as source, zipfile.ZipFile(with_asset, "w") as target:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "imsmanifest.xml":
+                data = data.replace(b'<item identifier="exam"', handout_item + b'<item identifier="exam"', 1)
+                data = data.replace(b"</resources>", handout_resource, 1)
+            target.writestr(info, data)
+        target.writestr("docs/handout.pdf", b"%PDF-1.4 handout")
+    # The handout is no launch (the package has SCOs), but the exported tree still opens it.
+    assert [launch.id for launch in manifest_of(with_asset).launches] == list(SCORM2004_PARTS)
+    for fmt in ("scorm2004", "scorm12"):
+        exported = export(with_asset, fmt)
+        _assert_conforms(exported, fmt)
+        cp = CP2004 if fmt == "scorm2004" else "{http://www.imsproject.org/xsd/imscp_rootv1p1p2}"
+        root = fromstring(_descriptor(exported, fmt))
+        item = next(node for node in root.iter(f"{cp}item") if node.get("identifier") == "handout")
+        resource = next(
+            node for node in root.iter(f"{cp}resource") if node.get("identifier") == item.get("identifierref")
+        )
+        assert resource.get("href") == "docs/handout.pdf"
+        assert [value for key, value in resource.attrib.items() if key.lower().endswith("scormtype")] == [
+            "asset"
+        ]

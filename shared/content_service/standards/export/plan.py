@@ -1,8 +1,9 @@
 """What goes into an export, decided once for every format: units, files, names and titles.
 
 A unit is one launch of the source package; it becomes one SCO (SCORM), one AU (cmi5) or
-one launchable activity (xAPI). The source's own descriptors (playpackage.json,
-imsmanifest.xml, cmi5.xml, tincan.xml) and the SCORM schema files at its root are left out:
+one part activity (xAPI); the outline (``outline.py``) places the units in the source's tree.
+The source's own descriptors (playpackage.json, imsmanifest.xml, cmi5.xml, tincan.xml) and
+the SCORM schema files at its root are left out:
 the export writes its own, and a second descriptor would make the exported package's standard
 ambiguous to the LMS that imports it.
 """

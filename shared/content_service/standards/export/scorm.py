@@ -1,9 +1,17 @@
 """imsmanifest.xml for SCORM 1.2 and SCORM 2004 4th edition.
 
-One organization; one item per unit, each referencing its own SCO resource (the launched
-page), and every other file in one shared asset resource the SCOs depend on, so the manifest
-lists every file of the package. A unit whose launch is not an HTML page cannot load the
-runtime bridge, so it is an asset, which SCORM launches without a runtime session.
+One organization holding the outline's tree (``outline.py``): an item per part, each
+referencing its own SCO resource (the launched page), aggregation items for the source's
+aggregations, asset items for its asset items, and every other file in one shared asset
+resource the SCOs depend on, so the manifest lists every file of the package. A unit whose
+launch is not an HTML page cannot load the runtime bridge, so it is an asset, which SCORM
+launches without a runtime session.
+
+A source of the same SCORM version keeps its identifiers and its item settings as written
+(2004: sequencing, presentation, completionThreshold, dataFromLMS, timeLimitAction, data maps,
+the sequencingCollection; 1.2: prerequisites, masteryscore, maxtimeallowed, timelimitaction,
+datafromlms); across versions the settings that have a counterpart are mapped and the rest is
+dropped. docs/export.md has the table.
 
 Where the completion model goes:
 
