@@ -27,3 +27,6 @@ def test_the_demo_starts_a_stack_builds_the_sample_and_exits_0(tmp_path):
     assert "verified: signatures" in result.stdout
     # The stack it started is gone again: no state file is left behind.
     assert not (tmp_path / "local.json").exists()
+    # Nothing stray: no library warnings, no EMF metric lines from the handlers it ran.
+    assert "Warning" not in result.stderr and "warning" not in result.stderr.lower(), result.stderr
+    assert '"_aws"' not in result.stdout and "No application metrics" not in result.stdout + result.stderr
