@@ -157,3 +157,11 @@ def test_package_ids_are_made_from_the_file_name() -> None:
     assert package_id_for(Path("My Course (v2).zip")) == "My-Course-v2"
     assert package_id_for(Path("ünï.zip")) == "n"
     assert package_id_for(Path("ü.zip")) == "package"
+
+
+def test_a_zip_over_the_upload_limit_is_refused_before_it_is_read(sample: Path, tmp_path: Path) -> None:
+    result = run(
+        "build", str(sample), "-o", str(tmp_path / "out"), env={"IMPORT_LIMITS__MAX_UPLOAD_BYTES": "100"}
+    )
+    assert result.returncode == 1 and "upload.too_large" in result.stderr
+    assert not (tmp_path / "out").exists()
