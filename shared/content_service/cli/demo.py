@@ -70,8 +70,10 @@ def open_stack() -> Iterator[StackHandle]:
     if running is not None:
         yield _handle(running, started_here=False)
         return
-    # The handlers run in this process; keep their INFO logs out of the demo's own output.
+    # The handlers run in this process; keep their INFO logs and the EMF metric lines Lambda
+    # would hand to CloudWatch out of the demo's own output.
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     with LocalStack() as stack:
         yield _handle(stack, started_here=True)
 
