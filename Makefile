@@ -9,7 +9,7 @@ PYTEST_WORKERS ?= 2
 
 BROWSER := tests/browser
 
-.PHONY: browser browser-deps export setup demo test lint unit integration e2e security conformance openapi bench local clean mutation
+.PHONY: browser browser-deps export setup demo test lint unit integration e2e security conformance contract pacts openapi bench local clean mutation
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,11 +44,15 @@ test: setup lint browser-deps
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup --cov=content_service --cov-report= -q
 	$(BIN)/coverage report --include='shared/content_service/domain/*' --fail-under=95
 
-unit integration e2e security conformance infrastructure export: setup
+unit integration e2e security conformance infrastructure export contract: setup
 	$(BIN)/pytest tests/$@ -q
 
 browser: setup browser-deps
 	$(BIN)/pytest tests/$@ -q
+
+# Rewrite the committed pact files from the consumers' tests (tests/contract/pacts); commit them.
+pacts: setup
+	PACT_UPDATE=1 $(BIN)/pytest tests/contract/consumers -q
 
 openapi: setup
 	$(BIN)/python -m content_service.api.openapi > docs/openapi.json
