@@ -9,7 +9,7 @@ PYTEST_WORKERS ?= 2
 
 BROWSER := tests/browser
 
-.PHONY: browser browser-deps export setup demo test lint unit integration e2e security conformance contract pacts openapi bench local clean
+.PHONY: browser browser-deps export setup demo test lint unit integration e2e security conformance contract pacts openapi bench local clean mutation
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +37,7 @@ local: setup
 	$(BIN)/content-service local up
 
 lint: setup
-	$(BIN)/ruff check shared functions tests benchmarks
+	$(BIN)/ruff check shared functions tests benchmarks tools
 
 # The whole suite, in parallel, with the domain's coverage gate (>= 95 % of its lines).
 test: setup lint browser-deps
@@ -57,8 +57,13 @@ pacts: setup
 openapi: setup
 	$(BIN)/python -m content_service.api.openapi > docs/openapi.json
 
+# Mutation testing (not part of `make test`: it takes tens of minutes); writes QUALITY.md and
+# fails if the domain's score is under 80 %.
+mutation: setup
+	$(BIN)/python tools/mutation.py domain crypto packaging
+
 bench: setup
 	$(BIN)/python benchmarks/build.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .coverage .content-service benchmarks/.work
+	rm -rf $(VENV) .pytest_cache .ruff_cache .coverage .content-service benchmarks/.work .mutation
