@@ -66,6 +66,9 @@ SANDBOX_CODES: Final[dict[str, str]] = {
     "zip.missing_entry": "a descriptor the parser asked for is not in the package",
     # The built manifest.
     "package.invalid_manifest": "the files and launches break a PlayPackage manifest invariant",
+    # The last-resort boundary (packaging/boundary.py): a defect of the service, logged with its stack.
+    "internal.validation_crashed": "validation hit an unexpected error; the package is refused and the error logged",
+    "internal.build_crashed": "the build hit an unexpected error reading the package; it fails and the error is logged",
 }
 
 UPLOAD_CODES: Final[dict[str, str]] = {

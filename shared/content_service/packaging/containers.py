@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from content_service.crypto import ContainerSummary, seal
+from content_service.packaging.boundary import BUILD_CRASHED, guarded, package_boundary
 from content_service.packaging.limits import ImportLimits
 from content_service.packaging.zipsafe import SafeZip
 
@@ -64,8 +65,16 @@ def seal_package(source: Path, limits: ImportLimits, key: bytes, destination: Pa
     The zip is checked again by the sandbox as it is read: the container is made from the same
     checked bytes the manifest describes, never from a path on disk named by the archive.
     """
-    with SafeZip.open(source, limits) as archive, destination.open("wb") as sink:
+    with package_boundary(BUILD_CRASHED, f"sealing {source.name}"):
+        archive = SafeZip.open(source, limits)
+    with archive, destination.open("wb") as sink:
         writer = _HashingWriter(sink)
-        files = ((entry.name, ChunkReader(archive.iter_chunks(entry))) for entry in archive.files)
+        files = (
+            (
+                entry.name,
+                ChunkReader(guarded(archive.iter_chunks(entry), BUILD_CRASHED, f"sealing {entry.name!r}")),
+            )
+            for entry in archive.files
+        )
         summary = seal(files, key, writer)  # type: ignore[arg-type]
     return SealedContainer(destination, summary, writer.digest.hexdigest())

@@ -12,7 +12,7 @@ SOURCES = [path for path in Path(packaging.__file__).parent.glob("*.py") if path
 
 
 def _raised_codes() -> set[str]:
-    pattern = re.compile(r'"((?:zip|package)\.[a-z0-9_]+)"')
+    pattern = re.compile(r'"((?:zip|package|internal)\.[a-z0-9_]+)"')
     return {code for path in SOURCES for code in pattern.findall(path.read_text())}
 
 

@@ -172,7 +172,9 @@ def test_reading_a_missing_file_is_a_rejection_not_a_key_error(tmp_path: Path) -
 
 
 @pytest.mark.parametrize("signature", [True, False])
-def test_local_headers_with_deferred_sizes_and_a_descriptor_are_accepted(tmp_path: Path, signature: bool) -> None:
+def test_local_headers_with_deferred_sizes_and_a_descriptor_are_accepted(
+    tmp_path: Path, signature: bool
+) -> None:
     entry = Entry("a.txt", b"abc", flags=0x8, local_size=0)
     entry.trailer = data_descriptor(entry, signature=signature)
 
