@@ -9,7 +9,7 @@ PYTEST_WORKERS ?= 2
 
 BROWSER := tests/browser
 
-.PHONY: browser browser-deps export setup demo test lint unit integration e2e security conformance openapi bench local clean
+.PHONY: browser browser-deps export fuzz setup demo test lint unit integration e2e security conformance openapi bench local clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,12 @@ unit integration e2e security conformance infrastructure export: setup
 
 browser: setup browser-deps
 	$(BIN)/pytest tests/$@ -q
+
+# The zip sandbox's property-based fuzz test with many thousands of examples per property
+# (`make test` runs a few hundred). FUZZ_EXAMPLES=... overrides the count.
+FUZZ_EXAMPLES ?= 20000
+fuzz: setup
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/security/test_zip_fuzz.py -q -n $(PYTEST_WORKERS) --hypothesis-show-statistics
 
 openapi: setup
 	$(BIN)/python -m content_service.api.openapi > docs/openapi.json

@@ -31,3 +31,9 @@ def test_the_upload_codes_the_build_sets_are_in_the_table_and_the_format_documen
     assert raised == UPLOAD_CODES.keys()
     document = (Path(__file__).parents[3] / "docs" / "package-format.md").read_text()
     assert {code for code in UPLOAD_CODES if f"| `{code}` |" not in document} == set()
+
+
+def test_every_sandbox_code_has_a_row_in_the_format_document() -> None:
+    document = (Path(__file__).parents[3] / "docs" / "package-format.md").read_text()
+
+    assert {code for code in SANDBOX_CODES if f"| `{code}` |" not in document} == set()
