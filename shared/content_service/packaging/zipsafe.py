@@ -68,6 +68,10 @@ _ENCRYPTED = 0x0001
 _DATA_DESCRIPTOR = 0x0008
 _STRONG_ENCRYPTION = 0x0040
 _MASKED_HEADERS = 0x2000
+_UTF8 = 0x0800
+# A tool reading only local headers must see the entry as we do: encrypted or not, with a
+# descriptor or not, and with its name decoded the same way.
+_FLAGS_THAT_MUST_AGREE = _ENCRYPTED | _DATA_DESCRIPTOR | _UTF8
 
 _UNIX_HOSTS = frozenset({3, 19})
 _DOS_DIRECTORY = 0x10
@@ -504,8 +508,8 @@ def _header_mismatch(central: CentralEntry, local: LocalHeader) -> str:
     """What differs between the two headers of an entry, or "" if they agree."""
     if local.raw_name != central.raw_name:
         return "name"
-    if local.method != central.method or (local.flags ^ central.flags) & (_ENCRYPTED | _DATA_DESCRIPTOR):
-        return "method, encryption or data descriptor flag"
+    if local.method != central.method or (local.flags ^ central.flags) & _FLAGS_THAT_MUST_AGREE:
+        return "method, or the encryption, data descriptor or UTF-8 flag"
     declared = (central.crc32, central.compressed_size, central.uncompressed_size)
     in_local = (local.crc32, local.compressed_size, local.uncompressed_size)
     # With a data descriptor (flag bit 3) the local header may leave any of the three values
