@@ -54,7 +54,7 @@ browser: setup browser-deps
 # (`make test` runs a few hundred). FUZZ_EXAMPLES=... overrides the count.
 FUZZ_EXAMPLES ?= 20000
 fuzz: setup
-	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/security/test_zip_fuzz.py -q -n $(PYTEST_WORKERS) --hypothesis-show-statistics
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/security/test_zip_fuzz.py -q -n $(PYTEST_WORKERS) --timeout=0 --hypothesis-show-statistics
 
 openapi: setup
 	$(BIN)/python -m content_service.api.openapi > docs/openapi.json

@@ -15,14 +15,14 @@ archive a second time through a parser that saw a different archive than ours di
 from __future__ import annotations
 
 import stat
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from content_service.domain.package import Problem, path_key
+from content_service.packaging.inflate import FASTEST, Inflater
 from content_service.packaging.limits import ImportLimits
 from content_service.packaging.model import PackageRejected
 from content_service.packaging.zipformat import (
@@ -171,24 +171,25 @@ class SafeZip:
         return b"".join(self.iter_chunks(entry))
 
 
-def stream_entry(stream: BinaryIO, entry: SafeEntry) -> Iterator[bytes]:
+def stream_entry(stream: BinaryIO, entry: SafeEntry, implementation: Inflater = FASTEST) -> Iterator[bytes]:
     """Inflate an entry incrementally, refusing output past the declared size and a bad CRC.
 
     The inflater is never asked for more than one byte beyond what the entry declared, so a
-    lying size costs at most that byte, not a bomb's worth of memory.
+    lying size costs at most that byte, not a bomb's worth of memory. ``implementation`` is
+    isal's when installed (``inflate``); zlib gives the same bytes and the same problems.
     """
     shown = printable(entry.name)
-    inflater = zlib.decompressobj(-zlib.MAX_WBITS) if entry.method == DEFLATED else None
+    inflater = implementation.decompressor() if entry.method == DEFLATED else None
     produced = 0
     crc = 0
     for compressed in _raw_chunks(stream, entry, shown):
-        for piece in _inflate(inflater, compressed, entry.size - produced, shown):
+        for piece in _inflate(inflater, implementation.errors, compressed, entry.size - produced, shown):
             produced += len(piece)
             if produced > entry.size:
                 raise reject(
                     "zip.size_mismatch", f"the content is larger than the declared {entry.size} bytes", shown
                 )
-            crc = zlib.crc32(piece, crc)
+            crc = implementation.crc32(piece, crc)
             yield piece
     if inflater is not None and (not inflater.eof or inflater.unused_data):
         raise reject("zip.corrupt_data", "the compressed data does not end where the entry ends", shown)
@@ -214,7 +215,9 @@ def _raw_chunks(stream: BinaryIO, entry: SafeEntry, shown: str) -> Iterator[byte
         yield chunk
 
 
-def _inflate(inflater: zlib._Decompress | None, data: bytes, allowed: int, shown: str) -> Iterator[bytes]:
+def _inflate(
+    inflater: Any, errors: tuple[type[BaseException], ...], data: bytes, allowed: int, shown: str
+) -> Iterator[bytes]:
     if inflater is None:
         yield data
         return
@@ -231,8 +234,11 @@ def _inflate(inflater: zlib._Decompress | None, data: bytes, allowed: int, shown
                 return
             requested = min(CHUNK_SIZE, max(allowed, 0) + 1)
             piece = inflater.decompress(inflater.unconsumed_tail, requested)
-    except zlib.error as error:
-        raise reject("zip.corrupt_data", f"the compressed data is damaged ({error})", shown) from None
+    except errors:
+        # The inflaters word their errors differently; the problem is the same whichever ran.
+        raise reject(
+            "zip.corrupt_data", "the compressed data is damaged (not a valid deflate stream)", shown
+        ) from None
 
 
 def _check_archive(archive: ArchiveFile, limits: ImportLimits) -> tuple[SafeEntry, ...]:
