@@ -71,7 +71,7 @@ class ValidationReport:
         }
 
 
-class _SandboxSource:
+class SandboxSource:
     """The descriptor parser's view of a checked archive: names, and bounded reads."""
 
     def __init__(self, archive: SafeZip, max_bytes: int) -> None:
@@ -86,7 +86,7 @@ class _SandboxSource:
         return self._archive.read_bounded(path, self._max_bytes)
 
 
-def _default_parser() -> Parser:
+def default_parser() -> Parser:
     # Imported on first use so the sandbox does not depend on every standard's parser
     # being importable (and so tests can inject a fake parser instead).
     from content_service.standards import detect_and_parse
@@ -113,7 +113,7 @@ def _validate(path: Path, limits: ImportLimits, parser: Parser | None) -> Valida
     except PackageRejected as rejected:
         return ValidationReport(valid=False, problems=list(rejected.problems))
     with archive:
-        parse = parser or _default_parser()
+        parse = parser or default_parser()
         report = ValidationReport(valid=False, files=len(archive.files), bytes=archive.total_bytes)
         descriptor = _parse_collecting(archive, limits, parse, report.problems)
         if descriptor is not None:
@@ -134,7 +134,7 @@ def _parse_collecting(
     archive: SafeZip, limits: ImportLimits, parse: Parser, problems: list[Problem]
 ) -> Descriptor | None:
     try:
-        return parse(_SandboxSource(archive, limits.max_descriptor_bytes))
+        return parse(SandboxSource(archive, limits.max_descriptor_bytes))
     except PackageRejected as rejected:
         problems.extend(rejected.problems)
         return None
@@ -169,8 +169,8 @@ def build_from_zip(
         archive = SafeZip.open(path, limits)
     with archive:
         with package_boundary(BUILD_CRASHED, subject):
-            parse = parser or _default_parser()
-            descriptor = parse(_SandboxSource(archive, limits.max_descriptor_bytes))
+            parse = parser or default_parser()
+            descriptor = parse(SandboxSource(archive, limits.max_descriptor_bytes))
         files = [_store_one(archive, entry, store, workdir) for entry in archive.files]
     with package_boundary(BUILD_CRASHED, subject):
         return make_manifest(descriptor, files)
