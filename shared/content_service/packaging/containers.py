@@ -25,11 +25,16 @@ from content_service.packaging.zipsafe import SafeEntry, SafeZip
 
 
 class ChunkReader(io.RawIOBase):
-    """A read-only stream over an iterator of byte chunks (one zip entry, inflated and checked)."""
+    """A read-only stream over an iterator of byte chunks (one zip entry, inflated and checked).
+
+    The seal reads in segment-sized pieces (64 KiB) while chunks are up to 1 MiB, so the
+    current chunk is served through a moving memoryview, never re-sliced: a copy of the rest
+    on every read would cost a chunk's size per segment.
+    """
 
     def __init__(self, chunks: Iterator[bytes]) -> None:
         self._chunks = chunks
-        self._pending = b""
+        self._pending = memoryview(b"")
 
     def readable(self) -> bool:
         return True
@@ -37,7 +42,7 @@ class ChunkReader(io.RawIOBase):
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         while not self._pending:
             try:
-                self._pending = next(self._chunks)
+                self._pending = memoryview(next(self._chunks))
             except StopIteration:
                 return 0
         size = min(len(buffer), len(self._pending))
