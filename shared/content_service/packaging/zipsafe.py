@@ -483,7 +483,9 @@ def _locate(
     end = local.data_offset + central.compressed_size
     if end > limit:
         raise reject("zip.overlapping_entries", "the entry's data runs into the central directory", shown)
-    if central.compressed_size == len(_EMPTY_DEFLATE) and central.uncompressed_size == 0:
+    # A file's data is judged when it is inflated; a directory's is never read, so its two
+    # allowed bytes are compared here.
+    if central.raw_name.endswith(b"/") and central.compressed_size == len(_EMPTY_DEFLATE):
         _require_empty_deflate(archive, local.data_offset, central, shown)
     if central.flags & _DATA_DESCRIPTOR:
         end += _descriptor_length(archive, end, limit, central, local, shown)
@@ -491,11 +493,10 @@ def _locate(
 
 
 def _require_empty_deflate(archive: ArchiveFile, offset: int, central: CentralEntry, shown: str) -> None:
-    """An empty entry may hold two bytes only if they are the empty deflate stream."""
-    if central.method == DEFLATED and archive.read(offset, len(_EMPTY_DEFLATE)) != _EMPTY_DEFLATE:
-        raise reject(
-            "zip.corrupt_data", "an empty entry carries bytes that are not an empty deflate stream", shown
-        )
+    """A directory entry may hold two bytes only if they are the empty deflate stream."""
+    if archive.read(offset, len(_EMPTY_DEFLATE)) != _EMPTY_DEFLATE:
+        detail = "a directory entry carries bytes that are not an empty deflate stream"
+        raise reject("zip.bad_directory_entry", detail, shown)
 
 
 def _descriptor_length(

@@ -232,3 +232,11 @@ def test_a_repeated_zip64_block_is_refused_but_padding_is_not(tmp_path: Path) ->
 
     assert _read_all(tmp_path, build([Entry("a.txt", b"abc", extra=b"\0\0")])) == {"a.txt": b"abc"}
     assert _codes(tmp_path, build([Entry("a.txt", b"abc", extra=block + block)])) == ["zip.bad_extra_field"]
+
+
+def test_a_directory_may_hold_only_the_empty_deflate_stream_java_writes(tmp_path: Path) -> None:
+    java = Entry("assets/", b"", external_attr=UNIX_DIR, payload=b"\x03\x00")
+    hiding = Entry("assets/", b"", external_attr=UNIX_DIR, payload=b"\x03\x01")
+
+    assert _read_all(tmp_path, build([java, Entry("assets/a.txt", b"a")])) == {"assets/a.txt": b"a"}
+    assert _codes(tmp_path, build([hiding, Entry("assets/a.txt", b"a")])) == ["zip.bad_directory_entry"]
