@@ -9,7 +9,7 @@ PYTEST_WORKERS ?= 2
 
 BROWSER := tests/browser
 
-.PHONY: browser browser-deps export setup demo test lint unit integration e2e security conformance contract pacts openapi bench local clean mutation
+.PHONY: browser browser-deps export fuzz setup demo test lint unit integration e2e security conformance contract pacts openapi bench local clean mutation
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,12 @@ browser: setup browser-deps
 # Rewrite the committed pact files from the consumers' tests (tests/contract/pacts); commit them.
 pacts: setup
 	PACT_UPDATE=1 $(BIN)/pytest tests/contract/consumers -q
+
+# The zip sandbox's property-based fuzz test with many thousands of examples per property
+# (`make test` runs a few hundred). FUZZ_EXAMPLES=... overrides the count.
+FUZZ_EXAMPLES ?= 20000
+fuzz: setup
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/security/test_zip_fuzz.py -q -n $(PYTEST_WORKERS) --timeout=0 --hypothesis-show-statistics
 
 openapi: setup
 	$(BIN)/python -m content_service.api.openapi > docs/openapi.json

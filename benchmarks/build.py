@@ -1,11 +1,15 @@
-"""Benchmark: build a generated native package (import → PlayPackage) against `unzip -p | sha256sum`.
+"""Benchmark: the full build of a generated package, seal included, against two baselines.
 
 Usage: ``.venv/bin/python benchmarks/build.py [--sizes-mb 500 100] [--repeat 2]``
 
-For each size it generates a package under benchmarks/.work/ (gitignored), times the baseline
-``unzip -p PKG | sha256sum`` (inflate + hash, in two processes), then times our
-``build_from_zip`` in a child process with a content-addressed store on local disk, and reads
-the child's peak RSS. The figures go into BENCHMARKS.md, section "Build (import → PlayPackage)".
+For each size it generates a package under benchmarks/.work/ (gitignored) and, in the same run,
+times (a) ``unzip -p PKG | sha256sum`` (inflate + hash, in two processes), (b) the in-process
+limit: the fastest inflater the build has (isal, else zlib) + SHA-256 + AES-256-GCM over the
+same compressed bytes in one thread, with nothing checked or written, and then (c) ours, the
+build the service runs (``build_and_seal``: sandbox checks, descriptor parse, one pass per file
+of inflate, CRC-32, SHA-256, spool, content-addressed store and the sealed container written
+and hashed) in a child process, whose peak RSS it reads. The figures go into BENCHMARKS.md,
+section "Build (import → PlayPackage)".
 """
 
 from __future__ import annotations
@@ -90,11 +94,18 @@ def generate(path: Path, total_mb: int) -> None:
     partial.rename(path)
 
 
-def baseline_seconds(package: Path) -> float:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def baseline_seconds(package: Path) -> tuple[float, float]:
+    """Wall and CPU seconds (both processes together) of ``unzip -p | sha256sum``."""
     pipeline = f"unzip -p '{package}' | sha256sum"
+    cpu = _children_cpu()
     started = time.perf_counter()
     subprocess.run(["bash", "-o", "pipefail", "-c", pipeline], check=True, capture_output=True)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, _children_cpu() - cpu
 
 
 def ours(package: Path) -> dict[str, float]:
@@ -106,17 +117,72 @@ def ours(package: Path) -> dict[str, float]:
 
 
 def child(package: Path, scratch: Path) -> None:
-    from content_service.packaging.inspect import build_from_zip
+    # Imported before the clock starts, as in a warm Lambda: the standards' parsers are loaded
+    # on the first build only.
+    import content_service.standards  # noqa: F401
+    from content_service.packaging.containers import build_and_seal
     from content_service.packaging.limits import ImportLimits
 
     store = DirectoryBlobStore(scratch / "store")
     workdir = scratch / "spool"
     workdir.mkdir()
+    key = os.urandom(32)
+    cpu = time.process_time()
     started = time.perf_counter()
-    manifest = build_from_zip(package, ImportLimits(), store, workdir=workdir)
+    built = build_and_seal(
+        package, ImportLimits(), store, lambda: key, scratch / "content.cspc", workdir=workdir
+    )
     seconds = time.perf_counter() - started
+    cpu_seconds = time.process_time() - cpu
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"seconds": seconds, "peak_rss_mib": peak_kib / 1024, "files": len(manifest.files)}))
+    figures = {"seconds": seconds, "cpu_seconds": cpu_seconds, "peak_rss_mib": peak_kib / 1024}
+    print(json.dumps({**figures, "files": len(built.manifest.files)}))
+
+
+def limit_seconds(package: Path) -> tuple[float, float, str]:
+    """The in-process limit: inflate + SHA-256 + AES-256-GCM (64 KiB segments) in one thread."""
+    import hashlib
+    import struct
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: TID251 - a baseline, not our crypto
+
+    from content_service.packaging.inflate import FASTEST
+
+    aead = AESGCM(os.urandom(32))
+    nonce = os.urandom(12)
+    segment = 64 * 1024
+    with zipfile.ZipFile(package) as archive:
+        entries = [info for info in archive.infolist() if not info.is_dir()]
+    cpu = time.process_time()
+    started = time.perf_counter()
+    with package.open("rb") as handle:
+        for info in entries:
+            handle.seek(info.header_offset + 26)
+            name_length, extra_length = struct.unpack("<HH", handle.read(4))
+            handle.seek(info.header_offset + 30 + name_length + extra_length)
+            inflater = FASTEST.decompressor()
+            digest = hashlib.sha256()
+            remaining = info.compress_size
+            pending = b""
+            while remaining:
+                compressed = handle.read(min(MIB, remaining))
+                remaining -= len(compressed)
+                plain = (
+                    inflater.decompress(compressed)
+                    if info.compress_type == zipfile.ZIP_DEFLATED
+                    else compressed
+                )
+                digest.update(plain)
+                pending += plain
+                whole = len(pending) - len(pending) % segment
+                view = memoryview(pending)
+                for start in range(0, whole, segment):
+                    aead.encrypt(nonce, view[start : start + segment], None)
+                pending = pending[whole:]
+            if pending:
+                aead.encrypt(nonce, pending, None)
+            digest.hexdigest()
+    return time.perf_counter() - started, time.process_time() - cpu, FASTEST.name
 
 
 def content_bytes(package: Path) -> int:
@@ -136,10 +202,22 @@ def measure(total_mb: int, repeat: int) -> dict[str, float]:
     generate(package, total_mb)
     warm(package)
     size = content_bytes(package)
-    base = min(baseline_seconds(package) for _ in range(repeat))
+    bases = [baseline_seconds(package) for _ in range(repeat)]
+    base, base_cpu = min(wall for wall, _ in bases), min(cpu for _, cpu in bases)
+    limits = [limit_seconds(package) for _ in range(repeat)]
+    limit, limit_cpu = min(wall for wall, _, _ in limits), min(cpu for _, cpu, _ in limits)
     runs = [ours(package) for _ in range(repeat)]
     best = min(runs, key=lambda run: run["seconds"])
+    ours_cpu = min(run["cpu_seconds"] for run in runs)
     return {
+        "inflater": limits[0][2],  # type: ignore[dict-item]
+        "limit_s": limit,
+        "limit_mib_s": size / MIB / limit,
+        "of_limit": limit / best["seconds"],
+        "baseline_cpu_s": base_cpu,
+        "limit_cpu_s": limit_cpu,
+        "ours_cpu_s": ours_cpu,
+        "of_limit_cpu": limit_cpu / ours_cpu,
         "target_mb": total_mb,
         "zip_mib": package.stat().st_size / MIB,
         "content_mib": size / MIB,
@@ -155,9 +233,20 @@ def measure(total_mb: int, repeat: int) -> dict[str, float]:
 
 def _row(r: dict[str, float]) -> str:
     baseline = f"{r['baseline_s']:.2f} s ({r['baseline_mib_s']:.0f} MiB/s)"
+    limit = f"{r['limit_s']:.2f} s ({r['limit_mib_s']:.0f} MiB/s)"
     ours = f"{r['ours_s']:.2f} s ({r['ours_mib_s']:.0f} MiB/s)"
     sizes = f"{r['target_mb']:.0f} MB | {r['files']:.0f} | {r['zip_mib']:.0f} | {r['content_mib']:.0f}"
-    return f"| {sizes} | {baseline} | {ours} | {100 * r['ratio']:.0f} % | {r['peak_rss_mib']:.0f} MiB |"
+    shares = f"{100 * r['ratio']:.0f} % | {100 * r['of_limit']:.0f} %"
+    return f"| {sizes} | {baseline} | {limit} | {ours} | {shares} | {r['peak_rss_mib']:.0f} MiB |"
+
+
+def _cpu_row(r: dict[str, float]) -> str:
+    def figure(seconds: float) -> str:
+        return f"{seconds:.2f} CPU s ({r['content_mib'] / seconds:.0f} MiB per CPU s)"
+
+    cells = [figure(r["baseline_cpu_s"]), figure(r["limit_cpu_s"]), figure(r["ours_cpu_s"])]
+    shares = f"{100 * r['baseline_cpu_s'] / r['ours_cpu_s']:.0f} % | {100 * r['of_limit_cpu']:.0f} %"
+    return f"| {r['target_mb']:.0f} MB | {' | '.join(cells)} | {shares} |"
 
 
 def _cpu_model() -> str:
@@ -169,28 +258,48 @@ def _cpu_model() -> str:
     return platform.machine()
 
 
-def write_report(results: list[dict[str, float]], command: str) -> None:
+def write_report(results: list[dict[str, float]], command: str, load: tuple[float, float]) -> None:
     rows = "\n".join(_row(result) for result in results)
+    cpu_rows = "\n".join(_cpu_row(result) for result in results)
     machine = f"{os.cpu_count()} CPUs (`nproc`), {_cpu_model()}, Python {platform.python_version()}"
     section = f"""{SECTION}
 
 Command: `{command}` (from the repository root). Run on {datetime.date.today().isoformat()},
-{machine}, {platform.system()} {platform.release()}.
+{machine}, {platform.system()} {platform.release()}; 1-minute load average {load[0]:.1f} before,
+{load[1]:.1f} after.
 
 Each package is a generated native package (`playpackage.json`, `index.html` and text files of
-16 KiB to 8 MiB that compress about 2:1). The baseline is `unzip -p PKG | sha256sum` on the same
-zip in the same run (inflate and hash in two processes, output discarded). Ours is
-`build_from_zip`: central-directory checks, descriptor parse, every file inflated in 1 MiB
-chunks with size and CRC-32 checks, SHA-256, spooled to a temp file and copied into a
-content-addressed directory store (so it writes the content twice; the baseline writes nothing).
-Both read the zip from a warm page cache; each figure is the best of the repeats, and peak RSS
-is the child process's `ru_maxrss`.
+16 KiB to 8 MiB that compress about 2:1). Three figures from the same run, on the same zip:
 
-| package | files | zip MiB | content MiB | baseline | ours | ours vs baseline speed | ours peak RSS |
-| --- | --- | --- | --- | --- | --- | --- | --- |
+- **unzip**: `unzip -p PKG | sha256sum` (inflate and hash, in two processes, output discarded);
+- **limit**: the in-process limit in one thread: the build's inflater (`{results[0]["inflater"]}`),
+  SHA-256 and AES-256-GCM over 64 KiB segments, on the same compressed bytes, checking and
+  writing nothing;
+- **ours**: the full build the service runs (`build_and_seal`): central-directory and layout
+  checks, descriptor parse, then one pass per file: inflate in 1 MiB chunks with size and
+  CRC-32 checks, SHA-256 and AES-256-GCM in the seal, a spool copied into a content-addressed
+  directory store, and the sealed container written and hashed (SHA-256 again, over the
+  ciphertext). It writes the content twice (store and container); the baselines write nothing.
+
+All read the zip from a warm page cache; each figure is the best of the repeats; peak RSS is the
+build's child process `ru_maxrss`. The machine is shared with other work, which skews every
+wall-clock figure (baselines included); the CPU-time table below (user + system seconds of the
+processes doing the work) is the fairer comparison when the load average is above the CPU count.
+
+| package | files | zip MiB | content MiB | unzip | limit | ours (full build) | ours vs unzip | ours vs limit | ours peak RSS |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 {rows}
 
+| package | unzip CPU | limit CPU | ours CPU | ours vs unzip | ours vs limit |
+| --- | --- | --- | --- | --- | --- |
+{cpu_rows}
+
 Peak RSS stays flat as the package grows: entries are streamed chunk by chunk and never held whole.
+The build runs in one thread; spreading independent files over a Lambda's vCPUs is not done yet.
+The issue's aim (80 % of the limit on one core) is not reached: the gap is the work the limit
+leaves out (the CRC-32, the second SHA-256 over the ciphertext for the container's digest,
+writing every byte twice, to the spool that the store copies and to the container) and Python's
+per-chunk overhead; under a load average far above the CPU count these shares are rough.
 """
     write_section(section)
 
@@ -205,11 +314,12 @@ def main() -> None:
         child(Path(args.child[0]), Path(args.child[1]))
         return
     WORK.mkdir(parents=True, exist_ok=True)
+    before = os.getloadavg()[0]
     results = [measure(total, args.repeat) for total in args.sizes_mb]
     for result in results:
         print(json.dumps(result))
     command = ".venv/bin/python benchmarks/build.py " + " ".join(sys.argv[1:])
-    write_report(results, command.strip())
+    write_report(results, command.strip(), (before, os.getloadavg()[0]))
 
 
 if __name__ == "__main__":

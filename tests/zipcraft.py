@@ -34,6 +34,8 @@ class Entry:
     extra: bytes = b""
     payload: bytes | None = None
     offset: int | None = None
+    trailer: bytes = b""
+    """Bytes written after the entry's data: a data descriptor, or bytes hidden between entries."""
 
     def raw_name(self) -> bytes:
         return self.name if isinstance(self.name, bytes) else self.name.encode("utf-8")
@@ -72,6 +74,13 @@ def central_record(entry: Entry, compressed: bytes, offset: int) -> bytes:
     return fixed + name + entry.extra
 
 
+def data_descriptor(entry: Entry, *, signature: bool = True, wide: bool = False) -> bytes:
+    """The descriptor a streaming writer puts after the data (flag bit 3), 8-byte sizes if ``wide``."""
+    sizes = struct.pack("<QQ" if wide else "<II", len(entry.compressed()), _size(entry))
+    crc = entry.declared_crc if entry.declared_crc is not None else zlib.crc32(entry.data)
+    return (b"PK\x07\x08" if signature else b"") + struct.pack("<I", crc) + sizes
+
+
 def end_record(count: int, cd_size: int, cd_offset: int, comment: bytes = b"") -> bytes:
     return (
         struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, count, count, cd_size, cd_offset, len(comment))
@@ -99,7 +108,7 @@ def build(
     for entry in entries:
         compressed = entry.compressed()
         offset = len(body)
-        body += local_header(entry, compressed) + compressed
+        body += local_header(entry, compressed) + compressed + entry.trailer
         records += central_record(entry, compressed, entry.offset if entry.offset is not None else offset)
     records += extra_central
     total = count if count is not None else len(entries)

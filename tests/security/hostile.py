@@ -16,7 +16,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.zipcraft import UNIX_DIR, UNIX_SYMLINK, Entry, build, central_record, end_record, local_header
+from tests.zipcraft import (
+    UNIX_DIR,
+    UNIX_SYMLINK,
+    Entry,
+    build,
+    central_record,
+    data_descriptor,
+    end_record,
+    local_header,
+)
 
 INDEX = b"<!doctype html><title>lesson</title><p>Hello.</p>"
 
@@ -112,6 +121,69 @@ def _unicode_path_extra(root: Path) -> bytes:
     block = struct.pack("<BI", 1, zlib.crc32(raw)) + alternative
     extra = struct.pack("<HH", 0x7075, len(block)) + block
     return package(Entry(raw, INDEX, extra=extra))
+
+
+def _unicode_block(name: bytes, text: bytes, *, block_id: int = 0x7075, crc: int | None = None) -> bytes:
+    """An Info-ZIP Unicode Path (or Comment) extra block: version 1, CRC of ``name``, UTF-8 ``text``."""
+    block = struct.pack("<BI", 1, zlib.crc32(name) if crc is None else crc) + text
+    return struct.pack("<HH", block_id, len(block)) + block
+
+
+def _split_headers(local: Entry, central: Entry) -> Callable[[Path], bytes]:
+    """A package whose last entry shows ``local`` in its local header and ``central`` in the directory."""
+
+    def make(root: Path) -> bytes:
+        head = bytearray()
+        records = bytearray()
+        pairs = [
+            (Entry("imsmanifest.xml", manifest()),) * 2,
+            (Entry("index.html", INDEX),) * 2,
+            (local, central),
+        ]
+        for in_local, in_central in pairs:
+            compressed = in_central.compressed()
+            records += central_record(in_central, compressed, len(head))
+            head += local_header(in_local, compressed) + compressed
+        return bytes(head + records + end_record(len(pairs), len(records), len(head)))
+
+    return make
+
+
+def _hidden_entry(root: Path) -> bytes:
+    """A complete local header and its data in the gap after an entry, listed nowhere."""
+    hidden = Entry("evil.sh", b"#!/bin/sh\nrm -rf ~\n")
+    trailer = local_header(hidden, hidden.compressed()) + hidden.compressed()
+    return package(Entry("page.html", INDEX, trailer=trailer))
+
+
+def _before_directory(root: Path) -> bytes:
+    data = bytearray(package(Entry("page.html", INDEX, trailer=b"tail bytes no entry owns")))
+    return bytes(data)
+
+
+def _huge_zip64_offset(root: Path) -> bytes:
+    """local_offset = 0xFFFFFFFF deferring to a ZIP64 extra block that holds 2**63."""
+    extra = struct.pack("<HHQ", 0x0001, 8, 2**63)
+    return package(Entry("page.html", INDEX, extra=extra, offset=0xFFFFFFFF))
+
+
+def _huge_zip64_size(root: Path) -> bytes:
+    """A compressed size of 2**63 - 1 in the central ZIP64 block, with the local header honest."""
+    data = bytearray(package(Entry("page.html", INDEX, extra=struct.pack("<HHQQ", 0x0001, 16, 5, 2**63 - 1))))
+    # Saturate the page's central sizes so that the ZIP64 block is what they defer to.
+    record = data.rfind(b"PK\x01\x02")
+    struct.pack_into("<II", data, record + 20, 0xFFFFFFFF, 0xFFFFFFFF)
+    return bytes(data)
+
+
+def _descriptor_missing(root: Path) -> bytes:
+    return package(Entry("page.html", INDEX, flags=0x8))
+
+
+def _descriptor_lies(root: Path) -> bytes:
+    entry = Entry("page.html", INDEX, flags=0x8)
+    entry.trailer = data_descriptor(Entry("page.html", INDEX + b"!"))
+    return package(entry)
 
 
 def _too_many_files(root: Path) -> bytes:
@@ -265,6 +337,111 @@ def _name_cases() -> list[Case]:
     ]
 
 
+def _layout_cases() -> list[Case]:
+    """Every byte before the central directory belongs to one entry; every offset is bounded."""
+    # 100 bytes of a real deflate stream, as the security review found carried by a directory entry.
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    payload = (deflater.compress(bytes(range(256)) * 8) + deflater.flush())[:100]
+    assert len(payload) == 100
+    return [
+        Case("zip64-offset-2-63", _huge_zip64_offset, "zip.bad_offset"),
+        Case("zip64-size-2-63", _huge_zip64_size, "zip.bad_offset"),
+        Case("offset-past-end", _one("page.html", INDEX, offset=0xFFFFFFF0), "zip.bad_offset"),
+        Case("gap-between-entries", _one("page.html", INDEX, trailer=b"\0hidden\0" * 8), "zip.hidden_data"),
+        Case("hidden-local-header", _hidden_entry, "zip.hidden_entry"),
+        Case("gap-before-directory", _before_directory, "zip.hidden_data"),
+        Case(
+            "directory-with-data",
+            _one("assets/", b"", external_attr=UNIX_DIR, payload=payload),
+            "zip.bad_directory_entry",
+        ),
+        Case(
+            "directory-declares-size",
+            _one("assets/", b"", external_attr=UNIX_DIR, declared_size=100, method=0),
+            "zip.bad_directory_entry",
+        ),
+        Case("descriptor-missing", _descriptor_missing, "zip.bad_data_descriptor"),
+        Case("descriptor-lies", _descriptor_lies, "zip.bad_data_descriptor"),
+    ]
+
+
+def _unicode_cases() -> list[Case]:
+    """Unicode Path / Comment fields are checked in both headers; lookalikes and overlong UTF-8."""
+    evil = b"../../evil.sh"
+    return [
+        Case(
+            "unicode-path-bad-crc",
+            _one(b"page.html", INDEX, extra=_unicode_block(b"page.html", evil, crc=0x12345678)),
+            "zip.bad_unicode_extra",
+        ),
+        Case(
+            "unicode-path-local-only",
+            _split_headers(
+                Entry(b"page.html", INDEX, extra=_unicode_block(b"page.html", evil)),
+                Entry(b"page.html", INDEX),
+            ),
+            "zip.header_mismatch",
+        ),
+        Case(
+            "unicode-path-central-only",
+            _split_headers(
+                Entry(b"page.html", INDEX),
+                Entry(b"page.html", INDEX, extra=_unicode_block(b"page.html", b"page.html")),
+            ),
+            "zip.header_mismatch",
+        ),
+        Case(
+            "unicode-path-traversal",
+            _one(b"page.html", INDEX, extra=_unicode_block(b"page.html", evil)),
+            "zip.ambiguous_name",
+        ),
+        Case(
+            "unicode-path-not-utf8",
+            _one(b"page.html", INDEX, extra=_unicode_block(b"page.html", b"\xff\xfe.html")),
+            "zip.bad_unicode_extra",
+        ),
+        Case(
+            "unicode-path-bad-version",
+            _one(
+                b"page.html",
+                INDEX,
+                extra=b"\x75\x70\x0e\x00\x02" + struct.pack("<I", zlib.crc32(b"page.html")) + b"page.html",
+            ),
+            "zip.bad_unicode_extra",
+        ),
+        Case(
+            "unicode-comment-in-local-header",
+            _one(b"page.html", INDEX, extra=_unicode_block(b"", b"hi", block_id=0x6375)),
+            "zip.bad_unicode_extra",
+        ),
+        Case(
+            "unicode-comment-bad-crc",
+            _one(b"page.html", INDEX, extra=_unicode_block(b"", b"a comment", block_id=0x6375, crc=7)),
+            "zip.bad_unicode_extra",
+        ),
+        Case("one-dot-leader-dotdot", _one("\u2024\u2024/escaped.txt"), "zip.lookalike_name"),
+        Case("two-dot-leader", _one("\u2025/escaped.txt"), "zip.lookalike_name"),
+        Case("fullwidth-dotdot", _one("\uff0e\uff0e/escaped.txt"), "zip.lookalike_name"),
+        Case("small-full-stop-dotdot", _one("a/\ufe52\ufe52/\ufe52\ufe52/escaped.txt"), "zip.lookalike_name"),
+        Case("fullwidth-slash", _one("a\uff0f..\uff0f..\uff0fescaped.txt"), "zip.lookalike_name"),
+        Case("division-slash", _one("a\u2215b.html", INDEX), "zip.lookalike_name"),
+        Case("fullwidth-backslash", _one("a\uff3cb.html", INDEX), "zip.lookalike_name"),
+        Case("fullwidth-php", _one("shell\uff0ephp"), "zip.lookalike_name"),
+        Case("fullwidth-letters-php", _one("shell.\uff50\uff48\uff50"), "zip.lookalike_name"),
+        Case("overlong-dotdot", _one(b"\xc0\xae\xc0\xae/escaped.txt"), "zip.bad_name_encoding"),
+        Case(
+            "overlong-dotdot-flagged",
+            _one(b"\xc0\xae\xc0\xae/escaped.txt", flags=0x800),
+            "zip.bad_name_encoding",
+        ),
+        Case("overlong-slash", _one(b"a\xc0\xafb.html"), "zip.bad_name_encoding"),
+        Case(
+            "overlong-three-byte-dot", _one(b"\xe0\x80\xae\xe0\x80\xae/escaped.txt"), "zip.bad_name_encoding"
+        ),
+        Case("utf8-surrogate", _one(b"a\xed\xa0\x80.html"), "zip.bad_name_encoding"),
+    ]
+
+
 def _structure_cases() -> list[Case]:
     return [
         Case("not-a-zip", lambda root: b"<html>not a zip</html>\n", "zip.not_a_zip"),
@@ -329,6 +506,8 @@ def hostile_cases() -> list[Case]:
         *_server_cases(),
         *_name_cases(),
         *_structure_cases(),
+        *_layout_cases(),
+        *_unicode_cases(),
         *_descriptor_cases(),
     ]
 
@@ -356,10 +535,53 @@ def _streamed_zip() -> bytes:
     return bytes(sink.buffer)
 
 
+def _forced_zip64() -> bytes:
+    """Local headers with ZIP64 extra fields, as zipfile writes them when told to."""
+    sink = io.BytesIO()
+    with zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in (("imsmanifest.xml", manifest()), ("index.html", INDEX)):
+            with archive.open(name, "w", force_zip64=True) as handle:
+                handle.write(data)
+    return sink.getvalue()
+
+
+def _descriptors_without_signature() -> bytes:
+    entries = [
+        Entry("imsmanifest.xml", manifest(), flags=0x8),
+        Entry("index.html", INDEX, flags=0x8, local_size=0),
+    ]
+    for entry in entries:
+        entry.trailer = data_descriptor(entry, signature=False)
+    return build(entries)
+
+
 def awkward_cases() -> dict[str, bytes]:
     """Valid packages that are merely unusual; every one must build."""
     nested = build([Entry("../../evil.txt", b"inside a nested zip this is just bytes")])
+    lecon = "leçon.html".encode()
     return {
+        "unicode-path-agrees": package(
+            Entry(lecon, INDEX, flags=0x800, extra=_unicode_block(lecon, lecon)),
+            descriptor=manifest("leçon.html"),
+        ),
+        "unicode-path-for-cp437-name": package(
+            Entry(b"caf\x82.html", INDEX, extra=_unicode_block(b"caf\x82.html", "café.html".encode()))
+        ),
+        "unicode-comment-agrees": _split_headers(
+            Entry("page.html", INDEX),
+            Entry("page.html", INDEX, extra=_unicode_block(b"", b"", block_id=0x6375)),
+        )(Path(".")),
+        "java-deflated-directory": package(
+            Entry("assets/", b"", external_attr=UNIX_DIR, payload=b"\x03\x00"), Entry("assets/a.css", b"p{}")
+        ),
+        "zip64-local-extras": _forced_zip64(),
+        "zip64-end-records": build(
+            [Entry("imsmanifest.xml", manifest()), Entry("index.html", INDEX)], zip64=True
+        ),
+        "descriptors-without-signature": _descriptors_without_signature(),
+        "harmless-lookalikes": package(
+            Entry("ｌｅｓｓｏｎ１.html", INDEX), Entry("第1章：はじめに.html", INDEX)
+        ),
         "utf8-bom": package(descriptor=b"\xef\xbb\xbf" + manifest()),
         "directory-entries": package(
             Entry("assets/", b"", external_attr=UNIX_DIR), Entry("assets/a.css", b"p{}")

@@ -1,6 +1,9 @@
 """``content-service validate PATH [--json]``: would this package build? Offline, no stack.
 
-Exit 0 if it would build, 1 if it would be refused, 2 for usage errors. Package contents are
+Exit 0 if it would build, 1 if it would be refused, 2 for usage errors. An unexpected error
+inside the sandbox is never a traceback: ``validate_zip`` reports it as an ``internal.*``
+problem (the stack goes to the log, on stderr), so the JSON verdict and exit 1 still come out,
+as the build would fail the package with the same code. Package contents are
 hostile input: nothing is written outside a private temporary directory, which is removed
 afterwards, and names from the archive are escaped before they reach the terminal.
 """

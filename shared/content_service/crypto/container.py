@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -51,12 +51,15 @@ def seal(
     out: BinaryIO,
     *,
     segment_size: int = DEFAULT_SEGMENT_SIZE,
+    on_file: Callable[[IndexEntry], None] | None = None,
     _random: RandomSource = os.urandom,
 ) -> ContainerSummary:
     """Encrypt ``files`` into a container written to ``out``, streaming, in constant memory.
 
     ``files`` yields ``(path, binary stream)`` pairs; each stream is read to its end and not
-    closed. ``key`` is the package version's 32-byte content key. The salt and nonce prefix
+    closed. ``key`` is the package version's 32-byte content key. ``on_file`` is called with
+    each file's index entry (its SHA-256 included) as soon as the file has been read, before
+    the next one is asked for, so a caller can store the file in the same pass. The salt and nonce prefix
     come from the operating system's random source; ``_random`` exists only so committed test
     vectors can be reproduced and must not be passed by production code.
 
@@ -67,7 +70,7 @@ def seal(
     header_bytes = header.encode()
     write_all(out, header_bytes)
     writer = SegmentWriter(SegmentCipher(segment_key, header_bytes, header.nonce_prefix), out, segment_size)
-    entries = _seal_files(files, writer, segment_size)
+    entries = _seal_files(files, writer, segment_size, on_file)
     files_size = sum(entry.length for entry in entries)
     index = encode_index(entries)
     writer.write(index)
@@ -84,7 +87,10 @@ def seal(
 
 
 def _seal_files(
-    files: Iterable[tuple[str, BinaryIO]], writer: SegmentWriter, chunk_size: int
+    files: Iterable[tuple[str, BinaryIO]],
+    writer: SegmentWriter,
+    chunk_size: int,
+    on_file: Callable[[IndexEntry], None] | None,
 ) -> list[IndexEntry]:
     """Stream every file into the writer, hashing as it goes; return the index entries."""
     entries: list[IndexEntry] = []
@@ -107,6 +113,8 @@ def _seal_files(
             length += n
         entries.append(IndexEntry(path, offset, length, digest.hexdigest()))
         offset += length
+        if on_file is not None:
+            on_file(entries[-1])
     return entries
 
 

@@ -20,8 +20,12 @@ SANDBOX_CODES: Final[dict[str, str]] = {
     "zip.bad_central_directory": "the central directory's count, size or records do not add up",
     "zip.bad_extra_field": "an entry's extra field is malformed, repeats a block or lacks its ZIP64 values",
     "zip.bad_local_header": "an entry's local header is missing where the central directory points",
+    "zip.bad_offset": "an entry's offset or size points outside the bytes before the central directory",
+    "zip.bad_data_descriptor": "an entry flagged with a data descriptor has none that repeats its CRC and sizes",
     "zip.header_mismatch": "a local header disagrees with its central record (name, method, sizes, CRC)",
     "zip.overlapping_entries": "entries share bytes or run into the central directory (overlap zip bomb)",
+    "zip.hidden_data": "bytes between entries, or before the central directory, that belong to no entry",
+    "zip.hidden_entry": "a local header that no central record lists, hidden in bytes no entry owns",
     "zip.empty": "the archive has no entries",
     "zip.upload_too_large": "the archive itself is larger than the upload limit",
     "zip.too_many_files": "more files than the limit",
@@ -32,8 +36,10 @@ SANDBOX_CODES: Final[dict[str, str]] = {
     "zip.empty_name": "an entry has an empty name",
     "zip.nul_in_name": "a name contains a NUL byte (zipfile would cut it there)",
     "zip.control_char_in_name": "a name contains control or invisible characters (terminal, bidi tricks)",
-    "zip.bad_name_encoding": "a name is flagged UTF-8 but is not valid UTF-8",
+    "zip.bad_name_encoding": "a name is flagged UTF-8 but is not valid UTF-8, or holds overlong/surrogate UTF-8",
     "zip.ambiguous_name": "an Info-ZIP Unicode Path field gives the entry a different name",
+    "zip.bad_unicode_extra": "a Unicode Path/Comment field is malformed, has a wrong CRC, or is in a local header only",
+    "zip.lookalike_name": "a name that becomes dangerous once lookalike characters (U+2024, U+FF0E, ...) are folded",
     "zip.path_traversal": "a name climbs out of the package with '..'",
     "zip.absolute_path": "a name is an absolute path (including //host/share)",
     "zip.drive_letter": "a name or one of its segments is a Windows drive (C:)",
@@ -49,7 +55,7 @@ SANDBOX_CODES: Final[dict[str, str]] = {
     # Entry kinds and encodings.
     "zip.symlink": "a symbolic link or Windows reparse point",
     "zip.special_file": "a device, pipe or socket: only regular files and directories are accepted",
-    "zip.bad_directory_entry": "a directory entry with content, or a directory whose name lacks '/'",
+    "zip.bad_directory_entry": "a directory entry that carries data, or a directory whose name lacks '/'",
     "zip.encrypted": "an encrypted entry (traditional, strong or AES encryption)",
     "zip.unsupported_compression": "a compression method other than stored and deflate",
     # Content, found while streaming.
@@ -60,6 +66,9 @@ SANDBOX_CODES: Final[dict[str, str]] = {
     "zip.missing_entry": "a descriptor the parser asked for is not in the package",
     # The built manifest.
     "package.invalid_manifest": "the files and launches break a PlayPackage manifest invariant",
+    # The last-resort boundary (packaging/boundary.py): a defect of the service, logged with its stack.
+    "internal.validation_crashed": "validation hit an unexpected error; the package is refused and the error logged",
+    "internal.build_crashed": "the build hit an unexpected error reading the package; it fails and the error is logged",
 }
 
 UPLOAD_CODES: Final[dict[str, str]] = {

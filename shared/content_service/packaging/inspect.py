@@ -9,6 +9,7 @@ work directory while hashing and hands it to the blob store, one file at a time.
 from __future__ import annotations
 
 import hashlib
+import logging
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,12 +18,21 @@ from typing import Any, BinaryIO, Protocol
 
 from content_service.domain.errors import InvariantViolated
 from content_service.domain.package import FileEntry, PackageManifest, Problem
+from content_service.packaging.boundary import (
+    BUILD_CRASHED,
+    VALIDATION_CRASHED,
+    guarded,
+    internal_problem,
+    package_boundary,
+)
 from content_service.packaging.limits import ImportLimits
 from content_service.packaging.media_types import media_type
 from content_service.packaging.model import Descriptor, DescriptorSource, PackageRejected
 from content_service.packaging.zipsafe import SafeEntry, SafeZip
 
 Parser = Callable[[DescriptorSource], Descriptor]
+
+logger = logging.getLogger(__name__)
 
 
 class BlobStore(Protocol):
@@ -61,7 +71,7 @@ class ValidationReport:
         }
 
 
-class _SandboxSource:
+class SandboxSource:
     """The descriptor parser's view of a checked archive: names, and bounded reads."""
 
     def __init__(self, archive: SafeZip, max_bytes: int) -> None:
@@ -76,7 +86,7 @@ class _SandboxSource:
         return self._archive.read_bounded(path, self._max_bytes)
 
 
-def _default_parser() -> Parser:
+def default_parser() -> Parser:
     # Imported on first use so the sandbox does not depend on every standard's parser
     # being importable (and so tests can inject a fake parser instead).
     from content_service.standards import detect_and_parse
@@ -85,13 +95,25 @@ def _default_parser() -> Parser:
 
 
 def validate_zip(path: Path, limits: ImportLimits, *, parser: Parser | None = None) -> ValidationReport:
-    """Check a package completely without storing anything; never raises ``PackageRejected``."""
+    """Check a package completely without storing anything; never raises for anything in the package.
+
+    An unexpected error is the last-resort case of ``boundary``: logged with its stack, and
+    reported as an ``internal.validation_crashed`` problem instead of a traceback.
+    """
+    try:
+        return _validate(path, limits, parser)
+    except Exception as error:
+        logger.exception("unexpected error while validating %s", path)
+        return ValidationReport(valid=False, problems=[internal_problem(VALIDATION_CRASHED, error)])
+
+
+def _validate(path: Path, limits: ImportLimits, parser: Parser | None) -> ValidationReport:
     try:
         archive = SafeZip.open(path, limits)
     except PackageRejected as rejected:
         return ValidationReport(valid=False, problems=list(rejected.problems))
     with archive:
-        parse = parser or _default_parser()
+        parse = parser or default_parser()
         report = ValidationReport(valid=False, files=len(archive.files), bytes=archive.total_bytes)
         descriptor = _parse_collecting(archive, limits, parse, report.problems)
         if descriptor is not None:
@@ -112,7 +134,7 @@ def _parse_collecting(
     archive: SafeZip, limits: ImportLimits, parse: Parser, problems: list[Problem]
 ) -> Descriptor | None:
     try:
-        return parse(_SandboxSource(archive, limits.max_descriptor_bytes))
+        return parse(SandboxSource(archive, limits.max_descriptor_bytes))
     except PackageRejected as rejected:
         problems.extend(rejected.problems)
         return None
@@ -138,19 +160,26 @@ def build_from_zip(
     """Check a package, store every file content-addressed, and return its manifest.
 
     Raises ``PackageRejected`` at the first file that fails; files already stored are
-    harmless, being addressed by their content.
+    harmless, being addressed by their content. Reading the package is guarded by the
+    last-resort boundary (``internal.build_crashed``); the store's own errors propagate so
+    that the delivery is retried.
     """
-    with SafeZip.open(path, limits) as archive:
-        parse = parser or _default_parser()
-        descriptor = parse(_SandboxSource(archive, limits.max_descriptor_bytes))
+    subject = f"building {path.name}"
+    with package_boundary(BUILD_CRASHED, subject):
+        archive = SafeZip.open(path, limits)
+    with archive:
+        with package_boundary(BUILD_CRASHED, subject):
+            parse = parser or default_parser()
+            descriptor = parse(SandboxSource(archive, limits.max_descriptor_bytes))
         files = [_store_one(archive, entry, store, workdir) for entry in archive.files]
-    return make_manifest(descriptor, files)
+    with package_boundary(BUILD_CRASHED, subject):
+        return make_manifest(descriptor, files)
 
 
 def _store_one(archive: SafeZip, entry: SafeEntry, store: BlobStore, workdir: Path) -> FileEntry:
     digest = hashlib.sha256()
     with tempfile.TemporaryFile(dir=workdir) as spool:
-        for chunk in archive.iter_chunks(entry):
+        for chunk in guarded(archive.iter_chunks(entry), BUILD_CRASHED, f"reading {entry.name!r}"):
             digest.update(chunk)
             spool.write(chunk)
         spool.seek(0)

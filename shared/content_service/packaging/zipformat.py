@@ -6,6 +6,10 @@ Central Directory signature it finds and quietly tolerates data glued before or 
 archive. The sandbox has to judge the bytes exactly as they are, so this module reads the End
 Of Central Directory (and its ZIP64 form), the central directory and the local headers itself.
 It only parses; deciding what is acceptable is ``zipsafe``'s job.
+
+Every offset and length read from the archive is hostile: ``ArchiveFile.read`` compares it
+with the file's size before it seeks, so a field holding 2**63 is a ``zip.truncated`` or
+``zip.bad_offset`` problem, never an ``OverflowError`` from the operating system.
 """
 
 from __future__ import annotations
@@ -30,9 +34,12 @@ ZIP64_EOCD = struct.Struct("<4sQHHIIQQQQ")
 CENTRAL = struct.Struct("<4sHHHHHHIIIHHHHHII")
 LOCAL = struct.Struct("<4sHHHHHIIIHH")
 
+DESCRIPTOR_SIGNATURE = b"PK\x07\x08"
+
 ZIP64_EXTRA_ID = 0x0001
 UNICODE_PATH_EXTRA_ID = 0x7075
-_READ_EXTRAS = frozenset({ZIP64_EXTRA_ID, UNICODE_PATH_EXTRA_ID})
+UNICODE_COMMENT_EXTRA_ID = 0x6375
+_READ_EXTRAS = frozenset({ZIP64_EXTRA_ID, UNICODE_PATH_EXTRA_ID, UNICODE_COMMENT_EXTRA_ID})
 _MAX_U16 = 0xFFFF
 _MAX_U32 = 0xFFFFFFFF
 _MAX_COMMENT = 0xFFFF
@@ -51,6 +58,24 @@ def shown_raw(raw_name: bytes) -> str:
 def reject(code: str, detail: str, path: str | None = None) -> PackageRejected:
     """A rejection carrying a single problem."""
     return PackageRejected([Problem(code, detail, path)])
+
+
+class ArchiveFile:
+    """The archive's bytes and their size: every read is checked against the size before it seeks."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.size = stream.seek(0, 2)
+
+    def read(self, offset: int, length: int) -> bytes:
+        """``length`` bytes at ``offset``, or a ``zip.truncated`` rejection if they are not all there."""
+        if offset < 0 or length < 0 or offset + length > self.size:
+            raise reject("zip.truncated", f"a structure at byte {offset} runs past the end of the archive")
+        self.stream.seek(offset)
+        data = self.stream.read(length)
+        if len(data) != length:
+            raise reject("zip.truncated", f"the archive ends inside a structure at byte {offset}")
+        return data
 
 
 @dataclass(frozen=True)
@@ -78,6 +103,7 @@ class CentralEntry:
     local_offset: int
     disk: int
     extras: dict[int, bytes]
+    comment: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -91,29 +117,37 @@ class LocalHeader:
     compressed_size: int
     uncompressed_size: int
     data_offset: int
+    extras: dict[int, bytes]
+
+    @property
+    def zip64(self) -> bool:
+        """The entry is in ZIP64 form, so its data descriptor holds 8-byte sizes (APPNOTE 4.3.9.1)."""
+        return ZIP64_EXTRA_ID in self.extras
 
 
-def read_exact(stream: BinaryIO, offset: int, length: int) -> bytes:
-    """``length`` bytes at ``offset``, or a ``zip.truncated`` rejection if the file ends first."""
-    stream.seek(offset)
-    data = stream.read(length)
-    if len(data) != length:
-        raise reject("zip.truncated", f"the archive ends inside a structure at byte {offset}")
-    return data
+@dataclass(frozen=True)
+class DataDescriptor:
+    """The record after an entry's data when flag bit 3 deferred its CRC and sizes."""
+
+    length: int
+    crc32: int
+    compressed_size: int
+    uncompressed_size: int
 
 
-def find_directory(stream: BinaryIO, file_size: int) -> Directory:
+def find_directory(archive: ArchiveFile) -> Directory:
     """Locate the central directory from the End Of Central Directory record (ZIP64 aware).
 
     Exactly one EOCD may end the file: trailing bytes, a truncated comment, or a second
     plausible EOCD hidden in the comment (two tools could then see two different archives)
     are all refused.
     """
+    file_size = archive.size
     tail_length = min(file_size, EOCD.size + _MAX_COMMENT)
-    tail = read_exact(stream, file_size - tail_length, tail_length)
+    tail = archive.read(file_size - tail_length, tail_length)
     exact, last_seen = _eocd_candidates(tail)
     if not exact:
-        raise _no_eocd(stream, file_size, tail, last_seen)
+        raise _no_eocd(archive, tail, last_seen)
     if len(exact) > 1:
         raise reject(
             "zip.ambiguous_structure", "the archive has more than one End Of Central Directory record"
@@ -121,7 +155,7 @@ def find_directory(stream: BinaryIO, file_size: int) -> Directory:
     eocd_offset = file_size - tail_length + exact[0]
     fields = EOCD.unpack_from(tail, exact[0])
     _, disk, cd_disk, disk_entries, entries, cd_size, cd_offset, _ = fields
-    zip64 = _zip64_directory(stream, eocd_offset)
+    zip64 = _zip64_directory(archive, eocd_offset)
     if zip64 is not None:
         # The classic record may only defer to the ZIP64 one, not describe another directory.
         classic = (
@@ -154,11 +188,11 @@ def _eocd_candidates(tail: bytes) -> tuple[list[int], int]:
     return exact, last_seen
 
 
-def _no_eocd(stream: BinaryIO, file_size: int, tail: bytes, last_seen: int) -> PackageRejected:
+def _no_eocd(archive: ArchiveFile, tail: bytes, last_seen: int) -> PackageRejected:
     """Say why no usable EOCD was found: not a zip at all, cut short, or followed by extra bytes."""
-    stream.seek(0)
-    looks_like_zip = stream.read(4) in (LOCAL_SIGNATURE, EOCD_SIGNATURE) or last_seen >= 0
-    if not looks_like_zip or file_size == 0:
+    head = archive.read(0, min(4, archive.size))
+    looks_like_zip = head in (LOCAL_SIGNATURE, EOCD_SIGNATURE) or last_seen >= 0
+    if not looks_like_zip or archive.size == 0:
         return reject("zip.not_a_zip", "the file is not a zip archive")
     if last_seen >= 0 and last_seen + EOCD.size <= len(tail):
         comment_end = last_seen + EOCD.size + EOCD.unpack_from(tail, last_seen)[7]
@@ -167,12 +201,12 @@ def _no_eocd(stream: BinaryIO, file_size: int, tail: bytes, last_seen: int) -> P
     return reject("zip.truncated", "the archive is cut short: its End Of Central Directory record is missing")
 
 
-def _zip64_directory(stream: BinaryIO, eocd_offset: int) -> Directory | None:
+def _zip64_directory(archive: ArchiveFile, eocd_offset: int) -> Directory | None:
     """The ZIP64 end record's view of the central directory, if the archive has one."""
     locator_offset = eocd_offset - ZIP64_LOCATOR.size
     if locator_offset < 0:
         return None
-    locator = ZIP64_LOCATOR.unpack(read_exact(stream, locator_offset, ZIP64_LOCATOR.size))
+    locator = ZIP64_LOCATOR.unpack(archive.read(locator_offset, ZIP64_LOCATOR.size))
     if locator[0] != ZIP64_LOCATOR_SIGNATURE:
         return None
     _, locator_disk, record_offset, disks = locator
@@ -180,7 +214,7 @@ def _zip64_directory(stream: BinaryIO, eocd_offset: int) -> Directory | None:
         raise reject("zip.multi_disk", "split or multi-disk archives are not supported")
     if record_offset + ZIP64_EOCD.size > locator_offset:
         raise reject("zip.bad_central_directory", "the ZIP64 end record is not where its locator says")
-    record = ZIP64_EOCD.unpack(read_exact(stream, record_offset, ZIP64_EOCD.size))
+    record = ZIP64_EOCD.unpack(archive.read(record_offset, ZIP64_EOCD.size))
     signature, record_size, _, _, disk, cd_disk, disk_entries, entries, cd_size, cd_offset = record
     # The record's own size field counts everything after its first 12 bytes; it must end at the locator.
     if signature != ZIP64_EOCD_SIGNATURE or record_offset + 12 + record_size != locator_offset:
@@ -190,7 +224,7 @@ def _zip64_directory(stream: BinaryIO, eocd_offset: int) -> Directory | None:
     return Directory(offset=cd_offset, size=cd_size, entries=entries, end=record_offset)
 
 
-def iter_central(stream: BinaryIO, directory: Directory, max_name_bytes: int) -> Iterator[CentralEntry]:
+def iter_central(archive: ArchiveFile, directory: Directory, max_name_bytes: int) -> Iterator[CentralEntry]:
     """Parse the central directory records one at a time, never holding the whole directory.
 
     The records must fill the directory exactly: a count or size that disagrees with what is
@@ -204,7 +238,7 @@ def iter_central(stream: BinaryIO, directory: Directory, max_name_bytes: int) ->
         )
     position = directory.offset
     for _ in range(directory.entries):
-        entry, length = _central_record(stream, position, directory.end, max_name_bytes)
+        entry, length = _central_record(archive, position, directory.end, max_name_bytes)
         position += length
         yield entry
     if position != directory.end:
@@ -212,13 +246,13 @@ def iter_central(stream: BinaryIO, directory: Directory, max_name_bytes: int) ->
 
 
 def _central_record(
-    stream: BinaryIO, position: int, end: int, max_name_bytes: int
+    archive: ArchiveFile, position: int, end: int, max_name_bytes: int
 ) -> tuple[CentralEntry, int]:
     if position + CENTRAL.size > end:
         raise reject(
             "zip.bad_central_directory", "the central directory holds fewer records than it declares"
         )
-    fields = CENTRAL.unpack(read_exact(stream, position, CENTRAL.size))
+    fields = CENTRAL.unpack(archive.read(position, CENTRAL.size))
     (signature, made_by, _, flags, method, _, _, crc, csize, usize,
      name_length, extra_length, comment_length, disk, _, external, offset) = fields  # fmt: skip
     if signature != CENTRAL_SIGNATURE:
@@ -226,13 +260,17 @@ def _central_record(
     length = CENTRAL.size + name_length + extra_length + comment_length
     if position + length > end:
         raise reject("zip.bad_central_directory", "a central directory record runs past the directory")
-    variable = read_exact(stream, position + CENTRAL.size, name_length + extra_length)
+    variable = archive.read(position + CENTRAL.size, name_length + extra_length)
     raw_name = variable[:name_length]
     if name_length > max_name_bytes:
         detail = f"the name is {name_length} bytes; the limit is {max_name_bytes}"
         raise reject("zip.path_too_long", detail, shown_raw(raw_name[:120]) + "...")
     extras = _kept_extras(parse_extras(variable[name_length:], raw_name), raw_name, max_name_bytes)
     usize, csize, offset, disk = _apply_zip64(extras, raw_name, (usize, csize, offset, disk))
+    # The comment is only kept when a Unicode Comment block has to be checked against it.
+    comment = b""
+    if UNICODE_COMMENT_EXTRA_ID in extras:
+        comment = archive.read(position + CENTRAL.size + name_length + extra_length, comment_length)
     entry = CentralEntry(
         raw_name=raw_name,
         version_made_by=made_by,
@@ -245,6 +283,7 @@ def _central_record(
         local_offset=offset,
         disk=disk,
         extras=extras,
+        comment=comment,
     )
     return entry, length
 
@@ -304,16 +343,30 @@ def _apply_zip64(
     return resolved[0], resolved[1], resolved[2], resolved[3]
 
 
-def read_local(stream: BinaryIO, offset: int) -> LocalHeader:
-    """Parse the local header at ``offset``; a missing signature is ``zip.bad_local_header``."""
-    fields = LOCAL.unpack(read_exact(stream, offset, LOCAL.size))
+def read_local(archive: ArchiveFile, offset: int, limit: int) -> LocalHeader:
+    """Parse the local header at ``offset``, which must end before ``limit`` (the central directory).
+
+    A missing signature is ``zip.bad_local_header``; a header that would run past ``limit``
+    is ``zip.bad_offset``, found before anything is read. The extra field is always parsed,
+    so a malformed or repeated block is refused here as it is in the central directory.
+    """
+    if offset < 0 or offset + LOCAL.size > limit:
+        raise reject("zip.bad_offset", f"the local header offset {offset} is outside the archive's entries")
+    fields = LOCAL.unpack(archive.read(offset, LOCAL.size))
     signature, _, flags, method, _, _, crc, csize, usize, name_length, extra_length = fields
     if signature != LOCAL_SIGNATURE:
         raise reject("zip.bad_local_header", f"no local file header at byte {offset}")
-    variable = read_exact(stream, offset + LOCAL.size, name_length + extra_length)
+    data_offset = offset + LOCAL.size + name_length + extra_length
+    if data_offset > limit:
+        raise reject("zip.bad_offset", f"the local header at byte {offset} runs into the central directory")
+    variable = archive.read(offset + LOCAL.size, name_length + extra_length)
     raw_name = variable[:name_length]
+    extras = {
+        block: payload
+        for block, payload in parse_extras(variable[name_length:], raw_name).items()
+        if block in _READ_EXTRAS
+    }
     if _MAX_U32 in (usize, csize):
-        extras = parse_extras(variable[name_length:], raw_name)
         payload = extras.get(ZIP64_EXTRA_ID, b"")
         # Local ZIP64 blocks carry both sizes whenever either is saturated (APPNOTE 4.5.3).
         if len(payload) < 16:
@@ -326,5 +379,46 @@ def read_local(stream: BinaryIO, offset: int) -> LocalHeader:
         crc32=crc,
         compressed_size=csize,
         uncompressed_size=usize,
-        data_offset=offset + LOCAL.size + name_length + extra_length,
+        data_offset=data_offset,
+        extras=extras,
     )
+
+
+def read_descriptors(archive: ArchiveFile, offset: int, limit: int, zip64: bool) -> list[DataDescriptor]:
+    """The data descriptors that could start at ``offset`` and end by ``limit``, signature form first.
+
+    The signature is optional (APPNOTE 4.3.9.3), so both readings are offered; the caller keeps
+    the one that agrees with the central directory. The sizes are 8 bytes each for a ZIP64
+    entry and 4 bytes otherwise; that is fixed by the local header, never guessed.
+    """
+    width = 8 if zip64 else 4
+    found: list[DataDescriptor] = []
+    available = min(4 + 4 + 2 * width, limit - offset)
+    if available < 4 + 2 * width:
+        return found
+    raw = archive.read(offset, available)
+    sizes = "<QQ" if zip64 else "<II"
+    if raw.startswith(DESCRIPTOR_SIGNATURE) and len(raw) == 4 + 4 + 2 * width:
+        (crc,) = struct.unpack_from("<I", raw, 4)
+        csize, usize = struct.unpack_from(sizes, raw, 8)
+        found.append(DataDescriptor(len(raw), crc, csize, usize))
+    (crc,) = struct.unpack_from("<I", raw, 0)
+    csize, usize = struct.unpack_from(sizes, raw, 4)
+    found.append(DataDescriptor(4 + 2 * width, crc, csize, usize))
+    return found
+
+
+def find_signature(archive: ArchiveFile, start: int, end: int, signature: bytes) -> bool:
+    """Whether ``signature`` occurs in the bytes from ``start`` to ``end``, read in bounded chunks."""
+    overlap = len(signature) - 1
+    position = start
+    while position < end:
+        length = min(_SCAN_CHUNK, end - position)
+        window = archive.read(max(start, position - overlap), length + min(overlap, position - start))
+        if signature in window:
+            return True
+        position += length
+    return False
+
+
+_SCAN_CHUNK = 1024 * 1024

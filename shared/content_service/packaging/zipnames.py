@@ -2,17 +2,39 @@
 
 A name is judged as a string after decoding, but NUL bytes are looked for in the raw bytes
 too, because that is where ``zipfile`` would have silently cut the name.
+
+Two decisions about names other tools read differently:
+
+- **Overlong and surrogate UTF-8** (``C0 AE`` for ".", ``ED A0 80``): a strict decoder refuses
+  them, a lenient one reads "." or "/" and so a traversal. Such a name is refused
+  (``zip.bad_name_encoding``) whether or not it is flagged UTF-8; it is never read as cp437.
+- **Lookalike characters**: Unicode compatibility folding (NFKC, which Windows' "best fit"
+  conversion and several normalising tools apply) turns U+2024 ONE DOT LEADER and U+FF0E
+  FULLWIDTH FULL STOP into ".", U+2025 into "..", U+FF0F and U+FF3C into "/" and "\", and
+  fullwidth letters into ASCII. A name is checked again after that folding (and after
+  mapping the division and fraction slashes to "/"): if the folded name climbs out, becomes
+  absolute, gains a separator, or names a server-side executable or configuration file,
+  it is refused as ``zip.lookalike_name``. Lookalikes that fold to nothing dangerous
+  (a fullwidth digit, a fullwidth colon inside a segment) are accepted.
 """
 
 from __future__ import annotations
 
 import re
 import struct
+import unicodedata
 import zlib
 
 from content_service.domain.package import Problem
 from content_service.packaging.limits import ImportLimits
-from content_service.packaging.zipformat import UNICODE_PATH_EXTRA_ID, printable
+from content_service.packaging.zipformat import (
+    UNICODE_COMMENT_EXTRA_ID,
+    UNICODE_PATH_EXTRA_ID,
+    CentralEntry,
+    LocalHeader,
+    printable,
+    shown_raw,
+)
 
 UTF8_FLAG = 0x0800
 
@@ -68,6 +90,30 @@ _DRIVE = re.compile(r"^[A-Za-z]:")
 _UNPORTABLE_CHARACTERS = frozenset('<>:"|?*')
 _MAX_SEGMENT_BYTES = 255
 
+# Byte sequences a strict UTF-8 decoder refuses but a lenient one reads as a character:
+# overlong forms (C0/C1 leads, E0 80-9F, F0 80-8F), UTF-16 surrogates (ED A0-BF) and code
+# points past U+10FFFF (F4 90-BF).
+_LENIENT_UTF8 = re.compile(
+    rb"[\xc0\xc1][\x80-\xbf]|\xe0[\x80-\x9f][\x80-\xbf]|\xf0[\x80-\x8f][\x80-\xbf]{2}"
+    rb"|\xed[\xa0-\xbf][\x80-\xbf]|\xf4[\x90-\xbf][\x80-\xbf]{2}"
+)
+
+# Slashes NFKC leaves alone but "best fit" code page conversions turn into separators.
+_SLASH_LOOKALIKES = str.maketrans(
+    {"\u2215": "/", "\u2044": "/", "\u29f8": "/", "\u2216": "\\", "\u29f9": "\\"}
+)
+
+# What a folded name may not become: the rules that keep a name inside the package and
+# off the server's executable list. Unportable characters are left out on purpose: a
+# fullwidth colon in a title-like file name is common and harmless.
+_FOLDED_DANGERS = frozenset(
+    {
+        "zip.path_traversal", "zip.absolute_path", "zip.drive_letter", "zip.backslash_in_name",
+        "zip.unnormalised_path", "zip.server_executable", "zip.server_config", "zip.nul_in_name",
+        "zip.control_char_in_name",
+    }
+)  # fmt: skip
+
 
 def decode_name(raw: bytes, flags: int) -> str | None:
     """The entry name as text, or None if it claims UTF-8 and is not.
@@ -77,34 +123,88 @@ def decode_name(raw: bytes, flags: int) -> str | None:
     and the hrefs in a package's descriptor are UTF-8: so a name that is valid UTF-8 is read
     as such, and only other bytes fall back to cp437.
     """
-    if flags & UTF8_FLAG:
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError:
-            return None
+    if _LENIENT_UTF8.search(raw):
+        return None
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        return raw.decode("cp437")
+        return None if flags & UTF8_FLAG else raw.decode("cp437")
 
 
-def unicode_path_problem(raw: bytes, name: str, extras: dict[int, bytes]) -> Problem | None:
-    """Refuse an Info-ZIP Unicode Path block that names the entry differently.
-
-    Some extractors prefer that block over the header name, so a package could show one
-    name to us and write another; the block only counts when its CRC matches the raw name.
-    """
-    block = extras.get(UNICODE_PATH_EXTRA_ID)
-    if block is None or len(block) < 5:
-        return None
-    (name_crc,) = struct.unpack_from("<I", block, 1)
-    if name_crc != zlib.crc32(raw):
-        return None
-    alternative = block[5:].decode("utf-8", "replace")
-    if alternative != name:
-        detail = f"the Unicode Path extra field names it {printable(alternative)!r}"
-        return Problem("zip.ambiguous_name", detail, printable(name))
+def encoding_problem(raw: bytes, flags: int) -> Problem | None:
+    """Why a raw name cannot be decoded (see the module docstring), or None."""
+    if _LENIENT_UTF8.search(raw):
+        detail = "the name holds overlong or surrogate UTF-8, which lenient decoders read as other characters"
+        return Problem("zip.bad_name_encoding", detail, shown_raw(raw))
+    if decode_name(raw, flags) is None:
+        return Problem(
+            "zip.bad_name_encoding", "the name is flagged UTF-8 but is not valid UTF-8", shown_raw(raw)
+        )
     return None
+
+
+def _unicode_block(block: bytes, raw: bytes, what: str, shown: str) -> tuple[str | None, list[Problem]]:
+    """The text of an Info-ZIP Unicode Path or Comment block, or the problems that make it unusable.
+
+    APPNOTE 4.6.9: version 1, the CRC-32 of the header's raw bytes, then UTF-8. Extractors
+    that honour the block would use its text instead of the header's, so a block we cannot
+    verify is refused, never skipped.
+    """
+    if len(block) < 5 or block[0] != 1:
+        return None, [Problem("zip.bad_unicode_extra", f"the Unicode {what} extra field is malformed", shown)]
+    (crc,) = struct.unpack_from("<I", block, 1)
+    if crc != zlib.crc32(raw):
+        detail = f"the Unicode {what} extra field's CRC does not match the header's {what.lower()}"
+        return None, [Problem("zip.bad_unicode_extra", detail, shown)]
+    try:
+        return block[5:].decode("utf-8"), []
+    except UnicodeDecodeError:
+        detail = f"the Unicode {what} extra field is not valid UTF-8"
+        return None, [Problem("zip.bad_unicode_extra", detail, shown)]
+
+
+def unicode_extra_problems(central: CentralEntry, name: str, limits: ImportLimits) -> list[Problem]:
+    """Check a central record's Unicode Path and Unicode Comment blocks against its header.
+
+    The Unicode name must be exactly the raw name's decoding: a package could otherwise show
+    one name to us and write another through a tool that prefers the block. A differing name
+    is ``zip.ambiguous_name``, reported with every rule that name breaks on its own.
+    """
+    shown = printable(name)
+    problems: list[Problem] = []
+    path_block = central.extras.get(UNICODE_PATH_EXTRA_ID)
+    if path_block is not None:
+        alternative, problems = _unicode_block(path_block, central.raw_name, "Path", shown)
+        if alternative is not None and alternative != name:
+            detail = f"the Unicode Path extra field names it {printable(alternative)!r}"
+            problems.append(Problem("zip.ambiguous_name", detail, shown))
+            bare = alternative[:-1] if alternative.endswith("/") else alternative
+            problems.extend(name_problems(alternative.encode("utf-8"), bare, limits))
+    comment_block = central.extras.get(UNICODE_COMMENT_EXTRA_ID)
+    if comment_block is not None:
+        text, comment_problems = _unicode_block(comment_block, central.comment, "Comment", shown)
+        problems.extend(comment_problems)
+        decoded = decode_name(central.comment, central.flags)
+        if text is not None and text != decoded:
+            detail = "the Unicode Comment extra field holds a different comment than the header"
+            problems.append(Problem("zip.bad_unicode_extra", detail, shown))
+    return problems
+
+
+def local_unicode_problems(central: CentralEntry, local: LocalHeader, shown: str) -> list[Problem]:
+    """The local header's Unicode blocks: a Path block exactly as in the central record, no Comment block.
+
+    A tool that reads local headers (streaming extractors do) would otherwise see a name we
+    never checked. Local headers have no comment, so a Unicode Comment block there is refused.
+    """
+    problems: list[Problem] = []
+    if local.extras.get(UNICODE_PATH_EXTRA_ID) != central.extras.get(UNICODE_PATH_EXTRA_ID):
+        detail = "the Unicode Path extra field differs between the local header and the central directory"
+        problems.append(Problem("zip.header_mismatch", detail, shown))
+    if UNICODE_COMMENT_EXTRA_ID in local.extras:
+        detail = "a Unicode Comment extra field in a local header, which has no comment"
+        problems.append(Problem("zip.bad_unicode_extra", detail, shown))
+    return problems
 
 
 def name_problems(raw: bytes, name: str, limits: ImportLimits) -> list[Problem]:
@@ -119,7 +219,32 @@ def name_problems(raw: bytes, name: str, limits: ImportLimits) -> list[Problem]:
         return [shape, *_size_problems(name, shown, limits)]
     problems = _segment_problems(name, shown)
     problems.extend(_size_problems(name, shown, limits))
+    lookalike = _lookalike_problem(name, shown, {problem.code for problem in problems})
+    if lookalike is not None:
+        problems.append(lookalike)
     return problems
+
+
+def _lookalike_problem(name: str, shown: str, found: set[str]) -> Problem | None:
+    """Refuse a name that only becomes dangerous after compatibility folding (module docstring)."""
+    folded = unicodedata.normalize("NFKC", name).translate(_SLASH_LOOKALIKES)
+    if folded == name:
+        return None
+    folded_shown = printable(folded)
+    dangers = {problem.code for problem in _folded_rule_problems(folded, folded_shown)} & _FOLDED_DANGERS
+    new_separator = folded.count("/") + folded.count("\\") > name.count("/") + name.count("\\")
+    if dangers - found or new_separator:
+        detail = f"the name reads as {folded_shown!r} once lookalike characters are folded"
+        return Problem("zip.lookalike_name", detail, shown)
+    return None
+
+
+def _folded_rule_problems(folded: str, shown: str) -> list[Problem]:
+    character = _character_problem(folded.encode("utf-8", "surrogatepass"), folded, shown)
+    if character is not None:
+        return [character]
+    shape = _shape_problem(folded, shown)
+    return [shape] if shape is not None else _segment_problems(folded, shown)
 
 
 def _character_problem(raw: bytes, name: str, shown: str) -> Problem | None:

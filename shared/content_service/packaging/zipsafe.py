@@ -15,28 +15,38 @@ archive a second time through a parser that saw a different archive than ours di
 from __future__ import annotations
 
 import stat
-import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from content_service.domain.package import Problem, path_key
+from content_service.packaging.inflate import FASTEST, Inflater
 from content_service.packaging.limits import ImportLimits
 from content_service.packaging.model import PackageRejected
 from content_service.packaging.zipformat import (
+    LOCAL_SIGNATURE,
+    ArchiveFile,
     CentralEntry,
     Directory,
     LocalHeader,
     find_directory,
+    find_signature,
     iter_central,
     printable,
+    read_descriptors,
     read_local,
     reject,
     shown_raw,
 )
-from content_service.packaging.zipnames import decode_name, name_problems, unicode_path_problem
+from content_service.packaging.zipnames import (
+    decode_name,
+    encoding_problem,
+    local_unicode_problems,
+    name_problems,
+    unicode_extra_problems,
+)
 
 CHUNK_SIZE = 1024 * 1024
 STORED = 0
@@ -58,10 +68,18 @@ _ENCRYPTED = 0x0001
 _DATA_DESCRIPTOR = 0x0008
 _STRONG_ENCRYPTION = 0x0040
 _MASKED_HEADERS = 0x2000
+_UTF8 = 0x0800
+# A tool reading only local headers must see the entry as we do: encrypted or not, with a
+# descriptor or not, and with its name decoded the same way.
+_FLAGS_THAT_MUST_AGREE = _ENCRYPTED | _DATA_DESCRIPTOR | _UTF8
 
 _UNIX_HOSTS = frozenset({3, 19})
 _DOS_DIRECTORY = 0x10
 _DOS_REPARSE_POINT = 0x400
+
+# Java's ZipOutputStream deflates directory entries too: the empty deflate stream is these two
+# bytes. They hide nothing, so a directory entry may hold exactly them and nothing else.
+_EMPTY_DEFLATE = b"\x03\x00"
 
 # Small entries cannot make a dangerous bomb on their own, and tiny text files legitimately
 # compress far beyond any sane ratio, so the ratio is only judged above this size.
@@ -107,7 +125,7 @@ class SafeZip:
         """Open and check an archive; nothing in it is inflated before every check passed."""
         stream = path.open("rb")
         try:
-            files = _check_archive(stream, limits)
+            files = _check_archive(ArchiveFile(stream), limits)
         except BaseException:
             stream.close()
             raise
@@ -153,24 +171,25 @@ class SafeZip:
         return b"".join(self.iter_chunks(entry))
 
 
-def stream_entry(stream: BinaryIO, entry: SafeEntry) -> Iterator[bytes]:
+def stream_entry(stream: BinaryIO, entry: SafeEntry, implementation: Inflater = FASTEST) -> Iterator[bytes]:
     """Inflate an entry incrementally, refusing output past the declared size and a bad CRC.
 
     The inflater is never asked for more than one byte beyond what the entry declared, so a
-    lying size costs at most that byte, not a bomb's worth of memory.
+    lying size costs at most that byte, not a bomb's worth of memory. ``implementation`` is
+    isal's when installed (``inflate``); zlib gives the same bytes and the same problems.
     """
     shown = printable(entry.name)
-    inflater = zlib.decompressobj(-zlib.MAX_WBITS) if entry.method == DEFLATED else None
+    inflater = implementation.decompressor() if entry.method == DEFLATED else None
     produced = 0
     crc = 0
     for compressed in _raw_chunks(stream, entry, shown):
-        for piece in _inflate(inflater, compressed, entry.size - produced, shown):
+        for piece in _inflate(inflater, implementation.errors, compressed, entry.size - produced, shown):
             produced += len(piece)
             if produced > entry.size:
                 raise reject(
                     "zip.size_mismatch", f"the content is larger than the declared {entry.size} bytes", shown
                 )
-            crc = zlib.crc32(piece, crc)
+            crc = implementation.crc32(piece, crc)
             yield piece
     if inflater is not None and (not inflater.eof or inflater.unused_data):
         raise reject("zip.corrupt_data", "the compressed data does not end where the entry ends", shown)
@@ -196,7 +215,9 @@ def _raw_chunks(stream: BinaryIO, entry: SafeEntry, shown: str) -> Iterator[byte
         yield chunk
 
 
-def _inflate(inflater: zlib._Decompress | None, data: bytes, allowed: int, shown: str) -> Iterator[bytes]:
+def _inflate(
+    inflater: Any, errors: tuple[type[BaseException], ...], data: bytes, allowed: int, shown: str
+) -> Iterator[bytes]:
     if inflater is None:
         yield data
         return
@@ -213,17 +234,20 @@ def _inflate(inflater: zlib._Decompress | None, data: bytes, allowed: int, shown
                 return
             requested = min(CHUNK_SIZE, max(allowed, 0) + 1)
             piece = inflater.decompress(inflater.unconsumed_tail, requested)
-    except zlib.error as error:
-        raise reject("zip.corrupt_data", f"the compressed data is damaged ({error})", shown) from None
+    except errors:
+        # The inflaters word their errors differently; the problem is the same whichever ran.
+        raise reject(
+            "zip.corrupt_data", "the compressed data is damaged (not a valid deflate stream)", shown
+        ) from None
 
 
-def _check_archive(stream: BinaryIO, limits: ImportLimits) -> tuple[SafeEntry, ...]:
+def _check_archive(archive: ArchiveFile, limits: ImportLimits) -> tuple[SafeEntry, ...]:
     """Every structural, per-entry and cross-entry check; raises with all problems found."""
-    file_size = stream.seek(0, 2)
+    file_size = archive.size
     if file_size > limits.max_upload_bytes:
         detail = f"the archive is {file_size} bytes; the limit is {limits.max_upload_bytes}"
         raise reject("zip.upload_too_large", detail)
-    directory = find_directory(stream, file_size)
+    directory = find_directory(archive)
     # Directory entries do not count as files, but an archive cannot need more than twice
     # the file limit in records; refusing here keeps a forged count from costing time.
     if directory.entries > 2 * limits.max_files:
@@ -231,14 +255,14 @@ def _check_archive(stream: BinaryIO, limits: ImportLimits) -> tuple[SafeEntry, .
         raise reject("zip.too_many_files", detail)
     if directory.entries == 0:
         raise reject("zip.empty", "the archive has no entries")
-    central_entries = iter_central(stream, directory, limits.max_path_length + 1)
+    central_entries = iter_central(archive, directory, limits.max_path_length + 1)
     candidates = [_candidate(central) for central in central_entries]
     problems = [
         problem for candidate in candidates for problem in candidate_problems(candidate.central, limits)
     ]
     entries = [candidate.entry for candidate in candidates if candidate.entry is not None]
     problems.extend(_collection_problems(entries, limits, file_size))
-    located, layout_problems = _check_layout(stream, candidates, directory)
+    located, layout_problems = _check_layout(archive, candidates, directory)
     problems.extend(layout_problems)
     if problems:
         raise PackageRejected(problems)
@@ -271,17 +295,15 @@ def _attributes_say_directory(central: CentralEntry) -> bool:
 
 def candidate_problems(central: CentralEntry, limits: ImportLimits) -> list[Problem]:
     """Everything wrong with one central directory record taken on its own."""
+    encoding = encoding_problem(central.raw_name, central.flags)
     name = decode_name(central.raw_name, central.flags)
-    if name is None:
-        shown = shown_raw(central.raw_name)
-        return [Problem("zip.bad_name_encoding", "the name is flagged UTF-8 but is not valid UTF-8", shown)]
+    if encoding is not None or name is None:
+        return [encoding or Problem("zip.bad_name_encoding", "the name cannot be decoded", None)]
     is_dir = name.endswith("/")
     bare = name[:-1] if is_dir else name
     shown = printable(bare)
     problems = name_problems(central.raw_name, bare, limits)
-    ambiguous = unicode_path_problem(central.raw_name, name, central.extras)
-    if ambiguous is not None:
-        problems.append(ambiguous)
+    problems.extend(unicode_extra_problems(central, name, limits))
     problems.extend(_kind_problems(central, is_dir, shown))
     problems.extend(_method_problems(central, shown))
     problems.extend(_size_problems(central, is_dir, shown, limits))
@@ -299,9 +321,21 @@ def _kind_problems(central: CentralEntry, named_dir: bool, shown: str) -> list[P
         return [Problem("zip.special_file", "only regular files and directories are accepted", shown)]
     if _attributes_say_directory(central) and not named_dir:
         return [Problem("zip.bad_directory_entry", "a directory entry's name must end with '/'", shown)]
-    if named_dir and central.uncompressed_size:
-        return [Problem("zip.bad_directory_entry", "a directory entry has content", shown)]
+    if named_dir and not _directory_holds_nothing(central):
+        detail = (
+            f"a directory entry carries data ({central.compressed_size} stored bytes, "
+            f"{central.uncompressed_size} declared, CRC {central.crc32:08x}); it must be empty"
+        )
+        return [Problem("zip.bad_directory_entry", detail, shown)]
     return []
+
+
+def _directory_holds_nothing(central: CentralEntry) -> bool:
+    """Sizes and CRC zero, or (for a deflated entry) only the two bytes of an empty deflate stream."""
+    if central.uncompressed_size or central.crc32:
+        return False
+    allowed = (0, len(_EMPTY_DEFLATE)) if central.method == DEFLATED else (0,)
+    return central.compressed_size in allowed
 
 
 def _method_problems(central: CentralEntry, shown: str) -> list[Problem]:
@@ -382,33 +416,58 @@ def _file_directory_clashes(entries: list[SafeEntry], file_keys: dict[str, str])
     ]
 
 
+@dataclass(frozen=True)
+class _Span:
+    """The bytes one entry owns: its local header, its data and its data descriptor."""
+
+    start: int
+    end: int
+    shown: str
+
+
 def _check_layout(
-    stream: BinaryIO, candidates: list[_Candidate], directory: Directory
+    archive: ArchiveFile, candidates: list[_Candidate], directory: Directory
 ) -> tuple[list[SafeEntry], list[Problem]]:
     """Compare each local header with its central record, then check that entries tile the file.
 
-    Entries may not overlap each other or the central directory (the overlap zip bomb reuses
-    one compressed stream for many entries), and nothing may precede the first entry.
+    From byte 0 to the central directory every byte must belong to exactly one entry's local
+    header, data or data descriptor: no prefix (self-extractor stubs, polyglots), no gap
+    between entries (where a hidden local header would be honoured by a tool that scans for
+    signatures), no overlap (the overlap zip bomb reuses one compressed stream for many
+    entries) and nothing left before the central directory.
     """
     problems: list[Problem] = []
     located: list[SafeEntry] = []
+    spans: list[_Span] = []
     for candidate in candidates:
-        if candidate.entry is None:
-            continue
+        shown = printable(candidate.entry.name) if candidate.entry else shown_raw(candidate.central.raw_name)
         try:
-            entry = _locate(stream, candidate.central, candidate.entry)
+            span, data_offset = _locate(archive, candidate.central, directory, shown)
         except PackageRejected as rejected:
             problems.extend(rejected.problems)
             continue
-        located.append(entry)
-    problems.extend(_overlap_problems(located, directory))
+        spans.append(span)
+        if candidate.entry is not None:
+            located.append(replace(candidate.entry, data_offset=data_offset))
+    if not problems:
+        # An entry that could not be located owns an unknown range, so gaps would only repeat it.
+        problems.extend(_tiling_problems(archive, spans, directory))
     return located, problems
 
 
-def _locate(stream: BinaryIO, central: CentralEntry, entry: SafeEntry) -> SafeEntry:
-    shown = printable(entry.name)
+def _locate(
+    archive: ArchiveFile, central: CentralEntry, directory: Directory, shown: str
+) -> tuple[_Span, int]:
+    """The entry's span and where its data starts; every bound is checked before it is read."""
+    limit = directory.offset
+    if central.local_offset >= limit or central.compressed_size > limit:
+        detail = (
+            f"the entry's offset ({central.local_offset}) or compressed size ({central.compressed_size}) "
+            f"lies outside the {limit} bytes of entries"
+        )
+        raise reject("zip.bad_offset", detail, shown)
     try:
-        local = read_local(stream, central.local_offset)
+        local = read_local(archive, central.local_offset, limit)
     except PackageRejected as rejected:
         raise PackageRejected([Problem(p.code, p.detail, shown) for p in rejected.problems]) from None
     mismatch = _header_mismatch(central, local)
@@ -418,24 +477,46 @@ def _locate(stream: BinaryIO, central: CentralEntry, entry: SafeEntry) -> SafeEn
             f"the local header disagrees with the central directory ({mismatch})",
             shown,
         )
-    return SafeEntry(
-        name=entry.name,
-        is_dir=entry.is_dir,
-        method=entry.method,
-        crc32=entry.crc32,
-        compressed_size=entry.compressed_size,
-        size=entry.size,
-        local_offset=entry.local_offset,
-        data_offset=local.data_offset,
-    )
+    unicode_problems = local_unicode_problems(central, local, shown)
+    if unicode_problems:
+        raise PackageRejected(unicode_problems)
+    end = local.data_offset + central.compressed_size
+    if end > limit:
+        raise reject("zip.overlapping_entries", "the entry's data runs into the central directory", shown)
+    # A file's data is judged when it is inflated; a directory's is never read, so its two
+    # allowed bytes are compared here.
+    if central.raw_name.endswith(b"/") and central.compressed_size == len(_EMPTY_DEFLATE):
+        _require_empty_deflate(archive, local.data_offset, central, shown)
+    if central.flags & _DATA_DESCRIPTOR:
+        end += _descriptor_length(archive, end, limit, central, local, shown)
+    return _Span(central.local_offset, end, shown), local.data_offset
+
+
+def _require_empty_deflate(archive: ArchiveFile, offset: int, central: CentralEntry, shown: str) -> None:
+    """A directory entry may hold two bytes only if they are the empty deflate stream."""
+    if archive.read(offset, len(_EMPTY_DEFLATE)) != _EMPTY_DEFLATE:
+        detail = "a directory entry carries bytes that are not an empty deflate stream"
+        raise reject("zip.bad_directory_entry", detail, shown)
+
+
+def _descriptor_length(
+    archive: ArchiveFile, offset: int, limit: int, central: CentralEntry, local: LocalHeader, shown: str
+) -> int:
+    """The length of the data descriptor at ``offset``, which must repeat the central values."""
+    declared = (central.crc32, central.compressed_size, central.uncompressed_size)
+    for descriptor in read_descriptors(archive, offset, limit, local.zip64):
+        if (descriptor.crc32, descriptor.compressed_size, descriptor.uncompressed_size) == declared:
+            return descriptor.length
+    detail = "the entry is flagged with a data descriptor, but none that repeats its CRC and sizes follows its data"
+    raise reject("zip.bad_data_descriptor", detail, shown)
 
 
 def _header_mismatch(central: CentralEntry, local: LocalHeader) -> str:
     """What differs between the two headers of an entry, or "" if they agree."""
     if local.raw_name != central.raw_name:
         return "name"
-    if local.method != central.method or (local.flags ^ central.flags) & _ENCRYPTED:
-        return "method or encryption"
+    if local.method != central.method or (local.flags ^ central.flags) & _FLAGS_THAT_MUST_AGREE:
+        return "method, or the encryption, data descriptor or UTF-8 flag"
     declared = (central.crc32, central.compressed_size, central.uncompressed_size)
     in_local = (local.crc32, local.compressed_size, local.uncompressed_size)
     # With a data descriptor (flag bit 3) the local header may leave any of the three values
@@ -447,19 +528,27 @@ def _header_mismatch(central: CentralEntry, local: LocalHeader) -> str:
     return ""
 
 
-def _overlap_problems(located: list[SafeEntry], directory: Directory) -> list[Problem]:
+def _tiling_problems(archive: ArchiveFile, spans: list[_Span], directory: Directory) -> list[Problem]:
     problems: list[Problem] = []
-    ordered = sorted(located, key=lambda entry: entry.local_offset)
-    if ordered and ordered[0].local_offset != 0:
-        problems.append(Problem("zip.unexpected_data", "bytes precede the first entry of the archive"))
-    previous_end = 0
-    for entry in ordered:
-        end = entry.data_offset + entry.compressed_size
-        if entry.local_offset < previous_end:
-            detail = "the entry overlaps another entry's data"
-            problems.append(Problem("zip.overlapping_entries", detail, printable(entry.name)))
-        if end > directory.offset:
-            detail = "the entry's data runs into the central directory"
-            problems.append(Problem("zip.overlapping_entries", detail, printable(entry.name)))
-        previous_end = max(previous_end, end)
+    covered = 0
+    for span in sorted(spans, key=lambda span: (span.start, span.end)):
+        if span.start < covered:
+            detail = "the entry overlaps another entry's header or data"
+            problems.append(Problem("zip.overlapping_entries", detail, span.shown))
+        elif span.start > covered:
+            problems.append(_gap_problem(archive, covered, span.start))
+        covered = max(covered, span.end)
+    if covered < directory.offset:
+        problems.append(_gap_problem(archive, covered, directory.offset))
     return problems
+
+
+def _gap_problem(archive: ArchiveFile, start: int, end: int) -> Problem:
+    """Bytes no entry owns: a hidden entry if a local header is among them, else unexplained data."""
+    where = f"bytes {start} to {end}"
+    if find_signature(archive, start, end, LOCAL_SIGNATURE):
+        detail = f"a local file header no central record lists is hidden in {where}"
+        return Problem("zip.hidden_entry", detail)
+    if start == 0:
+        return Problem("zip.unexpected_data", f"{end} bytes precede the first entry of the archive")
+    return Problem("zip.hidden_data", f"{where} belong to no entry")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from content_service.crypto.keys import DataKey
 from content_service.domain.errors import (
     ConcurrencyConflict,
     NotFound,
@@ -26,8 +27,7 @@ from content_service.domain.package import (
     Problem,
     SealedContent,
 )
-from content_service.packaging.containers import seal_package
-from content_service.packaging.inspect import build_from_zip
+from content_service.packaging.containers import BuiltPackage, build_and_seal
 from content_service.packaging.limits import ImportLimits
 from content_service.packaging.model import PackageRejected
 from content_service.service.ports import (
@@ -187,15 +187,23 @@ def build_uploaded_package(
             mismatch = _undeclared_upload(package, downloaded)
             if mismatch is not None:
                 return _finish(package.mark_failed(mismatch, clock.now()), packages)
-            manifest = build_from_zip(source, limits, store.blobs(ref.tenant_id), workdir=workdir)
+            data_keys: list[DataKey] = []
+            built = build_and_seal(
+                source,
+                limits,
+                store.blobs(ref.tenant_id),
+                lambda: _new_content_key(ref, keys, data_keys),
+                workdir / "content.cspc",
+                workdir=workdir,
+            )
         except PackageRejected as rejected:
             return _finish(package.mark_failed(rejected.problems[0], clock.now()), packages)
         except ValidationFailed as refused:
             problem = Problem("upload.too_large", refused.detail, None)
             return _finish(package.mark_failed(problem, clock.now()), packages)
-        sealed = _seal(ref, source, workdir, manifest, keys=keys, containers=containers, limits=limits)
-    store.put_manifest(ref.tenant_id, ref.package_id, ref.version, manifest)
-    return _finish(package.mark_built(manifest, clock.now(), sealed), packages)
+        sealed = _store_container(ref, built, data_keys[0], containers=containers)
+    store.put_manifest(ref.tenant_id, ref.package_id, ref.version, built.manifest)
+    return _finish(package.mark_built(built.manifest, clock.now(), sealed), packages)
 
 
 def _package_of_upload(key: str, packages: PackageRepository) -> tuple[UploadKey, PlayPackage] | None:
@@ -241,20 +249,18 @@ def _media_type(value: str) -> str:
     return value.strip().lower()
 
 
-def _seal(
-    ref: UploadKey,
-    source: Path,
-    workdir: Path,
-    manifest: PackageManifest,
-    *,
-    keys: ContentKeyService,
-    containers: BundleStore,
-    limits: ImportLimits,
+def _new_content_key(ref: UploadKey, keys: ContentKeyService, made: list[DataKey]) -> bytes:
+    """A fresh content key for the version, asked for only once the package passed its checks."""
+    made.append(keys.generate(ref.tenant_id, ref.package_id, ref.version))
+    return made[-1].plaintext
+
+
+def _store_container(
+    ref: UploadKey, built: BuiltPackage, data_key: DataKey, *, containers: BundleStore
 ) -> SealedContent:
-    data_key = keys.generate(ref.tenant_id, ref.package_id, ref.version)
-    sealed = seal_package(source, limits, data_key.plaintext, workdir / "content.cspc")
+    sealed = built.container
     key = containers.put_container(
-        ref.tenant_id, ref.package_id, ref.version, manifest.content_hash, sealed.path
+        ref.tenant_id, ref.package_id, ref.version, built.manifest.content_hash, sealed.path
     )
     container = ContainerRef(key, sealed.summary.size, sealed.sha256)
     return SealedContent(container, base64.b64encode(data_key.wrapped).decode())

@@ -12,7 +12,7 @@ SOURCES = [path for path in Path(packaging.__file__).parent.glob("*.py") if path
 
 
 def _raised_codes() -> set[str]:
-    pattern = re.compile(r'"((?:zip|package)\.[a-z0-9_]+)"')
+    pattern = re.compile(r'"((?:zip|package|internal)\.[a-z0-9_]+)"')
     return {code for path in SOURCES for code in pattern.findall(path.read_text())}
 
 
@@ -31,3 +31,9 @@ def test_the_upload_codes_the_build_sets_are_in_the_table_and_the_format_documen
     assert raised == UPLOAD_CODES.keys()
     document = (Path(__file__).parents[3] / "docs" / "package-format.md").read_text()
     assert {code for code in UPLOAD_CODES if f"| `{code}` |" not in document} == set()
+
+
+def test_every_sandbox_code_has_a_row_in_the_format_document() -> None:
+    document = (Path(__file__).parents[3] / "docs" / "package-format.md").read_text()
+
+    assert {code for code in SANDBOX_CODES if f"| `{code}` |" not in document} == set()

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from content_service.packaging.limits import ImportLimits
-from content_service.packaging.zipnames import UTF8_FLAG, decode_name, name_problems, printable
+from content_service.packaging.zipnames import (
+    UTF8_FLAG,
+    decode_name,
+    encoding_problem,
+    name_problems,
+    printable,
+)
 
 LIMITS = ImportLimits()
 
@@ -79,3 +85,53 @@ def test_unflagged_names_are_utf8_when_valid_and_cp437_otherwise() -> None:
 def test_printable_escapes_control_characters_only() -> None:
     assert printable("a\x1b[31mb") == "a\\x1b[31mb"
     assert printable("leçon") == "leçon"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "\u2024\u2024/x.html",  # ONE DOT LEADER twice folds to ".."
+        "\u2025/x.html",  # TWO DOT LEADER folds to ".."
+        "a/\uff0e\uff0e/x.html",  # FULLWIDTH FULL STOP
+        "\ufe52/x.html",  # SMALL FULL STOP folds to "."
+        "a\uff0fb.html",  # FULLWIDTH SOLIDUS adds a separator
+        "a\u2215b.html",  # DIVISION SLASH, which best-fit conversions turn into "/"
+        "a\uff3cb.html",  # FULLWIDTH REVERSE SOLIDUS
+        "\uff0fetc/passwd",  # becomes absolute
+        "x\uff0ephp",
+        "x.\uff50\uff48\uff50",
+        ".\uff48\uff54\uff41\uff43\uff43\uff45\uff53\uff53",  # .htaccess in fullwidth letters
+    ],
+)
+def test_names_that_become_dangerous_once_lookalikes_are_folded_are_refused(name: str) -> None:
+    assert "zip.lookalike_name" in _codes(name)
+
+
+@pytest.mark.parametrize(
+    "name", ["\uff4c\uff45\uff53\uff53\uff4f\uff4e\uff11.html", "第1章：はじめに.html", "ﬁle.html"]
+)
+def test_lookalikes_that_fold_to_nothing_dangerous_are_accepted(name: str) -> None:
+    assert _codes(name) == []
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"\xc0\xae\xc0\xae/x",
+        b"a\xc0\xafb",
+        b"\xe0\x80\xae/x",
+        b"\xf0\x80\x80\xae/x",
+        b"a\xed\xa0\x80b",
+        b"\xf4\x90\x80\x80",
+    ],
+)
+@pytest.mark.parametrize("flags", [0, UTF8_FLAG])
+def test_overlong_and_surrogate_utf8_is_never_decoded(raw: bytes, flags: int) -> None:
+    assert decode_name(raw, flags) is None
+    problem = encoding_problem(raw, flags)
+    assert problem is not None and problem.code == "zip.bad_name_encoding"
+
+
+def test_other_unflagged_bytes_are_still_read_as_cp437() -> None:
+    assert decode_name(b"caf\x82.html", 0) == "café.html"
+    assert encoding_problem(b"caf\x82.html", 0) is None

@@ -13,7 +13,7 @@ import pytest
 from content_service.packaging.limits import ImportLimits
 from content_service.packaging.model import PackageRejected
 from content_service.packaging.zipsafe import CHUNK_SIZE, SafeZip
-from tests.zipcraft import UNIX_DIR, Entry, build
+from tests.zipcraft import UNIX_DIR, Entry, build, data_descriptor
 
 LIMITS = ImportLimits()
 
@@ -171,10 +171,27 @@ def test_reading_a_missing_file_is_a_rejection_not_a_key_error(tmp_path: Path) -
     assert rejected.value.problems[0].code == "zip.missing_entry"
 
 
-def test_local_headers_with_deferred_sizes_are_accepted(tmp_path: Path) -> None:
-    data = build([Entry("a.txt", b"abc", flags=0x8, local_size=0)])
+@pytest.mark.parametrize("signature", [True, False])
+def test_local_headers_with_deferred_sizes_and_a_descriptor_are_accepted(
+    tmp_path: Path, signature: bool
+) -> None:
+    entry = Entry("a.txt", b"abc", flags=0x8, local_size=0)
+    entry.trailer = data_descriptor(entry, signature=signature)
 
-    assert _read_all(tmp_path, data) == {"a.txt": b"abc"}
+    assert _read_all(tmp_path, build([entry, Entry("b.txt", b"b")])) == {"a.txt": b"abc", "b.txt": b"b"}
+
+
+def test_a_deferred_entry_without_its_descriptor_is_refused(tmp_path: Path) -> None:
+    data = build([Entry("a.txt", b"abc", flags=0x8, local_size=0), Entry("b.txt", b"b")])
+
+    assert _codes(tmp_path, data) == ["zip.bad_data_descriptor"]
+
+
+def test_a_descriptor_that_disagrees_with_the_central_record_is_refused(tmp_path: Path) -> None:
+    entry = Entry("a.txt", b"abc", flags=0x8, local_size=0)
+    entry.trailer = data_descriptor(Entry("a.txt", b"abd"))
+
+    assert _codes(tmp_path, build([entry])) == ["zip.bad_data_descriptor"]
 
 
 def test_a_local_header_that_disagrees_is_refused(tmp_path: Path) -> None:
@@ -215,3 +232,11 @@ def test_a_repeated_zip64_block_is_refused_but_padding_is_not(tmp_path: Path) ->
 
     assert _read_all(tmp_path, build([Entry("a.txt", b"abc", extra=b"\0\0")])) == {"a.txt": b"abc"}
     assert _codes(tmp_path, build([Entry("a.txt", b"abc", extra=block + block)])) == ["zip.bad_extra_field"]
+
+
+def test_a_directory_may_hold_only_the_empty_deflate_stream_java_writes(tmp_path: Path) -> None:
+    java = Entry("assets/", b"", external_attr=UNIX_DIR, payload=b"\x03\x00")
+    hiding = Entry("assets/", b"", external_attr=UNIX_DIR, payload=b"\x03\x01")
+
+    assert _read_all(tmp_path, build([java, Entry("assets/a.txt", b"a")])) == {"assets/a.txt": b"a"}
+    assert _codes(tmp_path, build([hiding, Entry("assets/a.txt", b"a")])) == ["zip.bad_directory_entry"]
