@@ -50,15 +50,15 @@ unit integration e2e security conformance infrastructure export contract: setup
 browser: setup browser-deps
 	$(BIN)/pytest tests/$@ -q
 
-# Rewrite the committed pact files from the consumers' tests (tests/contract/pacts); commit them.
-pacts: setup
-	PACT_UPDATE=1 $(BIN)/pytest tests/contract/consumers -q
-
 # The zip sandbox's property-based fuzz test with many thousands of examples per property
 # (`make test` runs a few hundred). FUZZ_EXAMPLES=... overrides the count.
 FUZZ_EXAMPLES ?= 20000
 fuzz: setup
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/security/test_zip_fuzz.py -q -n $(PYTEST_WORKERS) --timeout=0 --hypothesis-show-statistics
+
+# Rewrite the committed pact files from the consumers' tests (tests/contract/pacts); commit them.
+pacts: setup
+	PACT_UPDATE=1 $(BIN)/pytest tests/contract/consumers -q
 
 openapi: setup
 	$(BIN)/python -m content_service.api.openapi > docs/openapi.json
