@@ -22,7 +22,10 @@ from content_service.domain.errors import InvariantViolated
 SCHEMA_ID = "urn:content-service:assistant-config:v1"
 
 # Schemes and host-like forms that name something outside the package.
-_URL = re.compile(r"(?i)\b(?:[a-z][a-z0-9+.-]{1,20}://|www\.[a-z0-9-]+\.|(?:mailto|javascript|data|file|tel):)\S*")
+# A bare scheme counts only when something follows the colon at once ("data: the list" is prose).
+_URL = re.compile(
+    r"(?i)\b(?:[a-z][a-z0-9+.-]{1,20}://\S*|www\.[a-z0-9-]+\.\S*|(?:mailto|javascript|data|file|tel):[^\s:]\S*)"
+)
 # A path-like token (has a slash and an extension) or a bare file name with a document/media extension.
 _PATH_LIKE = re.compile(r"(?i)(?<![\w@])(?:[\w.-]+[/\\])+[\w.-]+\.[a-z0-9]{1,5}\b")
 _FILE_LIKE = re.compile(

@@ -66,6 +66,12 @@ def test_text_that_names_a_url_or_a_file_outside_the_package_is_refused(text):
         validate_config(config, PATHS)
 
 
+def test_prose_with_a_colon_after_a_scheme_like_word_is_not_a_url():
+    config = a_config()
+    config["summary"] = "Players record this data: strokes, putts and penalties, in that order."
+    assert reference_errors(config, PATHS) == []
+
+
 def test_naming_a_file_of_the_package_is_allowed_and_a_source_must_be_one():
     config = a_config()
     config["questions"][0]["answer_hint"] = "Etiquette/Play.html and index.html explain it."
