@@ -30,6 +30,7 @@ from rich.table import Table
 
 from content_service.client import ApiClient, ApiError
 from content_service.device.agent import DeviceAgent
+from content_service.device.errors import NotEnrolled
 from content_service.device.http import HttpStatementSink
 from content_service.device.store import DeviceStore
 from content_service.device.sync import DEFAULT_SYNC_INTERVAL, MAX_SYNC_INTERVAL, SyncLoop, SyncResult
@@ -92,8 +93,14 @@ def _agent(home: Path | None, token: str | None = None, *, enrolled: bool = True
     store = DeviceStore(home or DEFAULT_HOME)
     if enrolled:
         # Checked before the agent opens the directory, so a mistyped --home creates nothing.
-        store.record()
-    return DeviceAgent(store, token=token)
+        store.check()
+        if not store.is_enrolled():
+            raise NotEnrolled(f"no device is enrolled in {store.home}; run `content-service device enroll`")
+    agent = DeviceAgent(store, token=token)
+    if enrolled:
+        # The sealed record is read now, so an altered one is a one-line error, not a later surprise.
+        agent.record  # noqa: B018
+    return agent
 
 
 def _when(epoch: int | None) -> str:
