@@ -436,11 +436,10 @@ class DeviceAgent:
     # ------------------------------------------------------------ checks and enforcement
     def _check(self, bundle_id: str, *, deep: bool) -> Checked:
         files = self.store.bundle(bundle_id)
-        licences = self.parts.licences
-        licences.refuse_if_revoked(bundle_id)
         if not files.manifest.is_file():
             raise BundleNotFound(f"bundle {bundle_id} is not on this device; download it first", bundle_id=bundle_id)
-        licence = licences.load(bundle_id)
+        # A bundle that is here again after its revocation (a restored folder) meets its tombstone.
+        licence = self.parts.licences.load(bundle_id)
         return self.parts.checks.bundle(bundle_id, files, licence, deep=deep)
 
     def _enforce(self, bundle_id: str) -> None:
