@@ -24,6 +24,7 @@ import base64
 import contextlib
 import json
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ from content_service.device.errors import (
     BundleNotFound,
     DeviceError,
     LicenceRevoked,
+    LicenceUnknown,
     NotEnrolled,
     Offline,
     StatusForged,
@@ -171,7 +173,8 @@ class DeviceAgent:
         self._lock = threading.RLock()
         self.statement_sink = statement_sink
         self.outbox = Outbox(store.outbox_path, clock=self.clock.now, retention=outbox_retention)
-        self.link = Link(self.clock.now, offline_retry_seconds)
+        # The back-off runs on the monotonic clock: trusted time may be corrected back by a sync.
+        self.link = Link(monotonic or time.monotonic, offline_retry_seconds)
         self.reporter = Reporter(self.outbox, lambda: self.api, lambda: self.device_id, self.link)
         self._mounted: dict[str, MountedBundle] = {}
         self._parts: _Parts | None = None
@@ -439,13 +442,34 @@ class DeviceAgent:
         if not files.manifest.is_file():
             raise BundleNotFound(f"bundle {bundle_id} is not on this device; download it first", bundle_id=bundle_id)
         # A bundle that is here again after its revocation (a restored folder) meets its tombstone.
-        licence = self.parts.licences.load(bundle_id)
+        licence = self._licence(bundle_id)
         return self.parts.checks.bundle(bundle_id, files, licence, deep=deep)
+
+    def _licence(self, bundle_id: str) -> dict[str, Any]:
+        """The stored licence's claims; online, a lost state or a licence missing from the index is
+        mended first (a nonce-bound sync, a fresh licence), offline they are refused."""
+        licences = self.parts.licences
+        if self.state.untrusted() and self.link.may_try():
+            try:
+                self.sync_once()
+            except (Offline, ApiError, StatusForged, UntrustedKey):
+                self.link.went_offline()
+        try:
+            return licences.load(bundle_id)
+        except LicenceUnknown as unknown:
+            if not self.link.may_try():
+                raise
+            try:
+                self.fetch_licence(bundle_id)
+            except (Offline, ApiError) as error:
+                self.link.went_offline()
+                raise unknown from error
+            return licences.load(bundle_id)
 
     def _enforce(self, bundle_id: str) -> None:
         """Raise unless the licence allows opening the bundle now (offline rules, online status)."""
         licences = self.parts.licences
-        claims = licences.load(bundle_id)
+        claims = self._licence(bundle_id)
         online = licences.fresh(bundle_id, claims)
         if not online and self.link.may_try():
             try:

@@ -29,11 +29,16 @@ PERSIST_EVERY_SECONDS = 1.0
 
 
 class ClockFloor(Protocol):
-    """Where the floor persists: ``floor()`` is (trusted, server_time); ``raise_floor`` only raises."""
+    """Where the floor persists: ``floor()`` is (trusted, server_time); ``raise_floor`` only raises.
+
+    ``set_floor`` may lower the trusted time (never the server time): only ``resync`` calls it.
+    """
 
     def floor(self) -> tuple[float, float]: ...
 
     def raise_floor(self, trusted: float, server_time: float) -> None: ...
+
+    def set_floor(self, trusted: float, server_time: float) -> None: ...
 
 
 class _NoFloor:
@@ -41,6 +46,9 @@ class _NoFloor:
         return 0.0, 0.0
 
     def raise_floor(self, trusted: float, server_time: float) -> None:
+        return None
+
+    def set_floor(self, trusted: float, server_time: float) -> None:
         return None
 
 
@@ -101,8 +109,29 @@ class TrustedClock:
         with self._lock:
             if server_time > self._server_time:
                 self._server_time = float(server_time)
+                carried = self._anchor + max(0.0, self._monotonic() - self._anchor_monotonic)
+                if self._server_time > carried:
+                    # Count this process's monotonic progress from the signed time from now on, so
+                    # trusted time cannot stand still at it while the process runs.
+                    self._anchor, self._anchor_monotonic = self._server_time, self._monotonic()
                 self._last = max(self._last, self._server_time)
                 self._save()
+
+    def resync(self, server_time: float) -> None:
+        """Take a signed server time that answered this device's own nonce as the present.
+
+        The signed floor still only moves forward; what may move back is the part of trusted
+        time that came from the wall clock: a wall clock set ahead (which only ever shortened
+        licences) would otherwise lock the device out until real time caught up. Only a status
+        bound to a fresh nonce may do this, so an attacker cannot use it to move time back.
+        """
+        with self._lock:
+            self._server_time = max(self._server_time, float(server_time))
+            self._anchor = self._server_time
+            self._anchor_monotonic = self._monotonic()
+            self._last = max(self._server_time, self._wall())
+            self._floor.set_floor(self._last, self._server_time)
+            self._persisted = self._last
 
     def checkpoint(self) -> None:
         """Persist the current trusted time now (for example before the process exits)."""

@@ -186,6 +186,16 @@ class DeviceState:
 
         self.update(change)
 
+    def set_floor(self, trusted: float, server_time: float) -> None:
+        """Set the trusted time to a nonce-bound signed time (``TrustedClock.resync``); server time only rises."""
+
+        def change(root: dict[str, Any]) -> None:
+            clock = root["clock"]
+            clock["server_time"] = max(float(clock.get("server_time", 0.0)), server_time)
+            clock["trusted"] = max(trusted, clock["server_time"])
+
+        self.update(change)
+
     def tombstones(self) -> dict[str, int]:
         return {str(k): int(v) for k, v in self.read()["tombstones"].items()}
 
@@ -211,6 +221,9 @@ class MemoryFloor:
         return 0.0, 0.0
 
     def raise_floor(self, trusted: float, server_time: float) -> None:
+        return None
+
+    def set_floor(self, trusted: float, server_time: float) -> None:
         return None
 
 

@@ -140,7 +140,8 @@ class Syncer:
             page, claims = self.status(cursor=state.cursor, limit=limit)
             pages += 1
             server_time = int(claims["server_time"])
-            self._clock.observe_server_time(float(server_time))
+            # The status answers this request's nonce: its time is the present, not just a floor.
+            self._clock.resync(float(server_time))
             changes = [c for c in page.get("changes", []) if isinstance(c, Mapping)]
             doomed = self._doomed(claims, changes)
             # Tombstones first, removal second, acknowledgement last: the cursor must never pass an

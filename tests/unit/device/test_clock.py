@@ -27,6 +27,11 @@ class Floor:
         self.trusted = max(self.trusted, trusted)
         self.server_time = max(self.server_time, server_time)
 
+    def set_floor(self, trusted: float, server_time: float) -> None:
+        self.writes += 1
+        self.server_time = max(self.server_time, server_time)
+        self.trusted = max(trusted, self.server_time)
+
 
 def clock(floor: Floor, time: FakeTime) -> TrustedClock:
     return TrustedClock(floor, wall=time.time, monotonic=time.monotonic)
@@ -127,3 +132,20 @@ def test_an_unbound_clock_persists_nothing(fake_time: FakeTime) -> None:
     unbound.bind(floor)
     unbound.checkpoint()
     assert floor.trusted == START + 10
+
+
+def test_a_nonce_bound_server_time_corrects_a_wall_clock_set_ahead_but_never_goes_below_it(
+    fake_time: FakeTime,
+) -> None:
+    floor = Floor()
+    trusted = clock(floor, fake_time)
+    trusted.observe_server_time(START)
+    fake_time.wall += 365 * DAY  # the user set the clock a year ahead by mistake
+    assert trusted.now() >= START + 365 * DAY
+    fake_time.wall -= 365 * DAY  # and back
+    trusted.resync(START + 60)
+    assert START + 60 <= trusted.now() < START + 120
+    assert floor.trusted < START + DAY and floor.server_time == START + 60
+    # Only forward for the signed part: an older signed time changes nothing.
+    trusted.resync(START)
+    assert trusted.last_server_time == START + 60
