@@ -159,3 +159,40 @@ def verify_claims(token: str, service: FakeService) -> dict:
     from content_service.crypto import verify
 
     return verify(token, {"keys": [service.signer.public_jwk()]}, typ="bundle-manifest+jwt")
+
+
+def test_a_tampered_container_is_reported_with_evidence_the_service_can_corroborate(
+    ready: DeviceAgent, bundle_id: str, service: FakeService
+) -> None:
+    import hashlib
+
+    path = container(ready, bundle_id)
+    flip(path, 500)
+    with pytest.raises(TamperDetected):
+        ready.mount(bundle_id)
+    [report] = service.tamper_reports
+    signed = next(p for p in service.bundles[bundle_id].packages if p["package_id"] == "pkg_welcome")
+    assert report["evidence"] == {
+        "object": "container",
+        "package_id": "pkg_welcome",
+        "version": 1,
+        "expected_sha256": signed["container"]["sha256"],
+        "found_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+    }
+
+
+def test_a_manifest_the_licence_was_not_issued_for_is_reported_with_manifest_evidence(
+    ready: DeviceAgent, bundle_id: str, service: FakeService
+) -> None:
+    import hashlib
+
+    manifest = ready.store.bundle(bundle_id).manifest
+    flip_text(manifest)
+    with pytest.raises(TamperDetected):
+        ready.verify(bundle_id)
+    [report] = service.tamper_reports
+    assert report["evidence"] == {
+        "object": "manifest",
+        "expected_sha256": hashlib.sha256(service.bundles[bundle_id].manifest.encode()).hexdigest(),
+        "found_sha256": hashlib.sha256(manifest.read_bytes()).hexdigest(),
+    }
