@@ -102,7 +102,7 @@ class World:
         if role == "none":
             return None
         if role == "catalog":
-            return self.stack.mint_service_token(tenant, "catalog-service", [Role.CATALOG.value])
+            return self.stack.mint_service_token(tenant, "catalog", [Role.CATALOG.value])
         roles = [] if role == "learner" else [role]
         return self.stack.mint_token(tenant, user, roles=roles)
 
@@ -201,8 +201,10 @@ def fill(schema: dict[str, Any], name: str, target: dict[str, str]) -> Any:
         "packages": [{"package_id": target["package"]}],
         "format": "scorm12",
         "kind": "container",
-        "Idempotency-Key": uuid.uuid4().hex,
+        "idempotency-key": uuid.uuid4().hex,
     }
+    if name.lower() in by_name:  # header names are case-insensitive
+        return by_name[name.lower()]
     if name in by_name:
         return by_name[name]
     raise AssertionError(f"the authorization matrix cannot fill required field {name!r} ({schema}); add it")

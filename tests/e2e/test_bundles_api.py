@@ -55,7 +55,7 @@ def learner(stack: LocalStack) -> Api:
 
 @pytest.fixture(scope="module")
 def catalog(stack: LocalStack) -> Api:
-    return Api(stack.api_url, stack.mint_service_token("tenant-a", "catalog-service", ["catalog"]))
+    return Api(stack.api_url, stack.mint_service_token("tenant-a", "catalog", ["catalog"]))
 
 
 def enroll(api: Api) -> str:

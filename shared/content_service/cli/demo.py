@@ -30,7 +30,7 @@ err = Console(stderr=True)
 DEMO_TENANT = "tenant-demo"
 DEMO_AUTHOR = "author-demo"
 DEMO_LEARNER = "learner-demo"
-DEMO_CATALOG_CLIENT = "catalog-service"
+DEMO_CATALOG_CLIENT = "catalog"
 
 
 @dataclass(frozen=True)
