@@ -185,7 +185,7 @@ class DeviceAgent:
     def _compose(self) -> _Parts:
         state = DeviceState.open(self.store)
         self.clock.bind(state)
-        trust = Trust(state.record)
+        trust = Trust(state.record, observe=self.clock.observe_server_time)
         checks = ContentChecks(trust, self.reporter, self.store.private_key, lambda: self.device_id)
         parts = _Parts(
             state=state,

@@ -53,17 +53,29 @@ class KeySetChange:
 class Trust:
     """Verification against the enrolment record ``record()`` returns (read when needed)."""
 
-    def __init__(self, record: Callable[[], DeviceRecord]) -> None:
+    def __init__(
+        self, record: Callable[[], DeviceRecord], *, observe: Callable[[float], None] | None = None
+    ) -> None:
         self._record = record
+        # Every verified token's signed time (``server_time`` or ``iat``) is handed to ``observe``
+        # (the clock): a genuine signature at T means now is at least T, replayed or not.
+        self._observe = observe or (lambda _: None)
 
     def _verify(self, token: str, typ: str) -> dict[str, Any]:
         try:
-            return verify(token, self._record().jwks, typ=typ)
+            claims = verify(token, self._record().jwks, typ=typ)
         except UnknownKey as error:
             raise UntrustedKey(
                 f"the {typ} token is signed by a key this device does not trust; run refresh-jwks "
                 "if the service rotated keys, or fetch the bundle again"
             ) from error
+        self._seen(claims)
+        return claims
+
+    def _seen(self, claims: Mapping[str, Any]) -> None:
+        signed = claims.get("server_time", claims.get("iat"))
+        if isinstance(signed, int | float) and not isinstance(signed, bool) and signed > 0:
+            self._observe(float(signed))
 
     def _check_issuer(self, claims: Mapping[str, Any], what: str) -> None:
         record = self._record()
@@ -137,6 +149,7 @@ class Trust:
         """The record with the pinned keys a signed key set gives; ``StatusForged`` if it cannot be trusted."""
         record = self._record()
         claims = _signed_key_set(document, record.jwks)
+        self._seen(claims)
         server_time = claims.get("server_time")
         if claims.get("iss") != record.issuer or claims.get("ver") != 1 or not isinstance(server_time, int):
             raise StatusForged("the key set is not a version 1 key set of this issuer", document="jwks")

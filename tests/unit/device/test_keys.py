@@ -111,3 +111,16 @@ def test_a_genuinely_signed_manifest_of_another_tenant_is_refused(
     with pytest.raises(TamperDetected) as caught:
         agent.download(bundle_id)
     assert caught.value.kind == "manifest"
+
+
+def test_every_signed_time_the_device_verifies_raises_its_clock_floor(
+    agent: DeviceAgent, service: FakeService, fake_time: FakeTime
+) -> None:
+    # The service's clock runs a day ahead of the device's: the manifest's signed iat alone moves the floor.
+    service.now = lambda: fake_time.wall + 86_400
+    bundle_id = service.add_bundle({"pkg": {"a.txt": b"x"}})
+    agent.download(bundle_id)
+    assert agent.clock.last_server_time >= fake_time.wall + 86_400
+    service.now = lambda: fake_time.wall + 2 * 86_400
+    agent.refresh_jwks()
+    assert agent.clock.last_server_time >= fake_time.wall + 2 * 86_400
