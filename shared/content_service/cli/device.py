@@ -213,6 +213,16 @@ def remove_command(bundle_id: BundleArgument, home: HomeOption = DEFAULT_HOME) -
     typer.echo(f"removed {bundle_id}" if removed else f"{bundle_id} was not on this device")
 
 
+@device_app.command("refresh-jwks")
+def refresh_jwks_command(home: HomeOption = DEFAULT_HOME, token: TokenOption = None) -> None:
+    """Take the service's signed key set: new keys are pinned, retired ones dropped."""
+    with _refusals():
+        agent = _agent(home, token)
+        added = agent.refresh_jwks()
+        pinned = [key["kid"] for key in agent.record.jwks["keys"]]
+    typer.echo(f"added {len(added)} key(s); pinned: {', '.join(pinned)}")
+
+
 @device_app.command("flush")
 def flush_command(
     lrs: Annotated[
@@ -222,7 +232,7 @@ def flush_command(
     home: HomeOption = DEFAULT_HOME,
     token: TokenOption = None,
 ) -> None:
-    """Send queued tamper reports and (with --lrs) xAPI statements; each is sent once."""
+    """Send queued tamper reports, signals and (with --lrs) xAPI statements; each is sent once."""
     with _refusals():
         agent = _agent(home, token)
         results = agent.flush(HttpStatementSink(lrs, session=agent.session) if lrs else None)
