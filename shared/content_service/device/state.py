@@ -99,8 +99,9 @@ class DeviceState:
         return self._record
 
     def save_record(self, record: DeviceRecord) -> None:
-        write_private(self.store.device_path, seal(self._key, RECORD_LABEL, record.to_json()))
-        self._record = record
+        with self._locked():
+            write_private(self.store.device_path, seal(self._key, RECORD_LABEL, record.to_json()))
+            self._record = record
 
     # ------------------------------------------------------------ the state root
     def create(self) -> None:
