@@ -12,12 +12,14 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
 from content_service.api import (
+    assistant_routes,
     authorization,
     bundle_routes,
     export_routes,
     problems,
     signal_routes,
     sync_routes,
+    tenant_routes,
 )
 from content_service.api.auth import principal_of
 from content_service.api.idempotency import idempotency_config
@@ -41,6 +43,8 @@ app.include_router(bundle_routes.router)
 app.include_router(sync_routes.router)
 app.include_router(signal_routes.router)
 app.include_router(export_routes.router)
+app.include_router(assistant_routes.router)
+app.include_router(tenant_routes.router)
 
 
 @app.post(

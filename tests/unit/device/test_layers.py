@@ -23,6 +23,8 @@ LAYERS = [
     "sync",
     "mount",
     "agent",
+    # Features on top of the composed agent.
+    "assistant",
 ]
 
 
