@@ -128,7 +128,11 @@ class Dependencies:
             [
                 KmsSigner(self._kms, key_id, digest_large_messages=digest)
                 for key_id in self.settings.signing_keys
-            ]
+            ],
+            retired=[
+                KmsSigner(self._kms, key_id, digest_large_messages=digest)
+                for key_id in self.settings.retired_signing_keys
+            ],
         )
 
     @property

@@ -74,6 +74,13 @@ class Settings(BaseSettings):
         default="alias/content-service-signing",
         description="comma-separated KMS keys; the first signs, all are published in the JWKS",
     )
+    retired_signing_key_ids: str = Field(
+        default="",
+        description=(
+            "comma-separated KMS keys retired from signing and verifying; they still sign the JWKS"
+            " document so devices move to the current keys and drop these"
+        ),
+    )
     signing_digest_large_messages: bool = Field(
         default=True,
         description=(
@@ -133,6 +140,10 @@ class Settings(BaseSettings):
     @property
     def signing_keys(self) -> list[str]:
         return [key.strip() for key in self.signing_key_ids.split(",") if key.strip()]
+
+    @property
+    def retired_signing_keys(self) -> list[str]:
+        return [key.strip() for key in self.retired_signing_key_ids.split(",") if key.strip()]
 
     @property
     def cdn_url(self) -> str:

@@ -27,7 +27,6 @@ import requests
 from content_service.client import ApiClient, ApiError, put_upload
 from content_service.crypto import LicenceKeyError, unwrap_content_key
 from content_service.device.agent import DeviceAgent
-from content_service.device.clock import TrustedClock
 from content_service.device.errors import LicenceRevoked, TamperDetected
 from content_service.device.http import HttpStatementSink
 from content_service.device.store import DeviceStore
@@ -145,8 +144,7 @@ def device_time() -> DeviceTime:
 
 def new_agent(home: Path, device_time: DeviceTime) -> DeviceAgent:
     store = DeviceStore(home).ensure()
-    clock = TrustedClock(store.clock_path, wall=device_time.time, monotonic=device_time.monotonic)
-    return DeviceAgent(store, clock=clock, session=requests.Session())
+    return DeviceAgent(store, wall=device_time.time, monotonic=device_time.monotonic, session=requests.Session())
 
 
 def enrolled(home: Path, device_time: DeviceTime, client: ApiClient) -> DeviceAgent:
@@ -192,9 +190,9 @@ def test_a_downloaded_bundle_verifies_and_reads_back_the_source_bytes(
         assert {f.path for f in mounted.files(package_id)} == set(expected)
         for path, data in expected.items():
             assert mounted.read(package_id, path) == data
-    # Nothing plaintext on disk: the bundle folder holds the manifest, licence, status and ciphertext.
+    # Nothing plaintext on disk: the bundle folder holds the manifest, licence and ciphertext.
     names = {p.name for p in device.store.bundle(bundle_id).root.iterdir()}
-    assert names == {"manifest.jws", "licence.jws", "status.json", f"{package_id}-v1.cspc"}
+    assert names == {"manifest.jws", "licence.jws", f"{package_id}-v1.cspc"}
     assert device.list_bundles()[0].downloaded
 
 

@@ -9,6 +9,7 @@ most while the stream carries the event to the projection.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ import requests
 
 from content_service.client import ApiClient, put_upload
 from content_service.device.agent import DeviceAgent
-from content_service.device.errors import DeviceError, TamperDetected
+from content_service.device.errors import DeviceError, StatusForged, TamperDetected
 from content_service.device.store import DeviceStore
 from content_service.local.runner import RunnerSettings
 from content_service.local.stack import LocalStack
@@ -67,13 +68,17 @@ def holding_device(home: Path, learner: ApiClient, bundle_id: str) -> DeviceAgen
     return agent
 
 
-def sync_until_removed(agent: DeviceAgent, bundle_id: str, timeout: float = PROPAGATION) -> float:
+def sync_until_removed(
+    agent: DeviceAgent, bundle_id: str, timeout: float = PROPAGATION, seen: list[Any] | None = None
+) -> float:
     """Sync (directly, every 0.1 s) until the bundle is gone; returns the seconds it took."""
     started = time.monotonic()
     while agent.store.bundle(bundle_id).root.exists():
         if time.monotonic() - started > timeout:
             raise AssertionError(f"{bundle_id} still on {agent.device_id} after {timeout:.0f} s")
-        agent.sync_once()
+        changes = agent.sync_once().changes
+        if seen is not None:
+            seen.extend(changes)
         if agent.store.bundle(bundle_id).root.exists():
             time.sleep(0.1)
     return time.monotonic() - started
@@ -99,11 +104,18 @@ def test_a_revoked_bundle_is_removed_from_every_holding_device(
     bundle_id, phone, laptop = two_devices
     mounted = phone.mount(bundle_id)
     learner.revoke_bundle(bundle_id, "withdrawn")
+    seen: list[Any] = []
     for device in (phone, laptop):
-        assert sync_until_removed(device, bundle_id) < PROPAGATION
+        assert sync_until_removed(device, bundle_id, seen=seen if device is phone else None) < PROPAGATION
         assert_removed(device, bundle_id)
     assert mounted.closed, "a mounted bundle is unmounted by the sync that removes it"
-    # The feed entry is acknowledged: the next sync replays nothing.
+    # The status can list the revocation before the feed entry reaches this device's feed; once
+    # the entry has been applied, it is acknowledged: the next sync replays nothing.
+    deadline = time.monotonic() + PROPAGATION
+    while not any(c.type == "bundle.revoked" and c.bundle_id == bundle_id for c in seen):
+        assert time.monotonic() < deadline, "the bundle.revoked entry never reached the feed"
+        seen.extend(phone.sync_once().changes)
+        time.sleep(0.1)
     assert phone.sync_once().changes == []
 
 
@@ -142,3 +154,40 @@ def test_a_revoked_device_removes_every_bundle(
     # The other device of the learner keeps its bundle.
     laptop.sync_once()
     assert laptop.store.bundle(bundle_id).root.exists()
+
+
+class ForgingSession(requests.Session):
+    """A man in the middle who alters the signed status of every sync answer."""
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        response = super().request(method, url, *args, **kwargs)
+        if "/sync" in str(url) and response.status_code == 200:
+            body = response.json()
+            header, payload, signature = body["status"].split(".")
+            body["status"] = f"{header}.{payload[:-2]}AA.{signature}"
+            response._content = json.dumps(body).encode()
+        return response
+
+
+def test_a_forged_status_is_signalled_to_the_service_and_revokes_nothing(
+    learner: ApiClient, two_devices: tuple[str, DeviceAgent, DeviceAgent]
+) -> None:
+    bundle_id, phone, _ = two_devices
+    phone.session = ForgingSession()
+    with pytest.raises(StatusForged):
+        phone.sync_once()
+    [signal] = phone.outbox.sent("signal")
+    assert signal.body["type"] == "device.status_forged" and signal.receipt == {"accepted": True}
+    assert phone.outbox.sent("tamper") == [] and phone.outbox.pending("tamper") == []
+    assert learner.get_bundle(bundle_id)["state"] == "built"
+    phone.session = requests.Session()
+    assert bundle_id not in [c.bundle_id for c in phone.sync_once().changes if c.removed]
+
+
+def test_the_service_key_set_is_signed_by_a_key_the_device_pinned(
+    two_devices: tuple[str, DeviceAgent, DeviceAgent],
+) -> None:
+    _, phone, _ = two_devices
+    pinned = phone.record.jwks
+    assert phone.refresh_jwks() == []
+    assert phone.record.jwks == pinned and phone.record.tenant_id == TENANT

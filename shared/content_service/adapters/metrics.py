@@ -17,3 +17,7 @@ class EmfMetrics:
 
     def seconds(self, name: str, value: float) -> None:
         self._metrics.add_metric(name=name, unit=MetricUnit.Seconds, value=value)
+
+    def flush(self) -> None:
+        """Write the buffered values now (for code paths without a ``log_metrics`` handler)."""
+        self._metrics.flush_metrics()

@@ -17,6 +17,7 @@ from content_service.api import (
     bundle_routes,
     export_routes,
     problems,
+    signal_routes,
     sync_routes,
     tenant_routes,
 )
@@ -40,6 +41,7 @@ ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 app = APIGatewayRestResolver(enable_validation=True)
 app.include_router(bundle_routes.router)
 app.include_router(sync_routes.router)
+app.include_router(signal_routes.router)
 app.include_router(export_routes.router)
 app.include_router(assistant_routes.router)
 app.include_router(tenant_routes.router)

@@ -274,4 +274,7 @@ def report_tamper(
     summary="The keys that verify bundle manifests and licences",
 )
 def jwks() -> dict[str, Any]:
-    return dependencies().key_ring.jwks()
+    # The keys, the retired kids and signatures over both by every key of the ring: a device takes
+    # new keys only through a signature by a key it already trusts (docs/offline-bundles.md).
+    deps = dependencies()
+    return deps.key_ring.signed_jwks(deps.clock.now())

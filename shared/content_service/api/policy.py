@@ -85,6 +85,9 @@ POLICIES: dict[str, Policy] = {
     "download_bundle": Policy(LEARNER, Ownership.OWNER_ONLY, "signed URLs for the caller's device"),
     "report_tamper": Policy(LEARNER, Ownership.OWNER_ONLY, "the caller's device reports tampering"),
     "sync_device": Policy(LEARNER, Ownership.OWNER_ONLY, "the caller's device's change feed"),
+    "report_device_signal": Policy(
+        LEARNER, Ownership.OWNER_ONLY, "the caller's device reports a forged status or key set"
+    ),
     # Exports: admins only.
     "create_export": Policy(ADMIN, summary="export a package version to a standard"),
     "get_export": Policy(ADMIN, summary="an export and its download URL"),

@@ -17,6 +17,8 @@ from content_service.service.outbox_ports import FeedEntry
 router = Router()
 
 DEVICE_ID = r"^dev_[0-9a-f]{32}$"
+#: A device's one-time value for a status: 16-128 URL-safe characters (devices send 32 random bytes).
+NONCE = r"^[A-Za-z0-9_-]{16,128}$"
 MAX_CHANGES = 500
 
 
@@ -58,6 +60,10 @@ def sync_device(
     device_id: Annotated[str, Path(pattern=DEVICE_ID)],
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     limit: Annotated[int | None, Query(ge=1, le=MAX_CHANGES)] = None,
+    nonce: Annotated[
+        str | None,
+        Query(pattern=NONCE, description="echoed in the signed status, so a captured status cannot be replayed"),
+    ] = None,
 ) -> SyncView:
     deps = dependencies()
     page = sync_cases.sync_device(
@@ -69,6 +75,7 @@ def sync_device(
         store=deps.sync_store,
         signer=deps.key_ring,
         clock=deps.clock,
+        nonce=nonce,
     )
     return SyncView(
         changes=[ChangeView.of(entry) for entry in page.entries],

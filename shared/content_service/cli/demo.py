@@ -21,7 +21,6 @@ from rich.table import Table
 from content_service.cli.assistant_demo import generate_and_approve, read_on_device
 from content_service.client import ApiClient, ApiError, put_upload
 from content_service.device.agent import DeviceAgent
-from content_service.device.clock import TrustedClock
 from content_service.device.store import DeviceStore
 from content_service.domain.errors import DomainError
 from content_service.samples import sample_zip_bytes
@@ -145,7 +144,7 @@ def play_offline(
     )
     with tempfile.TemporaryDirectory(prefix="demo-device-") as home:
         store = DeviceStore(Path(home)).ensure()
-        agent = DeviceAgent(store, clock=TrustedClock(store.clock_path), session=requests.Session())
+        agent = DeviceAgent(store, session=requests.Session())
         record = agent.enroll(learner, "demo tablet")
         console.print(
             f"[green]✓[/] [cyan]learner {DEMO_LEARNER}[/]'s device enrolled: {record.device_id} "

@@ -32,7 +32,7 @@ from rich.table import Table
 from content_service.client import ApiClient, ApiError
 from content_service.device.agent import DeviceAgent
 from content_service.device.assistant import fetch_assistant, read_assistant
-from content_service.device.errors import Offline
+from content_service.device.errors import NotEnrolled, Offline
 from content_service.device.http import HttpStatementSink
 from content_service.device.store import DeviceStore
 from content_service.device.sync import DEFAULT_SYNC_INTERVAL, MAX_SYNC_INTERVAL, SyncLoop, SyncResult
@@ -95,8 +95,14 @@ def _agent(home: Path | None, token: str | None = None, *, enrolled: bool = True
     store = DeviceStore(home or DEFAULT_HOME)
     if enrolled:
         # Checked before the agent opens the directory, so a mistyped --home creates nothing.
-        store.record()
-    return DeviceAgent(store, token=token)
+        store.check()
+        if not store.is_enrolled():
+            raise NotEnrolled(f"no device is enrolled in {store.home}; run `content-service device enroll`")
+    agent = DeviceAgent(store, token=token)
+    if enrolled:
+        # The sealed record is read now, so an altered one is a one-line error, not a later surprise.
+        agent.record  # noqa: B018
+    return agent
 
 
 def _when(epoch: int | None) -> str:
@@ -230,6 +236,16 @@ def remove_command(bundle_id: BundleArgument, home: HomeOption = DEFAULT_HOME) -
     typer.echo(f"removed {bundle_id}" if removed else f"{bundle_id} was not on this device")
 
 
+@device_app.command("refresh-jwks")
+def refresh_jwks_command(home: HomeOption = DEFAULT_HOME, token: TokenOption = None) -> None:
+    """Take the service's signed key set: new keys are pinned, retired ones dropped."""
+    with _refusals():
+        agent = _agent(home, token)
+        added = agent.refresh_jwks()
+        pinned = [key["kid"] for key in agent.record.jwks["keys"]]
+    typer.echo(f"added {len(added)} key(s); pinned: {', '.join(pinned)}")
+
+
 @device_app.command("flush")
 def flush_command(
     lrs: Annotated[
@@ -239,7 +255,7 @@ def flush_command(
     home: HomeOption = DEFAULT_HOME,
     token: TokenOption = None,
 ) -> None:
-    """Send queued tamper reports and (with --lrs) xAPI statements; each is sent once."""
+    """Send queued tamper reports, signals and (with --lrs) xAPI statements; each is sent once."""
     with _refusals():
         agent = _agent(home, token)
         results = agent.flush(HttpStatementSink(lrs, session=agent.session) if lrs else None)

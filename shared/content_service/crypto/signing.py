@@ -39,6 +39,12 @@ KMS_RAW_MESSAGE_LIMIT = 4096
 #: P-256 scalars are 32 bytes; a JOSE ES256 signature is r || s, 64 bytes.
 _P256_SCALAR_BYTES = 32
 DEFAULT_LEEWAY = timedelta(seconds=60)
+#: The issuer every token of the service names.
+ISSUER = "content-service"
+#: The signed key set document devices refresh their pinned keys from.
+JWKS_TYPE = "jwk-set+jwt"
+JWKS_VERSION = 1
+JWKS_CACHE = timedelta(minutes=5)
 
 
 class TokenError(DomainError):
@@ -290,10 +296,16 @@ class KeyRing:
     listed until the last token it signed has expired; then drop it.
     """
 
-    def __init__(self, keys: Iterable[Signer | Mapping[str, Any]]) -> None:
+    def __init__(
+        self, keys: Iterable[Signer | Mapping[str, Any]], *, retired: Iterable[Signer] = ()
+    ) -> None:
         self._entries: list[Signer | Mapping[str, Any]] = list(keys)
         if not self._entries:
             raise InvalidKey("a key ring needs at least one key")
+        #: Keys that verify nothing any more. They still sign the key set document, once more, so a
+        #: device that trusts only a retired key can move to the current ones; then it drops them.
+        self._retired: list[Signer] = list(retired)
+        self._signed_jwks: tuple[float, dict[str, Any]] | None = None
 
     @property
     def signer(self) -> Signer:
@@ -327,6 +339,38 @@ class KeyRing:
     ) -> dict[str, Any]:
         """``verify`` against this ring's JWKS."""
         return verify(token, self.jwks(), typ=typ, now=now, leeway=leeway)
+
+    def signed_jwks(self, now: datetime, *, max_age: timedelta = JWKS_CACHE) -> dict[str, Any]:
+        """The JWKS as devices refresh it: the keys, the retired kids, and signatures over both.
+
+        ``signatures`` holds one compact JWS (``typ`` ``jwk-set+jwt``) per key of the ring that
+        can sign, retired ones included, each over the same claims ``{iss, ver, server_time,
+        keys, retired}``; a device accepts the set only through a signature by a key it already
+        trusts. The document is cached for ``max_age``, so a public route cannot be made to call
+        KMS on every request.
+        """
+        stamp = now.timestamp()
+        if self._signed_jwks is not None and 0 <= stamp - self._signed_jwks[0] < max_age.total_seconds():
+            return self._signed_jwks[1]
+        keys = self.jwks()["keys"]
+        active = {key["kid"] for key in keys}
+        retired = sorted({signer.kid for signer in self._retired} - active)
+        claims = {
+            "iss": ISSUER,
+            "ver": JWKS_VERSION,
+            "server_time": int(stamp),
+            "keys": keys,
+            "retired": retired,
+        }
+        signers = [entry for entry in self._entries if not isinstance(entry, Mapping)] + self._retired
+        signatures, seen = [], set()
+        for signer in signers:
+            if signer.kid not in seen:
+                seen.add(signer.kid)
+                signatures.append(signer.sign(claims, typ=JWKS_TYPE))
+        document = {"keys": keys, "retired": retired, "signatures": signatures}
+        self._signed_jwks = (stamp, document)
+        return document
 
 
 def _verification_keys(jwks: Mapping[str, Any]) -> dict[str, ECKey]:

@@ -4,12 +4,20 @@ Not part of the Lambda functions: it is what a learner's device does, in Python,
 service's offline contract (docs/offline-bundles.md) is exercised end to end. It needs the
 ``local`` extra (requests).
 
-- ``agent.DeviceAgent``: the Python API.
-- ``store.DeviceStore``: the private state directory (0700; key, enrolment, bundles).
-- ``clock.TrustedClock``: the anti-rollback clock.
-- ``outbox.Outbox``: durable, idempotent queue of xAPI statements and tamper reports.
-- ``mount.MountedBundle``: decrypt-on-read access under the licence.
-- ``sync``: the sync feed (``sync_once``, ``SyncLoop``, ``SyncStatus``): revoked bundles are removed.
+Read the modules bottom-up; each calls only the ones above it:
+
+- ``errors``: typed errors; ``store.DeviceStore``: the private state directory (0700; key, bundles).
+- ``state.DeviceState``: the sealed (MACed) enrolment record and state root.
+- ``clock.TrustedClock``: the anti-rollback clock, persisted in the state root.
+- ``trust.Trust``: tokens verified against the pinned keys and held to the enrolment.
+- ``http``: the network edge; ``outbox.Outbox``: durable queue of statements, reports, signals.
+- ``reports.Reporter``: tamper reports with evidence, and ``device.status_forged`` signals.
+- ``content.ContentChecks``: manifest, licence binding, containers, segments.
+- ``licences.LicenceRules``: which licence a bundle holds, tombstones, whether it opens now.
+- ``downloads.Downloads``; ``sync.Syncer`` and ``SyncLoop``; ``mount.MountedBundle``.
+- ``agent.DeviceAgent``: composes them; the Python API.
+
+The threat model these parts answer is docs/threat-model.md.
 """
 
 from content_service.device.agent import (
@@ -17,6 +25,7 @@ from content_service.device.agent import (
     DeviceAgent,
     LicenceRefreshStatus,
     StatusSource,
+    SyncStatus,
     VerifyReport,
 )
 from content_service.device.clock import TrustedClock
@@ -26,17 +35,21 @@ from content_service.device.errors import (
     ClockUntrusted,
     DeviceError,
     DownloadIncomplete,
+    EnrolmentAltered,
     InsecureStateDir,
     LicenceRevoked,
+    LicenceUnknown,
     NotEnrolled,
     Offline,
+    StatusForged,
     TamperDetected,
 )
 from content_service.device.http import HttpStatementSink
 from content_service.device.mount import MountedBundle
 from content_service.device.outbox import Outbox
+from content_service.device.state import DeviceState
 from content_service.device.store import DeviceStore
-from content_service.device.sync import SyncLoop, SyncResult, SyncStatus
+from content_service.device.sync import SyncLoop, SyncResult
 
 __all__ = [
     "AlreadyEnrolled",
@@ -46,15 +59,19 @@ __all__ = [
     "DeviceAgent",
     "DeviceError",
     "DeviceStore",
+    "DeviceState",
     "DownloadIncomplete",
+    "EnrolmentAltered",
     "HttpStatementSink",
     "InsecureStateDir",
     "LicenceRefreshStatus",
     "LicenceRevoked",
+    "LicenceUnknown",
     "MountedBundle",
     "NotEnrolled",
     "Offline",
     "Outbox",
+    "StatusForged",
     "StatusSource",
     "SyncLoop",
     "SyncResult",

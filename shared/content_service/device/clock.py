@@ -3,26 +3,23 @@
 ``trusted_now`` is the largest of
 
 - the wall clock,
-- the last signed ``server_time`` the device has seen (from a verified licence),
+- the last signed ``server_time`` the device has seen (from a verified licence or status),
 - the last trusted time this device persisted, carried forward by the monotonic clock of this
   process (which the user cannot set),
 
 and it never goes down, within a process or across restarts: the floor is persisted in the
-state directory, so a reboot with the clock set back a week starts from where it left off.
-The wall clock moving forward is believed (that can only shorten licences); the wall clock
-moving back is ignored.
+device's sealed state root (``device.state``), so a reboot with the clock set back a week starts
+from where it left off, and editing the floor breaks the seal. The wall clock moving forward is
+believed (that can only shorten licences); the wall clock moving back is ignored.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
-
-from content_service.device.store import write_json
+from typing import Protocol
 
 WallClock = Callable[[], float]
 MonotonicClock = Callable[[], float]
@@ -31,34 +28,68 @@ MonotonicClock = Callable[[], float]
 PERSIST_EVERY_SECONDS = 1.0
 
 
+class ClockFloor(Protocol):
+    """Where the floor persists: ``floor()`` is (trusted, server_time); ``raise_floor`` only raises.
+
+    ``set_floor`` may lower the trusted time (never the server time): only ``resync`` calls it.
+    """
+
+    def floor(self) -> tuple[float, float]: ...
+
+    def raise_floor(self, trusted: float, server_time: float) -> None: ...
+
+    def set_floor(self, trusted: float, server_time: float) -> None: ...
+
+
+class _NoFloor:
+    def floor(self) -> tuple[float, float]:
+        return 0.0, 0.0
+
+    def raise_floor(self, trusted: float, server_time: float) -> None:
+        return None
+
+    def set_floor(self, trusted: float, server_time: float) -> None:
+        return None
+
+
 class TrustedClock:
-    """A clock that only moves forward, persisted in ``path``.
+    """A clock that only moves forward, persisted through a ``ClockFloor``.
 
     ``wall`` and ``monotonic`` are injected so tests can set the wall clock back or let
-    time pass without sleeping; they default to ``time.time`` and ``time.monotonic``.
+    time pass without sleeping; they default to ``time.time`` and ``time.monotonic``. A clock
+    starts unbound (nothing persisted, as before enrolment); ``bind`` attaches the device's state.
     """
 
     def __init__(
         self,
-        path: Path | None,
+        floor: ClockFloor | None = None,
         *,
         wall: WallClock = time.time,
         monotonic: MonotonicClock = time.monotonic,
     ) -> None:
-        self._path = path
         self._wall = wall
         self._monotonic = monotonic
         self._lock = threading.Lock()
-        persisted, restored = self._load()
-        #: Whether the persisted floor was read back. False on a first start, and also when the
-        #: file was deleted or damaged: the caller decides whether that is suspicious.
-        self.restored = restored
-        self._server_time = persisted.get("server_time", 0.0)
-        self._persisted = max(persisted.get("trusted", 0.0), self._server_time)
-        # The anchor is where this process's monotonic progress is counted from.
-        self._anchor = max(self._wall(), self._persisted)
+        self._floor: ClockFloor = _NoFloor()
+        self._server_time = 0.0
+        self._persisted = 0.0
+        self._anchor = self._wall()
         self._anchor_monotonic = self._monotonic()
         self._last = self._anchor
+        if floor is not None:
+            self.bind(floor)
+
+    def bind(self, floor: ClockFloor) -> None:
+        """Persist through ``floor`` from now on, starting no lower than what it holds."""
+        trusted, server_time = floor.floor()
+        with self._lock:
+            self._floor = floor
+            self._server_time = max(self._server_time, server_time)
+            self._persisted = max(trusted, server_time)
+            # The anchor is where this process's monotonic progress is counted from.
+            self._anchor = max(self._last, self._wall(), self._persisted)
+            self._anchor_monotonic = self._monotonic()
+            self._last = self._anchor
 
     def now(self) -> float:
         """The trusted time in epoch seconds; never less than any value returned or seen before."""
@@ -78,8 +109,29 @@ class TrustedClock:
         with self._lock:
             if server_time > self._server_time:
                 self._server_time = float(server_time)
+                carried = self._anchor + max(0.0, self._monotonic() - self._anchor_monotonic)
+                if self._server_time > carried:
+                    # Count this process's monotonic progress from the signed time from now on, so
+                    # trusted time cannot stand still at it while the process runs.
+                    self._anchor, self._anchor_monotonic = self._server_time, self._monotonic()
                 self._last = max(self._last, self._server_time)
                 self._save()
+
+    def resync(self, server_time: float) -> None:
+        """Take a signed server time that answered this device's own nonce as the present.
+
+        The signed floor still only moves forward; what may move back is the part of trusted
+        time that came from the wall clock: a wall clock set ahead (which only ever shortened
+        licences) would otherwise lock the device out until real time caught up. Only a status
+        bound to a fresh nonce may do this, so an attacker cannot use it to move time back.
+        """
+        with self._lock:
+            self._server_time = max(self._server_time, float(server_time))
+            self._anchor = self._server_time
+            self._anchor_monotonic = self._monotonic()
+            self._last = max(self._server_time, self._wall())
+            self._floor.set_floor(self._last, self._server_time)
+            self._persisted = self._last
 
     def checkpoint(self) -> None:
         """Persist the current trusted time now (for example before the process exits)."""
@@ -92,29 +144,6 @@ class TrustedClock:
         """The latest signed server time seen (0 if none)."""
         return self._server_time
 
-    def _load(self) -> tuple[dict[str, float], bool]:
-        """The persisted floor, and whether it was read back intact."""
-        if self._path is None:
-            return {}, False
-        try:
-            data = json.loads(self._path.read_text("utf-8"))
-            return {k: float(data[k]) for k in ("trusted", "server_time")}, True
-        except (ValueError, TypeError, KeyError, OSError):
-            # A missing or damaged file must not reset the floor to the wall clock, which the
-            # user controls; the best remaining evidence is when the state directory last changed.
-            return {"trusted": _latest_mtime(self._path.parent)}, False
-
     def _save(self) -> None:
-        if self._path is None:
-            self._persisted = self._last
-            return
-        write_json(self._path, {"trusted": self._last, "server_time": self._server_time})
+        self._floor.raise_floor(self._last, self._server_time)
         self._persisted = self._last
-
-
-def _latest_mtime(directory: Path) -> float:
-    """The latest modification time of the files in ``directory`` (0 if there are none)."""
-    try:
-        return max((entry.stat().st_mtime for entry in directory.iterdir()), default=0.0)
-    except OSError:
-        return 0.0

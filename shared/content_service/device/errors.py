@@ -69,11 +69,39 @@ class LicenceRevoked(LicenceRefused):
 
 
 class ClockUntrusted(LicenceRefused):
-    """The anti-rollback clock's record is missing or damaged on an enrolled device.
+    """The device's authenticated state is missing, altered or rolled back on an enrolled device.
 
-    Offline nothing opens until the device has been online once: a fresh licence brings a
-    signed server time, which restores the clock.
+    Nothing opens until the device has been online once: a signed status answering the device's
+    own nonce brings a server time, which restores the clock (see docs/threat-model.md).
     """
+
+
+class LicenceUnknown(LicenceRefused):
+    """The licence on disk verifies, but it is not the one this device stored (a restored or copied file)."""
+
+
+class EnrolmentAltered(DeviceError):
+    """The sealed enrolment record (device id, user, tenant, pinned keys) fails its MAC; enrol again."""
+
+    problem_type = PROBLEM_BASE + "device-enrolment-altered"
+    title = "The device's enrolment record was altered"
+    status = 422
+
+
+class StatusForged(DeviceError):
+    """A sync status or a key set did not verify, or was replayed: nothing in it was believed.
+
+    It is reported to the service as a ``device.status_forged`` signal, never as bundle tampering.
+    ``document`` is ``status`` or ``jwks``.
+    """
+
+    problem_type = PROBLEM_BASE + "device-status-forged"
+    title = "The service's status could not be trusted"
+    status = 422
+
+    def __init__(self, detail: str, *, document: str, **extensions: object) -> None:
+        super().__init__(detail, document=document, **extensions)
+        self.document = document
 
 
 class TamperDetected(DeviceError):

@@ -53,6 +53,41 @@ class DeviceApi(ApiClient):
         return response
 
 
+    def sync_with_nonce(self, device_id: str, cursor: str | None, limit: int, nonce: str) -> dict[str, Any]:
+        """One page of the sync feed whose signed status must echo ``nonce``."""
+        params = {k: v for k, v in {"cursor": cursor, "limit": limit, "nonce": nonce}.items() if v is not None}
+        return self._request("GET", f"/v1/devices/{device_id}/sync", params=params).json()
+
+    def report_tamper_evidence(
+        self, device_id: str, bundle_id: str, kind: str, detail: str, evidence: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
+        """A tamper report, with the evidence (object, expected and found SHA-256) when there is some."""
+        body: dict[str, Any] = {"bundle_id": bundle_id, "kind": kind, "detail": detail}
+        if evidence:
+            body["evidence"] = dict(evidence)
+        return self._request("POST", f"/v1/devices/{device_id}/tamper-reports", json=body).json()
+
+    def report_signal(self, device_id: str, signal: str, detail: str) -> dict[str, Any]:
+        """A security signal (``device.status_forged``): it revokes nothing."""
+        body = {"type": signal, "detail": detail}
+        return self._request("POST", f"/v1/devices/{device_id}/signals", json=body).json()
+
+
+class Link:
+    """Whether to try the network now: after a failure, stay offline for ``retry_seconds``."""
+
+    def __init__(self, clock: Callable[[], float], retry_seconds: float) -> None:
+        self._clock = clock
+        self.retry_seconds = retry_seconds
+        self._offline_until = 0.0
+
+    def may_try(self) -> bool:
+        return self._clock() >= self._offline_until
+
+    def went_offline(self) -> None:
+        self._offline_until = self._clock() + self.retry_seconds
+
+
 class RemoteRefused(DeviceError):
     """The CDN or the LRS refused a transfer (an expired or altered signed URL, a missing object)."""
 

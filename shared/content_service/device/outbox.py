@@ -1,4 +1,4 @@
-"""A durable outbox for what the device must tell the world: xAPI statements and tamper reports.
+"""A durable outbox for what the device must tell the world: xAPI statements, tamper reports, signals.
 
 Items are rows of a SQLite database in the state directory (0600), written in a transaction
 with ``synchronous=FULL``, so an item queued offline survives a crash or a power cut. Each item
@@ -24,7 +24,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-ItemKind = Literal["statement", "tamper"]
+ItemKind = Literal["statement", "tamper", "signal"]
 MINIMUM_RETENTION = timedelta(days=7)
 #: What ``flush`` calls per item: send it (raise to leave it queued) and return what the target answered.
 Sender = Callable[["OutboxItem"], Mapping[str, Any] | None]
@@ -112,7 +112,7 @@ class Outbox:
 
     def put(self, kind: ItemKind, item_id: str, body: Mapping[str, Any]) -> bool:
         """Queue an item; ``False`` if an item with this id is already queued (or was sent)."""
-        if kind not in ("statement", "tamper"):
+        if kind not in ("statement", "tamper", "signal"):
             raise ValueError(f"unknown outbox item kind {kind!r}")
         if not isinstance(item_id, str) or not item_id:
             raise ValueError("an outbox item needs a non-empty id")

@@ -3,15 +3,15 @@
 Layout (the directory is 0700, every file 0600)::
 
     device.key              X25519 private key, PKCS#8 PEM (content_service.crypto.licence)
-    device.json             device id, user, API URL, name, pinned JWKS
+    device.json             sealed: device id, user, tenant, API URL, name, pinned keys (device.state)
+    state.json              sealed state root: clock floor, last signed status, sync cursor,
+                            revocation tombstones, licence index (content_service.device.state)
+    state.lock              serialises writers of state.json across processes
     credentials.json        the bearer token given at enrolment (optional)
-    clock.json              the anti-rollback clock's floor (content_service.device.clock)
-    outbox.sqlite3          queued xAPI statements and tamper reports (content_service.device.outbox)
-    sync.json               the sync feed's cursor, last seq, last signed status (content_service.device.sync)
+    outbox.sqlite3          queued xAPI statements, tamper reports, signals (content_service.device.outbox)
     bundles/{bundle_id}/
         manifest.jws        the signed bundle manifest, byte for byte as served
         licence.jws         the signed licence (it carries the content keys, wrapped to this device)
-        status.json         when the service last confirmed the licence (the online status)
         {package_id}-v{version}.cspc        a downloaded container, still encrypted
         {package_id}-v{version}.cspc.part   a download in progress (resumed with HTTP Range)
 
@@ -53,6 +53,13 @@ class DeviceRecord:
     name: str
     jwks: dict[str, Any]
     enrolled_at: str
+    #: The tenant and issuer the first signed status named; every token must name the same.
+    tenant_id: str = ""
+    issuer: str = "content-service"
+    #: Kids the service retired: never trusted again, whatever an older key set says.
+    retired_kids: list[str] = field(default_factory=list)
+    #: The signed ``server_time`` of the newest key set taken; an older one is refused.
+    jwks_time: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -64,8 +71,15 @@ class DeviceRecord:
             name=str(data.get("name", "")),
             jwks=dict(data["jwks"]),
             enrolled_at=str(data.get("enrolled_at", "")),
+            tenant_id=str(data.get("tenant_id", "")),
+            issuer=str(data.get("issuer", "content-service")),
+            retired_kids=[str(k) for k in data.get("retired_kids", [])],
+            jwks_time=int(data.get("jwks_time", 0)),
             extra=dict(data.get("extra", {})),
         )
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def require_bundle_id(bundle_id: str) -> str:
@@ -135,10 +149,6 @@ class BundleFiles:
     def licence(self) -> Path:
         return self.root / "licence.jws"
 
-    @property
-    def status(self) -> Path:
-        return self.root / "status.json"
-
     def container(self, package_id: str, version: int) -> Path:
         """The finished container of one package version (present only once its hash matched)."""
         if not PACKAGE_ID.fullmatch(package_id) or not isinstance(version, int) or version < 0:
@@ -199,16 +209,16 @@ class DeviceStore:
         return self.home / "credentials.json"
 
     @property
-    def clock_path(self) -> Path:
-        return self.home / "clock.json"
+    def state_path(self) -> Path:
+        return self.home / "state.json"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.home / "state.lock"
 
     @property
     def outbox_path(self) -> Path:
         return self.home / "outbox.sqlite3"
-
-    @property
-    def sync_path(self) -> Path:
-        return self.home / "sync.json"
 
     def bundle(self, bundle_id: str) -> BundleFiles:
         """The files of one bundle (the folder is not created)."""
@@ -241,23 +251,15 @@ class DeviceStore:
     def is_enrolled(self) -> bool:
         return self.device_path.is_file()
 
-    def save_enrolment(self, key: X25519PrivateKey, record: DeviceRecord) -> None:
-        """Write the key (0600, never over an existing one) and then the enrolment record."""
+    def has_key(self) -> bool:
+        return self.key_path.is_file()
+
+    def save_key(self, key: X25519PrivateKey) -> None:
+        """Write the device key (0600), never over an existing one or an existing enrolment."""
         self.ensure()
         if self.is_enrolled() or self.key_path.exists():
             raise AlreadyEnrolled(f"{self.home} already holds a device", path=str(self.home))
         save_private_key(key, self.key_path)
-        self.save_record(record)
-
-    def save_record(self, record: DeviceRecord) -> None:
-        write_json(self.device_path, asdict(record))
-
-    def record(self) -> DeviceRecord:
-        """The enrolment record; ``NotEnrolled`` if there is none."""
-        self.check()
-        if not self.is_enrolled():
-            raise NotEnrolled(f"no device is enrolled in {self.home}; run `content-service device enroll`")
-        return DeviceRecord.from_json(read_json(self.device_path))
 
     def private_key(self) -> X25519PrivateKey:
         """The device key, refused if its file is readable by anyone else (see ``load_private_key``)."""

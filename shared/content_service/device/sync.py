@@ -1,39 +1,41 @@
 """The device side of the sync feed: pull changes, verify the signed status, remove revoked bundles.
 
-``sync_once`` reads ``GET /v1/devices/{id}/sync`` from the stored cursor until the feed has no
-more pages. Each page's status is verified against the JWKS pinned at enrolment before anything
-in the page is believed: a status that does not verify is tampering (a man in the middle hiding
-revocations), so it raises ``TamperDetected`` and nothing is applied. A verified status raises
-the anti-rollback clock to its signed ``server_time`` and becomes the device's fresh status for
-the licence rules.
+``Syncer.sync_once`` reads ``GET /v1/devices/{id}/sync`` from the stored cursor until the feed has
+no more pages. Each request carries a fresh random nonce, and each page's status must be signed
+by a pinned key, name this device, its user and tenant, echo that nonce, and be no older (by its
+signed ``server_time``, the status epoch) than the newest status accepted before. A status that
+fails any of this is ``StatusForged``: nothing in the page is applied, nothing counts as fresh,
+and a ``device.status_forged`` signal is queued (never tamper reports: a forged status says
+nothing about the bundles). A verified status raises the clock floor to its ``server_time``,
+becomes the device's fresh status, and restores trust in a state root that was lost.
 
 Revocations are applied before they are acknowledged: a bundle named by a ``bundle.revoked``
 change, listed in the status's ``revoked_bundles``, or held by a device whose status says
-``revoked`` is unmounted and deleted (licence, so its wrapped keys, and ciphertext; no plaintext
-ever existed), and only then is the cursor persisted. A crash in between replays the page on the
-next sync, and removing an absent bundle is a no-op, so the replay is harmless.
+``revoked`` first gets a tombstone in the sealed state (so a restored copy stays refused), then
+is unmounted and deleted (licence, so its wrapped keys, and ciphertext; no plaintext ever
+existed), and only then is the cursor persisted. A crash in between replays the page on the next
+sync, and removing an absent bundle is a no-op, so the replay is harmless.
 
-``SyncLoop`` runs ``sync_once`` every few seconds in a background thread; ``SyncStatus`` is the
-agent's default way to get a fresh status before opening content.
+``SyncLoop`` runs ``sync_once`` every few seconds in a background thread.
 """
 
 from __future__ import annotations
 
-import contextlib
+import secrets
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from content_service.client import ApiError
-from content_service.crypto import TokenError, UnknownKey, verify
-from content_service.device.errors import DeviceError, LicenceRevoked, Offline, TamperDetected
-from content_service.device.store import BUNDLE_ID, read_json, write_json
+from content_service.device.clock import TrustedClock
+from content_service.device.errors import DeviceError, StatusForged
+from content_service.device.http import DeviceApi
+from content_service.device.reports import Reporter
+from content_service.device.state import DeviceState
+from content_service.device.store import BUNDLE_ID
+from content_service.device.trust import STATUS_TYPE, Trust
 
-if TYPE_CHECKING:
-    from content_service.device.agent import DeviceAgent
-
-STATUS_TYPE = "device-status+jwt"
 #: How often a running device syncs by default: a revocation reaches a device in at most one
 #: interval plus the feed delay, so 3 s keeps revoke → unmount under 5 s at p95 (BENCHMARKS.md).
 DEFAULT_SYNC_INTERVAL = 3.0
@@ -68,136 +70,142 @@ class SyncResult:
 
 @dataclass
 class SyncState:
-    """What the device remembers of its feed, persisted in ``sync.json`` (0600, atomic, fsynced)."""
+    """What the device remembers of its feed (the ``sync`` and ``status`` sections of the state root)."""
 
     cursor: str | None = None
     last_seq: int = 0
     status_at: int | None = None
-    server_time: int = 0
     device_state: str = "active"
     available: list[str] = field(default_factory=list)
 
     @classmethod
-    def load(cls, agent: DeviceAgent) -> SyncState:
-        path = agent.store.sync_path
-        if not path.is_file():
-            return cls()
-        data = read_json(path)
+    def of(cls, root: Mapping[str, Any]) -> SyncState:
+        sync, status = root.get("sync", {}), root.get("status", {})
+        status_at = int(status.get("server_time", 0))
         return cls(
-            cursor=data.get("cursor") or None,
-            last_seq=int(data.get("last_seq", 0)),
-            status_at=int(data["status_at"]) if isinstance(data.get("status_at"), int | float) else None,
-            server_time=int(data.get("server_time", 0)),
-            device_state=str(data.get("device_state", "active")),
-            available=[str(b) for b in data.get("available", [])],
-        )
-
-    def save(self, agent: DeviceAgent) -> None:
-        write_json(
-            agent.store.sync_path,
-            {
-                "cursor": self.cursor,
-                "last_seq": self.last_seq,
-                "status_at": self.status_at,
-                "server_time": self.server_time,
-                "device_state": self.device_state,
-                "available": sorted(set(self.available)),
-            },
+            cursor=sync.get("cursor") or None,
+            last_seq=int(sync.get("last_seq", 0)),
+            status_at=status_at or None,
+            device_state=str(status.get("device_state", "active")),
+            available=[str(b) for b in sync.get("available", [])],
         )
 
 
-def sync_once(agent: DeviceAgent, *, limit: int = PAGE_LIMIT) -> SyncResult:
-    """Pull every pending page of the feed, apply it, acknowledge it; see the module docstring.
+class Syncer:
+    """The sync of one device; ``remove`` unmounts and deletes a bundle (the agent's, under its lock)."""
 
-    Raises ``Offline`` when the service cannot be reached, ``ApiError`` when it refuses, and
-    ``TamperDetected`` when a status does not verify. Nothing is acknowledged past a failure.
-    """
-    state = SyncState.load(agent)
-    applied: list[AppliedChange] = []
-    removed: list[str] = []
-    claims: dict[str, Any] = {}
-    pages = 0
-    while pages < MAX_PAGES:
-        page = agent.api.sync_device(agent.device_id, state.cursor, limit)
-        pages += 1
-        claims = verify_status(agent, page.get("status"))
-        server_time = int(claims["server_time"])
-        agent.clock.observe_server_time(float(server_time))
-        agent._clock_lost = False
-        # Removal first, acknowledgement second: the cursor must never pass an unapplied revocation.
-        doomed = _doomed(agent, claims, page.get("changes", []))
-        for bundle_id in sorted(doomed):
-            if agent.remove(bundle_id):
-                removed.append(bundle_id)
-        for change in page.get("changes", []):
-            applied.append(_apply(state, change, doomed))
-        state.cursor = str(page["next_cursor"])
-        state.server_time = max(state.server_time, server_time)
-        state.device_state = str(claims.get("device_state", "active"))
-        state.available = [b for b in state.available if b not in doomed]
-        # The status counts as fresh only now that everything it announced has been applied.
-        state.status_at = agent.clock.now_int()
-        state.save(agent)
-        if not page.get("has_more"):
-            break
-    return SyncResult(
-        changes=applied,
-        removed=removed,
-        device_state=state.device_state,
-        server_time=state.server_time,
-        last_seq=state.last_seq,
-        pages=pages,
-    )
+    def __init__(
+        self,
+        *,
+        api: Callable[[], DeviceApi],
+        device_id: Callable[[], str],
+        trust: Trust,
+        state: DeviceState,
+        clock: TrustedClock,
+        reporter: Reporter,
+        remove: Callable[[str], bool],
+        held: Callable[[], list[str]],
+    ) -> None:
+        self._api = api
+        self._device_id = device_id
+        self._trust = trust
+        self._state = state
+        self._clock = clock
+        self._reporter = reporter
+        self._remove = remove
+        self._held = held
 
+    def status(self, *, cursor: str | None = None, limit: int = 1) -> tuple[dict[str, Any], dict[str, Any]]:
+        """One page and its verified status claims (``StatusForged``, signalled, if it does not verify)."""
+        nonce = secrets.token_urlsafe(32)
+        page = self._api().sync_with_nonce(self._device_id(), cursor, limit, nonce)
+        try:
+            claims = self._trust.status(page.get("status"), nonce=nonce, newest=self._state.newest_status())
+        except StatusForged as error:
+            raise self._reporter.forged(error) from error
+        return page, claims
 
-def verify_status(agent: DeviceAgent, token: Any) -> dict[str, Any]:
-    """The claims of a device status signed by a pinned key for this device, or ``TamperDetected``.
+    def sync_once(self, *, limit: int = PAGE_LIMIT) -> SyncResult:
+        """Pull every pending page of the feed, apply it, acknowledge it; see the module docstring.
 
-    A key the device has not pinned is a rotation, not tampering (``refresh-jwks`` fixes it);
-    a signature that does not verify, or another device's status, is tampering.
-    """
-    try:
-        claims = verify(str(token), agent.record.jwks, typ=STATUS_TYPE)
-    except UnknownKey as error:
-        raise DeviceError(
-            "the sync status is signed by a key this device has not pinned; run refresh-jwks if the service rotated keys"
-        ) from error
-    except TokenError as error:
-        raise status_tamper(agent, f"the sync status does not verify: {error}") from error
-    if (
-        claims.get("iss") != "content-service"
-        or claims.get("ver") != 1
-        or claims.get("device_id") != agent.device_id
-        or not isinstance(claims.get("server_time"), int | float)
-        or not isinstance(claims.get("revoked_bundles", []), list)
-    ):
-        raise status_tamper(agent, "the sync status is not a version 1 status of this device")
-    return claims
+        Raises ``Offline`` when the service cannot be reached, ``ApiError`` when it refuses, and
+        ``StatusForged`` when a status cannot be trusted. Nothing is acknowledged past a failure.
+        """
+        state = SyncState.of(self._state.read())
+        applied: list[AppliedChange] = []
+        removed: list[str] = []
+        server_time = 0
+        pages = 0
+        while pages < MAX_PAGES:
+            page, claims = self.status(cursor=state.cursor, limit=limit)
+            pages += 1
+            server_time = int(claims["server_time"])
+            # The status answers this request's nonce: its time is the present, not just a floor.
+            self._clock.resync(float(server_time))
+            changes = [c for c in page.get("changes", []) if isinstance(c, Mapping)]
+            doomed = self._doomed(claims, changes)
+            # Tombstones first, removal second, acknowledgement last: the cursor must never pass an
+            # unapplied revocation, and a copy restored later must find the tombstone.
+            if doomed:
+                self._bury(doomed, server_time)
+            for bundle_id in sorted(doomed):
+                if self._remove(bundle_id):
+                    removed.append(bundle_id)
+            for change in changes:
+                applied.append(_apply(state, change, doomed))
+            state.cursor = str(page["next_cursor"])
+            state.device_state = str(claims.get("device_state", "active"))
+            state.available = [b for b in state.available if b not in doomed]
+            state.status_at = server_time
+            self._acknowledge(state, doomed)
+            if not page.get("has_more"):
+                break
+        return SyncResult(
+            changes=applied,
+            removed=removed,
+            device_state=state.device_state,
+            server_time=server_time,
+            last_seq=state.last_seq,
+            pages=pages,
+        )
 
+    def _bury(self, doomed: set[str], at: int) -> None:
+        def change(root: dict[str, Any]) -> None:
+            for bundle_id in doomed:
+                root["tombstones"].setdefault(bundle_id, at)
 
-def status_tamper(agent: DeviceAgent, detail: str) -> TamperDetected:
-    """Report a forged status against each bundle it governs here, and return the error to raise.
+        self._state.update(change)
 
-    A status is not about one bundle, but the API's tamper reports are, and every bundle on the
-    device is what a forged status would keep open; so each is reported (kind ``license``: the
-    status is the licence's online half).
-    """
-    held = agent.store.bundle_ids()
-    errors = [agent._tamper(bundle_id, "license", detail) for bundle_id in held]
-    return errors[0] if errors else TamperDetected(detail, kind="license", bundle_id="")
+    def _acknowledge(self, state: SyncState, doomed: set[str]) -> None:
+        """Persist the cursor and the status; the status counts as fresh only now that it is applied."""
 
+        def change(root: dict[str, Any]) -> None:
+            root["sync"] = {
+                "cursor": state.cursor,
+                "last_seq": max(int(root["sync"].get("last_seq", 0)), state.last_seq),
+                "available": sorted(set(state.available)),
+            }
+            status = root["status"]
+            status["server_time"] = max(int(status.get("server_time", 0)), int(state.status_at or 0))
+            status["device_state"] = state.device_state
+            for bundle_id in doomed:
+                root["licences"].pop(bundle_id, None)
+            # A status answering this device's own nonce is the signed time a lost state waits for.
+            root["untrusted"] = None
 
-def _doomed(agent: DeviceAgent, claims: Mapping[str, Any], changes: list[Mapping[str, Any]]) -> set[str]:
-    """Every bundle this page says must go: revoked by the feed or the status, or all on a revoked device."""
-    doomed = {str(b) for b in claims.get("revoked_bundles", []) if BUNDLE_ID.fullmatch(str(b))}
-    doomed |= {
-        str(c["bundle_id"])
-        for c in changes
-        if c.get("type") == "bundle.revoked" and BUNDLE_ID.fullmatch(str(c.get("bundle_id", "")))
-    }
-    if claims.get("device_state") == "revoked":
-        doomed |= set(agent.store.bundle_ids())
-    return doomed
+        self._state.update(change)
+
+    def _doomed(self, claims: Mapping[str, Any], changes: list[Mapping[str, Any]]) -> set[str]:
+        """Every bundle this page says must go: revoked by the feed or the status, or all on a revoked device."""
+        doomed = {str(b) for b in claims.get("revoked_bundles", []) if BUNDLE_ID.fullmatch(str(b))}
+        doomed |= {
+            str(c["bundle_id"])
+            for c in changes
+            if c.get("type") == "bundle.revoked" and BUNDLE_ID.fullmatch(str(c.get("bundle_id", "")))
+        }
+        if claims.get("device_state") == "revoked":
+            doomed |= set(self._held())
+        return doomed
 
 
 def _apply(state: SyncState, change: Mapping[str, Any], doomed: set[str]) -> AppliedChange:
@@ -210,26 +218,10 @@ def _apply(state: SyncState, change: Mapping[str, Any], doomed: set[str]) -> App
     return AppliedChange(seq, kind, bundle_id, removed=bundle_id in doomed, reason=change.get("reason"))
 
 
-class SyncStatus:
-    """The default status source: sync (learning every revocation), then renew the licence if possible.
+class Syncs(Protocol):
+    """Anything with a ``sync_once`` (the agent): what a ``SyncLoop`` drives."""
 
-    A bundle the sync removed raises ``LicenceRevoked``. A sync the service cannot answer
-    (``ApiError``: an older service without the feed) falls back to a licence refresh, which is
-    a fresh status too. Once the sync succeeded, a failed licence renewal is not fatal: the
-    status is fresh and the stored licence's own dates still apply.
-    """
-
-    def refresh(self, agent: DeviceAgent, bundle_id: str) -> None:
-        try:
-            agent.sync_once()
-        except ApiError:
-            agent.fetch_licence(bundle_id)
-            return
-        if not agent.store.bundle(bundle_id).root.exists():
-            raise LicenceRevoked(f"the service revoked {bundle_id}; it was removed from this device")
-        # Renewal is best effort here: the sync already gave a fresh status.
-        with contextlib.suppress(Offline, ApiError):
-            agent.fetch_licence(bundle_id)
+    def sync_once(self) -> SyncResult: ...
 
 
 class SyncLoop:
@@ -242,7 +234,7 @@ class SyncLoop:
 
     def __init__(
         self,
-        agent: DeviceAgent,
+        agent: Syncs,
         interval: float = DEFAULT_SYNC_INTERVAL,
         *,
         on_result: Callable[[SyncResult], None] | None = None,
@@ -305,11 +297,11 @@ class SyncLoop:
 __all__ = [
     "DEFAULT_SYNC_INTERVAL",
     "MAX_SYNC_INTERVAL",
+    "STATUS_TYPE",
     "AppliedChange",
     "SyncLoop",
     "SyncResult",
     "SyncState",
-    "SyncStatus",
-    "sync_once",
-    "verify_status",
+    "Syncer",
+    "Syncs",
 ]

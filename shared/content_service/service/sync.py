@@ -103,11 +103,17 @@ def sync_device(
     store: SyncStore,
     signer: TokenSigner,
     clock: Clock,
+    nonce: str | None = None,
 ) -> SyncPage:
     """The device's changes after ``cursor``, a cursor to continue from, and a signed fresh status.
 
     Another tenant's or another user's device is not found. An old cursor keeps working: entries
     are never rewritten or removed, and a cursor is only a position in this device's feed.
+
+    The status names the device, its tenant and user, and carries the signed ``server_time`` (the
+    status epoch: devices refuse a status older than the newest they have seen). ``nonce``, a
+    random value the device sent with this request, is echoed in the status so that a captured
+    status cannot be replayed to the device as the answer to a later request.
     """
     device = device_for(principal, device_id, devices, owner_only=True)
     tenant_id, user_id = principal.tenant_id, principal.principal_id
@@ -126,6 +132,8 @@ def sync_device(
         "server_time": int(now.timestamp()),
         "revoked_bundles": revoked,
     }
+    if nonce is not None:
+        claims["nonce"] = nonce
     return SyncPage(
         entries=page,
         next_cursor=encode_sync_cursor(device_id, page[-1].seq if page else after),

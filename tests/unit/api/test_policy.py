@@ -71,7 +71,13 @@ def test_roles_decide_who_may_call_an_operation(principal, operation, allowed):
 
 def test_device_bound_operations_are_owner_only_whatever_the_role():
     owner_only = {op for op, policy in POLICIES.items() if policy.ownership is Ownership.OWNER_ONLY}
-    assert owner_only == {"issue_licence", "download_bundle", "report_tamper", "sync_device"}
+    assert owner_only == {
+        "issue_licence",
+        "download_bundle",
+        "report_tamper",
+        "sync_device",
+        "report_device_signal",
+    }
 
 
 def _event(method: str, path: str, body: object, roles: str) -> dict:

@@ -12,7 +12,6 @@ import requests
 
 from content_service.client import ApiClient
 from content_service.device.agent import DeviceAgent
-from content_service.device.clock import TrustedClock
 from content_service.device.store import DeviceStore
 from tests.unit.device.fake_service import FakeService
 
@@ -74,8 +73,9 @@ def make_agent(
     home: Path, fake_time: FakeTime, session: requests.Session | None = None, **kwargs: Any
 ) -> DeviceAgent:
     store = DeviceStore(home).ensure()
-    clock = TrustedClock(store.clock_path, wall=fake_time.time, monotonic=fake_time.monotonic)
-    return DeviceAgent(store, clock=clock, session=session or requests.Session(), **kwargs)
+    return DeviceAgent(
+        store, wall=fake_time.time, monotonic=fake_time.monotonic, session=session or requests.Session(), **kwargs
+    )
 
 
 def enroll(home: Path, fake_time: FakeTime, service: FakeService, **kwargs: Any) -> DeviceAgent:

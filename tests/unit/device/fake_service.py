@@ -77,6 +77,12 @@ class FakeService:
     sync_requests: list[dict[str, str]] = field(default_factory=list)
     mangle_status: Callable[[str], str] | None = None
     """Alter each signed status before it is sent (a forged or replayed status)."""
+    mangle_jwks: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    """Alter the key set document before it is sent (a forged key set)."""
+    retired_signers: list[LocalSigner] = field(default_factory=list)
+    """Signers retired for good: listed as retired, they still sign the key set once more."""
+    signals: list[dict[str, Any]] = field(default_factory=list)
+    previous_signers: list[LocalSigner] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
 
     # ------------------------------------------------------------ lifecycle
@@ -185,7 +191,19 @@ class FakeService:
         self.bundles[bundle_id].revoked = True
         self._fan_out("bundle.revoked", bundle_id, reason)
 
-    def sync(self, device_id: str, cursor: str | None, limit: int) -> tuple[int, Any]:
+    def key_set(self) -> dict[str, Any]:
+        """The signed key set as the service publishes it (``KeyRing.signed_jwks``)."""
+        keys = [self.signer.public_jwk(), *self.retired_keys]
+        retired = [s.kid for s in self.retired_signers]
+        claims = {"iss": "content-service", "ver": 1, "server_time": int(self.now()), "keys": keys, "retired": retired}
+        signatures = [self.signer.sign(claims, typ="jwk-set+jwt")]
+        signatures += [s.sign(claims, typ="jwk-set+jwt") for s in self.previous_signers + self.retired_signers]
+        document = {"keys": keys, "retired": retired, "signatures": signatures}
+        return self.mangle_jwks(document) if self.mangle_jwks else document
+
+    def sync(
+        self, device_id: str, cursor: str | None, limit: int, nonce: str | None = None
+    ) -> tuple[int, Any]:
         device = self.devices.get(device_id)
         if device is None:
             return 404, {"title": "Not found"}
@@ -203,6 +221,8 @@ class FakeService:
             "server_time": int(self.now()),
             "revoked_bundles": sorted(b for b, x in self.bundles.items() if x.revoked),
         }
+        if nonce is not None:
+            claims["nonce"] = nonce
         status = self.signer.sign(claims, typ="device-status+jwt")
         if self.mangle_status:
             status = self.mangle_status(status)
@@ -264,9 +284,14 @@ class FakeService:
             return 201, self.devices[device_id]
         if match := re.fullmatch(r"/v1/devices/(dev_\w+)/sync", path):
             self.sync_requests.append(dict(query))
-            return self.sync(match[1], query.get("cursor"), int(query.get("limit", 100)))
+            return self.sync(match[1], query.get("cursor"), int(query.get("limit", 100)), query.get("nonce"))
+        if match := re.fullmatch(r"/v1/devices/(dev_\w+)/signals", path):
+            if match[1] not in self.devices:
+                return 404, {"title": "Not found"}
+            self.signals.append({"device_id": match[1], **body})
+            return 202, {"accepted": True}
         if method == "GET" and path == "/v1/.well-known/jwks.json":
-            return 200, {"keys": [self.signer.public_jwk(), *self.retired_keys]}
+            return 200, self.key_set()
         if method == "GET" and path == "/v1/bundles":
             items = [
                 {"bundle_id": b, "user_id": self.user_id, "state": "revoked" if x.revoked else "built"}
@@ -317,9 +342,16 @@ class FakeService:
         return 404, {"title": "No such route"}
 
     def rotate_key(self) -> None:
-        """A new signer signs from now on; the old key stays listed until its tokens expire."""
+        """A new signer signs from now on; the old key stays listed (and signs the key set) until retired."""
         self.retired_keys.insert(0, self.signer.public_jwk())
+        self.previous_signers.insert(0, self.signer)
         self.signer = LocalSigner.generate()
+
+    def retire_previous_keys(self) -> None:
+        """The previous signers are retired: no longer listed, named as retired, signing the set once more."""
+        self.retired_signers.extend(self.previous_signers)
+        self.previous_signers.clear()
+        self.retired_keys.clear()
 
     def revoke_device(self, device_id: str) -> None:
         self.devices[device_id]["state"] = "revoked"

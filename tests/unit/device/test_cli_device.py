@@ -116,3 +116,18 @@ def test_sync_prints_applied_changes_and_removes_a_revoked_bundle(
     assert f"#2 bundle.revoked {bundle_id} (withdrawn): removed" in second.output
     assert not (tmp_path / "dev" / "bundles" / bundle_id).exists()
     assert run(cli, "sync", "--interval", "60", "--watch", "--home", home).exit_code == 2
+
+
+def test_refresh_jwks_pins_a_rotated_key_and_an_altered_state_is_one_line(
+    cli: typer.Typer, live: FakeService, tmp_path: Path
+) -> None:
+    home = str(tmp_path / "dev")
+    assert run(cli, "enroll", "--api", live.api_url, "--token", live.token, "--home", home).exit_code == 0
+    live.rotate_key()
+    refreshed = run(cli, "refresh-jwks", "--home", home)
+    assert refreshed.exit_code == 0 and "added 1 key(s)" in refreshed.stdout
+    assert live.signer.kid in refreshed.stdout
+    record = tmp_path / "dev" / "device.json"
+    record.write_text(record.read_text().replace('"user_id": "', '"user_id": "x'))
+    altered = run(cli, "list", "--home", home)
+    assert altered.exit_code == 1 and altered.stderr.count("\n") == 1 and "EnrolmentAltered" in altered.stderr

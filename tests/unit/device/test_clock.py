@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from content_service.device.clock import TrustedClock
@@ -13,20 +11,42 @@ from tests.unit.device.conftest import DAY, START, FakeTime
 WEEK = 7 * DAY
 
 
-def clock(path: Path, time: FakeTime) -> TrustedClock:
-    return TrustedClock(path, wall=time.time, monotonic=time.monotonic)
+class Floor:
+    """Where the floor persists across "reboots" (the sealed state root in the agent; tests/unit/device/test_state.py)."""
+
+    def __init__(self) -> None:
+        self.trusted = 0.0
+        self.server_time = 0.0
+        self.writes = 0
+
+    def floor(self) -> tuple[float, float]:
+        return self.trusted, self.server_time
+
+    def raise_floor(self, trusted: float, server_time: float) -> None:
+        self.writes += 1
+        self.trusted = max(self.trusted, trusted)
+        self.server_time = max(self.server_time, server_time)
+
+    def set_floor(self, trusted: float, server_time: float) -> None:
+        self.writes += 1
+        self.server_time = max(self.server_time, server_time)
+        self.trusted = max(trusted, self.server_time)
 
 
-def test_the_trusted_clock_follows_the_wall_clock_forward(tmp_path: Path, fake_time: FakeTime) -> None:
-    trusted = clock(tmp_path / "clock.json", fake_time)
+def clock(floor: Floor, time: FakeTime) -> TrustedClock:
+    return TrustedClock(floor, wall=time.time, monotonic=time.monotonic)
+
+
+def test_the_trusted_clock_follows_the_wall_clock_forward(fake_time: FakeTime) -> None:
+    trusted = clock(Floor(), fake_time)
     fake_time.advance(3600)
     assert trusted.now() == START + 3600
 
 
 def test_setting_the_wall_clock_back_does_not_move_trusted_time_back(
-    tmp_path: Path, fake_time: FakeTime
+    fake_time: FakeTime
 ) -> None:
-    trusted = clock(tmp_path / "clock.json", fake_time)
+    trusted = clock(Floor(), fake_time)
     fake_time.advance(60)
     before = trusted.now()
     fake_time.wall -= WEEK
@@ -36,9 +56,9 @@ def test_setting_the_wall_clock_back_does_not_move_trusted_time_back(
 
 
 def test_a_reboot_with_the_clock_set_back_starts_from_the_persisted_time(
-    tmp_path: Path, fake_time: FakeTime
+    fake_time: FakeTime
 ) -> None:
-    path = tmp_path / "clock.json"
+    path = Floor()
     first = clock(path, fake_time)
     fake_time.advance(2 * DAY)
     seen = first.now()
@@ -49,9 +69,9 @@ def test_a_reboot_with_the_clock_set_back_starts_from_the_persisted_time(
 
 
 def test_a_signed_server_time_raises_the_floor_even_with_the_wall_clock_behind(
-    tmp_path: Path, fake_time: FakeTime
+    fake_time: FakeTime
 ) -> None:
-    path = tmp_path / "clock.json"
+    path = Floor()
     trusted = clock(path, fake_time)
     trusted.observe_server_time(START + 10 * DAY)
     assert trusted.now() == START + 10 * DAY
@@ -60,10 +80,10 @@ def test_a_signed_server_time_raises_the_floor_even_with_the_wall_clock_behind(
 
 
 def test_a_licence_expired_before_stays_expired_after_the_clock_is_set_back_a_week(
-    tmp_path: Path, fake_time: FakeTime
+    fake_time: FakeTime
 ) -> None:
     claims = {"ver": 1, "device_id": "dev_a", "nbf": START, "exp": START + DAY, "offline_grace": DAY}
-    path = tmp_path / "clock.json"
+    path = Floor()
     trusted = clock(path, fake_time)
     fake_time.advance(3 * DAY)
     with pytest.raises(LicenceExpired):
@@ -90,28 +110,42 @@ def test_a_licence_expired_before_stays_expired_after_the_clock_is_set_back_a_we
         )
 
 
-def test_a_damaged_clock_file_does_not_reset_the_floor_to_the_wall_clock(
-    tmp_path: Path, fake_time: FakeTime
+def test_the_floor_never_moves_back_whatever_a_caller_holds(fake_time: FakeTime) -> None:
+    floor = Floor()
+    ahead = clock(floor, fake_time)
+    ahead.observe_server_time(START + 3 * DAY)
+    # A second process started before the server time was seen, with the wall clock set back.
+    fake_time.wall -= WEEK
+    behind = TrustedClock(wall=fake_time.time, monotonic=fake_time.monotonic)
+    behind.checkpoint()
+    behind.bind(floor)
+    assert behind.now() >= START + 3 * DAY
+    assert floor.trusted >= START + 3 * DAY
+
+
+def test_an_unbound_clock_persists_nothing(fake_time: FakeTime) -> None:
+    floor = Floor()
+    unbound = TrustedClock(wall=fake_time.time, monotonic=fake_time.monotonic)
+    fake_time.advance(10)
+    unbound.checkpoint()
+    assert floor.writes == 0
+    unbound.bind(floor)
+    unbound.checkpoint()
+    assert floor.trusted == START + 10
+
+
+def test_a_nonce_bound_server_time_corrects_a_wall_clock_set_ahead_but_never_goes_below_it(
+    fake_time: FakeTime,
 ) -> None:
-    import os
-
-    path = tmp_path / "clock.json"
-    path.write_text("{not json")
-    os.utime(path, (START + 5 * DAY, START + 5 * DAY))
-    assert clock(path, fake_time).now() >= START + 5 * DAY
-
-
-def test_the_clock_file_is_private(tmp_path: Path, fake_time: FakeTime) -> None:
-    trusted = clock(tmp_path / "clock.json", fake_time)
-    trusted.checkpoint()
-    assert (tmp_path / "clock.json").stat().st_mode & 0o777 == 0o600
-
-
-def test_the_clock_says_whether_its_record_was_read_back(tmp_path: Path, fake_time: FakeTime) -> None:
-    path = tmp_path / "clock.json"
-    first = clock(path, fake_time)
-    assert first.restored is False
-    first.checkpoint()
-    assert clock(path, fake_time).restored is True
-    path.write_text("[]")
-    assert clock(path, fake_time).restored is False
+    floor = Floor()
+    trusted = clock(floor, fake_time)
+    trusted.observe_server_time(START)
+    fake_time.wall += 365 * DAY  # the user set the clock a year ahead by mistake
+    assert trusted.now() >= START + 365 * DAY
+    fake_time.wall -= 365 * DAY  # and back
+    trusted.resync(START + 60)
+    assert START + 60 <= trusted.now() < START + 120
+    assert floor.trusted < START + DAY and floor.server_time == START + 60
+    # Only forward for the signed part: an older signed time changes nothing.
+    trusted.resync(START)
+    assert trusted.last_server_time == START + 60

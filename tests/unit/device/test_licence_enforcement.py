@@ -89,7 +89,7 @@ def test_online_with_a_stale_status_the_licence_is_refreshed_first(
     fake_time.advance(WEEK + DAY)
     with ready.mount(bundle_id) as mounted:
         assert mounted.read("pkg_second", "a.txt") == b"second package"
-    claims = ready._load_licence(bundle_id, ready.store.bundle(bundle_id))
+    claims = ready.parts.licences.load(bundle_id)
     assert claims["nbf"] >= fake_time.wall - 1, "the refresh brought a renewed licence"
 
 
@@ -128,23 +128,27 @@ def test_a_refreshed_licence_raises_the_clock_floor(
     assert ready.clock.now() >= claims["server_time"]
 
 
-def test_deleting_the_clock_file_after_expiry_does_not_reopen_the_bundle(
+def test_deleting_the_state_root_after_expiry_does_not_reopen_the_bundle(
     ready: DeviceAgent, bundle_id: str, fake_time: FakeTime, service: FakeService
 ) -> None:
     ready.session = Airplane()
     fake_time.advance(2 * WEEK + 1)
     with pytest.raises(LicenceExpired):
         ready.mount(bundle_id)
-    ready.store.clock_path.unlink()
+    ready.store.state_path.unlink()
     fake_time.reboot()
     fake_time.wall -= 2 * WEEK
     rebooted = make_agent(ready.store.home, fake_time, session=Airplane())
     with pytest.raises(ClockUntrusted):
         rebooted.mount(bundle_id)
-    # Online once, a fresh licence brings a signed server time and the clock is trusted again.
-    service.now = lambda: fake_time.wall + 2 * WEEK
+    # A licence alone does not restore trust: it answers no nonce of this device.
     rebooted.session = requests.Session()
+    service.now = lambda: fake_time.wall + 2 * WEEK
     rebooted.fetch_licence(bundle_id)
+    assert rebooted.state.untrusted()
+    # A sync does: its status answers this device's nonce and brings the signed server time.
+    rebooted.sync_once()
+    assert rebooted.state.untrusted() is None
     assert rebooted.clock.now() >= fake_time.wall + 2 * WEEK
     with rebooted.mount(bundle_id) as mounted:
         assert mounted.read("pkg_second", "a.txt") == b"second package"

@@ -10,11 +10,7 @@ import pytest
 from content_service.crypto import InsecureKeyFile, generate_device_key
 from content_service.device.agent import DeviceAgent
 from content_service.device.errors import AlreadyEnrolled, BundleNotFound, InsecureStateDir, NotEnrolled
-from content_service.device.store import DeviceRecord, DeviceStore
-
-
-def record() -> DeviceRecord:
-    return DeviceRecord("dev_1", "user-1", "http://api", "n", {"keys": [{"kid": "k"}]}, "now")
+from content_service.device.store import DeviceStore
 
 
 def test_the_state_directory_is_0700_and_every_file_0600(ready: DeviceAgent, bundle_id: str) -> None:
@@ -43,16 +39,16 @@ def test_a_symlinked_state_directory_is_refused(tmp_path: Path) -> None:
 
 def test_enrolling_twice_never_overwrites_the_key(tmp_path: Path) -> None:
     store = DeviceStore(tmp_path / "device").ensure()
-    store.save_enrolment(generate_device_key(), record())
+    store.save_key(generate_device_key())
     key = store.key_path.read_bytes()
     with pytest.raises(AlreadyEnrolled):
-        store.save_enrolment(generate_device_key(), record())
+        store.save_key(generate_device_key())
     assert store.key_path.read_bytes() == key
 
 
 def test_a_key_file_others_can_read_is_refused(tmp_path: Path) -> None:
     store = DeviceStore(tmp_path / "device").ensure()
-    store.save_enrolment(generate_device_key(), record())
+    store.save_key(generate_device_key())
     os.chmod(store.key_path, 0o644)
     with pytest.raises(InsecureKeyFile):
         store.private_key()
@@ -60,7 +56,9 @@ def test_a_key_file_others_can_read_is_refused(tmp_path: Path) -> None:
 
 def test_a_store_without_enrolment_says_so(tmp_path: Path) -> None:
     with pytest.raises(NotEnrolled):
-        DeviceStore(tmp_path / "nothing").record()
+        DeviceStore(tmp_path / "nothing").check()
+    with pytest.raises(NotEnrolled):
+        DeviceAgent(DeviceStore(tmp_path / "empty")).record  # noqa: B018
 
 
 @pytest.mark.parametrize("bad", ["../etc", "bnd_../../x", "bnd_" + "0" * 31, "bnd_" + "A" * 32, ""])

@@ -11,8 +11,8 @@ import pytest
 import requests
 
 from content_service.device.agent import DeviceAgent
-from content_service.device.errors import DeviceError, LicenceRevoked, Offline, TamperDetected
-from content_service.device.sync import SyncLoop, SyncState, sync_once
+from content_service.device.errors import DeviceError, LicenceRevoked, Offline, StatusForged
+from content_service.device.sync import Syncer, SyncLoop
 from tests.unit.device.conftest import DAY, Airplane, FakeTime, enroll, make_agent
 from tests.unit.device.fake_service import FakeService
 
@@ -26,11 +26,11 @@ def test_the_feed_is_read_page_by_page_and_the_cursor_is_persisted(
     agent: DeviceAgent, service: FakeService, fake_time: FakeTime
 ) -> None:
     added = [service.add_bundle({"pkg": {"a.txt": b"x"}}) for _ in range(5)]
-    result = sync_once(agent, limit=2)
+    result = agent.parts.syncer.sync_once(limit=2)
     assert result.pages == 3
     assert [c.bundle_id for c in result.changes] == added
     assert [c.seq for c in result.changes] == [1, 2, 3, 4, 5]
-    state = SyncState.load(agent)
+    state = agent.sync_state()
     assert state.last_seq == 5 and state.cursor and sorted(state.available) == sorted(added)
     # The second sync starts from the stored cursor: nothing is replayed.
     again = agent.sync_once()
@@ -53,7 +53,7 @@ def test_a_revoked_bundle_is_unmounted_and_its_licence_and_ciphertext_deleted(
     assert [(c.type, c.removed) for c in result.changes] == [("bundle.revoked", True)]
     assert mounted.closed
     assert not ready.store.bundle(bundle_id).root.exists()
-    assert bundle_id not in SyncState.load(ready).available
+    assert bundle_id not in ready.sync_state().available
     with pytest.raises(DeviceError):
         ready.mount(bundle_id)
 
@@ -62,34 +62,34 @@ def test_a_crash_between_removal_and_acknowledgement_replays_the_page_harmlessly
     ready: DeviceAgent, bundle_id: str, service: FakeService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ready.sync_once()
-    acked = SyncState.load(ready)
+    acked = ready.sync_state()
     service.revoke_bundle(bundle_id)
 
-    def crash(self: SyncState, agent: DeviceAgent) -> None:
+    def crash(self: Syncer, *args: object) -> None:
         raise OSError("power cut before the cursor was written")
 
-    monkeypatch.setattr(SyncState, "save", crash)
+    monkeypatch.setattr(Syncer, "_acknowledge", crash)
     with pytest.raises(OSError):
         ready.sync_once()
     monkeypatch.undo()
     # The bundle is gone but the revocation is not acknowledged: the cursor did not move.
     assert not ready.store.bundle(bundle_id).root.exists()
-    assert SyncState.load(ready).cursor == acked.cursor
+    assert ready.sync_state().cursor == acked.cursor
     replay = ready.sync_once()
     assert [c.type for c in replay.changes] == ["bundle.revoked"] and replay.removed == []
-    assert SyncState.load(ready).last_seq == acked.last_seq + 1
+    assert ready.sync_state().last_seq == acked.last_seq + 1
 
 
 def test_a_failed_removal_is_not_acknowledged_and_is_retried(
     ready: DeviceAgent, bundle_id: str, service: FakeService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ready.sync_once()
-    before = SyncState.load(ready).cursor
+    before = ready.sync_state().cursor
     service.revoke_bundle(bundle_id)
     monkeypatch.setattr(ready.store, "remove_bundle", lambda b: (_ for _ in ()).throw(OSError("busy")))
     with pytest.raises(OSError):
         ready.sync_once()
-    assert SyncState.load(ready).cursor == before
+    assert ready.sync_state().cursor == before
     monkeypatch.undo()
     assert ready.sync_once().removed == [bundle_id]
 
@@ -102,11 +102,11 @@ def test_a_bundle_listed_as_revoked_in_the_status_is_removed_even_without_its_fe
     assert ready.sync_once().removed == [bundle_id]
 
 
-def test_a_forged_status_is_tamper_reported_and_nothing_is_applied(
+def test_a_forged_status_is_signalled_never_tamper_reported_and_nothing_is_applied(
     ready: DeviceAgent, bundle_id: str, service: FakeService
 ) -> None:
     ready.sync_once()
-    before = SyncState.load(ready)
+    before = ready.sync_state()
 
     def forge(token: str) -> str:
         header, payload, signature = token.split(".")
@@ -118,23 +118,62 @@ def test_a_forged_status_is_tamper_reported_and_nothing_is_applied(
 
     service.mangle_status = forge
     service.revoke_bundle(bundle_id)
-    with pytest.raises(TamperDetected) as raised:
+    with pytest.raises(StatusForged) as raised:
         ready.sync_once()
-    assert raised.value.bundle_id == bundle_id
-    assert [r["bundle_id"] for r in service.tamper_reports] == [bundle_id]
-    assert SyncState.load(ready) == before
+    assert raised.value.document == "status"
+    assert service.tamper_reports == [], "a forged status says nothing about the bundles"
+    assert [s["type"] for s in service.signals] == ["device.status_forged"]
+    assert service.signals[0]["device_id"] == ready.device_id
+    assert ready.sync_state() == before
     assert ready.clock.last_server_time < time.time() + DAY, "a forged server time never moves the clock"
+    # Offline (the signal is queued), the same forged status is signalled once the service answers.
+    ready.session = Airplane()
+    with pytest.raises(Offline):
+        ready.sync_once()
 
 
-def test_another_devices_status_is_refused_as_tamper(
+def test_another_devices_status_is_refused_as_forged(
     ready: DeviceAgent, service: FakeService, tmp_path: Path, fake_time: FakeTime
 ) -> None:
     other = enroll(tmp_path / "other", fake_time, service)
     # A validly signed status, but of another device: replaying it would hide this device's revocations.
     foreign = service.sync(other.device_id, None, 1)[1]["status"]
     service.mangle_status = lambda _: foreign
-    with pytest.raises(TamperDetected):
+    with pytest.raises(StatusForged):
         ready.sync_once()
+    assert service.tamper_reports == []
+
+
+def test_a_replayed_status_is_refused_and_does_not_count_as_fresh(
+    ready: DeviceAgent, bundle_id: str, service: FakeService, fake_time: FakeTime
+) -> None:
+    captured: list[str] = []
+    service.mangle_status = lambda token: captured.append(token) or token
+    ready.sync_once()
+    status_at = ready.sync_state().status_at
+    fake_time.advance(DAY)
+    # The attacker answers the next sync with the status captured a day ago: it names this device and
+    # verifies, but it answers another request's nonce.
+    service.mangle_status = lambda _: captured[0]
+    with pytest.raises(StatusForged, match="replayed"):
+        ready.sync_once()
+    assert ready.sync_state().status_at == status_at
+    ready.session = Airplane()
+    assert not ready.parts.licences.fresh(bundle_id, ready.parts.licences.load(bundle_id))
+
+
+def test_a_status_older_than_the_newest_seen_is_refused(
+    ready: DeviceAgent, service: FakeService, fake_time: FakeTime
+) -> None:
+    fake_time.advance(DAY)
+    ready.sync_once()
+    newest = ready.sync_state().status_at
+    # A genuine status answering the nonce, but signed at an earlier time (a service clock rolled
+    # back, or a signing oracle replaying old times): older than the newest, refused.
+    service.now = lambda: fake_time.wall - 2 * DAY
+    with pytest.raises(StatusForged, match="older"):
+        ready.sync_once()
+    assert ready.sync_state().status_at == newest
 
 
 def test_a_revoked_device_removes_every_bundle(

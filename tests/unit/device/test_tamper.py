@@ -105,8 +105,10 @@ def test_a_signed_licence_whose_keys_are_for_another_key_is_refused(
 ) -> None:
     other = enroll(tmp_path / "other", fake_time, service)
     other_key = service.devices[other.device_id]["public_key"]
-    forged = service.licence(bundle_id, ready.device_id, device_key=other_key)
-    ready.store.bundle(bundle_id).licence.write_text(forged)
+    # The service (or whoever holds its signing key) issues a licence wrapped to another key.
+    genuine = service.licence
+    service.licence = lambda b, d, **_: genuine(b, d, device_key=other_key)  # type: ignore[method-assign]
+    ready.fetch_licence(bundle_id)
     with pytest.raises(TamperDetected) as caught:
         ready.verify(bundle_id)
     assert caught.value.kind == "license"
@@ -157,3 +159,40 @@ def verify_claims(token: str, service: FakeService) -> dict:
     from content_service.crypto import verify
 
     return verify(token, {"keys": [service.signer.public_jwk()]}, typ="bundle-manifest+jwt")
+
+
+def test_a_tampered_container_is_reported_with_evidence_the_service_can_corroborate(
+    ready: DeviceAgent, bundle_id: str, service: FakeService
+) -> None:
+    import hashlib
+
+    path = container(ready, bundle_id)
+    flip(path, 500)
+    with pytest.raises(TamperDetected):
+        ready.mount(bundle_id)
+    [report] = service.tamper_reports
+    signed = next(p for p in service.bundles[bundle_id].packages if p["package_id"] == "pkg_welcome")
+    assert report["evidence"] == {
+        "object": "container",
+        "package_id": "pkg_welcome",
+        "version": 1,
+        "expected_sha256": signed["container"]["sha256"],
+        "found_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+    }
+
+
+def test_a_manifest_the_licence_was_not_issued_for_is_reported_with_manifest_evidence(
+    ready: DeviceAgent, bundle_id: str, service: FakeService
+) -> None:
+    import hashlib
+
+    manifest = ready.store.bundle(bundle_id).manifest
+    flip_text(manifest)
+    with pytest.raises(TamperDetected):
+        ready.verify(bundle_id)
+    [report] = service.tamper_reports
+    assert report["evidence"] == {
+        "object": "manifest",
+        "expected_sha256": hashlib.sha256(service.bundles[bundle_id].manifest.encode()).hexdigest(),
+        "found_sha256": hashlib.sha256(manifest.read_bytes()).hexdigest(),
+    }

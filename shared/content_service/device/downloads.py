@@ -1,0 +1,89 @@
+"""Downloads: the signed manifest first, then each container, resumed with HTTP Range.
+
+The manifest's signature is checked against the pinned keys before anything else is trusted;
+each container is held to the manifest's size and SHA-256 and only then renamed into place, so a
+finished ``.cspc`` has always matched once.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from collections.abc import Callable, Mapping
+
+import requests
+
+from content_service.device.content import ContentChecks, sha256_file
+from content_service.device.errors import BundleNotFound
+from content_service.device.http import DeviceApi, Progress, fetch_resumable, fetch_small
+from content_service.device.reports import Reporter, container_evidence
+from content_service.device.store import BundleFiles, DeviceStore, write_private
+
+#: A manifest lists containers, not content: anything larger is not a manifest.
+MANIFEST_LIMIT = 1 << 20
+
+
+class Downloads:
+    """The downloads of one device."""
+
+    def __init__(
+        self,
+        store: DeviceStore,
+        checks: ContentChecks,
+        reporter: Reporter,
+        *,
+        api: Callable[[], DeviceApi],
+        session: Callable[[], requests.Session],
+        device_id: Callable[[], str],
+    ) -> None:
+        self._store = store
+        self._checks = checks
+        self._reporter = reporter
+        self._api = api
+        self._session = session
+        self._device_id = device_id
+
+    def download(self, bundle_id: str, progress: Progress | None = None) -> list[str]:
+        """Download the manifest and every container, resuming partial files; return the package ids."""
+        files = self._store.bundle_dir(bundle_id)
+        signed = self._api().download_urls(bundle_id, self._device_id())
+        manifest_bytes = fetch_small(self._session(), signed["manifest_url"], limit=MANIFEST_LIMIT)
+        manifest = self._checks.manifest(bundle_id, manifest_bytes)
+        write_private(files.manifest, manifest_bytes)
+        urls = {(c["package_id"], int(c["version"])): c["url"] for c in signed["containers"]}
+        done = []
+        for package in manifest["packages"]:
+            package_id, version = str(package["package_id"]), int(package["version"])
+            container = package["container"]
+            final = files.container(package_id, version)
+            if not (final.is_file() and final.stat().st_size == int(container["size"])):
+                if (package_id, version) not in urls:
+                    raise BundleNotFound(f"the download listing has no URL for {package_id} v{version}")
+                self._container(bundle_id, files, package_id, version, container, urls, progress)
+            done.append(package_id)
+        return done
+
+    def _container(
+        self,
+        bundle_id: str,
+        files: BundleFiles,
+        package_id: str,
+        version: int,
+        container: Mapping[str, object],
+        urls: Mapping[tuple[str, int], str],
+        progress: Progress | None,
+    ) -> None:
+        partial = files.partial(package_id, version)
+        size = int(str(container["size"]))
+        fetch_resumable(self._session(), urls[(package_id, version)], partial, size, name=package_id, progress=progress)
+        expected, found = str(container["sha256"]), sha256_file(partial)
+        if not hmac.compare_digest(found, expected):
+            # The bytes are not the signed container. Start the next attempt from zero.
+            partial.unlink()
+            raise self._reporter.tamper(
+                bundle_id,
+                "container",
+                f"the downloaded container of {package_id} v{version} has another SHA-256",
+                container_evidence(package_id, version, expected, found),
+            )
+        os.replace(partial, files.container(package_id, version))
