@@ -5,6 +5,8 @@ last allowed attempt the job is failed instead (``export.crashed``), so it is ne
 pending. A run killed outright is failed later by the sweep (``export.abandoned``).
 """
 
+import time
+
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -12,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from content_service.bootstrap import dependencies
 from content_service.service.exports import export_job_of, fail_export_after_retries, run_export
+from content_service.service.telemetry import record_export
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -21,6 +24,7 @@ def export_record(record: SQSRecord) -> None:
     deps = dependencies()
     last_attempt = int(record.attributes.approximate_receive_count) >= deps.settings.export_max_attempts
     tenant_id, export_id = export_job_of(record.body)
+    started_at, started = deps.clock.now(), time.perf_counter()
     try:
         job = run_export(
             tenant_id,
@@ -38,6 +42,7 @@ def export_record(record: SQSRecord) -> None:
         job = fail_export_after_retries(
             tenant_id, export_id, type(error).__name__, exports=deps.exports, clock=deps.clock
         )
+    record_export(deps.metrics, job, started_at=started_at, seconds=time.perf_counter() - started)
     logger.info("export finished", extra={"export_id": export_id, "state": job.state.value})
 
 

@@ -5,21 +5,18 @@ the consumers. A record whose events the bus refused, or whose consumers failed,
 (ReportBatchItemFailures) and the stream redelivers from it; the inbox makes redelivery harmless.
 """
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from content_service.adapters.stream import outbox_row
 from content_service.bootstrap import dependencies
-from content_service.settings import get_settings
 
 logger = Logger()
-metrics = Metrics(namespace=get_settings().metrics_namespace)
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
-@metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event: dict, context: LambdaContext) -> dict:
     fan_out = dependencies().fan_out

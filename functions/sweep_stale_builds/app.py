@@ -7,6 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from content_service.bootstrap import dependencies
 from content_service.service.exports import fail_abandoned_exports
 from content_service.service.packages import fail_abandoned_builds
+from content_service.service.telemetry import record_abandoned_builds, record_abandoned_exports
 
 logger = Logger()
 
@@ -20,6 +21,8 @@ def handler(event: dict, context: LambdaContext) -> dict:
     failed_exports = fail_abandoned_exports(
         exports=deps.exports, clock=deps.clock, export_timeout_seconds=deps.settings.export_timeout_seconds
     )
+    record_abandoned_builds(deps.metrics, failed)
+    record_abandoned_exports(deps.metrics, failed_exports)
     logger.info(
         "sweep finished",
         extra={

@@ -5,17 +5,15 @@ belongs to (the fan-out then revokes them by tenant policy). SQS delivers at lea
 tamper record is keyed by the notification, so a redelivery writes nothing new.
 """
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from content_service.bootstrap import dependencies
 from content_service.service.storage_watch import check_bundle_object, object_changes
-from content_service.settings import get_settings
 
 logger = Logger()
-metrics = Metrics(namespace=get_settings().metrics_namespace)
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
@@ -34,7 +32,6 @@ def check_record(record: SQSRecord) -> None:
             logger.warning("unexpected bundle object change", extra={"key": change.key, "bundles": flagged})
 
 
-@metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event: dict, context: LambdaContext) -> dict:
     return process_partial_response(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from content_service.domain.bundle import TamperPolicy
@@ -107,7 +107,14 @@ class Settings(BaseSettings):
         description="per-tenant policy, comma-separated tenant=on|off (for example 'acme=off,beta=on')",
     )
     metrics_namespace: str = Field(
-        default="ContentService", description="CloudWatch namespace of EMF metrics"
+        default="ContentService",
+        validation_alias=AliasChoices("POWERTOOLS_METRICS_NAMESPACE", "METRICS_NAMESPACE"),
+        description="CloudWatch namespace of EMF metrics",
+    )
+    service_name: str = Field(
+        default="content-service",
+        validation_alias="POWERTOOLS_SERVICE_NAME",
+        description="the service dimension of every metric (and the service field of log lines)",
     )
 
     @property

@@ -89,7 +89,7 @@ def test_alarms_watch_tamper_events_revocation_lag_and_the_dead_letter_queue(sam
     )
     lag = resources["RevocationLagAlarm"]["Properties"]
     assert (lag["MetricName"], lag["ExtendedStatistic"], lag["Threshold"]) == (
-        "RevocationLagSeconds",
+        "RevocationLag",
         "p95",
         30,
     )

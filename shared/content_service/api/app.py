@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
-from content_service.api import authorization, bundle_routes, export_routes, problems, sync_routes
+from content_service.api import authorization, bundle_routes, export_routes, problems, sync_routes, telemetry
 from content_service.api.auth import principal_of
 from content_service.api.idempotency import idempotency_config
 from content_service.api.models import (
@@ -150,12 +150,13 @@ def handle_unexpected(error: Exception) -> Response:
 
 # Every route must have an entry in the policy table, or the app refuses to start.
 authorization.install(app)
+telemetry.install(app)
 
 
 def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Resolve one API Gateway event; idempotency learns the invocation's remaining time first."""
     idempotency_config().register_lambda_context(context)
-    return app.resolve(event, context)
+    return telemetry.measured(app.resolve, event, context, lambda: dependencies().metrics)
 
 
 def openapi_document() -> str:
