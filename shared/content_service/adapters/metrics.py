@@ -53,7 +53,7 @@ _STARTED = "content_service_started"
 def instrument_kms(client: Any, metrics: Metrics) -> Any:
     """Time every call of a boto3 KMS client and count throttled ones, through botocore's events.
 
-    ``after-call`` fires once per API call, after botocore's own retries and before an error is
+    ``before-parameter-build`` and ``after-call`` fire once per API call, after botocore's own retries and before an error is
     raised, so the latency includes retries and a throttle seen here is one the caller gets.
     """
 
@@ -67,6 +67,6 @@ def instrument_kms(client: Any, metrics: Metrics) -> Any:
         error = parsed.get("Error", {}).get("Code") if isinstance(parsed, dict) else None
         record_kms_call(metrics, model.name, (time.perf_counter() - begun) * 1000, error)
 
-    client.meta.events.register("before-call.kms", started)
+    client.meta.events.register("before-parameter-build.kms", started)
     client.meta.events.register("after-call.kms", finished)
     return client
