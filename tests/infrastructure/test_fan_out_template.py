@@ -93,7 +93,7 @@ def test_alarms_watch_tamper_events_revocation_lag_and_the_dead_letter_queue(sam
         "p95",
         30,
     )
-    namespace = resources["FanOutFunction"]["Properties"]["Environment"]["Variables"][
+    namespace = sam["Globals"]["Function"]["Environment"]["Variables"][
         "POWERTOOLS_METRICS_NAMESPACE"
     ]
     assert tamper["Namespace"] == lag["Namespace"] == namespace
