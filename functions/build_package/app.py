@@ -6,21 +6,29 @@ last allowed attempt the package is failed instead, so it is never left building
 
 import time
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from content_service.bootstrap import dependencies
+from content_service.observability import correlated
 from content_service.service import packages
 from content_service.service.build_events import uploaded_objects
 from content_service.service.telemetry import record_build
 
 logger = Logger()
+tracer = Tracer()
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
+@tracer.capture_method
 def build_record(record: SQSRecord) -> None:
+    with correlated(logger, tracer, record.message_id):
+        _build(record)
+
+
+def _build(record: SQSRecord) -> None:
     deps = dependencies()
     last_attempt = int(record.attributes.approximate_receive_count) >= deps.settings.build_max_attempts
     for uploaded in uploaded_objects(record.body):
@@ -52,6 +60,7 @@ def build_record(record: SQSRecord) -> None:
         )
 
 
+@tracer.capture_lambda_handler
 @logger.inject_lambda_context
 def handler(event: dict, context: LambdaContext) -> dict:
     return process_partial_response(

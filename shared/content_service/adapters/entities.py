@@ -35,6 +35,7 @@ from pynamodb.transactions import TransactWrite
 
 from content_service.adapters.conditional import conditional_save, persist
 from content_service.adapters.cursors import decode_cursor, encode_cursor
+from content_service.correlation import stamped
 from content_service.domain.bundle import Bundle, BundlePackage, BundleState
 from content_service.domain.device import Device, DeviceKeyAlreadyEnrolled, DeviceState
 from content_service.domain.device_slots import DeviceSlot, DeviceSlots, DeviceSlotsChanged
@@ -112,7 +113,7 @@ def _optional_time(text: str | None) -> datetime | None:
 
 
 def _events(events: tuple[DomainEvent, ...]) -> list[dict[str, Any]] | None:
-    return [event.as_dict() for event in events] or None
+    return [stamped(event.as_dict()) for event in events] or None
 
 
 class _Store:
