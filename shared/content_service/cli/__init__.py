@@ -20,13 +20,14 @@ app = typer.Typer(
 
 def _register_commands() -> None:
     # Each command group lives in its own module and adds itself to the app.
-    from content_service.cli import demo, device, export, local, validate
+    from content_service.cli import demo, device, export, local, migrate, validate
 
     validate.register(app)
     local.register(app)
     demo.register(app)
     device.register(app)
     export.register(app)
+    migrate.register(app)
 
 
 _register_commands()
