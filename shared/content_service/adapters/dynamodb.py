@@ -36,6 +36,7 @@ from content_service.domain.package import (
     SealedContent,
     Standard,
 )
+from content_service.migrations import SCHEMA_VERSION
 from content_service.service.ports import Page
 
 BUILDING_PARTITION = "BUILDING"
@@ -90,6 +91,7 @@ def package_model(table_name: str, region: str) -> type[Model]:
         version = NumberAttribute()
         state = UnicodeAttribute()
         revision = NumberAttribute()
+        schema_version = NumberAttribute(default=SCHEMA_VERSION)
         source_key = UnicodeAttribute()
         created_at = UTCDateTimeAttribute()
         updated_at = UTCDateTimeAttribute()

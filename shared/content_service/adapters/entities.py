@@ -43,6 +43,7 @@ from content_service.domain.errors import ConcurrencyConflict, NotFound
 from content_service.domain.events import DomainEvent
 from content_service.domain.export import ExportJob, ExportResult, ExportState
 from content_service.domain.package import Problem
+from content_service.migrations import SCHEMA_VERSION
 from content_service.service.ports import BundlePage, DevicePage, IssuedLicence, TamperReportRecord
 
 
@@ -81,6 +82,7 @@ def entity_model(table_name: str, region: str) -> type[Model]:
         entity = UnicodeAttribute()
         tenant_id = UnicodeAttribute()
         revision = NumberAttribute(default=0)
+        schema_version = NumberAttribute(default=SCHEMA_VERSION)
         body = JSONAttribute()
         events = JSONAttribute(null=True)
         by_owner = ByOwner()

@@ -52,10 +52,12 @@ class DeviceSlotsMigration:
                 "revision": {"N": str(_revision(record) + 1)},
                 "body": {"S": json.dumps(body)},
                 ADDED: {"SS": added},
-                CREATED: {"BOOL": record is None or CREATED in record},
+                CREATED: {"BOOL": True},
+                "schema_version": {"N": str(self.version)},
             }
             if record is not None:
-                new = {**record, **new, CREATED: record.get(CREATED, {"BOOL": False})}
+                # A record that existed keeps everything it had, its version stamp included.
+                new = {**record, **{k: v for k, v in new.items() if k not in (CREATED, "schema_version")}}
             if _put_if_unchanged(client, table, new, record):
                 return True
         raise RuntimeError(f"the device slots of {key['pk']['S']} kept changing; run the migration again")

@@ -141,6 +141,7 @@ class MigrationRunner:
                     continue
                 running["scanned"] += 1
                 running["changed"] += int(apply(self._client, self._table, item))
+                self._stamp(item, running["target"])
             running["cursor"] = page.get("LastEvaluatedKey")
             finished = running["cursor"] is None
             state = self._save(
@@ -161,6 +162,35 @@ class MigrationRunner:
             )
             if finished:
                 return state
+
+    def _stamp(self, item: dict[str, Any], version: int) -> None:
+        """Record ``version`` on an aggregate item (one with a revision); version 1 is no attribute.
+
+        The stamp changes no revision, so it never looks like a new write of the aggregate (the
+        stream adapter skips such records) and never fails the service's own conditional writes.
+        It is conditional on the revision the item has, re-read if the item changed meanwhile (the
+        migration itself, or the service, wrote it); the service writes the current version anyway.
+        """
+        key = {"pk": item["pk"], "sk": item["sk"]}
+        for _ in range(5):
+            if "revision" not in item or _version_of(item) == version:
+                return
+            update = "REMOVE schema_version" if version == 1 else "SET schema_version = :v"
+            values = {":r": item["revision"], **({} if version == 1 else {":v": {"N": str(version)}})}
+            try:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=key,
+                    UpdateExpression=update,
+                    ConditionExpression="revision = :r",
+                    ExpressionAttributeValues=values,
+                )
+                return
+            except self._client.exceptions.ConditionalCheckFailedException:
+                item = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
+                if item is None:
+                    return
+        raise MigrationBusy(f"{key['pk']['S']} kept changing while being stamped; run the migration again")
 
     def _scan(self, cursor: dict[str, Any] | None) -> dict[str, Any]:
         # Consistent reads, so an item written just before the scan reached its page is seen as it is.
@@ -195,3 +225,7 @@ class MigrationRunner:
                 "another migration run changed the state; let it finish, then retry"
             ) from error
         return {**body, "revision": revision + 1}
+
+
+def _version_of(item: dict[str, Any]) -> int:
+    return int(item.get("schema_version", {}).get("N", "1"))

@@ -18,6 +18,7 @@ from content_service.domain.errors import DomainError
 from content_service.domain.licence import LicenceTerms
 from content_service.domain.principal import Principal
 from content_service.local.cold_start import clear_cached_state
+from content_service.migrations import SCHEMA_VERSION
 from content_service.migrations.m0002_device_slots import DeviceSlotsMigration
 from content_service.migrations.registry import migrations
 from content_service.migrations.runner import STATE_KEY, MigrationRunner
@@ -119,6 +120,14 @@ def _legacy_table(table: str) -> dict[str, list[str]]:
     body = json.loads(record["body"]["S"])
     body["slots"] = [s for s in body["slots"] if s["device_id"] == old["cy"][1]]
     client.put_item(TableName=table, Item={**record, "body": {"S": json.dumps(body)}})
+    # The code before versions wrote no schema_version.
+    for key, item in _snapshot(table).items():
+        if "schema_version" in item:
+            client.update_item(
+                TableName=table,
+                Key={"pk": {"S": key[0]}, "sk": {"S": key[1]}},
+                UpdateExpression="REMOVE schema_version",
+            )
     return old
 
 
@@ -149,6 +158,39 @@ def test_up_gives_every_device_its_slot_and_the_cap_holds_again(table):
             clock=deps.clock,
             device_cap=3,
         )
+
+
+def _versions(table: str) -> dict[str, set[int | None]]:
+    """Entity kind → the schema versions its items carry (None: no attribute)."""
+    found: dict[str, set[int | None]] = {}
+    for item in _snapshot(table).values():
+        version = int(item["schema_version"]["N"]) if "schema_version" in item else None
+        found.setdefault(item["entity"]["S"], set()).add(version)
+    return found
+
+
+def test_every_aggregate_item_carries_the_version_it_was_migrated_to_and_projections_none(table):
+    _legacy_table(table)
+    dependencies().inbox.mark("sync", "evt_1")
+    assert {version for versions in _versions(table).values() for version in versions} == {None}
+
+    _runner(table).up()
+    versions = _versions(table)
+    assert versions["device"] == versions["device_slots"] == versions["device_key"] == {2}
+    # Projection rows (here an inbox marker) are rebuilt from events, never migrated.
+    assert versions["inbox"] == {None}
+
+    _runner(table).down()
+    assert {version for versions in _versions(table).values() for version in versions} == {None}
+
+
+def test_the_code_writes_the_newest_version(table):
+    assert MigrationRunner(None, table, migrations(TERMS)).latest == SCHEMA_VERSION
+    device_id = _enrol("dee", "d1")
+    item = boto3.client("dynamodb").get_item(
+        TableName=table, Key={"pk": {"S": f"TENANT#t#DEVICE#{device_id}"}, "sk": {"S": "DEVICE"}}
+    )["Item"]
+    assert item["schema_version"] == {"N": str(SCHEMA_VERSION)}
 
 
 def test_up_down_and_up_again_round_trip_every_item(table):
