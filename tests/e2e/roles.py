@@ -23,7 +23,7 @@ def admin_client(stack: LocalStack, tenant: str, user: str = "admin-1") -> ApiCl
 
 
 def catalog_client(stack: LocalStack, tenant: str) -> ApiClient:
-    return ApiClient(stack.api_url, stack.mint_service_token(tenant, "catalog-service", ["catalog"]))
+    return ApiClient(stack.api_url, stack.mint_service_token(tenant, "catalog", ["catalog"]))
 
 
 class LearnerWithCatalog(ApiClient):

@@ -100,7 +100,7 @@ class Learner:
         self.user = user
         self.headers = {"Authorization": f"Bearer {stack.mint_token(tenant, user)}"}
         # The learner's bundles are made and revoked by the catalog service, as in production.
-        catalog = stack.mint_service_token(tenant, "catalog-service", ["catalog"])
+        catalog = stack.mint_service_token(tenant, "catalog", ["catalog"])
         self.catalog_headers = {"Authorization": f"Bearer {catalog}"}
 
     def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:

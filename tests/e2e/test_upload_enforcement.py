@@ -34,7 +34,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 
 @pytest.fixture
 def author(stack: LocalStack) -> Iterator[ApiClient]:
-    yield ApiClient(stack.api_url, stack.mint_token("tenant-a", "author-1"))
+    yield ApiClient(stack.api_url, stack.mint_token("tenant-a", "author-1", roles=["author"]))
     assert stack.s3_front is not None
     stack.s3_front.checker.clock = lambda: datetime.now(UTC)
 

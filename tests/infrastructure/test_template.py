@@ -196,17 +196,19 @@ def test_every_bucket_refuses_plain_http(transformed: dict[str, Any]) -> None:
     assert protected == {"UploadsBucket", "PackagesBucket", "BundlesBucket", "ExportsBucket"}
 
 
-def test_every_api_route_needs_a_cognito_token(transformed: dict[str, Any]) -> None:
+def test_every_api_route_needs_a_token_the_authorizer_function_verified(transformed: dict[str, Any]) -> None:
     body = transformed["Resources"]["ContentApi"]["Properties"]["Body"]
     (scheme,) = body["securityDefinitions"].values()
-    assert scheme["x-amazon-apigateway-authtype"] == "cognito_user_pools"
-    assert scheme["x-amazon-apigateway-authorizer"]["providerARNs"] == [{"Fn::GetAtt": ["UserPool", "Arn"]}]
+    assert scheme["x-amazon-apigateway-authtype"] == "custom"
+    authorizer = scheme["x-amazon-apigateway-authorizer"]
+    assert authorizer["type"] == "token"
+    assert "AuthorizerFunction" in json.dumps(authorizer["authorizerUri"])
     methods = {
         (path, verb): method for path, verbs in body["paths"].items() for verb, method in verbs.items()
     }
     assert methods, "the API declares no routes"
     # The JWKS is the one public route: devices fetch the verification keys before they hold a token.
-    public = {key for key, method in methods.items() if method.get("security") != [{"CognitoAuthorizer": []}]}
+    public = {key for key, method in methods.items() if method.get("security") != [{"TokenAuthorizer": []}]}
     assert public == {("/v1/.well-known/jwks.json", "get")}
     assert "/v1/{proxy+}" in body["paths"]
 
@@ -218,6 +220,26 @@ def test_the_unauthorized_response_is_a_problem_document(transformed: dict[str, 
         response["responseParameters"]["gatewayresponse.header.Content-Type"] == "'application/problem+json'"
     )
     assert json.loads(response["responseTemplates"]["application/json"])["status"] == 401
+
+
+def test_the_authorizer_trusts_exactly_the_pools_clients(transformed: dict[str, Any]) -> None:
+    variables = transformed["Resources"]["AuthorizerFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["USER_CLIENT_IDS"] == {"Ref": "UserPoolClient"}
+    assert variables["SERVICE_CLIENT_IDS"] == {"Fn::Sub": "${AuthoringServiceClient},${CatalogServiceClient}"}
+    assert variables["TOKEN_ISSUER"] == {"Fn::Sub": "https://cognito-idp.${AWS::Region}.amazonaws.com/${UserPool}"}
+
+
+def test_each_service_client_has_only_its_own_scope_and_names_its_tenant(transformed: dict[str, Any]) -> None:
+    resources = transformed["Resources"]
+    for logical_id, scope in (("AuthoringServiceClient", "author"), ("CatalogServiceClient", "catalog")):
+        client = resources[logical_id]["Properties"]
+        assert client["AllowedOAuthFlows"] == ["client_credentials"]
+        assert client["AllowedOAuthScopes"] == [f"content-service/{scope}"]
+        assert client["ClientName"]["Fn::Sub"].endswith("@${ServiceTenantId}")
+    trigger = resources["UserPool"]["Properties"]["LambdaConfig"]["PreTokenGenerationConfig"]
+    assert trigger == {"LambdaArn": {"Fn::GetAtt": ["PreTokenFunction", "Arn"]}, "LambdaVersion": "V3_0"}
+    groups = {r["Properties"]["GroupName"] for r in resources.values() if r["Type"] == "AWS::Cognito::UserPoolGroup"}
+    assert groups == {"author", "catalog", "admin"}
 
 
 def test_users_cannot_write_their_own_tenant_claim(transformed: dict[str, Any]) -> None:

@@ -87,7 +87,7 @@ def register(app: typer.Typer) -> None:
         try:
             console.print(_endpoint_table(stack))
             console.print(
-                "Mint a token with [bold]content-service local token --tenant T --user U[/]. Ctrl-C stops."
+                "Mint a token with [bold]content-service local token --tenant T --user U [--role author][/]. Ctrl-C stops."
             )
             _wait_for_interrupt()
         finally:
@@ -97,17 +97,54 @@ def register(app: typer.Typer) -> None:
     @local_app.command("token")
     def token(
         tenant: Annotated[str, typer.Option(help="custom:tenant_id claim")],
-        user: Annotated[str, typer.Option(help="sub claim")],
+        user: Annotated[str | None, typer.Option(help="a person: the sub claim")] = None,
+        role: Annotated[
+            list[str] | None,
+            typer.Option(help="a role (author, catalog, admin); repeat for more; learner is implied"),
+        ] = None,
+        service: Annotated[
+            str | None, typer.Option(help="a service client instead of a person (authoring, catalog)")
+        ] = None,
         ttl: Annotated[int, typer.Option(min=1, help="seconds until the token expires")] = 3600,
     ) -> None:
-        """Print a dev ID token that the running local stack's gateway accepts."""
+        """Print a dev token the running local stack accepts: a person's ID token (--user) or a
+        service's client-credentials access token (--service, whose roles are --role; --role
+        catalog alone means the catalog service's token)."""
+        from content_service.auth.verifier import TENANT_ID
+        from content_service.domain.principal import Role
         from content_service.local.stack import RunningStack
 
+        roles = role or []
+        unknown = sorted(set(roles) - {r.value for r in Role})
+        if unknown:
+            err.print(f"unknown role {unknown[0]!r}; roles are {', '.join(r.value for r in Role)}")
+            raise typer.Exit(2)
+        if service is None and roles == ["catalog"]:
+            # The catalog role is the catalog / enrollment services': it mints their access token.
+            service = "catalog"
+            user = None
+        if (user is None) == (service is None):
+            err.print("give exactly one of --user (a person) or --service (a service client)")
+            raise typer.Exit(2)
+        if not TENANT_ID.match(tenant):
+            err.print(f"{tenant!r} is not a tenant id (letters, digits, _ and -, up to 64)")
+            raise typer.Exit(2)
         running = RunningStack.find()
         if running is None:
             err.print("no local stack is running here; start one with [bold]content-service local up[/]")
             raise typer.Exit(1)
+        if service is not None:
+            if service not in running.service_clients:
+                err.print(f"no service client {service!r}; the stack has {', '.join(running.service_clients)}")
+                raise typer.Exit(2)
+            if not roles:
+                err.print("a service token needs at least one --role (its OAuth scopes)")
+                raise typer.Exit(2)
+            minted = running.mint_service_token(tenant, service, roles, ttl)
+        else:
+            assert user is not None
+            minted = running.mint_token(tenant, user, ttl, roles=roles)
         # Plain print: the token is meant for $(...) and must not be wrapped or styled.
-        print(running.mint_token(tenant, user, ttl))  # noqa: T201
+        print(minted)  # noqa: T201
 
     app.add_typer(local_app, name="local")

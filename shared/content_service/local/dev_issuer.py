@@ -1,8 +1,11 @@
 """A development token issuer that stands in for Cognito on the local stack.
 
-It signs ID tokens shaped like Cognito's (RS256, ``token_use=id``, ``aud`` = app client id,
-``custom:tenant_id``) with an RSA key kept in the local state directory, so tokens minted by
-one process (``content-service local token``) verify in another (the running gateway).
+It signs tokens shaped like Cognito's with an RSA key kept in the local state directory, so
+tokens minted by one process (``content-service local token``) verify in another (the running
+gateway): people's ID tokens (``token_use=id``, ``aud`` = the people's app client,
+``custom:tenant_id``, roles as ``cognito:groups``) and services' client-credentials access tokens
+(``token_use=access``, ``client_id``, roles as OAuth scopes, and the ``custom:tenant_id`` the
+pre-token trigger adds on AWS).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import json
 import os
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,13 +54,25 @@ class DevIssuer:
         """The public key set a verifier trusts (what Cognito publishes at /.well-known/jwks.json)."""
         return KeySet([RSAKey.import_key(self.key.as_dict(private=False))])
 
-    def mint_token(self, tenant_id: str, user_id: str, ttl: int = 3600, **extra_claims: Any) -> str:
-        """Sign an ID token for ``user_id`` in ``tenant_id`` that expires after ``ttl`` seconds."""
+    def mint_token(
+        self,
+        tenant_id: str,
+        user_id: str,
+        ttl: int = 3600,
+        roles: Iterable[str] = (),
+        **extra_claims: Any,
+    ) -> str:
+        """An ID token for ``user_id`` in ``tenant_id``, in the groups ``roles``, for ``ttl`` seconds.
+
+        Every person is a learner; ``learner`` is no group, so it is left out of ``cognito:groups``.
+        """
         now = int(time.time())
+        groups = sorted({role for role in roles if role != "learner"})
         claims: dict[str, Any] = {
             "sub": user_id,
             "custom:tenant_id": tenant_id,
             "cognito:username": user_id,
+            **({"cognito:groups": groups} if groups else {}),
             "iss": self.issuer,
             "aud": self.audience,
             "token_use": "id",
@@ -66,6 +82,36 @@ class DevIssuer:
             "jti": str(uuid.uuid4()),
             **extra_claims,
         }
+        return self._sign(claims)
+
+    def mint_service_token(
+        self,
+        tenant_id: str,
+        client_id: str,
+        roles: Iterable[str],
+        ttl: int = 3600,
+        scope_prefix: str = "content-service",
+        **extra_claims: Any,
+    ) -> str:
+        """A client-credentials access token of app client ``client_id``, acting for ``tenant_id``."""
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "sub": client_id,
+            "client_id": client_id,
+            "custom:tenant_id": tenant_id,
+            "scope": " ".join(f"{scope_prefix}/{role}" for role in sorted(set(roles))),
+            "iss": self.issuer,
+            "token_use": "access",
+            "version": 2,
+            "auth_time": now,
+            "iat": now,
+            "exp": now + ttl,
+            "jti": str(uuid.uuid4()),
+            **extra_claims,
+        }
+        return self._sign(claims)
+
+    def _sign(self, claims: dict[str, Any]) -> str:
         header = {"alg": "RS256", "kid": self.key.kid}
         return jwt.encode(header, claims, self.key, algorithms=["RS256"])
 

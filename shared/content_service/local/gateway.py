@@ -1,7 +1,7 @@
 """A local API Gateway (REST, proxy integration) in front of the in-process handlers.
 
-It routes by the ``Type: Api`` events in template.yaml, verifies the bearer token as the
-Cognito authorizer would (routes with ``Authorizer: NONE`` skip that), builds the v1 proxy
+It routes by the ``Type: Api`` events in template.yaml, verifies the bearer token as
+the template's Lambda TOKEN authorizer does, with its verifier and rules (routes with ``Authorizer: NONE`` skip that), builds the v1 proxy
 event, invokes the function and writes its response back.
 
 Like API Gateway it never drops a connection over a malformed request: a bad or conflicting
@@ -30,7 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, BinaryIO
 from urllib.parse import parse_qs, urlsplit
 
-from content_service.local.authorizer import CognitoStyleAuthorizer, Unauthorized
+from content_service.auth.verifier import TokenRefused, TokenVerifier
 from content_service.local.template import ApiEventSource, LocalTemplate
 
 logger = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ class LocalGateway:
     def __init__(
         self,
         routes: list[Route],
-        authorizer: CognitoStyleAuthorizer,
+        authorizer: TokenVerifier,
         invoke: Invoke,
         stage: str = "prod",
         port: int = 0,
@@ -151,15 +151,16 @@ class LocalGateway:
         if match is None:
             return self._unmatched(method, path)
         route, path_parameters = match
-        claims: dict[str, str] | None = None
+        context: dict[str, str] | None = None
         if route.authorized:
             authorization = next((v for k, v in headers if k.lower() == "authorization"), None)
             try:
-                claims = self.authorizer.claims_for(authorization)
-            except Unauthorized as refusal:
+                # What AuthorizerFunction does on AWS, with the same verifier and rules.
+                context = self.authorizer.context_for(authorization)
+            except TokenRefused as refusal:
                 logger.info("401 for %s %s: %s", method, path, refusal)
                 return _json_reply(401, UNAUTHORIZED_PROBLEM, "application/problem+json")
-        event = self._event(route, method, path, split.query, headers, body, path_parameters, claims)
+        event = self._event(route, method, path, split.query, headers, body, path_parameters, context)
         try:
             response = self.invoke(route.function, event)
             return _reply_from_proxy_response(response)
@@ -196,7 +197,7 @@ class LocalGateway:
         headers: list[tuple[str, str]],
         body: bytes,
         path_parameters: dict[str, str],
-        claims: dict[str, str] | None,
+        context: dict[str, str] | None,
     ) -> dict[str, Any]:
         multi_headers: dict[str, list[str]] = {}
         for name, value in headers:
@@ -232,7 +233,10 @@ class LocalGateway:
                     "sourceIp": "127.0.0.1",
                     "userAgent": next((v for k, v in headers if k.lower() == "user-agent"), None),
                 },
-                "authorizer": {"claims": claims} if claims is not None else None,
+                # A Lambda authorizer's context, plus the principalId it returned.
+                "authorizer": (
+                    {"principalId": context["principal_id"], **context} if context is not None else None
+                ),
             },
             "body": text,
             "isBase64Encoded": is_base64,

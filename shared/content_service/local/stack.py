@@ -31,7 +31,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from content_service.local.authorizer import CognitoStyleAuthorizer
+from content_service.auth.verifier import TokenRules, TokenVerifier
 from content_service.local.cold_start import clear_cached_state
 from content_service.local.dev_issuer import DevIssuer
 from content_service.local.distribution import distributions, set_edge_domain
@@ -54,6 +54,9 @@ from content_service.local.template import (
 __all__ = ["Endpoints", "LocalStack", "RunningStack", "StackAlreadyRunningError", "find_template"]
 
 logger = logging.getLogger(__name__)
+
+#: The template's Lambda TOKEN authorizer, whose settings the local gateway verifies tokens with.
+AUTHORIZER_FUNCTION = "AuthorizerFunction"
 
 #: A local default that retries a failed SQS message after 2 s instead of the template's 90 min.
 LOCAL_RUNNER_SETTINGS = RunnerSettings(failed_visibility_timeout=2)
@@ -144,6 +147,7 @@ class LocalStack:
         self._moto = MotoServer(region=region)
         self.template: LocalTemplate | None = None
         self.issuer: DevIssuer | None = None
+        self.token_rules: TokenRules | None = None
         self.runner: EventSourceRunner | None = None
         self.gateway: LocalGateway | None = None
         self.edges: dict[str, LocalEdge] = {}
@@ -201,11 +205,15 @@ class LocalStack:
         clear_cached_state()
         handlers = self._load_handlers(template)
         self.runner = EventSourceRunner(template, handlers, self._runner_settings)
-        self.issuer = DevIssuer.load_or_create(self.home, audience=template.user_pool_client_id)
-        authorizer = CognitoStyleAuthorizer(self.issuer.jwks(), self.issuer.issuer, self.issuer.audience)
+        # The dev issuer plays Cognito (and its pre-token trigger) for the authorizer's own rules.
+        self.token_rules = TokenRules.from_environment(template.environment_for(AUTHORIZER_FUNCTION))
+        self.issuer = DevIssuer.load_or_create(
+            self.home, audience=template.user_pool_client_id, issuer=self.token_rules.issuer
+        )
+        jwks = self.issuer.jwks()
         self.gateway = LocalGateway(
             routes_from_template(template),
-            authorizer,
+            TokenVerifier(lambda: jwks, self.token_rules),
             self.runner.invoke,
             stage=template.api_stage,
             port=self._gateway_port,
@@ -263,11 +271,22 @@ class LocalStack:
             },
         )
 
-    def mint_token(self, tenant_id: str, user_id: str, ttl: int = 3600) -> str:
-        """A dev ID token for ``user_id`` in ``tenant_id`` that this stack's gateway accepts."""
+    def mint_token(
+        self, tenant_id: str, user_id: str, ttl: int = 3600, roles: Iterable[str] = ()
+    ) -> str:
+        """A person's ID token (learner, plus the groups ``roles``) that this stack accepts."""
         if self.issuer is None:
             raise RuntimeError("the local stack is not running")
-        return self.issuer.mint_token(tenant_id, user_id, ttl)
+        return self.issuer.mint_token(tenant_id, user_id, ttl, roles=roles)
+
+    def mint_service_token(
+        self, tenant_id: str, client_id: str, roles: Iterable[str], ttl: int = 3600
+    ) -> str:
+        """A service's client-credentials token; locally a service client's id is its name
+        (``authoring``, ``catalog``: template.yaml's service clients)."""
+        if self.issuer is None:
+            raise RuntimeError("the local stack is not running")
+        return self.issuer.mint_service_token(tenant_id, client_id, roles, ttl)
 
     def function_environment(self, logical_id: str) -> dict[str, str]:
         """One function's resolved environment variables, as Lambda would set them."""
@@ -353,5 +372,6 @@ class LocalStack:
             "keys": endpoints.keys,
             "secrets": endpoints.secrets,
             "issuer": {"issuer": self.issuer.issuer, "audience": self.issuer.audience},
+            "service_clients": sorted(self.token_rules.service_client_ids if self.token_rules else ()),
             "environment": {**self._moto.environment(), **self.environment},
         }

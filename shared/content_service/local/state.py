@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,8 +96,23 @@ class RunningStack:
         """The AWS settings and function environment the stack's handlers run with."""
         return dict(self.state["environment"])
 
-    def mint_token(self, tenant_id: str, user_id: str, ttl: int = 3600) -> str:
-        """Sign a dev ID token the running stack's gateway accepts."""
+    @property
+    def service_clients(self) -> list[str]:
+        """The service app clients (their ids) the running stack accepts access tokens from."""
+        return list(self.state.get("service_clients", []))
+
+    def mint_token(
+        self, tenant_id: str, user_id: str, ttl: int = 3600, roles: Iterable[str] = ()
+    ) -> str:
+        """Sign a person's dev ID token the running stack's gateway accepts."""
+        return self._issuer().mint_token(tenant_id, user_id, ttl, roles=roles)
+
+    def mint_service_token(
+        self, tenant_id: str, client_id: str, roles: Iterable[str], ttl: int = 3600
+    ) -> str:
+        """Sign a service's dev client-credentials token the running stack accepts."""
+        return self._issuer().mint_service_token(tenant_id, client_id, roles, ttl)
+
+    def _issuer(self) -> DevIssuer:
         issuer = self.state["issuer"]
-        dev = DevIssuer.load(self.home, audience=issuer["audience"], issuer=issuer["issuer"])
-        return dev.mint_token(tenant_id, user_id, ttl)
+        return DevIssuer.load(self.home, audience=issuer["audience"], issuer=issuer["issuer"])

@@ -271,7 +271,10 @@ def _seed_names(local: LocalTemplate, logical_id: str, resource: dict[str, Any],
         refs[logical_id] = f"{region}_local"
         attrs[(logical_id, "Arn")] = f"arn:aws:cognito-idp:{region}:{account}:userpool/{region}_local"
     elif kind == "AWS::Cognito::UserPoolClient":
-        refs[logical_id] = local.user_pool_client_id
+        # Cognito makes client ids up; locally the people's client is user_pool_client_id and a
+        # service client's id is its service name (the part of "<service>@<tenant>" before the @).
+        name = local.resolver.resolve(props.get("ClientName"))
+        refs[logical_id] = str(name).partition("@")[0] if name else local.user_pool_client_id
     elif kind == "AWS::Serverless::Function":
         name = _default_name(local, logical_id)
         refs[logical_id] = name

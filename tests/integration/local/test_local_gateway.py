@@ -138,7 +138,7 @@ def test_a_token_for_someone_else_is_refused(
 
 
 def test_a_good_token_passes_its_claims_to_the_handler(stack: LocalStack, api_probe: Probe) -> None:
-    token = stack.mint_token("tenant-a", "user-1")
+    token = stack.mint_token("tenant-a", "user-1", roles=["author"])
 
     response = requests.post(
         f"{stack.api_url}/v1/packages/p-1/exports?format=scorm12&tag=a&tag=b",
@@ -151,10 +151,14 @@ def test_a_good_token_passes_its_claims_to_the_handler(stack: LocalStack, api_pr
     assert response.json() == {"ok": True}
     assert response.headers["X-Seen"] == "a, b"
     ((event, context),) = api_probe.calls
-    claims = event["requestContext"]["authorizer"]["claims"]
-    assert claims["custom:tenant_id"] == "tenant-a"
-    assert claims["sub"] == "user-1"
-    assert claims["token_use"] == "id"
+    assert event["requestContext"]["authorizer"] == {
+        "principalId": "user-1",
+        "tenant_id": "tenant-a",
+        "principal_id": "user-1",
+        "principal_type": "user",
+        "roles": "author learner",
+        "token_use": "id",
+    }
     assert event["resource"] == "/v1/{proxy+}"
     assert event["path"] == "/v1/packages/p-1/exports"
     assert event["httpMethod"] == "POST"
@@ -168,6 +172,48 @@ def test_a_good_token_passes_its_claims_to_the_handler(stack: LocalStack, api_pr
     assert event["requestContext"]["stage"] == stack.template.api_stage
     assert event["requestContext"]["resourcePath"] == "/v1/{proxy+}"
     assert context.function_name == stack.template.resolver.refs["ApiFunction"]
+
+
+def test_a_service_token_passes_the_service_and_its_scopes_as_roles(
+    stack: LocalStack, api_probe: Probe
+) -> None:
+    token = stack.mint_service_token("tenant-b", "catalog", ["catalog"])
+
+    response = requests.get(f"{stack.api_url}/v1/bundles", headers={"Authorization": f"Bearer {token}"}, timeout=5)
+
+    assert response.status_code == 201
+    ((event, _),) = api_probe.calls
+    assert event["requestContext"]["authorizer"] == {
+        "principalId": "catalog",
+        "tenant_id": "tenant-b",
+        "principal_id": "catalog",
+        "principal_type": "service",
+        "roles": "catalog",
+        "token_use": "access",
+    }
+
+
+@pytest.mark.parametrize(
+    ("client_id", "roles", "overrides"),
+    [
+        ("someone-else", ["catalog"], {}),
+        ("catalog", [], {}),
+        ("catalog", ["learner"], {}),
+        ("catalog", ["catalog"], {"sub": "user-1"}),
+        ("catalog", ["catalog"], {"custom:tenant_id": "../tenant"}),
+        ("local-client", ["admin"], {}),
+    ],
+    ids=["unknown-client", "no-scope", "learner-scope", "subject-not-client", "unsafe-tenant", "people-client"],
+)
+def test_a_service_token_the_pool_would_not_issue_is_refused(
+    stack: LocalStack, api_probe: Probe, client_id: str, roles: list[str], overrides: dict[str, str]
+) -> None:
+    assert stack.issuer is not None
+    token = stack.issuer.mint_service_token("tenant-a", client_id, roles, **overrides)
+    response = requests.get(
+        f"{stack.api_url}/v1/packages", headers={"Authorization": f"Bearer {token}"}, timeout=5
+    )
+    _assert_refused(response, api_probe)
 
 
 def test_binary_bodies_arrive_base64_encoded(stack: LocalStack, api_probe: Probe) -> None:

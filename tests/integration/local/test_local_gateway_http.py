@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from joserfc.jwk import KeySet
 
-from content_service.local.authorizer import CognitoStyleAuthorizer
+from content_service.auth.verifier import TokenRules, TokenVerifier
 from content_service.local.gateway import MAX_BODY_BYTES, LocalGateway, Route
 from content_service.local.template import ApiEventSource
 
@@ -53,7 +53,8 @@ def gateway() -> Iterator[LocalGateway]:
         Route.from_event("Fn", ApiEventSource("Proxy", "/v1/{proxy+}", "ANY", authorized=True)),
     ]
     routes.sort(key=lambda route: route.specificity)
-    authorizer = CognitoStyleAuthorizer(KeySet([]), "https://issuer.example", "client")
+    rules = TokenRules("https://issuer.example", frozenset({"client"}), frozenset())
+    authorizer = TokenVerifier(lambda: KeySet([]), rules)
     running = LocalGateway(routes, authorizer, _integration)
     running.start()
     yield running

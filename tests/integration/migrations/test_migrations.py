@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from content_service.bootstrap import dependencies
-from content_service.cli import app
+from content_service.cli.app import app
 from content_service.crypto.licence import device_public_jwk, generate_device_key
 from content_service.domain.errors import DomainError
 from content_service.domain.licence import LicenceTerms

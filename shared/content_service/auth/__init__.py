@@ -1,0 +1,1 @@
+"""Bearer-token verification shared by the API's Lambda authorizer and the local gateway."""
