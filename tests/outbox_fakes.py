@@ -37,12 +37,23 @@ class FakeInbox:
 class FakeMetrics:
     def __init__(self) -> None:
         self.values: list[tuple[str, float]] = []
+        self.dimensions: list[tuple[str, dict[str, str]]] = []
 
-    def count(self, name: str, value: float = 1) -> None:
+    def _add(self, name: str, value: float, dimensions: dict[str, str]) -> None:
         self.values.append((name, value))
+        self.dimensions.append((name, dimensions))
 
-    def seconds(self, name: str, value: float) -> None:
-        self.values.append((name, value))
+    def count(self, name: str, value: float = 1, **dimensions: str) -> None:
+        self._add(name, value, dimensions)
+
+    def seconds(self, name: str, value: float, **dimensions: str) -> None:
+        self._add(name, value, dimensions)
+
+    def milliseconds(self, name: str, value: float, **dimensions: str) -> None:
+        self._add(name, value, dimensions)
+
+    def bytes(self, name: str, value: float, **dimensions: str) -> None:
+        self._add(name, value, dimensions)
 
     def named(self, name: str) -> list[float]:
         return [value for metric, value in self.values if metric == name]

@@ -11,13 +11,14 @@ from __future__ import annotations
 import os
 from functools import cache
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from content_service.auth.jwks import RemoteKeySet
 from content_service.auth.verifier import TokenRefused, TokenRules, TokenVerifier
 
 logger = Logger()
+tracer = Tracer()
 
 
 @cache
@@ -35,6 +36,7 @@ def stage_arn(method_arn: str) -> str:
     return f"{prefix}:execute-api:{parts[0]}/{parts[1]}/*"
 
 
+@tracer.capture_lambda_handler(capture_response=False)
 @logger.inject_lambda_context
 def handler(event: dict, context: LambdaContext) -> dict:
     try:

@@ -5,33 +5,34 @@ the consumers. A record whose events the bus refused, or whose consumers failed,
 (ReportBatchItemFailures) and the stream redelivers from it; the inbox makes redelivery harmless.
 """
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from content_service import correlation
 from content_service.adapters.stream import outbox_row
 from content_service.bootstrap import dependencies
-from content_service.settings import get_settings
+from content_service.observability import correlated
 
 logger = Logger()
-metrics = Metrics(namespace=get_settings().metrics_namespace)
+tracer = Tracer()
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
-@metrics.log_metrics
+@tracer.capture_lambda_handler
 @logger.inject_lambda_context
 def handler(event: dict, context: LambdaContext) -> dict:
-    # Every batch records its size, so a flush is never empty (Powertools warns on an empty one).
-    metrics.add_metric(name="FanOutRecords", unit=MetricUnit.Count, value=len(event.get("Records", [])))
     fan_out = dependencies().fan_out
     rows = [row for record in event.get("Records", []) if (row := outbox_row(record)) is not None]
     refused = fan_out.publish(rows)
 
+    # Each record is handled under the correlation id its write stored, so the revocations and
+    # feed entries it causes (and their events) carry the id of the request that started it.
     def consume(record: DynamoDBRecord) -> None:
         row = outbox_row(record.raw_event)
         if row is not None:
-            fan_out.consume(row, refused)
+            with correlated(logger, tracer, correlation.of_events(row.events) or record.event_id):
+                fan_out.consume(row, refused)
 
     return process_partial_response(event=event, record_handler=consume, processor=processor, context=context)

@@ -15,12 +15,13 @@ from functools import cache
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from content_service.auth.verifier import TENANT_CLAIM, TENANT_ID
 
 logger = Logger()
+tracer = Tracer()
 CLIENT_CREDENTIALS = "TokenGeneration_ClientCredentials"
 
 
@@ -44,6 +45,7 @@ def tenant_of_client(user_pool_id: str, client_id: str) -> str:
     return tenant
 
 
+@tracer.capture_lambda_handler(capture_response=False)
 @logger.inject_lambda_context
 def handler(event: dict, context: LambdaContext) -> dict:
     if event.get("triggerSource") != CLIENT_CREDENTIALS:

@@ -1,18 +1,27 @@
 """The sweep function: on a schedule, fail packages left building past the build timeout and
 exports left pending past the export timeout."""
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from content_service.bootstrap import dependencies
+from content_service.observability import correlated
 from content_service.service.exports import fail_abandoned_exports
 from content_service.service.packages import fail_abandoned_builds
+from content_service.service.telemetry import record_abandoned_builds, record_abandoned_exports
 
 logger = Logger()
+tracer = Tracer()
 
 
+@tracer.capture_lambda_handler
 @logger.inject_lambda_context
 def handler(event: dict, context: LambdaContext) -> dict:
+    with correlated(logger, tracer, event.get("id")):
+        return _sweep()
+
+
+def _sweep() -> dict:
     deps = dependencies()
     failed = fail_abandoned_builds(
         packages=deps.packages, clock=deps.clock, build_timeout_seconds=deps.settings.build_timeout_seconds
@@ -20,6 +29,8 @@ def handler(event: dict, context: LambdaContext) -> dict:
     failed_exports = fail_abandoned_exports(
         exports=deps.exports, clock=deps.clock, export_timeout_seconds=deps.settings.export_timeout_seconds
     )
+    record_abandoned_builds(deps.metrics, failed)
+    record_abandoned_exports(deps.metrics, failed_exports)
     logger.info(
         "sweep finished",
         extra={

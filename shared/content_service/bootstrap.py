@@ -7,7 +7,6 @@ from functools import cached_property, lru_cache
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Metrics as PowertoolsMetrics
 
 from content_service.adapters.ai.bedrock import BedrockAIClient, BedrockSettings, bedrock_client_config
 from content_service.adapters.ai.local import LocalExtractiveGenerator
@@ -25,7 +24,7 @@ from content_service.adapters.entities import (
 from content_service.adapters.eventbus import EventBridgeBus
 from content_service.adapters.feed import DynamoSyncStore
 from content_service.adapters.inbox import DynamoInbox
-from content_service.adapters.metrics import EmfMetrics
+from content_service.adapters.metrics import EmfMetrics, instrument_kms
 from content_service.adapters.s3 import S3BundleStore, S3ExportStore, S3PackageStore, S3UploadStore, s3_client
 from content_service.adapters.sqs import SqsExportQueue
 from content_service.crypto.cdn import CdnSigner
@@ -76,7 +75,7 @@ class Dependencies:
 
     @cached_property
     def _kms(self) -> Any:
-        return boto3.client("kms", region_name=self.settings.aws_region)
+        return instrument_kms(boto3.client("kms", region_name=self.settings.aws_region), self.metrics)
 
     @cached_property
     def packages(self) -> PackageRepository:
@@ -164,7 +163,7 @@ class Dependencies:
 
     @cached_property
     def metrics(self) -> Metrics:
-        return EmfMetrics(PowertoolsMetrics(namespace=self.settings.metrics_namespace))
+        return EmfMetrics(self.settings.metrics_namespace, self.settings.service_name)
 
     @cached_property
     def fan_out(self) -> FanOut:

@@ -6,7 +6,7 @@ from datetime import timedelta
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from content_service.domain.bundle import TamperPolicy
@@ -134,7 +134,14 @@ class Settings(BaseSettings):
         default=25, gt=0, le=120, description="read timeout of one Bedrock call (the API answers within 29 s)"
     )
     metrics_namespace: str = Field(
-        default="ContentService", description="CloudWatch namespace of EMF metrics"
+        default="ContentService",
+        validation_alias=AliasChoices("POWERTOOLS_METRICS_NAMESPACE", "METRICS_NAMESPACE"),
+        description="CloudWatch namespace of EMF metrics",
+    )
+    service_name: str = Field(
+        default="content-service",
+        validation_alias="POWERTOOLS_SERVICE_NAME",
+        description="the service dimension of every metric (and the service field of log lines)",
     )
 
     @property

@@ -89,13 +89,11 @@ def test_alarms_watch_tamper_events_revocation_lag_and_the_dead_letter_queue(sam
     )
     lag = resources["RevocationLagAlarm"]["Properties"]
     assert (lag["MetricName"], lag["ExtendedStatistic"], lag["Threshold"]) == (
-        "RevocationLagSeconds",
+        "RevocationLag",
         "p95",
         30,
     )
-    namespace = resources["FanOutFunction"]["Properties"]["Environment"]["Variables"][
-        "POWERTOOLS_METRICS_NAMESPACE"
-    ]
+    namespace = sam["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
     assert tamper["Namespace"] == lag["Namespace"] == namespace
     # Powertools adds the service name as a dimension; the alarms must name the same one.
     service = sam["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]

@@ -9,6 +9,7 @@ from botocore.exceptions import ClientError
 from pynamodb.exceptions import PutError
 
 from content_service.adapters.entities import entity_model
+from content_service.correlation import stamped
 from content_service.domain.events import DomainEvent
 from content_service.service.storage_watch import ObjectChange
 
@@ -55,7 +56,7 @@ class DynamoStorageTamperLog:
             entity="storage_tamper",
             tenant_id=tenant_id,
             body={"object_key": change.key, "event_name": change.event_name, "at": change.at.isoformat()},
-            events=[event.as_dict()],
+            events=[stamped(event.as_dict())],
         )
         try:
             item.save(condition=self._model.pk.does_not_exist(), add_version_condition=False)

@@ -23,6 +23,7 @@ from pynamodb.models import Model
 
 from content_service.adapters.conditional import persist
 from content_service.adapters.cursors import decode_cursor, encode_cursor
+from content_service.correlation import stamped
 from content_service.domain.errors import NotFound
 from content_service.domain.package import (
     ContainerRef,
@@ -35,6 +36,7 @@ from content_service.domain.package import (
     SealedContent,
     Standard,
 )
+from content_service.migrations import SCHEMA_VERSION
 from content_service.service.ports import Page
 
 BUILDING_PARTITION = "BUILDING"
@@ -89,6 +91,7 @@ def package_model(table_name: str, region: str) -> type[Model]:
         version = NumberAttribute()
         state = UnicodeAttribute()
         revision = NumberAttribute()
+        schema_version = NumberAttribute(default=SCHEMA_VERSION)
         source_key = UnicodeAttribute()
         created_at = UTCDateTimeAttribute()
         updated_at = UTCDateTimeAttribute()
@@ -109,14 +112,16 @@ def package_model(table_name: str, region: str) -> type[Model]:
 def _event_json(event: PackageEvent | None) -> dict[str, Any] | None:
     if event is None:
         return None
-    return {
-        "name": event.name,
-        "tenant_id": event.tenant_id,
-        "package_id": event.package_id,
-        "version": event.version,
-        "occurred_at": event.occurred_at.isoformat(),
-        "data": event.data,
-    }
+    return stamped(
+        {
+            "name": event.name,
+            "tenant_id": event.tenant_id,
+            "package_id": event.package_id,
+            "version": event.version,
+            "occurred_at": event.occurred_at.isoformat(),
+            "data": event.data,
+        }
+    )
 
 
 class DynamoPackageRepository:

@@ -35,6 +35,7 @@ from pynamodb.transactions import TransactWrite
 
 from content_service.adapters.conditional import conditional_save, persist
 from content_service.adapters.cursors import decode_cursor, encode_cursor
+from content_service.correlation import stamped
 from content_service.domain.bundle import Bundle, BundlePackage, BundleState
 from content_service.domain.device import Device, DeviceKeyAlreadyEnrolled, DeviceState
 from content_service.domain.device_slots import DeviceSlot, DeviceSlots, DeviceSlotsChanged
@@ -43,6 +44,7 @@ from content_service.domain.events import DomainEvent
 from content_service.domain.export import ExportJob, ExportResult, ExportState
 from content_service.domain.package import Problem
 from content_service.domain.tenant import Branding, TenantSettings
+from content_service.migrations import SCHEMA_VERSION
 from content_service.service.ports import BundlePage, DevicePage, IssuedLicence, TamperReportRecord
 
 
@@ -81,6 +83,7 @@ def entity_model(table_name: str, region: str) -> type[Model]:
         entity = UnicodeAttribute()
         tenant_id = UnicodeAttribute()
         revision = NumberAttribute(default=0)
+        schema_version = NumberAttribute(default=SCHEMA_VERSION)
         body = JSONAttribute()
         events = JSONAttribute(null=True)
         by_owner = ByOwner()
@@ -113,7 +116,7 @@ def _optional_time(text: str | None) -> datetime | None:
 
 
 def _events(events: tuple[DomainEvent, ...]) -> list[dict[str, Any]] | None:
-    return [event.as_dict() for event in events] or None
+    return [stamped(event.as_dict()) for event in events] or None
 
 
 class _Store:

@@ -1,23 +1,72 @@
-"""Metrics as CloudWatch embedded metric format (EMF) through Powertools Metrics."""
+"""Metrics as CloudWatch embedded metric format (EMF) through Powertools, and KMS call timing.
+
+Every figure is written at once as its own EMF line (Powertools ``single_metric``) rather than
+buffered until a handler's ``log_metrics`` flushes: nothing is lost when a function raises, no
+handler has to remember a decorator, and in the local stack, where every function shares one
+process, one function's flush cannot carry another's figures.
+"""
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Metrics as PowertoolsMetrics
-from aws_lambda_powertools.metrics import MetricUnit
+import time
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+from content_service.service.outbox_ports import Metrics
+from content_service.service.telemetry import record_kms_call
 
 
 class EmfMetrics:
-    """Metrics on Powertools: values are buffered and flushed by the handler's ``log_metrics``."""
+    """The ``Metrics`` port on EMF: namespace and service dimension fixed, other dimensions per call."""
 
-    def __init__(self, metrics: PowertoolsMetrics) -> None:
-        self._metrics = metrics
+    def __init__(self, namespace: str, service: str) -> None:
+        self._namespace = namespace
+        self._service = service
 
-    def count(self, name: str, value: float = 1) -> None:
-        self._metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    def count(self, name: str, value: float = 1, **dimensions: str) -> None:
+        self._emit(name, MetricUnit.Count, value, dimensions)
 
-    def seconds(self, name: str, value: float) -> None:
-        self._metrics.add_metric(name=name, unit=MetricUnit.Seconds, value=value)
+    def seconds(self, name: str, value: float, **dimensions: str) -> None:
+        self._emit(name, MetricUnit.Seconds, value, dimensions)
 
-    def flush(self) -> None:
-        """Write the buffered values now (for code paths without a ``log_metrics`` handler)."""
-        self._metrics.flush_metrics()
+    def milliseconds(self, name: str, value: float, **dimensions: str) -> None:
+        self._emit(name, MetricUnit.Milliseconds, value, dimensions)
+
+    def bytes(self, name: str, value: float, **dimensions: str) -> None:
+        self._emit(name, MetricUnit.Bytes, value, dimensions)
+
+    def _emit(self, name: str, unit: MetricUnit, value: float, dimensions: dict[str, str]) -> None:
+        with single_metric(
+            name=name,
+            unit=unit,
+            value=value,
+            namespace=self._namespace,
+            default_dimensions={"service": self._service, **dimensions},
+        ):
+            pass
+
+
+_STARTED = "content_service_started"
+
+
+def instrument_kms(client: Any, metrics: Metrics) -> Any:
+    """Time every call of a boto3 KMS client and count throttled ones, through botocore's events.
+
+    ``before-parameter-build`` and ``after-call`` fire once per API call, after botocore's own retries and before an error is
+    raised, so the latency includes retries and a throttle seen here is one the caller gets.
+    """
+
+    def started(context: dict[str, Any], **_: Any) -> None:
+        context[_STARTED] = time.perf_counter()
+
+    def finished(model: Any, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        begun = context.pop(_STARTED, None)
+        if begun is None:
+            return
+        error = parsed.get("Error", {}).get("Code") if isinstance(parsed, dict) else None
+        record_kms_call(metrics, model.name, (time.perf_counter() - begun) * 1000, error)
+
+    client.meta.events.register("before-parameter-build.kms", started)
+    client.meta.events.register("after-call.kms", finished)
+    return client

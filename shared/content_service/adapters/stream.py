@@ -1,8 +1,8 @@
 """Decode DynamoDB stream records (the Lambda event shape) into outbox rows.
 
 Entity items carry ``events`` (a JSON list) and package items ``last_event`` (a JSON object);
-both are stored as strings by pynamodb's JSONAttribute. Removals and rows without events (inbox
-markers, feed entries, licence records) decode to None.
+both are stored as strings by pynamodb's JSONAttribute. Removals, rows without events (inbox
+markers, feed entries, licence records) and rewrites that kept the revision decode to None.
 """
 
 from __future__ import annotations
@@ -20,6 +20,10 @@ def outbox_row(record: dict[str, Any]) -> OutboxRow | None:
         return None
     change = record.get("dynamodb", {})
     image = change.get("NewImage") or {}
+    if _same_revision(change.get("OldImage"), image):
+        # Every write of an aggregate moves its revision; one that did not (a migration stamping
+        # the item's schema version) changed no state, and its events are the old write's.
+        return None
     events = _events(image)
     if not events:
         return None
@@ -40,3 +44,7 @@ def _events(image: dict[str, Any]) -> list[dict[str, Any]]:
     if "last_event" in image and "S" in image["last_event"]:
         return [json.loads(image["last_event"]["S"])]
     return []
+
+
+def _same_revision(old: dict[str, Any] | None, new: dict[str, Any]) -> bool:
+    return bool(old) and "revision" in new and old.get("revision") == new["revision"]

@@ -19,6 +19,7 @@ from content_service.api import (
     problems,
     signal_routes,
     sync_routes,
+    telemetry,
     tenant_routes,
 )
 from content_service.api.auth import principal_of
@@ -162,12 +163,13 @@ def handle_unexpected(error: Exception) -> Response:
 
 # Every route must have an entry in the policy table, or the app refuses to start.
 authorization.install(app)
+telemetry.install(app)
 
 
 def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Resolve one API Gateway event; idempotency learns the invocation's remaining time first."""
     idempotency_config().register_lambda_context(context)
-    return app.resolve(event, context)
+    return telemetry.measured(app.resolve, event, context, lambda: dependencies().metrics)
 
 
 def openapi_document() -> str:

@@ -48,10 +48,6 @@ def report_signal(
         devices=deps.devices,
         metrics=deps.metrics,
     )
-    flush = getattr(deps.metrics, "flush", None)
-    if callable(flush):
-        # The API function has no metrics decorator; the signal is rare, so it is flushed here.
-        flush()
     return Response(
         status_code=202,
         content_type="application/json",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from content_service.cli import build, demo, device, export, local, validate
+from content_service.cli import build, demo, device, export, local, migrate, validate
 
 app = typer.Typer(
     name="content-service",
@@ -21,3 +21,4 @@ export.register(app)
 local.register(app)
 demo.register(app)
 device.register(app)
+migrate.register(app)

@@ -52,6 +52,7 @@ def envelopes(row: OutboxRow) -> list[Envelope]:
                     "id": event_id(row, index, event["name"]),
                     "tenant_id": event["tenant_id"],
                     "occurred_at": event["occurred_at"],
+                    "correlation_id": event.get("correlation_id"),
                     "data": _body(event),
                 }
             )

@@ -122,6 +122,11 @@ class Envelope(BaseModel):
     source: Literal["content-service"] = SOURCE
     tenant_id: str
     occurred_at: datetime
+    correlation_id: str | None = Field(
+        default=None,
+        description="the request that caused the change (the API request id), carried from the API "
+        "through the table's stream to this event; absent when no request was bound",
+    )
 
 
 class PackageBuiltV1(Envelope):

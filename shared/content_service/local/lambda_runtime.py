@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+# Module functions behind Logger.thread_safe_append_keys/remove_keys, which need no Logger instance.
+from aws_lambda_powertools.logging.formatter import remove_context_keys, set_context_keys
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -71,4 +75,34 @@ def load_handler(handler_file: Path, handler_name: str, module_name: str) -> Han
     handler = getattr(module, handler_name, None)
     if not callable(handler):
         raise AttributeError(f"{handler_file} has no callable {handler_name!r}")
-    return handler
+    return with_own_log_context(handler)
+
+
+def with_own_log_context(handler: Handler) -> Handler:
+    """The handler, with its invocation's Lambda fields on every Powertools log line it writes.
+
+    On Lambda each function has its own process, so Powertools' ``inject_lambda_context`` may keep
+    the function's name, request id and cold start in keys shared by the process. Here every
+    function shares one process and runs in its own poller or gateway thread, so those shared keys
+    hold whichever function set them last (a build's ``build finished`` line tagged with the watch
+    function). Powertools' thread-local keys take precedence over the shared ones, so the same
+    fields are set thread-locally for each invocation and removed after it.
+    """
+    cold = threading.Event()
+
+    def invoke(event: dict[str, Any], context: Any) -> Any:
+        keys = {
+            "function_name": context.function_name,
+            "function_memory_size": context.memory_limit_in_mb,
+            "function_arn": context.invoked_function_arn,
+            "function_request_id": context.aws_request_id,
+            "cold_start": not cold.is_set(),
+        }
+        cold.set()
+        set_context_keys(**keys)
+        try:
+            return handler(event, context)
+        finally:
+            remove_context_keys(keys)
+
+    return invoke

@@ -58,8 +58,9 @@ class RunnerSettings:
     stream_poll_interval: float = 0.2
     serialize_invocations: bool = False
     """One handler at a time, process-wide. Lambda runs each function in its own process; in-process,
-    libraries with global context (Powertools Logger's appended keys) can mix up concurrent
-    invocations' log fields. Serializing trades concurrency for clean logs."""
+    libraries with global state can mix up concurrent invocations. Log lines no longer need it (the
+    runtime gives each invocation thread-local log fields, ``lambda_runtime.with_own_log_context``);
+    serializing remains for any other process-wide state."""
     stream_default_max_retries: int = 2
     """Used when the template leaves MaximumRetryAttempts at -1 (infinite), so a poison record
     cannot block a local shard forever."""

@@ -20,6 +20,7 @@ from content_service.service.outbox_ports import EventBus, Inbox, Metrics, SyncS
 from content_service.service.ports import BundleRepository, Clock, TenantSettingsRepository
 from content_service.service.sync import project
 from content_service.service.tamper import respond_to_tamper
+from content_service.service.telemetry import record_published
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,12 @@ class FanOut:
         """Publish the rows' events not yet published (in PutEvents batches); return the failed ids."""
         pending = [event for row in rows for event in envelopes(row) if not self.inbox.seen(BUS, event.id)]
         failed = self.bus.publish(pending) if pending else set()
+        record_published(
+            self.metrics,
+            [event.occurred_at for event in pending],
+            len(failed & {event.id for event in pending}),
+            self.clock.now(),
+        )
         for event in pending:
             if event.id not in failed:
                 self.inbox.mark(BUS, event.id)

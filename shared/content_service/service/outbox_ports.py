@@ -30,9 +30,19 @@ class Inbox(Protocol):
 
 
 class Metrics(Protocol):
-    def count(self, name: str, value: float = 1) -> None: ...
+    """Figures for dashboards and alarms (names in ``content_service.service.telemetry``).
 
-    def seconds(self, name: str, value: float) -> None: ...
+    Keyword dimensions are added to the service dimension every figure carries; keep them to
+    bounded sets (a standard, a problem code, an operation), never a tenant, user or id.
+    """
+
+    def count(self, name: str, value: float = 1, **dimensions: str) -> None: ...
+
+    def seconds(self, name: str, value: float, **dimensions: str) -> None: ...
+
+    def milliseconds(self, name: str, value: float, **dimensions: str) -> None: ...
+
+    def bytes(self, name: str, value: float, **dimensions: str) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from content_service.domain.bundle import BundleState
 from content_service.domain.errors import NotFound, ValidationFailed
 from content_service.service.outbox_ports import Metrics
 from content_service.service.ports import BundleRepository, PackageRepository
-from content_service.service.tamper import TAMPER_EVENTS
+from content_service.service.telemetry import TAMPER_EVENTS
 
 logger = logging.getLogger(__name__)
 

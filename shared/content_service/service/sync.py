@@ -33,9 +33,9 @@ from content_service.events.models import (
 from content_service.service.access import device_for
 from content_service.service.outbox_ports import FeedChange, FeedEntry, Metrics, SyncStore, UserBundle
 from content_service.service.ports import Clock, DeviceRepository, TokenSigner
+from content_service.service.telemetry import REVOCATION_LAG
 
 STATUS_TYPE = "device-status+jwt"
-REVOCATION_LAG = "RevocationLagSeconds"
 
 
 def project(event: Envelope, *, store: SyncStore, metrics: Metrics, clock: Clock) -> int:

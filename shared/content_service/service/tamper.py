@@ -9,11 +9,13 @@ from content_service.events.models import BundleTamperedV1
 from content_service.service.bundles import revoke_for_tamper
 from content_service.service.outbox_ports import Metrics
 from content_service.service.ports import BundleRepository, Clock
+from content_service.service.telemetry import (
+    TAMPER_EVENTS,
+    TAMPER_TO_REVOCATION,
+    UNCORROBORATED_TAMPER_REPORTS,
+)
 
 logger = logging.getLogger(__name__)
-
-TAMPER_EVENTS = "TamperEvents"
-UNCORROBORATED_TAMPER_REPORTS = "TamperReportsUncorroborated"
 
 
 def respond_to_tamper(
@@ -42,4 +44,9 @@ def respond_to_tamper(
         return None
     where = event.data.device_id or event.data.object_key or "storage"
     reason = f"tamper: {event.data.kind} ({event.data.source} {where})"
-    return revoke_for_tamper(event.tenant_id, event.data.bundle_id, reason, bundles=bundles, clock=clock)
+    revoked = revoke_for_tamper(event.tenant_id, event.data.bundle_id, reason, bundles=bundles, clock=clock)
+    # A bundle revoked before this tamper event (by an operator, or an earlier report) is not
+    # this event's revocation; only time the revocations it caused.
+    if revoked is not None and revoked.updated_at >= event.occurred_at:
+        metrics.seconds(TAMPER_TO_REVOCATION, (revoked.updated_at - event.occurred_at).total_seconds())
+    return revoked

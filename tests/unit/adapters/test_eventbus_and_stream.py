@@ -87,3 +87,15 @@ def test_entity_and_package_records_decode_to_rows_and_others_to_nothing() -> No
 
     assert outbox_row(_record({"pk": {"S": "INBOX#x"}, "sk": {"S": "sync"}})) is None
     assert outbox_row(_record(entity, name="REMOVE")) is None
+
+
+def test_a_rewrite_that_kept_the_revision_publishes_nothing_again() -> None:
+    # A migration stamping schema_version rewrites the item with its old events and revision.
+    events = [{"name": "content.device.enrolled.v1"}]
+    old = {"pk": {"S": "P"}, "sk": {"S": "S"}, "revision": {"N": "3"}, "events": {"S": json.dumps(events)}}
+    stamped = {**old, "schema_version": {"N": "2"}}
+    record = _record(stamped, name="MODIFY")
+    record["dynamodb"]["OldImage"] = old
+    assert outbox_row(record) is None
+    record["dynamodb"]["OldImage"] = {**old, "revision": {"N": "2"}}
+    assert outbox_row(record) is not None

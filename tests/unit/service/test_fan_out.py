@@ -104,7 +104,7 @@ def test_a_revocation_reaches_every_device_and_measures_its_lag() -> None:
     w.deliver(revocation)
     for device in ("d1", "d2"):
         assert w.store.feed("t", device) == [("bundle.added", "b1"), ("bundle.revoked", "b1")]
-    assert w.metrics.named("RevocationLagSeconds") == [2.0]
+    assert w.metrics.named("RevocationLag") == [2.0]
 
 
 def test_a_bundle_and_a_device_racing_are_matched_exactly_once_in_either_order() -> None:
