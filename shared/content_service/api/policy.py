@@ -92,9 +92,9 @@ POLICIES: dict[str, Policy] = {
     "create_export": Policy(ADMIN, summary="export a package version to a standard"),
     "get_export": Policy(ADMIN, summary="an export and its download URL"),
     "get_branding_overlay": Policy(EVERYONE, summary="the tenant's signed branding overlay"),
-    # Assistant configs: admins generate and approve; authors read them with their packages.
+    # Assistant configs: authors and admins generate and read them; only admins approve (they ship).
     "create_assistant_config": Policy(
-        ADMIN, summary="generate a draft assistant config from a package's text"
+        AUTHORING, summary="generate a draft assistant config from a package's text"
     ),
     "list_assistant_configs": Policy(AUTHORING, summary="a package version's assistant configs"),
     "get_assistant_config": Policy(AUTHORING, summary="one assistant config and its provenance"),

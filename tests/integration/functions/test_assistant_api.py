@@ -67,7 +67,7 @@ def call(method, path, *, roles, body=None, key=None, tenant=None, user="user-1"
 
 def test_an_admin_generates_an_author_reads_and_only_an_approved_config_is_the_shipping_one(package):
     base = f"/v1/packages/{package.package_id}/assistant-configs"
-    status, _, refused = call("POST", base, roles="author", body={}, key="k-author-1")
+    status, _, refused = call("POST", base, roles="learner", body={}, key="k-learner-1")
     assert status == 403 and refused["status"] == 403
     status, headers, created = call("POST", base, roles="admin", body={"max_questions": 4}, key="k-admin-1")
     assert status == 201, created
