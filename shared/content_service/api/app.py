@@ -11,7 +11,14 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
-from content_service.api import authorization, bundle_routes, export_routes, problems, sync_routes
+from content_service.api import (
+    authorization,
+    bundle_routes,
+    export_routes,
+    problems,
+    sync_routes,
+    withdrawal_routes,
+)
 from content_service.api.auth import principal_of
 from content_service.api.idempotency import idempotency_config
 from content_service.api.models import (
@@ -33,6 +40,7 @@ app = APIGatewayRestResolver(enable_validation=True)
 app.include_router(bundle_routes.router)
 app.include_router(sync_routes.router)
 app.include_router(export_routes.router)
+app.include_router(withdrawal_routes.router)
 
 
 @app.post(

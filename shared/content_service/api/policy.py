@@ -88,6 +88,11 @@ POLICIES: dict[str, Policy] = {
     # Exports: admins only.
     "create_export": Policy(ADMIN, summary="export a package version to a standard"),
     "get_export": Policy(ADMIN, summary="an export and its download URL"),
+    # Withdrawing a package version: admins only (it revokes every bundle that holds it).
+    "withdraw_package_version": Policy(
+        ADMIN, summary="withdraw a package version from every bundle and device"
+    ),
+    "get_withdrawal": Policy(ADMIN, summary="the progress of a package version's withdrawal"),
     # Public: devices pin these keys before they hold a token.
     "get_jwks": Policy(None, summary="the keys that verify manifests and licences"),
 }
