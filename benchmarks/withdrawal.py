@@ -47,6 +47,7 @@ from content_service.adapters.entities import DynamoBundleRepository  # noqa: E4
 from content_service.adapters.feed import DynamoSyncStore  # noqa: E402
 from content_service.adapters.withdrawals import DynamoHolderIndex  # noqa: E402
 from content_service.client import ApiClient, put_upload  # noqa: E402
+from content_service.crypto.licence import device_public_jwk, generate_device_key  # noqa: E402
 from content_service.domain.bundle import Bundle, BundlePackage  # noqa: E402
 from content_service.domain.package import ContainerRef  # noqa: E402
 from content_service.domain.withdrawal import Holder  # noqa: E402
@@ -63,7 +64,7 @@ WRITES = {"PutItem", "UpdateItem", "DeleteItem"}
 
 # --------------------------------------------------------------- counting
 def _size(value: dict[str, Any]) -> int:
-    (kind, inner), = value.items()
+    ((kind, inner),) = value.items()
     if kind in ("S", "B"):
         return len(inner.encode() if isinstance(inner, str) else inner)
     if kind == "N":
@@ -180,7 +181,9 @@ def seed(stack: LocalStack, package: dict[str, Any], users: int, per_user: int, 
     sync, holders = DynamoSyncStore(client, table), DynamoHolderIndex(client, table)
     bundles = DynamoBundleRepository(table, stack.endpoints.region)
     member = BundlePackage(
-        package["package_id"], 1, package["content_hash"] if "content_hash" in package else "0" * 64,
+        package["package_id"],
+        1,
+        package.get("content_hash", "0" * 64),
         ContainerRef(f"containers/{package['package_id']}/1", 1, "0" * 64),
     )
     now = dt.datetime.now(dt.UTC)
@@ -191,7 +194,12 @@ def seed(stack: LocalStack, package: dict[str, Any], users: int, per_user: int, 
             sync.put_device(TENANT, user, f"dev_{index:05d}_{device}")
         bundle_id = f"bnd_{index:032x}"
         bundle = Bundle.create(
-            tenant_id=TENANT, bundle_id=bundle_id, user_id=user, residency_zone="eu", packages=(member,), now=now
+            tenant_id=TENANT,
+            bundle_id=bundle_id,
+            user_id=user,
+            residency_zone="eu",
+            packages=(member,),
+            now=now,
         ).mark_built(f"manifests/{bundle_id}.jws", "0" * 64, now)
         # Without its events: the stream would otherwise project 'bundle.added' to every device first.
         bundles.add(Bundle(**{**bundle.__dict__, "events": ()}))
@@ -223,13 +231,33 @@ def baseline(stack: LocalStack, count: int, threads: int) -> float:
     return time.perf_counter() - started
 
 
+def drain_stream(stack: LocalStack, timeout: float = 1800) -> None:
+    """Wait until fan_out has worked through the stream records of set-up and baselines.
+
+    A device enrolled through the API is a sentinel: once its enrolment is in the sync projection,
+    every earlier record of the (local, single-shard) stream has been delivered.
+    """
+    user = f"sentinel-{uuid.uuid4().hex[:6]}"
+    client = ApiClient(stack.api_url, stack.mint_token(TENANT, user))
+    device = client.enroll_device(device_public_jwk(generate_device_key()))["device_id"]
+    sync = DynamoSyncStore(boto3.client("dynamodb"), stack.endpoints.tables["Table"])
+    deadline = time.monotonic() + timeout
+    while device not in sync.active_devices(TENANT, user):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the table stream did not drain")
+        time.sleep(0.5)
+
+
 def withdraw(stack: LocalStack, package_id: str, timeout: float) -> tuple[float, dict[str, Any]]:
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {stack.mint_token(TENANT, 'admin', roles=['admin'])}"
     path = f"{stack.api_url}/v1/packages/{package_id}/versions/1"
     started = time.perf_counter()
     response = session.post(
-        f"{path}/revoke", json={"reason": "benchmark"}, headers={"Idempotency-Key": uuid.uuid4().hex}, timeout=60
+        f"{path}/revoke",
+        json={"reason": "benchmark"},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+        timeout=60,
     )
     response.raise_for_status()
     deadline = time.monotonic() + timeout
@@ -247,7 +275,9 @@ def settle(meter: Meter, quiet: float = 2.0) -> None:
     last, since = -1, time.monotonic()
     while time.monotonic() - since < quiet:
         time.sleep(0.25)
-        busy = sum(n for name, n in meter.calls.items() if not name.startswith(("sqs.Receive", "dynamodbstreams")))
+        busy = sum(
+            n for name, n in meter.calls.items() if not name.startswith(("sqs.Receive", "dynamodbstreams"))
+        )
         if busy != last:
             last, since = busy, time.monotonic()
 
@@ -275,7 +305,8 @@ bundles, {per_user:.0f} active devices each: {n:,} devices. The local stack runs
 (table stream, polled every 0.2 s) and withdraw handlers, the withdraw function's queue with {workers}
 pollers (its `MaximumConcurrency`, capped locally) and {threads} threads per chunk of
 {fig["chunk_size"]} bundles. moto, the handlers and the client share one process (and its GIL) on
-{os.cpu_count()} cores. Set-up (users, devices, bundles, holder index) is written before the clock starts.
+{os.cpu_count()} cores. Set-up (users, devices, bundles, holder index) is written, and the table stream
+has delivered its records, before the clock starts.
 
 | what | devices | wall | per device | vs bare puts, 1 thread | vs bare puts, {workers * threads} threads |
 | --- | ---: | ---: | ---: | ---: | ---: |
@@ -340,6 +371,7 @@ def main() -> None:
         seed(stack, package, args.users, args.devices_per_user, threads=8)
         serial = baseline(stack, devices, 1)
         parallel = baseline(stack, devices, args.workers * args.threads)
+        drain_stream(stack)
         meter.reset()
         meter.enabled = True
         wall, progress = withdraw(stack, package["package_id"], args.timeout)
