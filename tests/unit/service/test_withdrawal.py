@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -344,3 +346,12 @@ def test_holders_are_chunked_in_order_and_chunks_survive_their_message_form() ->
 def test_a_message_that_is_not_a_chunk_is_refused(message) -> None:
     with pytest.raises(ValidationFailed):
         WithdrawalChunk.from_dict(message)
+
+
+def test_the_sample_withdraw_event_carries_a_chunk() -> None:
+    event = json.loads(
+        (Path(__file__).parents[3] / "events" / "withdraw" / "sqs_withdrawal_chunk.json").read_text()
+    )
+    (record,) = event["Records"]
+    chunk = WithdrawalChunk.from_dict(json.loads(record["body"]))
+    assert chunk.number == 0 and [h.user_id for h in chunk.holders] == ["learner-1", "learner-2"]
