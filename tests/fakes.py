@@ -15,6 +15,7 @@ from content_service.domain.device_slots import DeviceSlots, DeviceSlotsChanged
 from content_service.domain.errors import ConcurrencyConflict, NotFound, ValidationFailed
 from content_service.domain.export import ExportJob, ExportState
 from content_service.domain.package import PackageManifest, PackageState, PlayPackage
+from content_service.domain.tenant import TenantSettings
 from content_service.service.ports import (
     BundlePage,
     DataKey,
@@ -340,3 +341,21 @@ class FakeExportQueue:
 
     def send(self, tenant_id: str, export_id: str) -> None:
         self.sent.append((tenant_id, export_id))
+
+
+class FakeTenantSettings:
+    """Tenant settings in memory, with DynamoTenantSettings' revision check."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, TenantSettings] = {}
+
+    def get(self, tenant_id: str) -> TenantSettings | None:
+        return self.items.get(tenant_id)
+
+    def save(self, settings: TenantSettings) -> TenantSettings:
+        stored = self.items.get(settings.tenant_id)
+        if (stored.revision if stored else 0) != settings.revision:
+            raise ConcurrencyConflict(f"the settings of tenant {settings.tenant_id} changed concurrently")
+        saved = replace(settings, revision=settings.revision + 1)
+        self.items[settings.tenant_id] = saved
+        return saved

@@ -42,6 +42,7 @@ from content_service.domain.errors import ConcurrencyConflict, NotFound
 from content_service.domain.events import DomainEvent
 from content_service.domain.export import ExportJob, ExportResult, ExportState
 from content_service.domain.package import Problem
+from content_service.domain.tenant import Branding, TenantSettings
 from content_service.service.ports import BundlePage, DevicePage, IssuedLicence, TamperReportRecord
 
 
@@ -576,3 +577,65 @@ class DynamoExportRepository(_Store):
             },
             events=_events(job.events),
         )
+
+
+class DynamoTenantSettings(_Store):
+    """Each tenant's settings: one item, written only over the revision that was read."""
+
+    def get(self, tenant_id: str) -> TenantSettings | None:
+        try:
+            item = self._model.get(*_tenant_settings_key(tenant_id), consistent_read=True)
+        except DoesNotExist:
+            return None
+        body = item.body
+        branding = body.get("branding")
+        return TenantSettings(
+            tenant_id=tenant_id,
+            zone=body["zone"],
+            tamper_auto_revoke=body.get("tamper_auto_revoke"),
+            branding=None
+            if branding is None
+            else Branding(
+                name=branding["name"],
+                primary_colour=branding["primary_colour"],
+                secondary_colour=branding.get("secondary_colour"),
+                css_properties=tuple((k, v) for k, v in branding.get("css_properties", [])),
+            ),
+            revision=int(item.revision),
+            updated_at=_optional_time(body.get("updated_at")),
+            updated_by=body.get("updated_by"),
+        )
+
+    def save(self, settings: TenantSettings) -> TenantSettings:
+        condition = (
+            self._model.pk.does_not_exist()
+            if settings.revision == 0
+            else self._model.revision == settings.revision
+        )
+        branding = settings.branding
+        item = self._model(
+            *_tenant_settings_key(settings.tenant_id),
+            entity="tenant_settings",
+            tenant_id=settings.tenant_id,
+            revision=settings.revision + 1,
+            body={
+                "zone": settings.zone,
+                "tamper_auto_revoke": settings.tamper_auto_revoke,
+                "branding": None
+                if branding is None
+                else {
+                    "name": branding.name,
+                    "primary_colour": branding.primary_colour,
+                    "secondary_colour": branding.secondary_colour,
+                    "css_properties": [list(pair) for pair in branding.css_properties],
+                },
+                "updated_at": _optional_iso(settings.updated_at),
+                "updated_by": settings.updated_by,
+            },
+        )
+        conditional_save(item, condition, f"the settings of tenant {settings.tenant_id}")
+        return replace(settings, revision=settings.revision + 1)
+
+
+def _tenant_settings_key(tenant_id: str) -> tuple[str, str]:
+    return f"TENANT#{tenant_id}#SETTINGS", "SETTINGS"

@@ -12,11 +12,13 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
 from content_service.api import (
+    assistant_routes,
     authorization,
     bundle_routes,
     export_routes,
     problems,
     sync_routes,
+    tenant_routes,
     withdrawal_routes,
 )
 from content_service.api.auth import principal_of
@@ -40,6 +42,8 @@ app = APIGatewayRestResolver(enable_validation=True)
 app.include_router(bundle_routes.router)
 app.include_router(sync_routes.router)
 app.include_router(export_routes.router)
+app.include_router(assistant_routes.router)
+app.include_router(tenant_routes.router)
 app.include_router(withdrawal_routes.router)
 
 

@@ -160,7 +160,9 @@ class CreateBundle(BaseModel):
         max_length=128,
         description="the learner the bundle is for (default: the caller)",
     )
-    residency_zone: str | None = Field(default=None, pattern=r"^[a-z]{2,8}$")
+    residency_zone: str | None = Field(
+        default=None, pattern=r"^[a-z]{2,8}$", description="must be the tenant's zone if given (default: it)"
+    )
 
 
 class ContainerView(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,11 +15,13 @@ from content_service.adapters.entities import (
     DynamoDeviceRepository,
     DynamoLicenceRecords,
     DynamoTamperReports,
+    DynamoTenantSettings,
 )
 from content_service.domain.bundle import Bundle, BundlePackage
 from content_service.domain.device import Device, DeviceState
 from content_service.domain.errors import ConcurrencyConflict, NotFound, ValidationFailed
 from content_service.domain.package import ContainerRef
+from content_service.domain.tenant import Branding, TenantSettings
 from content_service.service.ports import IssuedLicence, TamperReportRecord
 
 ROOT = Path(__file__).parents[3]
@@ -131,3 +134,17 @@ def test_licence_records_keep_the_latest_per_device(table):
     records.put(issued, device_revision=read.revision)
     assert records.latest("t1", "bnd_1", "dev_1") == issued
     assert records.latest("t2", "bnd_1", "dev_1") is None
+
+
+def test_tenant_settings_round_trip_and_a_stale_write_loses(table):
+    store = DynamoTenantSettings(table, "eu-west-1")
+    assert store.get("t1") is None
+    branding = Branding("Acme", "#112233", None, (("--brand-radius", "4px"),))
+    first = store.save(TenantSettings("t1", "us", tamper_auto_revoke=False, branding=branding, updated_by="root"))
+    assert first.revision == 1
+    assert store.get("t1") == first
+    with pytest.raises(ConcurrencyConflict):
+        store.save(TenantSettings("t1", "eu"))  # written as if nothing were stored
+    assert store.get("t1").zone == "us"
+    second = store.save(replace(first, branding=None))
+    assert store.get("t1") == second and second.revision == 2
