@@ -21,6 +21,8 @@ from content_service.local.stack import LocalStack
 from content_service.samples import sample_zip_bytes
 from tests.e2e.roles import admin_client, author_client, catalog_client
 
+pytestmark = pytest.mark.xdist_group("withdrawal")
+
 TENANT = "withdraw-tenant"
 USERS = 3
 DEVICES_PER_USER = 2
@@ -123,30 +125,34 @@ def test_only_admins_may_withdraw_or_read_a_withdrawal(stack: LocalStack, holdin
         assert refused.status_code == 403, (role, refused.text)
         assert refused.headers["Content-Type"] == "application/problem+json"
         assert call(stack, token, "GET", f"{path}/withdrawal").status_code == 403, role
-    admin = admin_client(stack, TENANT)
-    assert admin.get_package(holdings["withdrawn"], 1)["state"] == "built"
 
 
-def test_a_withdrawal_reaches_every_holding_device_once_and_reports_done(
-    stack: LocalStack, holdings: dict[str, Any]
-) -> None:
+@pytest.fixture(scope="module")
+def withdrawal(stack: LocalStack, holdings: dict[str, Any]) -> dict[str, Any]:
+    """The version withdrawn by an admin, the same request sent twice, and its progress once done."""
     admin = stack.mint_token(TENANT, "admin-1", roles=["admin"])
     path = f"/v1/packages/{holdings['withdrawn']}/versions/1"
     key = uuid.uuid4().hex
     body = {"reason": "legal takedown"}
-
     first = call(stack, admin, "POST", f"{path}/revoke", json=body, headers={"Idempotency-Key": key})
     again = call(stack, admin, "POST", f"{path}/revoke", json=body, headers={"Idempotency-Key": key})
+    progress = wait_for(
+        lambda: (r := call(stack, admin, "GET", f"{path}/withdrawal").json())["state"] == "done" and r,
+        "the withdrawal to be done",
+    )
+    return {"path": path, "first": first, "again": again, "progress": progress}
+
+
+def test_a_withdrawal_reaches_every_holding_device_once_and_reports_done(
+    stack: LocalStack, holdings: dict[str, Any], withdrawal: dict[str, Any]
+) -> None:
+    first, again, progress, path = (withdrawal[k] for k in ("first", "again", "progress", "path"))
 
     assert first.status_code == 202, first.text
     assert first.headers["Location"] == f"{path}/withdrawal"
     assert again.status_code == 202 and again.json() == first.json()
     assert first.json()["reason"] == "legal takedown"
 
-    progress = wait_for(
-        lambda: (r := call(stack, admin, "GET", f"{path}/withdrawal").json())["state"] == "done" and r,
-        "the withdrawal to be done",
-    )
     holders = [u for u in holdings["learners"] if u != holdings["control"]]
     assert progress["bundles_total"] == USERS and progress["bundles_revoked"] == USERS
     assert progress["chunks_total"] == progress["chunks_done"] == 2  # chunks of two bundles
@@ -174,10 +180,10 @@ def test_a_withdrawal_reaches_every_holding_device_once_and_reports_done(
 
 
 def test_a_second_withdrawal_of_the_same_version_changes_nothing(
-    stack: LocalStack, holdings: dict[str, Any]
+    stack: LocalStack, withdrawal: dict[str, Any]
 ) -> None:
     admin = stack.mint_token(TENANT, "admin-1", roles=["admin"])
-    path = f"/v1/packages/{holdings['withdrawn']}/versions/1"
+    path = withdrawal["path"]
     before = call(stack, admin, "GET", f"{path}/withdrawal").json()
 
     other_key = call(
@@ -214,7 +220,7 @@ def test_a_second_withdrawal_of_the_same_version_changes_nothing(
 
 
 def test_a_withdrawn_version_cannot_be_bundled_and_an_unknown_one_has_no_withdrawal(
-    stack: LocalStack, holdings: dict[str, Any]
+    stack: LocalStack, holdings: dict[str, Any], withdrawal: dict[str, Any]
 ) -> None:
     admin = stack.mint_token(TENANT, "admin-1", roles=["admin"])
     refused = call(

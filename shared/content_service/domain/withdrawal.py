@@ -6,8 +6,8 @@ its bundles and appends ``bundle.revoked`` to the feed of every active device of
 under an event id derived from the withdrawal and the bundle (:func:`feed_event_id`), so a chunk
 delivered twice appends nothing new: the feed is idempotent per (event, device).
 
-Progress is counted per chunk: the withdrawal is ``done`` once it is planned and every planned chunk
-has reported.
+Progress is counted per chunk: the withdrawal is ``done`` once it is planned, every planned chunk
+has reported, and the completion time is stamped.
 """
 
 from __future__ import annotations
@@ -143,10 +143,12 @@ class WithdrawalProgress:
 
     @property
     def state(self) -> WithdrawalState:
+        # Done only once stamped: whoever counts the last chunk stamps completed_at right after,
+        # and a crash in between is redelivered and stamps it then.
+        if self.completed_at is not None:
+            return WithdrawalState.DONE
         if self.started_at is None:
             return WithdrawalState.PENDING
         if self.planned_at is None or self.chunks_total is None:
             return WithdrawalState.PLANNING
-        if self.chunks_done < self.chunks_total:
-            return WithdrawalState.FANNING_OUT
-        return WithdrawalState.DONE
+        return WithdrawalState.FANNING_OUT

@@ -76,6 +76,7 @@ class FakeLog:
     ) -> None:
         key = (tenant_id, package_id, version)
         self.rows[key] = replace(self.rows[key], bundles_total=bundles, chunks_total=chunks, planned_at=now)
+        self._complete_if_done(key, now)
 
     def chunk_done(
         self, chunk: WithdrawalChunk, bundles_revoked: int, devices_notified: int, now: datetime
@@ -91,6 +92,12 @@ class FakeLog:
             bundles_revoked=row.bundles_revoked + bundles_revoked,
             devices_notified=row.devices_notified + devices_notified,
         )
+        self._complete_if_done(key, now)
+
+    def _complete_if_done(self, key: tuple[str, str, int], now: datetime) -> None:
+        row = self.rows[key]
+        if row.chunks_total is not None and row.chunks_done >= row.chunks_total and row.completed_at is None:
+            self.rows[key] = replace(row, completed_at=now)
 
 
 class FakeQueue:
@@ -355,3 +362,14 @@ def test_the_sample_withdraw_event_carries_a_chunk() -> None:
     (record,) = event["Records"]
     chunk = WithdrawalChunk.from_dict(json.loads(record["body"]))
     assert chunk.number == 0 and [h.user_id for h in chunk.holders] == ["learner-1", "learner-2"]
+
+
+def test_a_withdrawal_is_done_only_once_its_completion_is_stamped() -> None:
+    now = FakeClock().now()
+    counted = WithdrawalProgress(
+        TENANT, PACKAGE, 1, "r", started_at=now, planned_at=now, chunks_total=2, chunks_done=2
+    )
+    assert WithdrawalProgress(TENANT, PACKAGE, 1, "r").state is WithdrawalState.PENDING
+    assert replace(counted, planned_at=None).state is WithdrawalState.PLANNING
+    assert counted.state is WithdrawalState.FANNING_OUT
+    assert replace(counted, completed_at=now).state is WithdrawalState.DONE
