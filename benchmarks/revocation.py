@@ -300,15 +300,16 @@ same moto DynamoDB (the per-user device cap is bypassed: it is the per-device co
 | projection of one revocation (`service.sync.project`) | {n:,} | {fan["seconds"]:.1f} s | {per_device_ms:.2f} ms |
 | baseline: bare conditional PutItem × N | {n:,} | {fan["baseline_seconds"]:.1f} s | {baseline_ms:.2f} ms |
 
-DynamoDB calls: {call_list}. Each device costs one strongly consistent GetItem (the feed's head;
-1 read unit) and three writes (the event's claim, the entry, the head; 3 write units): about
+DynamoDB calls: {call_list}. Each device costs one strongly consistent Query (the feed's last
+entry; 1 read unit) and two writes (the event's claim and the entry; 2 write units): about
 {wru:,} WRU and {rru:,} RRU for this revocation
 (≈ ${(wru * 1.25 + rru * 0.25) / 1e6:.4f} at on-demand prices, $1.25 per million WRU and $0.25 per
 million RRU). The bare conditional put is the floor for any per-device write; the claim and the
-head are what keep each feed gapless and duplicate-free under concurrent writers and redelivery. Within one
+last-entry query are what keep each feed gapless and duplicate-free under concurrent writers and redelivery. Within one
 invocation the appends run one after another: at a few ms per call on AWS, one event for 10,000
 devices takes tens of seconds, which is why a user's devices are capped (5 by default, 100 at
-most); a revocation for many users is many events, spread over shards and invocations.
+most); a revocation for many users is many events, spread over shards and invocations, and a
+package-version withdrawal fans out in parallel SQS chunks (see "Package withdrawal fan-out").
 """
 
 

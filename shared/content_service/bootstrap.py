@@ -26,7 +26,8 @@ from content_service.adapters.feed import DynamoSyncStore
 from content_service.adapters.inbox import DynamoInbox
 from content_service.adapters.metrics import EmfMetrics, instrument_kms
 from content_service.adapters.s3 import S3BundleStore, S3ExportStore, S3PackageStore, S3UploadStore, s3_client
-from content_service.adapters.sqs import SqsExportQueue
+from content_service.adapters.sqs import SqsExportQueue, SqsWithdrawalQueue
+from content_service.adapters.withdrawals import DynamoHolderIndex, DynamoWithdrawalLog
 from content_service.crypto.cdn import CdnSigner
 from content_service.crypto.keys import ContentKeys
 from content_service.crypto.signing import KeyRing, KmsSigner
@@ -52,6 +53,7 @@ from content_service.service.ports import (
     UrlSigner,
 )
 from content_service.service.storage_watch import ObjectDigests, StorageTamperLog
+from content_service.service.withdrawal import WithdrawalLog, Withdrawals
 from content_service.settings import Settings, get_settings
 
 
@@ -176,6 +178,27 @@ class Dependencies:
             clock=self.clock,
             tamper_policy=self.settings.tamper_policy,
             tenant_settings=self.tenant_settings,
+            withdrawals=self.withdrawals,
+        )
+
+    @cached_property
+    def withdrawal_log(self) -> WithdrawalLog:
+        return DynamoWithdrawalLog(self._dynamodb, self.settings.table_name)
+
+    @cached_property
+    def withdrawals(self) -> Withdrawals:
+        return Withdrawals(
+            holders=DynamoHolderIndex(self._dynamodb, self.settings.table_name),
+            log=self.withdrawal_log,
+            queue=SqsWithdrawalQueue(
+                boto3.client("sqs", region_name=self.settings.aws_region), self.settings.withdrawal_queue_url
+            ),
+            bundles=self.bundles,
+            store=self.sync_store,
+            metrics=self.metrics,
+            clock=self.clock,
+            chunk_size=self.settings.withdrawal_chunk_size,
+            threads=self.settings.withdrawal_threads,
         )
 
     @cached_property

@@ -106,6 +106,13 @@ class Settings(BaseSettings):
     exports_bucket: str = "content-service-exports"
     export_queue_url: str = ""
     export_url_ttl_seconds: int = Field(default=900, ge=60, le=7 * 24 * 3600)
+    withdrawal_queue_url: str = Field(default="", description="SQS queue of package-withdrawal chunks")
+    withdrawal_chunk_size: int = Field(
+        default=25, ge=1, le=500, description="holding bundles per withdrawal chunk (one SQS message)"
+    )
+    withdrawal_threads: int = Field(
+        default=8, ge=1, le=64, description="bundles of one withdrawal chunk revoked at the same time"
+    )
     event_bus_name: str = Field(default="content-service-events", description="EventBridge bus for events")
     inbox_ttl_seconds: int = Field(
         default=7 * 24 * 3600,

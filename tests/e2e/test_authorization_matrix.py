@@ -35,6 +35,9 @@ TENANT, OTHER_TENANT = "tenant-a", "tenant-b"
 ROLES = ["learner", "author", "catalog", "admin", "none"]
 TARGETS = ["own", "other-user", "other-tenant"]
 PATH_KINDS = {"device_id": "device", "bundle_id": "bundle", "package_id": "package", "export_id": "export"}
+#: Operations on a package version's withdrawal address a version withdrawn up front (a withdrawal
+#: of the shared package would refuse every later case's bundle).
+WITHDRAWAL_OPERATIONS = {"withdraw_package_version", "get_withdrawal"}
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,7 @@ class World:
     packages: dict[str, str] = field(default_factory=dict)
     exports: dict[str, str] = field(default_factory=dict)
     assistant_configs: dict[str, str] = field(default_factory=dict)
+    withdrawn: dict[str, str] = field(default_factory=dict)
 
     def token(self, role: str, user: str, tenant: str = TENANT) -> str | None:
         if role == "none":
@@ -140,6 +144,7 @@ class World:
             "package": self.packages[tenant],
             "export": self.exports[tenant],
             "assistant_config": self.assistant_configs[tenant],
+            "withdrawn": self.withdrawn[tenant],
             "user": owner,
             "tenant": tenant,
         }
@@ -198,6 +203,20 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             assert export.status_code == 202, export.text
             world.exports[tenant] = export.json()["export_id"]
             world.assistant_configs[tenant] = world.draft_assistant_config(tenant, package["package_id"])
+            created = author.create_upload(len(data))
+            put_upload(created["upload"], data)
+            withdrawn = author.wait_until_settled(
+                created["package"]["package_id"], 1, timeout=60, interval=0.1
+            )
+            withdrawal = world.call(
+                world.admin(tenant),
+                "POST",
+                f"/v1/packages/{withdrawn['package_id']}/versions/1/revoke",
+                json={"reason": "authorization matrix"},
+                headers={"Idempotency-Key": uuid.uuid4().hex},
+            )
+            assert withdrawal.status_code == 202, withdrawal.text
+            world.withdrawn[tenant] = withdrawn["package_id"]
         yield world
 
 
@@ -212,6 +231,7 @@ def fill(schema: dict[str, Any], name: str, target: dict[str, str]) -> Any:
         "user_id": target["user"],
         "public_key": device_public_jwk(generate_device_key()),
         "reason": "authorization matrix",
+        "version": 1,
         "content_type": "application/zip",
         "content_length": 1024,
         "packages": [{"package_id": target["package"]}],
@@ -240,6 +260,8 @@ def _resolve(ref_or_schema: dict[str, Any]) -> dict[str, Any]:
 
 def request_for(operation: Operation, target: dict[str, str]) -> dict[str, Any]:
     path, query, headers = operation.path, {}, {}
+    if operation.operation_id in WITHDRAWAL_OPERATIONS:
+        target = {**target, "package": target["withdrawn"]}
     for parameter in operation.spec.get("parameters", []):
         name, where = parameter["name"], parameter["in"]
         if where == "path":

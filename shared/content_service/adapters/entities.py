@@ -366,6 +366,7 @@ class DynamoBundleRepository(_Store):
                 "manifest_sha256": bundle.manifest_sha256,
                 "request_hash": bundle.request_hash,
                 "revoke_reason": bundle.revoke_reason,
+                "withdrawal_id": bundle.withdrawal_id,
             },
             events=_events(bundle.events),
         )
@@ -387,6 +388,7 @@ class DynamoBundleRepository(_Store):
             manifest_sha256=body.get("manifest_sha256"),
             request_hash=body.get("request_hash"),
             revoke_reason=body.get("revoke_reason"),
+            withdrawal_id=body.get("withdrawal_id"),
         )
 
 

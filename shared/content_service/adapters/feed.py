@@ -5,14 +5,15 @@ Keys:
   user's bundles   pk = ``TENANT#{t}#USER#{u}#SYNC``   sk = ``BUNDLE#{bundle}``  (added event, revoked)
   feed entry       pk = ``TENANT#{t}#DEVICE#{d}#FEED`` sk = ``E#{seq:012d}``     (event_id, body)
   claim            pk = ``TENANT#{t}#DEVICE#{d}#FEED`` sk = ``CLAIM#{event_id}`` (seq, claimed_at)
-  head             pk = ``TENANT#{t}#DEVICE#{d}#FEED`` sk = ``HEAD``             (seq, a hint)
 
-Appending an event to a device's feed is a few conditional puts, no transaction: the event's
-claim (absent → ``seq`` = head + 1), the entry at that ``seq`` (absent → present), then the head
-moves forward. The head is only a hint that never runs ahead of the entries: a writer whose
-position is taken moves on by one, so an entry is only ever written right after an existing one,
-entries exist in sequence order with no gaps, and a reader stops at the first gap: a cursor never
-skips a late writer. The claim makes a redelivered event append nothing: it finds its claim and
+Appending an event to a device's feed is one read and two conditional puts, no transaction: the
+feed's last entry (a strongly consistent query, newest first, limit 1), the event's claim
+(absent → ``seq`` = last + 1), the entry at that ``seq`` (absent → present). Two write units per
+device is what a withdrawal's fan-out to thousands of devices pays, so there is no head item to
+keep up to date: the last entry is the position, and it never runs ahead of the entries. A writer
+whose position is taken moves on by one, so an entry is only ever written right after an existing
+one, entries exist in sequence order with no gaps, and a reader stops at the first gap: a cursor
+never skips a late writer. The claim makes a redelivered event append nothing: it finds its claim and
 its entry. A claim whose entry is missing is a crash between the two puts (finished by the next
 delivery once the claim is older than the grace period) or a position another event took first
 (the claim moves on).
@@ -111,9 +112,9 @@ class DynamoSyncStore:
     def append(self, tenant_id: str, device_id: str, change: FeedChange) -> bool:
         pk = _feed_pk(tenant_id, device_id)
         for _ in range(self._attempts):
-            seq: int | None = self._head(pk) + 1
-            # The common case is one read and three writes: claim the position after the head,
-            # write the entry there, move the head.
+            seq: int | None = self._last_seq(pk) + 1
+            # The common case is one read and two writes: claim the position after the last
+            # entry, write the entry there.
             if not self._claim(pk, change.event_id, seq):
                 try:
                     seq = self._resume(pk, change)
@@ -122,7 +123,6 @@ class DynamoSyncStore:
                 if seq is None:
                     return False  # This event is already in this device's feed.
             if self._put_entry(pk, seq, change):
-                self._advance_head(pk, seq)
                 return True
         raise FeedContention(f"feed of device {device_id} kept changing; giving up for now")
 
@@ -136,8 +136,8 @@ class DynamoSyncStore:
         if entry is not None and entry["event_id"]["S"] == change.event_id:
             return None
         if entry is not None:
-            # The claimed position went to another event: move the claim past it (and the head).
-            seq = max(self._head(pk), claimed) + 1
+            # The claimed position went to another event: move the claim past it.
+            seq = max(self._last_seq(pk), claimed) + 1
             if not self._move_claim(pk, change.event_id, claimed, seq):
                 raise _Retry
             return seq
@@ -169,27 +169,23 @@ class DynamoSyncStore:
         return run
 
     # --------------------------------------------------------------- helpers
-    def _head(self, pk: str) -> int:
-        item = self._get(pk, "HEAD")
-        # The head is only ever written with its seq; a read that sees it without one (moto in
-        # process lets a read race the write that creates the item) counts as no head yet, which
-        # costs the writer one refused claim, never a wrong position.
-        return int(item["seq"]["N"]) if item and "seq" in item else 0
-
-    def _advance_head(self, pk: str, seq: int) -> None:
-        # Only ever forwards, and only to an entry that exists. A lost update (a crash, or a
-        # faster writer) leaves the head behind, which costs the next writer a failed put, no more.
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"pk": {"S": pk}, "sk": {"S": "HEAD"}},
-                UpdateExpression="SET seq = :seq, entity = :entity",
-                ConditionExpression="attribute_not_exists(seq) OR seq < :seq",
-                ExpressionAttributeValues={":seq": {"N": str(seq)}, ":entity": {"S": "feed_head"}},
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
+    def _last_seq(self, pk: str) -> int:
+        """The sequence number of the feed's last entry (0 for an empty feed)."""
+        response = self._client.query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :low AND :high",
+            ExpressionAttributeValues={
+                ":pk": {"S": pk},
+                ":low": {"S": f"E#{1:012d}"},
+                ":high": {"S": f"E#{_MAX_SEQ:012d}"},
+            },
+            ProjectionExpression="seq",
+            ScanIndexForward=False,
+            ConsistentRead=True,
+            Limit=1,
+        )
+        items = response.get("Items", [])
+        return int(items[0]["seq"]["N"]) if items else 0
 
     def _claim(self, pk: str, event_id: str, seq: int) -> bool:
         return self._conditional_put(

@@ -21,6 +21,7 @@ from content_service.api import (
     sync_routes,
     telemetry,
     tenant_routes,
+    withdrawal_routes,
 )
 from content_service.api.auth import principal_of
 from content_service.api.idempotency import idempotency_config
@@ -46,6 +47,7 @@ app.include_router(signal_routes.router)
 app.include_router(export_routes.router)
 app.include_router(assistant_routes.router)
 app.include_router(tenant_routes.router)
+app.include_router(withdrawal_routes.router)
 
 
 @app.post(

@@ -106,6 +106,11 @@ POLICIES: dict[str, Policy] = {
     ),
     "get_tenant_settings": Policy(ADMIN, summary="the tenant's zone, tamper policy and branding"),
     "update_tenant_settings": Policy(ADMIN, summary="change the tenant's tamper policy, branding, first zone"),
+    # Withdrawing a package version: admins only (it revokes every bundle that holds it).
+    "withdraw_package_version": Policy(
+        ADMIN, summary="withdraw a package version from every bundle and device"
+    ),
+    "get_withdrawal": Policy(ADMIN, summary="the progress of a package version's withdrawal"),
     # Public: devices pin these keys before they hold a token.
     "get_jwks": Policy(None, summary="the keys that verify manifests and licences"),
 }

@@ -69,6 +69,8 @@ class Bundle:
     manifest_sha256: str | None = None
     request_hash: str | None = None
     revoke_reason: str | None = None
+    withdrawal_id: str | None = None
+    """Set when the bundle was revoked by withdrawing one of its package versions."""
     events: tuple[DomainEvent, ...] = ()
 
     @classmethod
@@ -126,15 +128,30 @@ class Bundle:
             },
         )
 
-    def revoke(self, reason: str, now: datetime) -> Bundle:
-        """Withdraw the bundle: no more licences or downloads, and devices unmount it."""
+    def revoke(self, reason: str, now: datetime, withdrawal_id: str | None = None) -> Bundle:
+        """Withdraw the bundle: no more licences or downloads, and devices unmount it.
+
+        ``withdrawal_id`` names the package-version withdrawal that revokes it: that withdrawal's
+        chunked fan-out, not the stream's per-event projection, then tells the devices.
+        """
         self._require(BundleState.REVOKED)
         if not reason.strip():
             raise InvariantViolated("a revocation needs a reason")
-        revoked = replace(self, state=BundleState.REVOKED, revoke_reason=reason.strip(), updated_at=now)
-        return revoked._record(
-            "content.bundle.revoked.v1", now, {"reason": reason.strip(), "user_id": self.user_id}
+        revoked = replace(
+            self,
+            state=BundleState.REVOKED,
+            revoke_reason=reason.strip(),
+            withdrawal_id=withdrawal_id,
+            updated_at=now,
         )
+        data: dict[str, Any] = {"reason": reason.strip(), "user_id": self.user_id}
+        if withdrawal_id is not None:
+            data["withdrawal_id"] = withdrawal_id
+        return revoked._record("content.bundle.revoked.v1", now, data)
+
+    def holds(self, package_id: str, version: int) -> bool:
+        """Whether this bundle packs that package version."""
+        return any(p.package_id == package_id and p.version == version for p in self.packages)
 
     def require_deliverable(self) -> None:
         """Licences and downloads exist only for a built bundle."""

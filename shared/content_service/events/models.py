@@ -40,6 +40,12 @@ class PackageFailedData(_Body):
     path: str | None = None
 
 
+class PackageRevokedData(_Body):
+    package_id: str
+    version: int = Field(ge=1)
+    reason: str = Field(description="why an admin withdrew the version (an error, a legal takedown)")
+
+
 class BundleCreatedData(_Body):
     bundle_id: str
     user_id: str
@@ -51,6 +57,11 @@ class BundleRevokedData(_Body):
     bundle_id: str
     user_id: str
     reason: str
+    withdrawal_id: str | None = Field(
+        default=None,
+        description="set when the bundle was revoked by withdrawing one of its package versions "
+        "(GET /v1/packages/{package_id}/versions/{version}/withdrawal)",
+    )
 
 
 class BundleTamperedData(_Body):
@@ -141,6 +152,12 @@ class PackageFailedV1(Envelope):
     data: PackageFailedData
 
 
+class PackageRevokedV1(Envelope):
+    subject: Literal["content.package.revoked.v1"] = "content.package.revoked.v1"
+    version: Literal[1] = 1
+    data: PackageRevokedData
+
+
 class BundleCreatedV1(Envelope):
     subject: Literal["content.bundle.created.v1"] = "content.bundle.created.v1"
     version: Literal[1] = 1
@@ -192,6 +209,7 @@ class AssistantConfigApprovedV1(Envelope):
 IntegrationEvent = (
     PackageBuiltV1
     | PackageFailedV1
+    | PackageRevokedV1
     | BundleCreatedV1
     | BundleRevokedV1
     | BundleTamperedV1
@@ -208,6 +226,7 @@ EVENT_MODELS: dict[str, type[Envelope]] = {
     for model in (
         PackageBuiltV1,
         PackageFailedV1,
+        PackageRevokedV1,
         BundleCreatedV1,
         BundleRevokedV1,
         BundleTamperedV1,

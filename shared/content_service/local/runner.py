@@ -3,7 +3,8 @@
 Each event source mapping from template.yaml gets one poller thread, as Lambda keeps one poller
 per mapping. Semantics kept from Lambda:
 
-* SQS: batches up to ``BatchSize``; a handler exception fails the whole batch; with
+* SQS: batches up to ``BatchSize``, as many at once as ``ScalingConfig.MaximumConcurrency``
+  (one poller thread each, capped by ``RunnerSettings.max_sqs_pollers``); a handler exception fails the whole batch; with
   ``ReportBatchItemFailures`` only the listed messages fail, and a malformed list fails the
   whole batch. Successes are deleted; failures stay on the queue, reappear after the visibility
   timeout, and moto's redrive policy moves them to the DLQ once ``maxReceiveCount`` is reached.
@@ -61,6 +62,8 @@ class RunnerSettings:
     libraries with global state can mix up concurrent invocations. Log lines no longer need it (the
     runtime gives each invocation thread-local log fields, ``lambda_runtime.with_own_log_context``);
     serializing remains for any other process-wide state."""
+    max_sqs_pollers: int = 8
+    """The most poller threads one SQS mapping gets, whatever its MaximumConcurrency says."""
     stream_default_max_retries: int = 2
     """Used when the template leaves MaximumRetryAttempts at -1 (infinite), so a poison record
     cannot block a local shard forever."""
@@ -101,9 +104,14 @@ class EventSourceRunner:
                 continue
             for source in spec.events:
                 target = self._poller_for(spec, source)
-                if target is not None:
+                if target is None:
+                    continue
+                pollers = 1
+                if isinstance(source, SqsEventSource):
+                    pollers = max(1, min(source.maximum_concurrency, self.settings.max_sqs_pollers))
+                for index in range(pollers):
                     thread = threading.Thread(
-                        target=target, name=f"{spec.logical_id}.{source.name}", daemon=True
+                        target=target, name=f"{spec.logical_id}.{source.name}.{index}", daemon=True
                     )
                     thread.start()
                     self._threads.append(thread)

@@ -80,6 +80,9 @@ class SqsEventSource:
     queue_logical_id: str
     batch_size: int = 10
     report_batch_item_failures: bool = False
+    maximum_concurrency: int = 1
+    """``ScalingConfig.MaximumConcurrency``: how many batches Lambda may run at once (1 if unset
+    here, which keeps queues without it as they were; Lambda itself would scale them out)."""
 
 
 @dataclass(frozen=True)
@@ -431,7 +434,8 @@ def _event_source(local: LocalTemplate, name: str, event: dict[str, Any]) -> Eve
         queue = logical_id_of(raw["Queue"])
         if queue is None:
             raise ValueError(f"event {name}: the local stack needs the queue as !GetAtt <Queue>.Arn")
-        return SqsEventSource(name, queue, int(props.get("BatchSize", 10)), report)
+        concurrency = int(props.get("ScalingConfig", {}).get("MaximumConcurrency", 1))
+        return SqsEventSource(name, queue, int(props.get("BatchSize", 10)), report, concurrency)
     if kind == "DynamoDB":
         table = logical_id_of(raw["Stream"])
         if table is None:

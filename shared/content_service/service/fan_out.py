@@ -15,18 +15,27 @@ from dataclasses import dataclass
 
 from content_service.domain.bundle import TamperPolicy
 from content_service.events.mapping import OutboxRow, envelopes
-from content_service.events.models import BundleTamperedV1, Envelope
+from content_service.events.models import (
+    BundleCreatedV1,
+    BundleRevokedV1,
+    BundleTamperedV1,
+    Envelope,
+    PackageRevokedV1,
+)
 from content_service.service.outbox_ports import EventBus, Inbox, Metrics, SyncStore
 from content_service.service.ports import BundleRepository, Clock, TenantSettingsRepository
 from content_service.service.sync import project
 from content_service.service.tamper import respond_to_tamper
 from content_service.service.telemetry import record_published
+from content_service.service.withdrawal import Withdrawals
 
 logger = logging.getLogger(__name__)
 
 BUS = "bus"
 SYNC = "sync"
 TAMPER = "tamper"
+WITHDRAW = "withdraw"
+HOLDERS = "holders"
 
 
 class PublishFailed(RuntimeError):
@@ -44,6 +53,7 @@ class FanOut:
     tamper_policy: TamperPolicy
     # A tenant's own tamper policy (its settings) wins over the deployment's default and overrides.
     tenant_settings: TenantSettingsRepository | None = None
+    withdrawals: Withdrawals | None = None
 
     def publish(self, rows: Iterable[OutboxRow]) -> set[str]:
         """Publish the rows' events not yet published (in PutEvents batches); return the failed ids."""
@@ -68,16 +78,28 @@ class FanOut:
         """
         events = envelopes(row)
         for event in events:
-            self._once(
-                SYNC,
-                event,
-                lambda e=event: project(e, store=self.store, metrics=self.metrics, clock=self.clock),
-            )
+            # A bundle revoked by a withdrawal is told to its devices by the withdrawal's chunks:
+            # the projection has nothing to do, so it does not even spend an inbox write on it.
+            if not (isinstance(event, BundleRevokedV1) and event.data.withdrawal_id):
+                self._once(
+                    SYNC,
+                    event,
+                    lambda e=event: project(e, store=self.store, metrics=self.metrics, clock=self.clock),
+                )
             if isinstance(event, BundleTamperedV1):
                 self._once(TAMPER, event, lambda e=event: self._respond_to_tamper(e))
+            if self.withdrawals is not None:
+                self._withdrawal_consumers(event, self.withdrawals)
         unpublished = [event.id for event in events if event.id in publish_failed]
         if unpublished:
             raise PublishFailed(f"the bus refused {unpublished}")
+
+    def _withdrawal_consumers(self, event: Envelope, withdrawals: Withdrawals) -> None:
+        """A revoked version is planned into chunks; a new bundle is indexed under its versions."""
+        if isinstance(event, PackageRevokedV1):
+            self._once(WITHDRAW, event, lambda: withdrawals.plan(event))
+        if isinstance(event, BundleCreatedV1):
+            self._once(HOLDERS, event, lambda: withdrawals.index_holders(event))
 
     def _respond_to_tamper(self, event: BundleTamperedV1) -> None:
         respond_to_tamper(

@@ -6,6 +6,8 @@ Rules (server-authoritative):
 - ``bundle.revoked``: goes to every active device of the user (a licence is only ever issued to a
   device of the bundle's user, so these are all the devices that can hold it). A revoked device
   gets no more entries; its signed status says ``device_state: revoked`` and it drops everything.
+  A bundle revoked by a package-version withdrawal is told to devices by that withdrawal's chunked
+  fan-out (:mod:`content_service.service.withdrawal`), through :func:`revoke_for_devices` too.
 
 Each handler writes the user index before it reads it (devices for bundles, bundles for devices),
 with strongly consistent reads, so a bundle and a device that race are always matched by at least
@@ -43,6 +45,8 @@ def project(event: Envelope, *, store: SyncStore, metrics: Metrics, clock: Clock
     if isinstance(event, BundleCreatedV1):
         return _bundle_created(event, store)
     if isinstance(event, BundleRevokedV1):
+        if event.data.withdrawal_id is not None:
+            return 0  # The withdrawal's chunks append it, in parallel, under their own event id.
         appended = _bundle_revoked(event, store)
         metrics.seconds(REVOCATION_LAG, max(0.0, (clock.now() - event.occurred_at).total_seconds()))
         return appended
@@ -65,10 +69,19 @@ def _bundle_created(event: BundleCreatedV1, store: SyncStore) -> int:
 
 
 def _bundle_revoked(event: BundleRevokedV1, store: SyncStore) -> int:
-    tenant, user, bundle_id = event.tenant_id, event.data.user_id, event.data.bundle_id
-    store.mark_bundle_revoked(tenant, user, bundle_id)
-    change = FeedChange("bundle.revoked", bundle_id, event.occurred_at, event.id, event.data.reason)
-    return sum(store.append(tenant, device, change) for device in store.active_devices(tenant, user))
+    change = FeedChange(
+        "bundle.revoked", event.data.bundle_id, event.occurred_at, event.id, event.data.reason
+    )
+    return revoke_for_devices(event.tenant_id, event.data.user_id, change, store)
+
+
+def revoke_for_devices(tenant_id: str, user_id: str, change: FeedChange, store: SyncStore) -> int:
+    """Mark the user's bundle revoked, then append ``change`` to each of the user's active devices.
+
+    Returns how many feeds it was appended to (a feed that already holds the event counts 0).
+    """
+    store.mark_bundle_revoked(tenant_id, user_id, change.bundle_id)
+    return sum(store.append(tenant_id, device, change) for device in store.active_devices(tenant_id, user_id))
 
 
 def _device_enrolled(event: DeviceEnrolledV1, store: SyncStore) -> int:

@@ -39,7 +39,18 @@ def test_a_revoked_bundle_row_becomes_a_versioned_revoked_event() -> None:
     assert isinstance(event, BundleRevokedV1)
     assert event.subject == "content.bundle.revoked.v1" and event.version == 1
     assert event.tenant_id == "t" and event.occurred_at == NOW
-    assert event.data.model_dump() == {"bundle_id": "bnd_1", "user_id": "u", "reason": "withdrawn"}
+    assert event.data.model_dump() == {
+        "bundle_id": "bnd_1",
+        "user_id": "u",
+        "reason": "withdrawn",
+        "withdrawal_id": None,
+    }
+
+
+def test_a_bundle_revoked_by_a_withdrawal_names_it_in_its_event() -> None:
+    revoked = _bundle().mark_built("k", "s", NOW).revoke("takedown", NOW, withdrawal_id="wdr_1")
+    (event,) = envelopes(_row([e.as_dict() for e in revoked.events[-1:]]))
+    assert isinstance(event, BundleRevokedV1) and event.data.withdrawal_id == "wdr_1"
 
 
 def test_internal_events_are_not_published() -> None:
