@@ -8,17 +8,17 @@ bundle and feed write is idempotent and a chunk counts once towards the withdraw
 
 import json
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from content_service.bootstrap import dependencies
 from content_service.domain.withdrawal import WithdrawalChunk
-from content_service.settings import get_settings
 
 logger = Logger()
-metrics = Metrics(namespace=get_settings().metrics_namespace)
+# Figures are written at once by the service's metrics adapter (EMF), so no flush decorator.
+tracer = Tracer()
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
@@ -30,7 +30,7 @@ def run_chunk(record: SQSRecord) -> None:
     )
 
 
-@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
 @logger.inject_lambda_context
 def handler(event: dict, context: LambdaContext) -> dict:
     return process_partial_response(
