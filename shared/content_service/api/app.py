@@ -11,7 +11,14 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
-from content_service.api import authorization, bundle_routes, export_routes, problems, sync_routes
+from content_service.api import (
+    authorization,
+    bundle_routes,
+    export_routes,
+    problems,
+    request_shape,
+    sync_routes,
+)
 from content_service.api.auth import principal_of
 from content_service.api.idempotency import idempotency_config
 from content_service.api.models import (
@@ -140,7 +147,14 @@ def handle_validation_error(error: RequestValidationError) -> Response:
 
 @app.not_found
 def handle_not_found(_: NotFoundError) -> Response:
-    return problems.not_found(app.current_event.path)
+    path = app.current_event.path
+    allowed = request_shape.allowed_methods(app, path)
+    if allowed:
+        method = app.current_event.http_method.upper()
+        response = problems.from_domain_error(request_shape.method_not_allowed(method, allowed))
+        response.headers["Allow"] = ", ".join(allowed)
+        return response
+    return problems.not_found(path)
 
 
 @app.exception_handler(Exception)

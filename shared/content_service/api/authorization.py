@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler.middlewares import BaseMiddlewareHandle
 
 from content_service.api.auth import principal_of
 from content_service.api.policy import policy_for, require_policy_for, require_role
+from content_service.api.request_shape import check_body
 from content_service.domain.principal import Principal
 
 #: The name of the function Powertools routes a request to when no route matches (it answers 404).
@@ -42,6 +43,15 @@ class _AuthorizeThenValidate(BaseMiddlewareHandler):
 
     def handler(self, app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Any:
         authorize(app)
+        # Then the body's shape (415, 400, 413), so validation only ever sees decodable JSON.
+        event = app.current_event
+        route = app.context.get("_route")
+        check_body(
+            event.headers,
+            event.body,
+            bool(event.is_base64_encoded),
+            takes_body=getattr(route, "body_field", None) is not None,
+        )
         if self._validate is None:
             return next_middleware(app)
         return self._validate.handler(app, next_middleware)

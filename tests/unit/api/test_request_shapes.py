@@ -1,0 +1,128 @@
+"""Any request shape gets a 4xx problem from the API function itself, never a 5xx.
+
+These are the inputs the contract issue found answering 500 (or a non-problem 404) when sent
+straight to the function, as API Gateway would forward them.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from content_service.api import app as api
+from content_service.bootstrap import Dependencies
+from content_service.settings import Settings
+from tests.fakes import FakeClock, FakePackageRepository, FakePackageStore, FakeUploadStore
+
+EVENTS = Path(__file__).parents[3] / "events" / "api"
+PROBLEM = "application/problem+json"
+UPLOAD = {"content_type": "application/zip", "content_length": 99}
+
+
+class Context:
+    function_name = "api"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:api"
+    aws_request_id = "req-1"
+
+
+@pytest.fixture
+def deps(tmp_path, monkeypatch):
+    dependencies = Dependencies(Settings(import_limits={"max_upload_bytes": 10_000}))
+    dependencies.clock = FakeClock()
+    dependencies.__dict__.update(
+        packages=FakePackageRepository(), uploads=FakeUploadStore(tmp_path), store=FakePackageStore()
+    )
+    monkeypatch.setattr(api, "dependencies", lambda: dependencies)
+    return dependencies
+
+
+def send(method, path, body, content_type="application/json", *, base64_body=False):
+    event = copy.deepcopy(json.loads((EVENTS / "post_uploads.json").read_text()))
+    event["httpMethod"], event["path"] = method, path
+    headers = {k: v for k, v in event["headers"].items() if k != "Content-Type"}
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    event["headers"] = headers
+    event["multiValueHeaders"] = {k: [v] for k, v in headers.items()}
+    if isinstance(body, bytes):
+        event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
+    else:
+        event["body"], event["isBase64Encoded"] = body, base64_body
+    event["requestContext"]["authorizer"] = {
+        "tenant_id": "tenant-a",
+        "principal_id": "user-1",
+        "principal_type": "user",
+        "roles": "author learner",
+    }
+    response = api.app.resolve(event, Context())
+    headers = {name.lower(): values[-1] for name, values in response["multiValueHeaders"].items()}
+    return response["statusCode"], headers, json.loads(response["body"])
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/xml", "multipart/form-data", "multipart/form-data; boundary=x",
+     "application/x-www-form-urlencoded", "application/jsonx", "application/json; charset=latin-1"],
+)
+def test_an_unsupported_media_type_is_a_415_problem(deps, content_type):
+    status, headers, body = send("POST", "/v1/uploads", json.dumps(UPLOAD), content_type)
+    assert (status, headers["content-type"], body["status"]) == (415, PROBLEM, 415)
+
+
+def test_json_with_a_charset_is_accepted(deps):
+    status, _, _ = send("POST", "/v1/uploads", json.dumps(UPLOAD), "application/json; charset=utf-8")
+    assert status == 201
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"content_type": "\xff\xfe"}',
+        "{not json",
+        "[" * 100_000 + "]" * 100_000,
+        '{"a":' * 50 + "1" + "}" * 50,
+        '{"content_type": "application/zip", "content_length": NaN}',
+        "\"\\ud800\"",
+    ],
+    ids=["invalid-utf8", "invalid-json", "very-deep", "too-deep", "nan", "lone-surrogate"],
+)
+def test_an_undecodable_or_too_deep_body_is_a_400_problem(deps, body):
+    status, headers, problem = send("POST", "/v1/uploads", body)
+    assert (status, headers["content-type"], problem["status"]) == (400, PROBLEM, 400)
+
+
+def test_a_body_that_is_not_base64_when_flagged_so_is_a_400_problem(deps):
+    status, _, problem = send("POST", "/v1/uploads", "%%%not base64", base64_body=True)
+    assert (status, problem["status"]) == (400, 400)
+
+
+def test_a_base64_json_body_is_decoded(deps):
+    status, _, _ = send("POST", "/v1/uploads", json.dumps(UPLOAD).encode())
+    assert status == 201
+
+
+def test_a_body_past_10_mb_is_a_413_problem(deps):
+    status, headers, problem = send("POST", "/v1/uploads", " " * (10 * 1024 * 1024 + 1))
+    assert (status, headers["content-type"], problem["status"]) == (413, PROBLEM, 413)
+
+
+def test_another_method_on_a_route_is_a_405_with_allow(deps):
+    status, headers, problem = send("DELETE", "/v1/packages", None)
+    assert (status, headers["content-type"], problem["status"]) == (405, PROBLEM, 405)
+    assert headers["allow"] == "GET"
+
+
+def test_another_method_on_a_templated_route_lists_what_it_allows(deps):
+    status, headers, _ = send("PUT", "/v1/devices/dev_" + "0" * 32, None)
+    assert (status, headers["allow"]) == (405, "GET")
+
+
+@pytest.mark.parametrize("path", ["/", "/prod", "/v1", "/v2/packages", "/v1/packages/a/b/c"])
+def test_an_unknown_path_is_a_404_problem(deps, path):
+    status, headers, problem = send("GET", path, None)
+    assert (status, headers["content-type"], problem["status"]) == (404, PROBLEM, 404)
