@@ -18,7 +18,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
-from content_service.domain.errors import PROBLEM_BASE, DomainError
+from content_service.domain.errors import PROBLEM_BASE, DomainError, ValidationFailed
 
 #: API Gateway's REST payload limit; the local gateway refuses larger bodies before reading them.
 MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -145,6 +145,16 @@ def _check_text(text: str) -> None:
         text.encode("utf-8")
     except UnicodeEncodeError:
         raise MalformedBody("the JSON body holds a lone surrogate (\\ud800-\\udfff escape)") from None
+
+
+def check_query(query: dict[str, Any] | None, declared: set[str]) -> None:
+    """Refuse (422) query parameters the route does not declare, rather than ignore a typo."""
+    unknown = sorted(set(query or {}) - declared)
+    if unknown:
+        raise ValidationFailed(
+            f"unknown query parameter(s): {', '.join(unknown)}",
+            errors=[{"loc": ["query", name], "type": "extra_forbidden", "msg": "not a parameter"} for name in unknown],
+        )
 
 
 def allowed_methods(app: APIGatewayRestResolver, path: str) -> list[str]:
