@@ -19,6 +19,9 @@ from content_service.service import exports as cases
 from content_service.standards.export import ExportFormat, ExportOptions
 from content_service.standards.export.options import LaunchMethod, MoveOn, Reporting
 
+#: The BCP 47 shape ExportOptions checks, stated in the schema so clients see it.
+LANGUAGE_TAG = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$"
+
 router = Router()
 
 PACKAGE_ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
@@ -44,6 +47,9 @@ class ExportRequestOptions(ExportOptions):
         description="manifest/course identifier: an absolute IRI or a plain name; made valid per format",
     )
     title: str | None = Field(default=None, min_length=1, max_length=300, pattern=SAFE_TEXT)
+    language: str | None = Field(
+        default=None, max_length=35, pattern=LANGUAGE_TAG, description="a BCP 47 tag: en, de-CH, pt-BR"
+    )
     move_on: MoveOn | None = Field(
         default=None, strict=False, description="cmi5 only; derived from reporting when unset"
     )

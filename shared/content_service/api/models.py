@@ -7,13 +7,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from content_service.packaging.limits import ImportLimits
-
 from content_service.domain.bundle import Bundle
 from content_service.domain.device import Device
 from content_service.domain.package import PackageManifest, PlayPackage
 from content_service.domain.tamper import TamperEvidence
-
+from content_service.packaging.limits import ImportLimits
 
 #: Request bodies take JSON as it is: no "100" for 100, no true for 1, no unknown members.
 STRICT = ConfigDict(extra="forbid", strict=True)
@@ -198,7 +196,7 @@ class CreateBundle(BaseModel):
     user_id: str | None = Field(
         default=None,
         pattern=USER_ID,
-        description="the learner the bundle is for (default: the caller)",
+        description="the learner the bundle is for (default: the calling person; a service must name one, or it is a 403)",
     )
     residency_zone: str | None = Field(default=None, pattern=r"^[a-z]{2,8}$")
 

@@ -17,7 +17,6 @@ from content_service.domain.errors import (
     InvalidTransition,
     InvariantViolated,
     NotFound,
-    ValidationFailed,
 )
 from content_service.domain.licence import LicenceTerms, licence_claims, require_licensable
 from content_service.domain.package import PackageState
@@ -61,7 +60,8 @@ def bundle_owner(principal: Principal, requested_user_id: str | None) -> str:
             raise Forbidden("creating a bundle for another user needs the catalog or admin role")
         return requested_user_id
     if principal.kind is PrincipalKind.SERVICE:
-        raise ValidationFailed("user_id is required: a service creates bundles for a named user")
+        # A service holds no devices, so it may not own a bundle: that is who, not what, is wrong.
+        raise Forbidden("a service may not own a bundle: name the learner in user_id")
     return principal.principal_id
 
 

@@ -41,7 +41,7 @@ def deps(tmp_path, monkeypatch):
     return dependencies
 
 
-def send(method, path, body, content_type="application/json", *, base64_body=False):
+def send(method, path, body, content_type="application/json", *, base64_body=False, query=None):
     event = copy.deepcopy(json.loads((EVENTS / "post_uploads.json").read_text()))
     event["httpMethod"], event["path"] = method, path
     headers = {k: v for k, v in event["headers"].items() if k != "Content-Type"}
@@ -53,6 +53,8 @@ def send(method, path, body, content_type="application/json", *, base64_body=Fal
         event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
     else:
         event["body"], event["isBase64Encoded"] = body, base64_body
+    event["queryStringParameters"] = query
+    event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} if query else None
     event["requestContext"]["authorizer"] = {
         "tenant_id": "tenant-a",
         "principal_id": "user-1",
@@ -126,3 +128,58 @@ def test_another_method_on_a_templated_route_lists_what_it_allows(deps):
 def test_an_unknown_path_is_a_404_problem(deps, path):
     status, headers, problem = send("GET", path, None)
     assert (status, headers["content-type"], problem["status"]) == (404, PROBLEM, 404)
+
+
+def test_a_cursor_is_sealed_and_any_change_to_it_is_a_422():
+    from content_service.adapters.cursors import decode_cursor, encode_cursor, fernet_for
+    from content_service.domain.errors import ValidationFailed
+
+    fernet = fernet_for("test-secret")
+    key = {"pk": {"S": "TENANT#t1#PACKAGE#p1"}, "sk": {"S": "V#1"}}
+    cursor = encode_cursor(key, ("pk", "sk"), fernet)
+    assert "TENANT" not in base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("latin-1")
+    assert decode_cursor(cursor, ("pk", "sk"), "TENANT#t1#", fernet) == {"pk": "TENANT#t1#PACKAGE#p1", "sk": "V#1"}
+    flipped = cursor[:-5] + ("A" if cursor[-5] != "A" else "B") + cursor[-4:]
+    for bad in (flipped, cursor[:-1], "x" + cursor, "é", ""):
+        with pytest.raises(ValidationFailed):
+            decode_cursor(bad, ("pk", "sk"), "TENANT#t1#", fernet)
+    with pytest.raises(ValidationFailed):  # sealed under another key
+        decode_cursor(cursor, ("pk", "sk"), "TENANT#t1#", fernet_for("other"))
+    with pytest.raises(ValidationFailed):  # another tenant's position
+        decode_cursor(cursor, ("pk", "sk"), "TENANT#t2#", fernet)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"content_type": "application/zip", "content_length": "99"},
+        {"content_type": "application/zip", "content_length": True},
+        {"content_type": "application/zip", "content_length": 99.0},
+        {"content_type": "application/zip", "content_length": 99, "package_id": 7},
+    ],
+    ids=["string-for-int", "bool-for-int", "float-for-int", "int-for-string"],
+)
+def test_request_bodies_are_strict_json_without_coercion(deps, body):
+    status, _, problem = send("POST", "/v1/uploads", json.dumps(body))
+    assert (status, problem["status"]) == (422, 422)
+
+
+def test_an_unknown_query_parameter_is_a_422(deps):
+    assert send("GET", "/v1/packages", None, query={"limit": "5"})[0] == 200
+    status, _, problem = send("GET", "/v1/packages", None, query={"limt": "5"})
+    assert (status, problem["errors"][0]["loc"]) == (422, ["query", "limt"])
+
+
+@pytest.mark.parametrize("name", ["a\x00b", "evil\u202etxt.exe", "line\nbreak", "\u2066x\u2069", "esc\x1b["])
+def test_names_with_control_or_bidi_characters_are_refused(name):
+    from pydantic import ValidationError
+
+    from content_service.api.models import EnrollDevice, RevokeRequest
+    from content_service.crypto.licence import device_public_jwk, generate_device_key
+
+    key = device_public_jwk(generate_device_key())
+    assert EnrollDevice.model_validate({"public_key": key, "name": "Ana's tablet"}).name == "Ana's tablet"
+    with pytest.raises(ValidationError):
+        EnrollDevice.model_validate({"public_key": key, "name": name})
+    with pytest.raises(ValidationError):
+        RevokeRequest.model_validate({"reason": name})
