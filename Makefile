@@ -9,7 +9,7 @@ PYTEST_WORKERS ?= 2
 
 BROWSER := tests/browser
 
-.PHONY: browser browser-deps export setup demo test lint unit integration e2e security conformance openapi bench local clean
+.PHONY: browser browser-deps export setup demo test lint unit integration e2e security conformance openapi fuzz-api bench local clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ browser: setup browser-deps
 
 openapi: setup
 	$(BIN)/python -m content_service.api.openapi > docs/openapi.json
+
+# schemathesis with many more examples per operation and role than `make test` runs (its default).
+FUZZ_API_EXAMPLES ?= 200
+fuzz-api: setup
+	CONTRACT_FUZZ_EXAMPLES=$(FUZZ_API_EXAMPLES) $(BIN)/pytest tests/e2e/test_api_schemathesis.py -q -n $(PYTEST_WORKERS) -p no:cacheprovider
 
 bench: setup
 	$(BIN)/python benchmarks/build.py
