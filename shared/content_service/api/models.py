@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
 from content_service.domain.bundle import Bundle
 from content_service.domain.device import Device
@@ -23,6 +23,19 @@ STRICT = ConfigDict(extra="forbid", strict=True)
 SAFE_TEXT = (
     r"^[^\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$"
 )
+
+
+def _integral_number(value: Any) -> Any:
+    # JSON has one number type: 175.0 is the integer 175 (as JSON Schema says), 175.5 is not.
+    # Strings and booleans stay what they are, and strict validation refuses them.
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
+#: An integer as JSON means it: 100 or 100.0, never "100" or true.
+JsonInt = Annotated[int, BeforeValidator(_integral_number), Strict()]
+
 PACKAGE_ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 USER_ID = r"^[A-Za-z0-9][A-Za-z0-9_:.@+-]{0,127}$"
 #: The largest upload any configuration allows (the tenant's limit may be lower: then a 413).
@@ -37,7 +50,7 @@ class CreateUpload(BaseModel):
     content_type: Literal["application/zip", "application/x-zip-compressed"] = Field(
         description="the Content-Type the PUT must send"
     )
-    content_length: int = Field(
+    content_length: JsonInt = Field(
         gt=0, le=MAX_UPLOAD_BYTES, description="the exact byte length the PUT must send"
     )
     package_id: str | None = Field(
@@ -184,7 +197,7 @@ class BundlePackageRequest(BaseModel):
     model_config = STRICT
 
     package_id: str = Field(pattern=PACKAGE_ID)
-    version: int | None = Field(default=None, ge=1)
+    version: JsonInt | None = Field(default=None, ge=1)
 
 
 class CreateBundle(BaseModel):
@@ -277,7 +290,7 @@ class TamperEvidenceBody(BaseModel):
 
     object: Literal["manifest", "container"]
     package_id: str | None = Field(default=None, pattern=PACKAGE_ID)
-    version: int | None = Field(default=None, ge=1)
+    version: JsonInt | None = Field(default=None, ge=1)
     expected_sha256: str = Field(pattern=SHA256_HEX)
     found_sha256: str = Field(pattern=SHA256_HEX)
 

@@ -15,7 +15,6 @@ from content_service.domain.errors import (
     ConcurrencyConflict,
     Forbidden,
     InvalidTransition,
-    InvariantViolated,
     NotFound,
 )
 from content_service.domain.licence import LicenceTerms, licence_claims, require_licensable
@@ -85,7 +84,8 @@ def create_bundle(
     for request in requested:
         package = packages.get(tenant_id, request.package_id, request.version)
         if package.state is not PackageState.BUILT or package.sealed is None or package.summary is None:
-            raise InvariantViolated(
+            # A valid request the package's state does not allow yet (or any more): a conflict.
+            raise InvalidTransition(
                 f"package {package.package_id} v{package.version} is {package.state.value}: only built packages can be bundled"
             )
         members.append(
