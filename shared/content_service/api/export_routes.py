@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from content_service.api.auth import principal_of
 from content_service.api.idempotency import IDEMPOTENCY_KEY_PATTERN, run_once
-from content_service.api.models import SAFE_TEXT, JsonInt, ProblemDetail
+from content_service.api.models import SAFE_TEXT, JsonVersion, ProblemDetail
 from content_service.bootstrap import dependencies
 from content_service.domain.export import ExportJob
 from content_service.service import exports as cases
@@ -62,7 +62,7 @@ class CreateExport(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     format: ExportFormat = Field(strict=False)
-    version: JsonInt | None = Field(default=None, ge=1, description="default: the latest version")
+    version: JsonVersion | None = Field(default=None, description="default: the latest version")
     options: ExportRequestOptions = Field(default_factory=ExportRequestOptions)
 
 

@@ -34,7 +34,10 @@ def _integral_number(value: Any) -> Any:
 
 
 #: An integer as JSON means it: 100 or 100.0, never "100" or true.
-JsonInt = Annotated[int, BeforeValidator(_integral_number), Strict()]
+JsonInt = Annotated[int, Strict(), BeforeValidator(_integral_number)]
+#: A package version number. The constraint sits inside the type and before the validator, or
+#: pydantic leaves it out of the JSON schema of ``JsonVersion | None``.
+JsonVersion = Annotated[int, Field(strict=True, ge=1), BeforeValidator(_integral_number)]
 
 PACKAGE_ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 USER_ID = r"^[A-Za-z0-9][A-Za-z0-9_:.@+-]{0,127}$"
@@ -197,7 +200,7 @@ class BundlePackageRequest(BaseModel):
     model_config = STRICT
 
     package_id: str = Field(pattern=PACKAGE_ID)
-    version: JsonInt | None = Field(default=None, ge=1)
+    version: JsonVersion | None = None
 
 
 class CreateBundle(BaseModel):
@@ -290,7 +293,7 @@ class TamperEvidenceBody(BaseModel):
 
     object: Literal["manifest", "container"]
     package_id: str | None = Field(default=None, pattern=PACKAGE_ID)
-    version: JsonInt | None = Field(default=None, ge=1)
+    version: JsonVersion | None = None
     expected_sha256: str = Field(pattern=SHA256_HEX)
     found_sha256: str = Field(pattern=SHA256_HEX)
 
