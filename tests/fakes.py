@@ -15,6 +15,7 @@ from content_service.domain.device_slots import DeviceSlots, DeviceSlotsChanged
 from content_service.domain.errors import ConcurrencyConflict, NotFound, ValidationFailed
 from content_service.domain.export import ExportJob, ExportState
 from content_service.domain.package import PackageManifest, PackageState, PlayPackage
+from content_service.domain.tenant import TenantSettings
 from content_service.service.ports import (
     BundlePage,
     DataKey,
@@ -282,6 +283,7 @@ class FakeBundleRepository(_Rows):
 class FakeLicenceRecords:
     def __init__(self) -> None:
         self.records: dict[tuple[str, str, str], IssuedLicence] = {}
+        self.device_revisions: dict[tuple[str, str], int] = {}
 
     def latest(self, tenant_id: str, bundle_id: str, device_id: str) -> IssuedLicence | None:
         return self.records.get((tenant_id, bundle_id, device_id))
@@ -290,7 +292,9 @@ class FakeLicenceRecords:
         expiries = [r.expires_at for (t, _, d), r in self.records.items() if (t, d) == (tenant_id, device_id)]
         return max(expiries, default=None)
 
-    def put(self, licence: IssuedLicence) -> None:
+    def put(self, licence: IssuedLicence, device_revision: int) -> None:
+        # The device-revision condition is DynamoDB's; tests/integration/adapters proves it there.
+        self.device_revisions[(licence.tenant_id, licence.device_id)] = device_revision
         self.records[(licence.tenant_id, licence.bundle_id, licence.device_id)] = licence
 
 
@@ -337,3 +341,21 @@ class FakeExportQueue:
 
     def send(self, tenant_id: str, export_id: str) -> None:
         self.sent.append((tenant_id, export_id))
+
+
+class FakeTenantSettings:
+    """Tenant settings in memory, with DynamoTenantSettings' revision check."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, TenantSettings] = {}
+
+    def get(self, tenant_id: str) -> TenantSettings | None:
+        return self.items.get(tenant_id)
+
+    def save(self, settings: TenantSettings) -> TenantSettings:
+        stored = self.items.get(settings.tenant_id)
+        if (stored.revision if stored else 0) != settings.revision:
+            raise ConcurrencyConflict(f"the settings of tenant {settings.tenant_id} changed concurrently")
+        saved = replace(settings, revision=settings.revision + 1)
+        self.items[settings.tenant_id] = saved
+        return saved

@@ -11,6 +11,9 @@ import boto3
 from aws_lambda_powertools import Metrics as PowertoolsMetrics
 from cryptography.fernet import Fernet
 
+from content_service.adapters.ai.bedrock import BedrockAIClient, BedrockSettings, bedrock_client_config
+from content_service.adapters.ai.local import LocalExtractiveGenerator
+from content_service.adapters.assistant_configs import DynamoAssistantRepository
 from content_service.adapters.bundle_objects import DynamoStorageTamperLog, S3ObjectDigests
 from content_service.adapters.cursors import fernet_for
 from content_service.adapters.dynamodb import DynamoPackageRepository
@@ -20,6 +23,7 @@ from content_service.adapters.entities import (
     DynamoExportRepository,
     DynamoLicenceRecords,
     DynamoTamperReports,
+    DynamoTenantSettings,
 )
 from content_service.adapters.eventbus import EventBridgeBus
 from content_service.adapters.feed import DynamoSyncStore
@@ -30,6 +34,8 @@ from content_service.adapters.sqs import SqsExportQueue
 from content_service.crypto.cdn import CdnSigner
 from content_service.crypto.keys import ContentKeys
 from content_service.crypto.signing import KeyRing, KmsSigner
+from content_service.domain.assistant_ai import AIClient
+from content_service.service.assistant import AssistantRepository
 from content_service.service.fan_out import FanOut
 from content_service.service.outbox_ports import EventBus, Inbox, Metrics, SyncStore
 from content_service.service.ports import (
@@ -45,6 +51,7 @@ from content_service.service.ports import (
     PackageRepository,
     PackageStore,
     TamperReports,
+    TenantSettingsRepository,
     UploadStore,
     UrlSigner,
 )
@@ -89,6 +96,10 @@ class Dependencies:
     @cached_property
     def licences(self) -> LicenceRecords:
         return DynamoLicenceRecords(self.settings.table_name, self.settings.aws_region)
+
+    @cached_property
+    def tenant_settings(self) -> TenantSettingsRepository:
+        return DynamoTenantSettings(self.settings.table_name, self.settings.aws_region)
 
     @cached_property
     def tamper_reports(self) -> TamperReports:
@@ -177,6 +188,7 @@ class Dependencies:
             metrics=self.metrics,
             clock=self.clock,
             tamper_policy=self.settings.tamper_policy,
+            tenant_settings=self.tenant_settings,
         )
 
     @cached_property
@@ -200,6 +212,26 @@ class Dependencies:
         return SqsExportQueue(
             boto3.client("sqs", region_name=self.settings.aws_region), self.settings.export_queue_url
         )
+
+    @cached_property
+    def assistants(self) -> AssistantRepository:
+        return DynamoAssistantRepository(self.settings.table_name, self.settings.aws_region)
+
+    @cached_property
+    def ai(self) -> AIClient:
+        if self.settings.assistant_generator == "local":
+            return LocalExtractiveGenerator()
+        bedrock = BedrockSettings(
+            model_id=self.settings.assistant_model_id,
+            max_input_tokens=self.settings.assistant_max_input_tokens,
+            max_output_tokens=self.settings.assistant_max_output_tokens,
+            max_attempts=self.settings.assistant_max_attempts,
+            read_timeout_seconds=self.settings.assistant_timeout_seconds,
+        )
+        client = boto3.client(
+            "bedrock-runtime", region_name=self.settings.aws_region, config=bedrock_client_config(bedrock)
+        )
+        return BedrockAIClient(client, bedrock)
 
 
 def bootstrap(settings: Settings | None = None) -> Dependencies:

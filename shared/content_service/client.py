@@ -135,6 +135,28 @@ class ApiClient:
             "GET", f"/v1/bundles/{bundle_id}/download", params={"device_id": device_id}
         ).json()
 
+    def create_assistant_config(
+        self, package_id: str, idempotency_key: str, version: int | None = None
+    ) -> dict[str, Any]:
+        """Generate a draft assistant config of a built package version (admin; same key, same draft)."""
+        body = {} if version is None else {"version": version}
+        return self._request(
+            "POST",
+            f"/v1/packages/{package_id}/assistant-configs",
+            json=body,
+            headers={"Idempotency-Key": idempotency_key},
+        ).json()
+
+    def approve_assistant_config(self, package_id: str, config_id: str) -> dict[str, Any]:
+        """Approve a draft assistant config so it ships to devices (admin)."""
+        return self._request(
+            "POST", f"/v1/packages/{package_id}/assistant-configs/{config_id}/approve"
+        ).json()
+
+    def bundle_assistant(self, bundle_id: str) -> dict[str, Any]:
+        """The signed overlays of the bundle's approved assistant configs (docs/assistant.md)."""
+        return self._request("GET", f"/v1/bundles/{bundle_id}/assistant").json()
+
     def jwks(self) -> dict[str, Any]:
         """The keys that verify bundle manifests and licences."""
         return self._request("GET", "/v1/.well-known/jwks.json").json()

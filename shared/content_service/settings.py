@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from content_service.domain.bundle import TamperPolicy
 from content_service.domain.licence import LicenceTerms
+from content_service.domain.zones import DEFAULT_ZONES, Zones
 from content_service.packaging.limits import ImportLimits
 
 
@@ -88,7 +90,11 @@ class Settings(BaseSettings):
     )
     cdn_domain: str = ""
     cdn_base_url: str = Field(default="", description="overrides https://{cdn_domain} (the local edge)")
-    residency_zone: str = "eu"
+    residency_zone: str = Field(default="eu", description="the zone this deployment serves")
+    residency_zones: str = Field(
+        default=DEFAULT_ZONES,
+        description="zone=region[,region...] separated by ';', primary region first",
+    )
     device_cap: int = Field(default=5, ge=1, le=100, description="active devices per user")
     licence_validity_seconds: int = Field(default=7 * 24 * 3600, ge=60)
     offline_grace_seconds: int = Field(default=7 * 24 * 3600, ge=0)
@@ -110,6 +116,20 @@ class Settings(BaseSettings):
         default="",
         description="per-tenant policy, comma-separated tenant=on|off (for example 'acme=off,beta=on')",
     )
+    assistant_generator: Literal["local", "bedrock"] = Field(
+        default="local",
+        description="who writes assistant configs: the local extractive generator, or Amazon Bedrock",
+    )
+    assistant_model_id: str = Field(
+        default="anthropic.claude-3-haiku-20240307-v1:0",
+        description="the Bedrock model (or inference profile) id of the Converse calls",
+    )
+    assistant_max_input_tokens: int = Field(default=24_000, ge=500, le=1_000_000)
+    assistant_max_output_tokens: int = Field(default=2_048, ge=256, le=32_000)
+    assistant_max_attempts: int = Field(default=3, ge=1, le=10, description="botocore's total attempts")
+    assistant_timeout_seconds: float = Field(
+        default=25, gt=0, le=120, description="read timeout of one Bedrock call (the API answers within 29 s)"
+    )
     metrics_namespace: str = Field(
         default="ContentService", description="CloudWatch namespace of EMF metrics"
     )
@@ -121,6 +141,10 @@ class Settings(BaseSettings):
     @property
     def cdn_url(self) -> str:
         return self.cdn_base_url.rstrip("/") or f"https://{self.cdn_domain}"
+
+    @property
+    def zones(self) -> Zones:
+        return Zones.parse(self.residency_zones)
 
     @property
     def tamper_policy(self) -> TamperPolicy:

@@ -6,7 +6,8 @@
 // [method, ...args] in order, awaiting each (["expectError", method, ...args] expects a
 // throw); then collect the bridge state and, in an LMS host page, window.lmsLog and
 // window.lmsSnapshot(). A scenario with "unload": true navigates the content away instead
-// of calling finish, to prove the bridge finishes on pagehide.
+// of calling finish, to prove the bridge finishes on pagehide. A scenario with "parts": true
+// opens an xAPI launcher page, follows each part link in turn and drives every part.
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -41,21 +42,12 @@ async function run(scenario) {
   const out = { calls: [], console };
   try {
     await page.goto(scenario.url, { waitUntil: "load", timeout: 15000 });
-    const content = await contentFrame(page, scenario.frame);
-    await content.waitForFunction(() => typeof window.ContentBridge === "object", null, { timeout: 10000 });
-    for (const call of scenario.calls) {
-      out.calls.push(await content.evaluate(async (call) => {
-        const expectError = call[0] === "expectError";
-        const [method, ...callArgs] = expectError ? call.slice(1) : call;
-        try {
-          const value = await window.ContentBridge[method](...callArgs);
-          return { call, ok: !expectError, value: value === undefined ? null : value };
-        } catch (error) {
-          return { call, ok: expectError, error: String(error && error.message || error) };
-        }
-      }, call));
+    if (scenario.parts) {
+      await followParts(page, scenario, out);
+      return out;
     }
-    out.bridge = await content.evaluate(() => window.ContentBridge.state());
+    const content = await contentFrame(page, scenario.frame);
+    await callBridge(content, scenario.calls, out);
     if (scenario.unload) {
       await content.goto("about:blank");
       await page.waitForTimeout(200);
@@ -70,6 +62,42 @@ async function run(scenario) {
     await page.close();
   }
   return out;
+}
+
+// Make each call on the content's ContentBridge, in order, and keep what the bridge knows.
+async function callBridge(content, calls, out) {
+  await content.waitForFunction(() => typeof window.ContentBridge === "object", null, { timeout: 10000 });
+  for (const call of calls) {
+    out.calls.push(await content.evaluate(async (call) => {
+      const expectError = call[0] === "expectError";
+      const [method, ...callArgs] = expectError ? call.slice(1) : call;
+      try {
+        const value = await window.ContentBridge[method](...callArgs);
+        return { call, ok: !expectError, value: value === undefined ? null : value };
+      } catch (error) {
+        return { call, ok: expectError, error: String(error && error.message || error) };
+      }
+    }, call));
+  }
+  out.bridge = await content.evaluate(() => window.ContentBridge.state());
+}
+
+// An xAPI course's launcher page: click each part's link as a learner would (back on the
+// launcher between parts) and drive the part that opens.
+async function followParts(page, scenario, out) {
+  const links = "a[data-activity]";
+  out.links = await page.$$eval(links, (found) => found.map((a) => ({ href: a.href, activity: a.dataset.activity })));
+  out.parts = [];
+  for (let index = 0; index < out.links.length; index++) {
+    if (index > 0) await page.goto(scenario.url, { waitUntil: "load", timeout: 15000 });
+    const launcher = page.url();
+    await page.locator(links).nth(index).click();
+    await page.waitForURL((url) => url.href !== launcher, { timeout: 10000 });
+    await page.waitForLoadState("load");
+    const part = { url: page.url(), calls: [] };
+    await callBridge(page.mainFrame(), scenario.calls, part);
+    out.parts.push(part);
+  }
 }
 
 async function contentFrame(page, marker) {

@@ -97,6 +97,7 @@ class World:
     stack: LocalStack
     packages: dict[str, str] = field(default_factory=dict)
     exports: dict[str, str] = field(default_factory=dict)
+    assistant_configs: dict[str, str] = field(default_factory=dict)
 
     def token(self, role: str, user: str, tenant: str = TENANT) -> str | None:
         if role == "none":
@@ -138,9 +139,22 @@ class World:
             "bundle": bundle.json()["bundle_id"],
             "package": self.packages[tenant],
             "export": self.exports[tenant],
+            "assistant_config": self.assistant_configs[tenant],
             "user": owner,
             "tenant": tenant,
         }
+
+    def draft_assistant_config(self, tenant: str, package_id: str) -> str:
+        """A fresh draft assistant config of the tenant's package (each approval needs its own draft)."""
+        draft = self.call(
+            self.admin(tenant),
+            "POST",
+            f"/v1/packages/{package_id}/assistant-configs",
+            json={},
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+        )
+        assert draft.status_code == 201, draft.text
+        return draft.json()["config_id"]
 
     def snapshot(self, target: dict[str, str]) -> dict[str, Any]:
         """Everything a call on ``target`` could change, read back with an admin token."""
@@ -183,6 +197,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             )
             assert export.status_code == 202, export.text
             world.exports[tenant] = export.json()["export_id"]
+            world.assistant_configs[tenant] = world.draft_assistant_config(tenant, package["package_id"])
         yield world
 
 
@@ -193,6 +208,7 @@ def fill(schema: dict[str, Any], name: str, target: dict[str, str]) -> Any:
         "bundle_id": target["bundle"],
         "package_id": target["package"],
         "export_id": target["export"],
+        "config_id": target["assistant_config"],
         "user_id": target["user"],
         "public_key": device_public_jwk(generate_device_key()),
         "reason": "authorization matrix",
@@ -255,6 +271,9 @@ def test_each_role_gets_exactly_what_the_policy_table_says(
     if target == "own" and role == "catalog":
         # A service client owns no devices; its "own" is any user's resource of its tenant.
         resources = world.resources(f"owner-{uuid.uuid4().hex[:8]}", tenant)
+    if operation.operation_id == "approve_assistant_config":
+        # Approving is a draft's one-way step: every case approves a draft of its own.
+        resources["assistant_config"] = world.draft_assistant_config(tenant, resources["package"])
     request = request_for(operation, resources)
     before = world.snapshot(resources)
 

@@ -183,3 +183,23 @@ def test_a_tamper_report_is_accepted(learner: Api, catalog: Api, built: dict):
         json={"bundle_id": bundle["bundle_id"], "kind": "container", "detail": "segment tag failed"},
     )
     assert response.status_code == 202 and response.json()["report_id"].startswith("tmp_")
+
+
+def test_a_bundle_gets_the_tenants_zone_and_naming_another_zone_is_a_422(
+    stack: LocalStack, catalog: Api, built: dict
+) -> None:
+    admin = Api(stack.api_url, stack.mint_token("tenant-a", "root", roles=["admin"]))
+    zone = admin.call("GET", "/v1/tenant/settings").json()["zone"]
+    created = new_bundle(catalog, built["package_id"])
+    assert created.status_code == 201 and created.json()["residency_zone"] == zone
+
+    other = "us" if zone != "us" else "eu"
+    refused = catalog.call(
+        "POST",
+        "/v1/bundles",
+        json={"packages": [{"package_id": built["package_id"]}], "user_id": "learner-1", "residency_zone": other},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["Content-Type"] == "application/problem+json"
+    assert f"in zone {zone}, not {other}" in refused.json()["detail"]

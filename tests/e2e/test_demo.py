@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -25,5 +26,12 @@ def test_the_demo_starts_a_stack_builds_the_sample_and_exits_0(tmp_path):
     assert "demo finished" in result.stdout
     assert "identical to the uploaded file" in result.stdout
     assert "verified: signatures" in result.stdout
+    # The assistant: generated from the sample's text, approved, and verified on the device.
+    assert "Assistant config v1r1" in result.stdout and "local-extractive" in result.stdout
+    assert "approved v1r1 (approved)" in result.stdout
+    assert "assistant overlay verified on the device (v1r1" in result.stdout
     # The stack it started is gone again: no state file is left behind.
     assert not (tmp_path / "local.json").exists()
+    # Nothing stray: no library warnings, no EMF metric lines from the handlers it ran.
+    assert not re.search(r"\w*Warning: ", result.stdout + result.stderr), result.stdout + result.stderr
+    assert '"_aws"' not in result.stdout and "No application metrics" not in result.stdout + result.stderr

@@ -68,7 +68,21 @@ MUTATIONS = [
     ("cmi5", "au ids unique", r'/au/how-it-works"', '/au/welcome"', False),
     ("cmi5", "au title", r"(?s)(<au [^>]*>)\s*<title>.*?</title>", r"\1", True),
     ("xapi", "activity id an IRI", r'activity id="[^"]*/activity/welcome"', 'activity id="welcome"', False),
-    ("xapi", "launch", r"\s*<launch[^>]*>index.html</launch>\s*(?=</activity>)", "", False),
+    ("xapi", "course launch", r"\s*<launch[^>]*>content-launcher.html</launch>", "", False),
+    (
+        "xapi",
+        "parts launch nothing",
+        r'(<description lang="en">Welcome</description>)',
+        r'\1<launch lang="en">index.html</launch>',
+        False,
+    ),
+    (
+        "xapi",
+        "course type",
+        r'type="http://adlnet.gov/expapi/activities/course"',
+        'type="urn:x:other"',
+        False,
+    ),
 ]
 
 

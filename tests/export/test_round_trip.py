@@ -62,6 +62,8 @@ def test_import_of_an_export_keeps_files_launches_and_titles(
         "imsmanifest.xml" if fmt.startswith("scorm") else f"{'tincan' if fmt == 'xapi' else fmt}.xml",
     }
     added |= set(schema_files(fmt)) if fmt.startswith("scorm") else set()
+    launcher = fmt == "xapi" and len(original.launches) > 1
+    added |= {"content-launcher.html"} if launcher else set()
     kept = {
         entry.path: entry
         for entry in original.files
@@ -85,12 +87,19 @@ def test_import_of_an_export_keeps_files_launches_and_titles(
     def shape(manifest: PackageManifest) -> list[tuple[str, str, str]]:
         return [(launch.href, launch.parameters, launch.title) for launch in manifest.launches]
 
-    assert shape(again) == shape(original)
-    if fmt != "xapi" or len(original.launches) == 1:
-        # tincan.xml has no course title apart from its launchable activities: the importer
-        # reads the first activity's name as the title, so multi-launch xAPI keeps only those.
-        expected_title = original.title if fmt != "xapi" else original.launches[0].title
-        assert again.title == expected_title
+    if fmt != "xapi":
+        assert shape(again) == shape(original)
+    elif launcher:
+        # One course activity launches the launcher page; the parts follow it without a launch.
+        assert shape(again) == [("content-launcher.html", "", original.title)]
+        parts = again.metadata["activities"][1:]
+        assert [part["name"][0]["value"] for part in parts] == [launch.title for launch in original.launches]
+        assert all(part["launch"] is None for part in parts)
+    else:
+        assert shape(again) == [
+            (launch.href, launch.parameters, original.title) for launch in original.launches
+        ]
+    assert again.title == original.title
     if fmt.startswith("scorm") and source == "native-sample":
         assert [launch.id for launch in again.launches] == [launch.id for launch in original.launches]
 
@@ -137,9 +146,19 @@ def test_paths_that_need_escaping_and_launch_parameters_survive(
         archive.writestr("assets/100% done.css", "p{}")
     original = manifest_of(source)
     again = manifest_of(export(source, fmt))
-    assert [(launch.href, launch.parameters, launch.title) for launch in again.launches] == [
-        (launch.href, launch.parameters, launch.title) for launch in original.launches
-    ]
+    if fmt == "xapi":
+        with zipfile.ZipFile(export(source, fmt)) as archive:
+            launcher = archive.read("content-launcher.html").decode()
+        # The launcher links each part by its escaped URL, launch parameters kept.
+        assert [(launch.href, launch.parameters) for launch in again.launches] == [
+            ("content-launcher.html", "")
+        ]
+        assert 'href="my%20pages/%C3%BCn%C3%AF%20code%231.html?lang=de#intro"' in launcher
+        assert 'href="b%20(copy).htm"' in launcher
+    else:
+        assert [(launch.href, launch.parameters, launch.title) for launch in again.launches] == [
+            (launch.href, launch.parameters, launch.title) for launch in original.launches
+        ]
     assert "assets/100% done.css" in {entry.path for entry in again.files}
     with zipfile.ZipFile(export(source, fmt)) as archive:
         page = archive.read("my pages/ünï code#1.html")

@@ -42,6 +42,7 @@ from content_service.domain.errors import ConcurrencyConflict, NotFound
 from content_service.domain.events import DomainEvent
 from content_service.domain.export import ExportJob, ExportResult, ExportState
 from content_service.domain.package import Problem
+from content_service.domain.tenant import Branding, TenantSettings
 from content_service.service.ports import BundlePage, DevicePage, IssuedLicence, TamperReportRecord
 
 
@@ -389,6 +390,10 @@ class DynamoBundleRepository(_Store):
 class DynamoLicenceRecords(_Store):
     """The latest licence issued per (bundle, device): who holds the bundle."""
 
+    def __init__(self, table_name: str, region: str) -> None:
+        super().__init__(table_name, region)
+        self._connection = Connection(region=region)
+
     def latest(self, tenant_id: str, bundle_id: str, device_id: str) -> IssuedLicence | None:
         try:
             item = self._model.get(
@@ -416,7 +421,10 @@ class DynamoLicenceRecords(_Store):
             return datetime.fromisoformat(item.body["expires_at"])
         return None
 
-    def put(self, licence: IssuedLicence) -> None:
+    def put(self, licence: IssuedLicence, device_revision: int) -> None:
+        # Written only while the device is as the licence saw it (revision ``device_revision``): a
+        # revocation between reading the device and this write cancels it, so a revoked device
+        # never gains a licence that outlives the slot release its revocation computed.
         # The record is a cache of the latest licence, not an aggregate: last writer wins. Its
         # revision is the issue time in milliseconds, so each issue's event has its own id, and it
         # carries ``content.licence.issued.v1`` so the device's feed learns of the renewal.
@@ -431,7 +439,7 @@ class DynamoLicenceRecords(_Store):
                 "expires_at": licence.expires_at.isoformat(),
             },
         )
-        self._model(
+        item = self._model(
             f"TENANT#{licence.tenant_id}#BUNDLE#{licence.bundle_id}",
             f"LICENCE#{licence.device_id}",
             # Indexed by device, newest expiry last, so revoking a device can tell how long its
@@ -449,7 +457,23 @@ class DynamoLicenceRecords(_Store):
                 "issued_at": licence.issued_at.isoformat(),
                 "expires_at": licence.expires_at.isoformat(),
             },
-        ).save(add_version_condition=False)
+        )
+        transaction = TransactWrite(connection=self._connection, client_request_token=str(uuid.uuid4()))
+        try:
+            with transaction:
+                transaction.condition_check(
+                    self._model,
+                    f"TENANT#{licence.tenant_id}#DEVICE#{licence.device_id}",
+                    "DEVICE",
+                    condition=self._model.revision == device_revision,
+                )
+                transaction.save(item)
+        except TransactWriteError as error:
+            if error.cause_response_code == "TransactionCanceledException":
+                raise ConcurrencyConflict(
+                    f"device {licence.device_id} changed while its licence was issued; ask again"
+                ) from error
+            raise
 
 
 class DynamoTamperReports(_Store):
@@ -551,3 +575,65 @@ class DynamoExportRepository(_Store):
             },
             events=_events(job.events),
         )
+
+
+class DynamoTenantSettings(_Store):
+    """Each tenant's settings: one item, written only over the revision that was read."""
+
+    def get(self, tenant_id: str) -> TenantSettings | None:
+        try:
+            item = self._model.get(*_tenant_settings_key(tenant_id), consistent_read=True)
+        except DoesNotExist:
+            return None
+        body = item.body
+        branding = body.get("branding")
+        return TenantSettings(
+            tenant_id=tenant_id,
+            zone=body["zone"],
+            tamper_auto_revoke=body.get("tamper_auto_revoke"),
+            branding=None
+            if branding is None
+            else Branding(
+                name=branding["name"],
+                primary_colour=branding["primary_colour"],
+                secondary_colour=branding.get("secondary_colour"),
+                css_properties=tuple((k, v) for k, v in branding.get("css_properties", [])),
+            ),
+            revision=int(item.revision),
+            updated_at=_optional_time(body.get("updated_at")),
+            updated_by=body.get("updated_by"),
+        )
+
+    def save(self, settings: TenantSettings) -> TenantSettings:
+        condition = (
+            self._model.pk.does_not_exist()
+            if settings.revision == 0
+            else self._model.revision == settings.revision
+        )
+        branding = settings.branding
+        item = self._model(
+            *_tenant_settings_key(settings.tenant_id),
+            entity="tenant_settings",
+            tenant_id=settings.tenant_id,
+            revision=settings.revision + 1,
+            body={
+                "zone": settings.zone,
+                "tamper_auto_revoke": settings.tamper_auto_revoke,
+                "branding": None
+                if branding is None
+                else {
+                    "name": branding.name,
+                    "primary_colour": branding.primary_colour,
+                    "secondary_colour": branding.secondary_colour,
+                    "css_properties": [list(pair) for pair in branding.css_properties],
+                },
+                "updated_at": _optional_iso(settings.updated_at),
+                "updated_by": settings.updated_by,
+            },
+        )
+        conditional_save(item, condition, f"the settings of tenant {settings.tenant_id}")
+        return replace(settings, revision=settings.revision + 1)
+
+
+def _tenant_settings_key(tenant_id: str) -> tuple[str, str]:
+    return f"TENANT#{tenant_id}#SETTINGS", "SETTINGS"

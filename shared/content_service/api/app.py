@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
 from content_service.api import (
+    assistant_routes,
     authorization,
     bundle_routes,
     contract,
@@ -19,6 +20,7 @@ from content_service.api import (
     problems,
     request_shape,
     sync_routes,
+    tenant_routes,
 )
 from content_service.api.auth import principal_of
 from content_service.api.idempotency import idempotency_config
@@ -41,6 +43,8 @@ app = APIGatewayRestResolver(enable_validation=True)
 app.include_router(bundle_routes.router)
 app.include_router(sync_routes.router)
 app.include_router(export_routes.router)
+app.include_router(assistant_routes.router)
+app.include_router(tenant_routes.router)
 
 
 @app.post(

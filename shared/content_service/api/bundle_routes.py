@@ -28,6 +28,7 @@ from content_service.api.models import (
 from content_service.bootstrap import dependencies
 from content_service.service import bundles as bundle_cases
 from content_service.service import devices as device_cases
+from content_service.service import tenants as tenant_cases
 
 router = Router()
 
@@ -113,7 +114,9 @@ def _create_bundle(request: dict[str, Any]) -> dict[str, Any]:
         principal.tenant_id,
         bundle_cases.bundle_owner(principal, body.user_id),
         [bundle_cases.PackageRequest(p.package_id, p.version) for p in body.packages],
-        body.residency_zone or deps.settings.residency_zone,
+        tenant_cases.settings_of(
+            principal.tenant_id, settings=deps.tenant_settings, served_zone=deps.settings.residency_zone
+        ).require_zone(body.residency_zone, deps.settings.residency_zone),
         packages=deps.packages,
         bundles=deps.bundles,
         store=deps.bundle_store,

@@ -26,6 +26,7 @@ SUCCESS: dict[str, tuple[int, bool]] = {
     "issue_licence": (201, True),
     "create_export": (202, True),
     "report_tamper": (202, False),
+    "create_assistant_config": (201, True),
 }
 
 #: Problems an operation answers beyond the rules above (its use case raises them).
@@ -33,6 +34,8 @@ EXTRA_PROBLEMS: dict[str, tuple[int, ...]] = {
     "create_upload": (404,),  # a new version of a package id that does not exist
     "list_devices": (404,),  # ?user_id= of another user, for a learner
     "list_bundles": (404,),
+    # The assistant's generator (Bedrock on AWS) failed or is unavailable: its own 502 and 503.
+    "create_assistant_config": (502, 503),
 }
 
 DESCRIPTIONS = {
@@ -45,6 +48,8 @@ DESCRIPTIONS = {
     415: "The body's media type is not application/json",
     422: "The request is not valid (the errors list names each field)",
     429: "Throttled by the API Gateway stage; retry with backoff",
+    502: "The assistant generator answered with nothing usable",
+    503: "The assistant generator is unavailable; retry later",
 }
 
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -84,6 +89,8 @@ EXAMPLE_PROBLEMS = {
     415: ("unsupported-media-type", "The request body's media type is not supported", "send application/json"),
     422: ("validation-failed", "The request is not valid", "body.content_length: Field required"),
     429: ("throttled", "Too many requests", "the stage's rate limit was exceeded"),
+    502: ("assistant-generation-failed", "The generator's output was refused", "it named a URL"),
+    503: ("assistant-generator-unavailable", "The generator is unavailable", "Bedrock throttled"),
 }
 
 LOCATION_HEADER = {

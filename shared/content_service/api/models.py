@@ -214,7 +214,9 @@ class CreateBundle(BaseModel):
         pattern=USER_ID,
         description="the learner the bundle is for (default: the calling person; a service must name one, or it is a 403)",
     )
-    residency_zone: str | None = Field(default=None, pattern=r"^[a-z]{2,8}$")
+    residency_zone: str | None = Field(
+        default=None, pattern=r"^[a-z]{2,8}$", description="must be the tenant's zone if given (default: it)"
+    )
 
 
 class ContainerView(BaseModel):

@@ -88,6 +88,21 @@ POLICIES: dict[str, Policy] = {
     # Exports: admins only.
     "create_export": Policy(ADMIN, summary="export a package version to a standard"),
     "get_export": Policy(ADMIN, summary="an export and its download URL"),
+    "get_branding_overlay": Policy(EVERYONE, summary="the tenant's signed branding overlay"),
+    # Assistant configs: admins generate and approve; authors read them with their packages.
+    "create_assistant_config": Policy(
+        ADMIN, summary="generate a draft assistant config from a package's text"
+    ),
+    "list_assistant_configs": Policy(AUTHORING, summary="a package version's assistant configs"),
+    "get_assistant_config": Policy(AUTHORING, summary="one assistant config and its provenance"),
+    "approve_assistant_config": Policy(ADMIN, summary="approve an assistant config so it ships"),
+    "get_bundle_assistant": Policy(
+        _roles(Role.LEARNER, Role.CATALOG, Role.ADMIN),
+        Ownership.OWN_OR_TENANT_WIDE,
+        "signed overlays of a bundle's approved assistant configs",
+    ),
+    "get_tenant_settings": Policy(ADMIN, summary="the tenant's zone, tamper policy and branding"),
+    "update_tenant_settings": Policy(ADMIN, summary="change the tenant's tamper policy, branding, first zone"),
     # Public: devices pin these keys before they hold a token.
     "get_jwks": Policy(None, summary="the keys that verify manifests and licences"),
 }

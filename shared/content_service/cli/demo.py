@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from content_service.cli.assistant_demo import generate_and_approve, read_on_device
 from content_service.client import ApiClient, ApiError, put_upload
 from content_service.device.agent import DeviceAgent
 from content_service.device.clock import TrustedClock
@@ -31,6 +32,7 @@ err = Console(stderr=True)
 DEMO_TENANT = "tenant-demo"
 DEMO_AUTHOR = "author-demo"
 DEMO_LEARNER = "learner-demo"
+DEMO_ADMIN = "admin-demo"
 DEMO_CATALOG_CLIENT = "catalog"
 
 
@@ -40,6 +42,7 @@ class StackHandle:
 
     api_url: str
     author_token: str
+    admin_token: str
     catalog_token: str
     learner_token: str
     started_here: bool
@@ -51,6 +54,7 @@ def _handle(stack: object, started_here: bool) -> StackHandle:
     return StackHandle(
         stack.api_url,  # type: ignore[attr-defined]
         author_token=mint_token(DEMO_TENANT, DEMO_AUTHOR, roles=["author"]),
+        admin_token=mint_token(DEMO_TENANT, DEMO_ADMIN, roles=["admin"]),
         catalog_token=mint_service_token(DEMO_TENANT, DEMO_CATALOG_CLIENT, ["catalog"]),
         learner_token=mint_token(DEMO_TENANT, DEMO_LEARNER),
         started_here=started_here,
@@ -66,8 +70,10 @@ def open_stack() -> Iterator[StackHandle]:
     if running is not None:
         yield _handle(running, started_here=False)
         return
-    # The handlers run in this process; keep their INFO logs out of the demo's own output.
+    # The handlers run in this process; keep their INFO logs and the EMF metric lines Lambda
+    # would hand to CloudWatch out of the demo's own output.
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     with LocalStack() as stack:
         yield _handle(stack, started_here=True)
 
@@ -111,6 +117,7 @@ def run_demo(timeout: float) -> int:
         manifest = client.get_manifest(package["package_id"], package["version"])["manifest"]
         for launch in manifest["launches"]:
             console.print(f"  launch [bold]{launch['id']}[/]: {launch['title']} → {launch['href']}")
+        generate_and_approve(console, ApiClient(handle.api_url, handle.admin_token), package)
         play_offline(
             ApiClient(handle.api_url, handle.catalog_token),
             ApiClient(handle.api_url, handle.learner_token),
@@ -173,6 +180,7 @@ def play_offline(
             f"[green]✓[/] read {entry} ({len(plaintext)} bytes) from the mounted bundle under the licence: "
             "identical to the uploaded file"
         )
+        read_on_device(console, agent, bundle["bundle_id"], package["package_id"])
 
 
 def show(package: dict) -> None:

@@ -8,9 +8,10 @@ Content is decrypted only to stdout or the file named by ``-o``, on the user's r
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -30,6 +31,8 @@ from rich.table import Table
 
 from content_service.client import ApiClient, ApiError
 from content_service.device.agent import DeviceAgent
+from content_service.device.assistant import fetch_assistant, read_assistant
+from content_service.device.errors import Offline
 from content_service.device.http import HttpStatementSink
 from content_service.device.store import DeviceStore
 from content_service.device.sync import DEFAULT_SYNC_INTERVAL, MAX_SYNC_INTERVAL, SyncLoop, SyncResult
@@ -196,6 +199,27 @@ def read_command(
             sys.stdout.buffer.flush()
         else:
             output.write_bytes(data)
+
+
+@device_app.command("assistant")
+def assistant_command(
+    bundle_id: BundleArgument,
+    package_id: Annotated[str, typer.Argument(help="The package id.", show_default=False)],
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Do not ask the service; read what is kept.")
+    ] = False,
+    home: HomeOption = DEFAULT_HOME,
+    token: TokenOption = None,
+) -> None:
+    """Print a package's approved assistant config (JSON), verified; fetched first unless offline."""
+    with _refusals():
+        agent = _agent(home, token)
+        if not offline:
+            # Unreachable: read what the device already holds, verified as always.
+            with suppress(Offline):
+                fetch_assistant(agent, bundle_id)
+        found = read_assistant(agent, bundle_id, package_id)
+    typer.echo(json.dumps(found, indent=2, ensure_ascii=False, sort_keys=True))
 
 
 @device_app.command("remove")

@@ -10,17 +10,14 @@ exported in that format, 2 for usage errors; errors are one line on stderr.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
 from pydantic import ValidationError
 
+from content_service.cli.tempdirs import private_tempdir
 from content_service.domain.errors import DomainError
 from content_service.packaging.model import PackageRejected
 from content_service.settings import get_settings
@@ -99,7 +96,7 @@ def export_command(  # noqa: PLR0913 - one parameter per export-dialog option
     except ValidationError as invalid:
         error = invalid.errors()[0]
         _fail(EXIT_USAGE, f"--{str(error['loc'][0]).replace('_', '-')}: {error['msg']}")
-    with _private_tempdir() as private:
+    with private_tempdir("content-service-export-") as private:
         partial = out.parent / f".{out.name}.partial-{os.getpid()}"
         try:
             export_zip(path, fmt, options, partial, limits=get_settings().import_limits, workdir=private)
@@ -122,16 +119,3 @@ def export_command(  # noqa: PLR0913 - one parameter per export-dialog option
 def _fail(code: int, message: str) -> NoReturn:
     sys.stderr.write(f"content-service export: {' '.join(message.split())}\n")
     raise typer.Exit(code)
-
-
-@contextmanager
-def _private_tempdir() -> Iterator[Path]:
-    """Every temporary file of this process goes to a fresh 0700 directory, removed afterwards."""
-    private = Path(tempfile.mkdtemp(prefix="content-service-export-"))
-    previous = tempfile.tempdir
-    tempfile.tempdir = str(private)
-    try:
-        yield private
-    finally:
-        tempfile.tempdir = previous
-        shutil.rmtree(private, ignore_errors=True)

@@ -108,7 +108,8 @@ def register(app: typer.Typer) -> None:
         ttl: Annotated[int, typer.Option(min=1, help="seconds until the token expires")] = 3600,
     ) -> None:
         """Print a dev token the running local stack accepts: a person's ID token (--user) or a
-        service's client-credentials access token (--service, whose roles are --role)."""
+        service's client-credentials access token (--service, whose roles are --role; --role
+        catalog alone means the catalog service's token)."""
         from content_service.auth.verifier import TENANT_ID
         from content_service.domain.principal import Role
         from content_service.local.stack import RunningStack
@@ -118,6 +119,10 @@ def register(app: typer.Typer) -> None:
         if unknown:
             err.print(f"unknown role {unknown[0]!r}; roles are {', '.join(r.value for r in Role)}")
             raise typer.Exit(2)
+        if service is None and roles == ["catalog"]:
+            # The catalog role is the catalog / enrollment services': it mints their access token.
+            service = "catalog"
+            user = None
         if (user is None) == (service is None):
             err.print("give exactly one of --user (a person) or --service (a service client)")
             raise typer.Exit(2)

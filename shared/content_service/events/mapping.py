@@ -13,7 +13,12 @@ from typing import Any
 
 from content_service.events.models import EVENT_MODELS, Envelope
 
-_ID_FIELDS = {"bundle": "bundle_id", "device": "device_id", "licence": "licence_id"}
+_ID_FIELDS = {
+    "bundle": "bundle_id",
+    "device": "device_id",
+    "licence": "licence_id",
+    "assistant_config": "config_id",
+}
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,29 @@ class LicenceIssuedData(_Body):
     expires_at: datetime
 
 
+class AssistantConfigGeneratedData(_Body):
+    config_id: str = Field(description="the revision, v{version}r{n}")
+    package_id: str
+    version: int = Field(ge=1)
+    generator: str
+    model_id: str
+    prompt_template_id: str
+    prompt_template_sha256: str
+    input_sha256: str = Field(description="SHA-256 of the input digest: content hash and files read")
+    content_hash: str
+    output_sha256: str = Field(description="SHA-256 of the configuration's RFC 8785 canonical JSON")
+    requested_by: str
+
+
+class AssistantConfigApprovedData(_Body):
+    config_id: str
+    package_id: str
+    version: int = Field(ge=1)
+    output_sha256: str
+    approved_by: str
+    retired_config_id: str | None = Field(default=None, description="the revision this one replaces")
+
+
 class Envelope(BaseModel):
     """What every published event shares; subclasses pin ``subject`` and type ``data``."""
 
@@ -149,6 +172,18 @@ class LicenceIssuedV1(Envelope):
     data: LicenceIssuedData
 
 
+class AssistantConfigGeneratedV1(Envelope):
+    subject: Literal["content.assistant_config.generated.v1"] = "content.assistant_config.generated.v1"
+    version: Literal[1] = 1
+    data: AssistantConfigGeneratedData
+
+
+class AssistantConfigApprovedV1(Envelope):
+    subject: Literal["content.assistant_config.approved.v1"] = "content.assistant_config.approved.v1"
+    version: Literal[1] = 1
+    data: AssistantConfigApprovedData
+
+
 IntegrationEvent = (
     PackageBuiltV1
     | PackageFailedV1
@@ -158,6 +193,8 @@ IntegrationEvent = (
     | DeviceEnrolledV1
     | DeviceRevokedV1
     | LicenceIssuedV1
+    | AssistantConfigGeneratedV1
+    | AssistantConfigApprovedV1
 )
 
 #: Every published subject and its model; a domain event with another name stays internal.
@@ -172,5 +209,7 @@ EVENT_MODELS: dict[str, type[Envelope]] = {
         DeviceEnrolledV1,
         DeviceRevokedV1,
         LicenceIssuedV1,
+        AssistantConfigGeneratedV1,
+        AssistantConfigApprovedV1,
     )
 }

@@ -185,7 +185,7 @@ def issue_licence(
         issued_at=now,
         expires_at=datetime.fromtimestamp(claims["exp"], tz=now.tzinfo),
     )
-    records.put(issued)
+    records.put(issued, device_revision=device.revision)
     return issued
 
 

@@ -17,7 +17,7 @@ from content_service.domain.bundle import TamperPolicy
 from content_service.events.mapping import OutboxRow, envelopes
 from content_service.events.models import BundleTamperedV1, Envelope
 from content_service.service.outbox_ports import EventBus, Inbox, Metrics, SyncStore
-from content_service.service.ports import BundleRepository, Clock
+from content_service.service.ports import BundleRepository, Clock, TenantSettingsRepository
 from content_service.service.sync import project
 from content_service.service.tamper import respond_to_tamper
 
@@ -41,6 +41,8 @@ class FanOut:
     metrics: Metrics
     clock: Clock
     tamper_policy: TamperPolicy
+    # A tenant's own tamper policy (its settings) wins over the deployment's default and overrides.
+    tenant_settings: TenantSettingsRepository | None = None
 
     def publish(self, rows: Iterable[OutboxRow]) -> set[str]:
         """Publish the rows' events not yet published (in PutEvents batches); return the failed ids."""
@@ -76,8 +78,13 @@ class FanOut:
             bundles=self.bundles,
             clock=self.clock,
             metrics=self.metrics,
-            auto_revoke=self.tamper_policy.auto_revoke_for(event.tenant_id),
+            auto_revoke=self._auto_revoke(event.tenant_id),
         )
+
+    def _auto_revoke(self, tenant_id: str) -> bool:
+        default = self.tamper_policy.auto_revoke_for(tenant_id)
+        stored = self.tenant_settings.get(tenant_id) if self.tenant_settings is not None else None
+        return default if stored is None else stored.auto_revoke(default)
 
     def _once(self, consumer: str, event: Envelope, work: Callable[[], object]) -> None:
         if self.inbox.seen(consumer, event.id):

@@ -17,6 +17,7 @@ from content_service.domain.device_slots import DeviceSlots
 from content_service.domain.export import ExportJob
 from content_service.domain.package import PackageManifest, PlayPackage
 from content_service.domain.tamper import TamperEvidence
+from content_service.domain.tenant import TenantSettings
 from content_service.packaging.inspect import BlobStore
 
 
@@ -190,7 +191,10 @@ class LicenceRecords(Protocol):
         """The latest expiry of any licence recorded for the device (any bundle); None if none."""
         ...
 
-    def put(self, licence: IssuedLicence) -> None: ...
+    def put(self, licence: IssuedLicence, device_revision: int) -> None:
+        """Record the licence, only while the device still has ``device_revision``
+        (ConcurrencyConflict otherwise: it was revoked or changed meanwhile)."""
+        ...
 
 
 class BundleStore(Protocol):
@@ -279,3 +283,13 @@ class BlobReader(Protocol):
     """Reads a tenant's content-addressed files."""
 
     def open_blob(self, tenant_id: str, sha256: str) -> BinaryIO: ...
+
+
+class TenantSettingsRepository(Protocol):
+    """Tenants' settings; a tenant that never wrote any has none stored."""
+
+    def get(self, tenant_id: str) -> TenantSettings | None: ...
+
+    def save(self, settings: TenantSettings) -> TenantSettings:
+        """Write over the revision read (0: first write); ConcurrencyConflict if it changed."""
+        ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,11 +15,13 @@ from content_service.adapters.entities import (
     DynamoDeviceRepository,
     DynamoLicenceRecords,
     DynamoTamperReports,
+    DynamoTenantSettings,
 )
 from content_service.domain.bundle import Bundle, BundlePackage
 from content_service.domain.device import Device, DeviceState
 from content_service.domain.errors import ConcurrencyConflict, NotFound, ValidationFailed
 from content_service.domain.package import ContainerRef
+from content_service.domain.tenant import Branding, TenantSettings
 from content_service.service.ports import IssuedLicence, TamperReportRecord
 
 ROOT = Path(__file__).parents[3]
@@ -110,10 +113,38 @@ def test_the_stream_carries_bundle_events_and_tamper_reports(table):
     assert "content.bundle.tampered.v1" in events
 
 
+def test_a_licence_is_recorded_only_while_the_device_is_as_it_was_read(table):
+    devices, records = DynamoDeviceRepository(table, "eu-west-1"), DynamoLicenceRecords(table, "eu-west-1")
+    read = enrolled(devices, device("dev_1"))
+    devices.save(read.revoke("lost", NOW))  # revoked between the licence's read and its write
+    issued = IssuedLicence("t1", "bnd_1", "dev_1", "lic_1", "token", NOW, NOW + timedelta(days=7))
+
+    with pytest.raises(ConcurrencyConflict, match="changed while its licence was issued"):
+        records.put(issued, device_revision=read.revision)
+
+    assert records.latest("t1", "bnd_1", "dev_1") is None
+    assert records.latest_expiry("t1", "dev_1") is None
+
+
 def test_licence_records_keep_the_latest_per_device(table):
     records = DynamoLicenceRecords(table, "eu-west-1")
+    read = enrolled(DynamoDeviceRepository(table, "eu-west-1"), device("dev_1"))
     assert records.latest("t1", "bnd_1", "dev_1") is None
     issued = IssuedLicence("t1", "bnd_1", "dev_1", "lic_1", "token", NOW, NOW + timedelta(days=7))
-    records.put(issued)
+    records.put(issued, device_revision=read.revision)
     assert records.latest("t1", "bnd_1", "dev_1") == issued
     assert records.latest("t2", "bnd_1", "dev_1") is None
+
+
+def test_tenant_settings_round_trip_and_a_stale_write_loses(table):
+    store = DynamoTenantSettings(table, "eu-west-1")
+    assert store.get("t1") is None
+    branding = Branding("Acme", "#112233", None, (("--brand-radius", "4px"),))
+    first = store.save(TenantSettings("t1", "us", tamper_auto_revoke=False, branding=branding, updated_by="root"))
+    assert first.revision == 1
+    assert store.get("t1") == first
+    with pytest.raises(ConcurrencyConflict):
+        store.save(TenantSettings("t1", "eu"))  # written as if nothing were stored
+    assert store.get("t1").zone == "us"
+    second = store.save(replace(first, branding=None))
+    assert store.get("t1") == second and second.revision == 2

@@ -143,3 +143,12 @@ def test_the_sample_event_runs_through_the_handler(stack):
     tenant = revoked["tenant_id"]["S"]
     user = json.loads(revoked["body"]["S"])["user_id"]
     assert [b.revoked for b in dependencies().sync_store.user_bundles(tenant, user)] == [True]
+
+
+def test_a_batch_that_publishes_nothing_flushes_its_metrics_without_a_warning(stack, recwarn):
+    # Powertools warns "No application metrics to publish" on an empty flush; the local stack and
+    # every real invocation would print it. The batch size is always recorded.
+    event = json.loads(SAMPLE.read_text())
+    event["Records"] = [{**record, "eventName": "REMOVE"} for record in event["Records"]]
+    assert fan_out(stack, event) == {"batchItemFailures": []}
+    assert [str(w.message) for w in recwarn if "metrics" in str(w.message).lower()] == []

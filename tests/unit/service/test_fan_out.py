@@ -11,10 +11,11 @@ from content_service.domain.device import Device
 from content_service.domain.errors import NotFound, ValidationFailed
 from content_service.domain.package import ContainerRef
 from content_service.domain.principal import Principal
+from content_service.domain.tenant import TenantSettings
 from content_service.events.mapping import OutboxRow, envelopes
 from content_service.service.fan_out import FanOut, PublishFailed
 from content_service.service.sync import decode_sync_cursor, encode_sync_cursor, sync_device
-from tests.fakes import FakeBundleRepository, FakeClock, FakeDeviceRepository
+from tests.fakes import FakeBundleRepository, FakeClock, FakeDeviceRepository, FakeTenantSettings
 from tests.outbox_fakes import FakeBus, FakeInbox, FakeMetrics, FakeSyncStore
 
 KEY = {"kty": "OKP", "crv": "X25519", "x": "A" * 43}
@@ -196,6 +197,18 @@ def test_tamper_is_only_counted_when_the_tenants_policy_is_off() -> None:
     w.deliver(_tamper_row(w, "b1"))
     assert w.bundles.get("t", "b1").state is BundleState.BUILT
     assert w.metrics.named("TamperEvents") == [1]
+
+
+@pytest.mark.parametrize(("deployment_default", "tenant_choice", "revoked"), [(True, False, False), (False, True, True)])
+def test_a_tenants_own_tamper_policy_wins_over_the_deployments(
+    deployment_default: bool, tenant_choice: bool, revoked: bool
+) -> None:
+    w = World(TamperPolicy(default=deployment_default))
+    w.fan_out.tenant_settings = FakeTenantSettings()
+    w.fan_out.tenant_settings.save(TenantSettings("t", "eu", tamper_auto_revoke=tenant_choice))
+    w.deliver(w.create_bundle("b1"))
+    w.deliver(_tamper_row(w, "b1"))
+    assert (w.bundles.get("t", "b1").state is BundleState.REVOKED) is revoked
 
 
 class FakeSigner:

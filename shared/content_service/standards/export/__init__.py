@@ -2,7 +2,8 @@
 
 ``export_package(manifest, read_file, format, options)`` is the use case: it reads the
 package's files through ``read_file`` (a local zip, the blob store, ...), writes the format's
-descriptor, the standard schema files (SCORM) and the runtime bridge, injects the bridge
+descriptor, the standard schema files (SCORM), the runtime bridge and, for an xAPI course of
+several parts, the launcher page that lists them; injects the bridge
 into each launched HTML page, validates the descriptor against the format's official XSD
 (``xsd.py``) and checks the rules the XSD cannot express (``checks.py``), and only then
 writes a deterministic zip. docs/export.md is the user-facing guide.
@@ -16,11 +17,12 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import BinaryIO
 
-from content_service.domain.package import FileEntry, PackageManifest
+from content_service.domain.package import FileEntry, PackageManifest, Standard
 from content_service.standards.export.checks import DESCRIPTORS, check_export
 from content_service.standards.export.cmi5 import cmi5_xml
 from content_service.standards.export.errors import ExportCheckFailed, ExportError
@@ -32,10 +34,16 @@ from content_service.standards.export.options import (
     Reporting,
 )
 from content_service.standards.export.pages import inject
-from content_service.standards.export.plan import BRIDGE_PATH, ExportPlan, make_plan
+from content_service.standards.export.plan import BRIDGE_PATH, LAUNCHER_PATH, ExportPlan, make_plan
 from content_service.standards.export.schemas import schema_files
 from content_service.standards.export.scorm import number, scorm12_manifest, scorm2004_manifest
-from content_service.standards.export.xapi import activity_ids, tincan_xml
+from content_service.standards.export.xapi import (
+    activity_ids,
+    course_id,
+    launcher_page,
+    needs_launcher,
+    tincan_xml,
+)
 from content_service.standards.export.xsd import xsd_failures
 from content_service.standards.export.zipwriter import write_zip
 
@@ -89,10 +97,24 @@ def export_package(
     fmt = ExportFormat(format)
     options = options or ExportOptions()
     extra = _generated(fmt)
+    if fmt is ExportFormat.XAPI and len(manifest.launches) > 1:
+        if any(entry.path.casefold() == LAUNCHER_PATH for entry in manifest.files):
+            raise ExportError(
+                f"the package has its own {LAUNCHER_PATH}, the page an xAPI export of several parts"
+                " writes to launch them"
+            )
+        extra[LAUNCHER_PATH] = b""
     plan = make_plan(manifest, options, frozenset({DESCRIPTORS[fmt], *extra}))
+    if LAUNCHER_PATH in extra:
+        extra[LAUNCHER_PATH] = launcher_page(plan)
     descriptor = _WRITERS[fmt](plan, options)
     names = frozenset({entry.path for entry in plan.files} | {DESCRIPTORS[fmt], *extra})
     failures = xsd_failures(fmt, descriptor) + check_export(fmt, descriptor, names)
+    if failures and _source_to_blame(fmt, plan, options, names):
+        raise ExportError(
+            f"the package's own {plan.outline.source.value} settings, which a {fmt.value} export keeps"
+            f" verbatim, break the {fmt.value} rules: {failures[0]}"
+        )
     if failures:
         raise ExportCheckFailed(failures)
     pages = _bridge_configs(fmt, plan, options)
@@ -103,6 +125,21 @@ def export_package(
         out = Path(tempfile.mkdtemp(prefix="content-export-")) / f"export-{fmt.value}.zip"
     write_zip(out, entries)
     return out
+
+
+def _source_to_blame(
+    fmt: ExportFormat, plan: ExportPlan, options: ExportOptions, names: frozenset[str]
+) -> bool:
+    """Whether a failing export passes without the source's verbatim settings (the source's fault, a 422).
+
+    A SCORM export keeps a same-version source's sequencing and item settings as written; an
+    imported package whose own fragments break the 4th edition schema is refused, not a crash.
+    """
+    if fmt not in (ExportFormat.SCORM12, ExportFormat.SCORM2004) or plan.outline.source.value != fmt.value:
+        return False
+    plain = replace(plan, outline=replace(plan.outline, source=Standard.NATIVE))
+    descriptor = _WRITERS[fmt](plain, options)
+    return not (xsd_failures(fmt, descriptor) + check_export(fmt, descriptor, names))
 
 
 def _generated(fmt: ExportFormat) -> dict[str, bytes]:
@@ -133,6 +170,8 @@ def _bridge_configs(fmt: ExportFormat, plan: ExportPlan, options: ExportOptions)
             config["complete"] = "launch"
         if activity:
             config["activity"] = activity
+        if fmt is ExportFormat.XAPI and needs_launcher(plan):
+            config["course"] = course_id(plan)
         configs[unit.href] = config
     return configs
 

@@ -8,14 +8,15 @@ LMS). The conformance material's README lists the gaps these close:
   an xs:ID (NCName) and unique in its space; identifierrefs resolve; every resource has the
   version's scormType attribute, spelt and cased exactly (``adlcp:scormtype`` in 1.2,
   ``adlcp:scormType`` in 2004), with the value ``sco`` or ``asset``; hrefs are relative and
-  name files of the package, and every package file is listed; organizations and items
+  name files of the package, and every package file is listed; only a leaf item may
+  reference a resource in 2004, and every leaf references one; organizations and items
   have titles (1.2's XSD makes them optional, LMSs show them); 1.2 ``masteryscore`` is a
   number from 0 to 100; 2004 measures are in range.
 - cmi5: the course, AU and objective ids are absolute IRIs and unique; AU urls are relative,
   carry no whitespace and name a file of the package; moveOn, masteryScore and launchMethod
   hold allowed values.
-- xAPI: activity ids are absolute IRIs and unique; every activity has a launch, relative and
-  naming a file.
+- xAPI: activity ids are absolute IRIs and unique; the first activity is the course and the
+  only one with a launch (relative, naming a file); the parts follow without one.
 """
 
 from __future__ import annotations
@@ -126,10 +127,16 @@ def _items(root: Element, cp: str, adlcp: str, resource_ids: set[str | None]) ->
             failures.append(f"{titled.tag.rsplit('}', 1)[-1]} {titled.get('identifier')!r} has no title")
     for item in root.iter(_q(cp, "item")):
         ref = item.get("identifierref")
-        if ref is None:
-            # Exports write one launchable item per unit: an item without a resource is a lost unit.
+        leaf = item.find(_q(cp, "item")) is None
+        if ref is None and leaf:
+            # Exports write an item only for a part or for an aggregation of parts: a leaf without
+            # a resource is a lost part.
             failures.append(f"item {item.get('identifier')!r} references no resource")
-        elif ref not in resource_ids:
+        elif ref is not None and not leaf and cp == _SCORM[ExportFormat.SCORM2004]["cp"]:
+            failures.append(
+                f"item {item.get('identifier')!r} has children and a resource (2004: leaves only)"
+            )
+        elif ref is not None and ref not in resource_ids:
             failures.append(f"item {item.get('identifier')!r} references missing resource {ref!r}")
         mastery = item.find(_q(adlcp, "masteryscore"))
         if mastery is not None:
@@ -242,9 +249,12 @@ def _check_xapi(root: Element, names: frozenset[str]) -> list[str]:
     activities = list(root.iter(_q(TINCAN, "activity")))
     failures = _unique_iris(activities, "activity")
     launches = [node for node in activities if node.find(_q(TINCAN, "launch")) is not None]
-    if not launches or len(launches) != len(activities):
-        # Exports list launchable activities only, one per unit: one without a launch is a lost unit.
-        failures.append("every tincan.xml activity needs a launch")
+    # LMSs launch the first activity with a launch: that must be the course, and the only one,
+    # or the parts after it are never reached (or reached outside the course).
+    if not activities or launches != activities[:1]:
+        failures.append("tincan.xml needs exactly one activity with a launch, the first (the course)")
+    elif activities[0].get("type") != "http://adlnet.gov/expapi/activities/course":
+        failures.append("the launched tincan.xml activity is not of type course")
     for activity in launches:
         launch = activity.findtext(_q(TINCAN, "launch")) or ""
         failures += _relative_file(launch, names, f"activity {activity.get('id')!r} launch")

@@ -1,24 +1,29 @@
 """What goes into an export, decided once for every format: units, files, names and titles.
 
 A unit is one launch of the source package; it becomes one SCO (SCORM), one AU (cmi5) or
-one launchable activity (xAPI). The source's own descriptors (playpackage.json,
-imsmanifest.xml, cmi5.xml, tincan.xml) and the SCORM schema files at its root are left out:
+one part activity (xAPI); the outline (``outline.py``) places the units in the source's tree.
+The source's own descriptors (playpackage.json, imsmanifest.xml, cmi5.xml, tincan.xml) and
+the SCORM schema files at its root are left out:
 the export writes its own, and a second descriptor would make the exported package's standard
 ambiguous to the LMS that imports it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
+from typing import Any
 
 from content_service.domain.package import FileEntry, PackageManifest, Standard
 from content_service.standards import DESCRIPTOR_NAMES
 from content_service.standards.export.errors import ExportError
 from content_service.standards.export.options import ExportOptions
+from content_service.standards.export.outline import Outline, build_outline
 from content_service.standards.export.schemas import all_schema_names
 
 BRIDGE_PATH = "content-bridge.js"
+LAUNCHER_PATH = "content-launcher.html"
 HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml"})
 
 
@@ -30,6 +35,7 @@ class Unit:
     title: str
     href: str
     parameters: str
+    attributes: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def is_html(self) -> bool:
@@ -53,6 +59,7 @@ class ExportPlan:
     files: tuple[FileEntry, ...]
     auto_start: bool
     content_hash: str
+    outline: Outline
 
 
 def encode_path(path: str) -> str:
@@ -87,6 +94,7 @@ def make_plan(manifest: PackageManifest, options: ExportOptions, generated: froz
                 title=launch.title or launch.id,
                 href=launch.href,
                 parameters=launch.parameters,
+                attributes=launch.attributes,
             )
         )
     title = options.title or manifest.title
@@ -101,6 +109,7 @@ def make_plan(manifest: PackageManifest, options: ExportOptions, generated: froz
         files=files,
         auto_start=auto,
         content_hash=manifest.content_hash,
+        outline=build_outline(manifest, [launch.id for launch in manifest.launches]),
     )
 
 

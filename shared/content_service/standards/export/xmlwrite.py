@@ -25,6 +25,14 @@ def element(tag: str, text: str | None = None, /, **attributes: str | None) -> N
     return Node(tag, {name.replace("__", ":"): value for name, value in attributes.items()}, [], text)
 
 
+def raw(fragment: str) -> Node:
+    """A well-formed XML fragment written as it is (sequencing an import kept verbatim)."""
+    return Node(RAW, {}, [], fragment)
+
+
+RAW = "#raw"
+
+
 def render(root: Node) -> bytes:
     """The document as UTF-8 bytes with an XML declaration, indented by two spaces."""
     lines = ['<?xml version="1.0" encoding="UTF-8"?>']
@@ -34,6 +42,9 @@ def render(root: Node) -> bytes:
 
 def _render(node: Node, depth: int, lines: list[str]) -> None:
     pad = "  " * depth
+    if node.tag == RAW:
+        lines.append(pad + (node.text or ""))
+        return
     attrs = "".join(
         f" {name}={quoteattr(value)}" for name, value in node.attributes.items() if value is not None
     )

@@ -29,6 +29,8 @@
     auto: data.auto === "true",
     completeOnLaunch: data.complete === "launch",
     activity: data.activity || "",
+    course: data.course || "",
+    role: data.role || "content",
     launch: data.launch || ""
   };
   var SUCCESS = config.reporting.split("/")[0];
@@ -270,6 +272,10 @@
     function context(categories) {
       var ctx = cmi5 ? JSON.parse(JSON.stringify(launchData.contextTemplate || {})) : {};
       if (registration) ctx.registration = registration;
+      if (!cmi5 && config.course && config.course !== activityId) {
+        // A part of an xAPI course: its statements name the course as their parent activity.
+        ctx.contextActivities = { parent: [{ id: config.course, objectType: "Activity" }] };
+      }
       if (categories.length) {
         ctx.contextActivities = ctx.contextActivities || {};
         ctx.contextActivities.category = (ctx.contextActivities.category || []).concat(
@@ -508,6 +514,31 @@
       }));
     }
   };
+
+  // The launcher page of an xAPI course with several parts: each part link gets the launch
+  // parameters the LMS gave the course (endpoint, auth, actor, registration), with the part's
+  // own activity_id, so the part reports to the same LRS as itself. Nothing else runs here.
+  function prepareLauncher() {
+    var launch = new URLSearchParams(global.location.search);
+    launch.delete("activity_id");
+    var links = global.document.querySelectorAll("a[data-activity]");
+    Array.prototype.forEach.call(links, function (link) {
+      var href = link.getAttribute("href");
+      var hash = href.indexOf("#") >= 0 ? href.slice(href.indexOf("#")) : "";
+      var base = hash ? href.slice(0, href.indexOf("#")) : href;
+      var query = new URLSearchParams(launch.toString());
+      query.set("activity_id", link.getAttribute("data-activity"));
+      link.setAttribute("href", base + (base.indexOf("?") >= 0 ? "&" : "?") + query.toString() + hash);
+    });
+  }
+  if (config.role === "launcher") {
+    if (global.document.readyState === "loading") {
+      global.document.addEventListener("DOMContentLoaded", prepareLauncher);
+    } else {
+      prepareLauncher();
+    }
+    return;
+  }
 
   global.ContentBridge = ContentBridge;
   if (config.auto) {

@@ -1,0 +1,98 @@
+"""Assistant configurations on the single DynamoDB table (the entities' generic item model).
+
+Key: pk = ``TENANT#{t}#ASSISTANT#{package}``, sk = ``V#{version:010d}``: one item per package
+version holds all its revisions, so approving one and retiring the previous is one conditional
+write on the item's revision. ``events`` carries the write's domain events (the outbox).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist
+from pynamodb.models import Model
+
+from content_service.adapters.entities import _events, _optional_iso, _optional_time, _Store
+from content_service.domain.assistant import (
+    AssistantConfigState,
+    AssistantRevision,
+    PackageAssistant,
+    Provenance,
+)
+
+
+def _key(tenant_id: str, package_id: str, version: int) -> tuple[str, str]:
+    return f"TENANT#{tenant_id}#ASSISTANT#{package_id}", f"V#{version:010d}"
+
+
+class DynamoAssistantRepository(_Store):
+    """AssistantRepository on DynamoDB."""
+
+    def get(self, tenant_id: str, package_id: str, version: int) -> PackageAssistant | None:
+        try:
+            item = self._model.get(*_key(tenant_id, package_id, version), consistent_read=True)
+        except DoesNotExist:
+            return None
+        return self._assistant(item)
+
+    def save(self, assistant: PackageAssistant) -> PackageAssistant:
+        what = f"assistant configs of package {assistant.package_id} v{assistant.version}"
+        if assistant.revision == 0:
+            return self._insert(assistant, self._item, what)
+        return self._update(assistant, self._item, what)
+
+    def _item(self, assistant: PackageAssistant) -> Model:
+        return self._model(
+            *_key(assistant.tenant_id, assistant.package_id, assistant.version),
+            entity="assistant_config",
+            tenant_id=assistant.tenant_id,
+            revision=assistant.revision,
+            body={
+                "package_id": assistant.package_id,
+                "version": assistant.version,
+                "content_hash": assistant.content_hash,
+                "created_at": assistant.created_at.isoformat(),
+                "updated_at": assistant.updated_at.isoformat(),
+                "revisions": [
+                    {
+                        "config_id": r.config_id,
+                        "number": r.number,
+                        "state": r.state.value,
+                        "config": r.config,
+                        "provenance": r.provenance.as_dict(),
+                        "approved_by": r.approved_by,
+                        "approved_at": _optional_iso(r.approved_at),
+                        "retired_at": _optional_iso(r.retired_at),
+                    }
+                    for r in assistant.revisions
+                ],
+            },
+            events=_events(assistant.events),
+        )
+
+    @staticmethod
+    def _assistant(item: Any) -> PackageAssistant:
+        body = item.body
+        return PackageAssistant(
+            tenant_id=item.tenant_id,
+            package_id=body["package_id"],
+            version=int(body["version"]),
+            content_hash=body["content_hash"],
+            revisions=tuple(
+                AssistantRevision(
+                    config_id=r["config_id"],
+                    number=int(r["number"]),
+                    state=AssistantConfigState(r["state"]),
+                    config=r["config"],
+                    provenance=Provenance.from_dict(r["provenance"]),
+                    approved_by=r.get("approved_by"),
+                    approved_at=_optional_time(r.get("approved_at")),
+                    retired_at=_optional_time(r.get("retired_at")),
+                )
+                for r in body["revisions"]
+            ),
+            created_at=datetime.fromisoformat(body["created_at"]),
+            updated_at=datetime.fromisoformat(body["updated_at"]),
+            revision=int(item.revision),
+        )

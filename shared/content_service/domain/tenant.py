@@ -1,0 +1,162 @@
+"""A tenant's settings: its residency zone, its branding and its tamper policy (one aggregate).
+
+The zone is chosen once, when the settings are first written; afterwards only a residency
+migration moves a tenant (copying and verifying its data first), never an edit here.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from content_service.domain.errors import InvalidTransition, ValidationFailed
+from content_service.domain.zones import Zones
+
+COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+CSS_PROPERTY = re.compile(r"^--[a-z][a-z0-9-]{0,62}$")
+# A custom property's value: colours, lengths, font names, simple functions; nothing that can
+# close the declaration (;{}), open markup (<>), escape (\) or load a resource (url, @import).
+CSS_VALUE = re.compile(r"^[A-Za-z0-9#%.,()\s'\"+-]{1,200}$")
+FORBIDDEN_CSS = re.compile(r"url\s*\(|expression\s*\(|@import|/\*", re.IGNORECASE)
+MAX_CSS_PROPERTIES = 50
+
+
+def _plain_text(value: str, what: str, limit: int) -> str:
+    text = value.strip()
+    if not text or len(text) > limit:
+        raise ValidationFailed(f"{what} needs 1 to {limit} characters")
+    # Control, format (bidi overrides, zero-width) and unassigned characters hide what text says.
+    if any(unicodedata.category(ch) in {"Cc", "Cf", "Cn", "Co", "Cs"} for ch in text):
+        raise ValidationFailed(f"{what} contains control or invisible characters")
+    return text
+
+
+@dataclass(frozen=True)
+class Branding:
+    """White-label branding; delivered to devices as a signed overlay, outside the content hash."""
+
+    name: str
+    primary_colour: str
+    secondary_colour: str | None = None
+    css_properties: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", _plain_text(self.name, "the brand name", 100))
+        for colour in (self.primary_colour, self.secondary_colour):
+            if colour is not None and not COLOUR.match(colour):
+                raise ValidationFailed(f"colour {colour!r} is not #rrggbb")
+        if len(self.css_properties) > MAX_CSS_PROPERTIES:
+            raise ValidationFailed(f"at most {MAX_CSS_PROPERTIES} CSS custom properties")
+        names = [name for name, _ in self.css_properties]
+        if len(set(names)) != len(names):
+            raise ValidationFailed("a CSS custom property appears twice")
+        for name, value in self.css_properties:
+            if not CSS_PROPERTY.match(name):
+                raise ValidationFailed(f"{name!r} is not a CSS custom property name (--lowercase-name)")
+            if not CSS_VALUE.match(value) or FORBIDDEN_CSS.search(value):
+                raise ValidationFailed(f"the value of {name} is not a plain CSS value")
+
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "primary_colour": self.primary_colour,
+            "secondary_colour": self.secondary_colour,
+            "css_properties": dict(self.css_properties),
+        }
+
+    @classmethod
+    def from_dict(cls, data: object) -> Branding:
+        """Branding from its dict form, checked by every rule again (a ValidationFailed if not)."""
+        if not isinstance(data, dict):
+            raise ValidationFailed("branding is not an object")
+        css = data.get("css_properties") or {}
+        if not isinstance(css, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in css.items()):
+            raise ValidationFailed("css_properties is not an object of strings")
+        name, primary, secondary = data.get("name"), data.get("primary_colour"), data.get("secondary_colour")
+        if not isinstance(name, str) or not isinstance(primary, str) or not isinstance(secondary, str | None):
+            raise ValidationFailed("branding needs a name and colours as strings")
+        return cls(name, primary, secondary, tuple(sorted(css.items())))
+
+
+class _Unset:
+    """Marks a field a change leaves as it is (None means: remove it)."""
+
+
+UNSET = _Unset()
+
+
+@dataclass(frozen=True)
+class TenantSettings:
+    tenant_id: str
+    zone: str
+    tamper_auto_revoke: bool | None = None  # None: the deployment's default policy
+    branding: Branding | None = None
+    revision: int = 0  # 0: never written (the deployment's defaults)
+    updated_at: datetime | None = None
+    updated_by: str | None = None
+
+    @classmethod
+    def defaults(cls, tenant_id: str, zone: str) -> TenantSettings:
+        """What a tenant without stored settings has: this deployment's zone and policies."""
+        return cls(tenant_id=tenant_id, zone=zone)
+
+    def change(
+        self,
+        *,
+        zones: Zones,
+        by: str,
+        now: datetime,
+        zone: str | None = None,
+        tamper_auto_revoke: bool | None | _Unset = UNSET,
+        branding: Branding | None | _Unset = UNSET,
+    ) -> TenantSettings:
+        """The settings with the given fields changed; the zone only while nothing was stored."""
+        changed = self
+        if zone is not None and zone != self.zone:
+            zones.get(zone)
+            if self.revision > 0:
+                raise InvalidTransition(
+                    f"tenant {self.tenant_id} is in zone {self.zone}; moving it needs a residency migration",
+                    zone=self.zone,
+                )
+            changed = replace(changed, zone=zone)
+        if not isinstance(tamper_auto_revoke, _Unset):
+            changed = replace(changed, tamper_auto_revoke=tamper_auto_revoke)
+        if not isinstance(branding, _Unset):
+            changed = replace(changed, branding=branding)
+        return replace(changed, updated_at=now, updated_by=by)
+
+    def branding_claims(self, issued_at: int) -> dict[str, object] | None:
+        """The claims of the signed branding overlay devices apply at launch; None if unbranded.
+
+        It rides beside the content and outside every content hash: changing it re-seals nothing.
+        """
+        if self.branding is None:
+            return None
+        return {
+            "tenant_id": self.tenant_id,
+            "revision": self.revision,
+            "iat": issued_at,
+            "branding": self.branding.as_dict(),
+        }
+
+    def auto_revoke(self, default: bool) -> bool:
+        """Whether a corroborated tamper report revokes the bundle for this tenant."""
+        return default if self.tamper_auto_revoke is None else self.tamper_auto_revoke
+
+    def require_zone(self, requested: str | None, served_zone: str) -> str:
+        """The zone a new bundle gets: the tenant's. Another zone in the request is a 422; a
+        tenant of another zone than this deployment's is refused (its data never lands here)."""
+        if requested is not None and requested != self.zone:
+            raise ValidationFailed(
+                f"tenant {self.tenant_id} is in zone {self.zone}, not {requested}", zone=self.zone
+            )
+        if self.zone != served_zone:
+            raise InvalidTransition(
+                f"tenant {self.tenant_id} is served from zone {self.zone}; this deployment serves {served_zone}",
+                zone=self.zone,
+            )
+        return self.zone

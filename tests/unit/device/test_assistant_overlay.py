@@ -1,0 +1,182 @@
+"""The device keeps only the service's approved assistant configs for content it verified, and reads them offline."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from content_service.device.assistant import OverlayInvalid, fetch_assistant, overlay_path, read_assistant
+from content_service.device.errors import BundleNotFound
+from content_service.domain.assistant import (
+    FileRead,
+    InputDigest,
+    PackageAssistant,
+    Provenance,
+    canonical_sha256,
+)
+from content_service.domain.bundle import Bundle, BundlePackage, BundleState
+from content_service.domain.package import ContainerRef
+from content_service.service.assistant import sign_assistant_overlays
+from tests.fakes import FakeClock
+from tests.unit.device.conftest import Airplane
+from tests.unit.domain.test_assistant import a_config
+from tests.unit.service.test_assistant import FakeAssistantRepository
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+def approve_for(service, bundle_id: str, package_id: str, *, content_hash: str | None = None, config=None):
+    """The real service code signs the overlay of an approved config for the fake's bundle."""
+    member = next(p for p in service.bundles[bundle_id].packages if p["package_id"] == package_id)
+    content_hash = content_hash or member["content_hash"]
+    config = config or a_config()
+    provenance = Provenance(
+        "local-extractive",
+        "yake",
+        "assistant-config.local/v1",
+        "a" * 64,
+        InputDigest(content_hash, (FileRead("index.html", "b" * 64),)),
+        canonical_sha256(config),
+        {},
+        "admin-1",
+        NOW,
+        {},
+    )
+    assistant = PackageAssistant.start(
+        tenant_id=service.tenant_id, package_id=package_id, version=1, content_hash=content_hash, now=NOW
+    ).add_draft(config, provenance, NOW)
+    repository = FakeAssistantRepository()
+    repository.save(assistant.approve("v1r1", "admin-2", NOW))
+    bundle = Bundle(
+        tenant_id=service.tenant_id,
+        bundle_id=bundle_id,
+        user_id=service.user_id,
+        residency_zone="eu",
+        packages=(BundlePackage(package_id, 1, content_hash, ContainerRef("k", 1, "0" * 64)),),
+        state=BundleState.BUILT,
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    return [
+        {"package_id": o.package_id, "version": o.version, "config": o.config, "token": o.token}
+        for o in sign_assistant_overlays(
+            bundle, assistants=repository, signer=service.signer, clock=FakeClock()
+        )
+    ]
+
+
+@pytest.fixture
+def overlays(service, monkeypatch):
+    served: dict[str, list] = {}
+    original = service.handle_api
+
+    def handle_api(method, path, query, body):
+        parts = path.strip("/").split("/")
+        if method == "GET" and len(parts) == 4 and parts[:2] == ["v1", "bundles"] and parts[3] == "assistant":
+            return 200, {"bundle_id": parts[2], "overlays": served.get(parts[2], [])}
+        return original(method, path, query, body)
+
+    monkeypatch.setattr(service, "handle_api", handle_api)
+    return served
+
+
+def test_an_approved_config_is_kept_beside_the_bundle_and_read_offline(ready, bundle_id, service, overlays):
+    overlays[bundle_id] = approve_for(service, bundle_id, "pkg_welcome")
+    assert fetch_assistant(ready, bundle_id) == ["pkg_welcome"]
+    ready.session = Airplane()
+    read = read_assistant(ready, bundle_id, "pkg_welcome")
+    assert read["config"] == a_config() and read["claims"]["config_id"] == "v1r1"
+    assert read["claims"]["provenance"]["approved_by"] == "admin-2"
+    with pytest.raises(BundleNotFound):
+        read_assistant(ready, bundle_id, "pkg_second")
+
+
+def test_an_overlay_for_other_content_or_with_a_swapped_config_is_refused(
+    ready, bundle_id, service, overlays
+):
+    overlays[bundle_id] = approve_for(service, bundle_id, "pkg_welcome", content_hash="f" * 64)
+    with pytest.raises(OverlayInvalid, match="does not hold"):
+        fetch_assistant(ready, bundle_id)
+    overlay = approve_for(service, bundle_id, "pkg_welcome")[0]
+    overlay["config"] = a_config("A summary the admin never approved for this course.")
+    overlays[bundle_id] = [overlay]
+    with pytest.raises(OverlayInvalid, match="not the one the service signed"):
+        fetch_assistant(ready, bundle_id)
+    assert not overlay_path(ready, bundle_id, "pkg_welcome").exists()
+
+
+def test_an_overlay_edited_on_the_device_is_refused_when_read(ready, bundle_id, service, overlays):
+    overlays[bundle_id] = approve_for(service, bundle_id, "pkg_welcome")
+    fetch_assistant(ready, bundle_id)
+    path = overlay_path(ready, bundle_id, "pkg_welcome")
+    stored = json.loads(path.read_text())
+    stored["config"]["summary"] = "Edited on the device to say something else entirely."
+    path.write_text(json.dumps(stored))
+    with pytest.raises(OverlayInvalid):
+        read_assistant(ready, bundle_id, "pkg_welcome")
+
+
+def test_an_overlay_no_longer_served_is_dropped_and_a_removed_bundle_takes_it_along(
+    ready, bundle_id, service, overlays
+):
+    overlays[bundle_id] = approve_for(service, bundle_id, "pkg_welcome")
+    fetch_assistant(ready, bundle_id)
+    overlays[bundle_id] = []
+    assert fetch_assistant(ready, bundle_id) == []
+    assert not overlay_path(ready, bundle_id, "pkg_welcome").exists()
+    overlays[bundle_id] = approve_for(service, bundle_id, "pkg_welcome")
+    fetch_assistant(ready, bundle_id)
+    ready.remove(bundle_id)
+    with pytest.raises(BundleNotFound):
+        read_assistant(ready, bundle_id, "pkg_welcome")
+
+
+def test_the_cli_prints_the_verified_config_and_refuses_in_one_line(tmp_path, monkeypatch):
+    import time
+
+    import typer
+    from typer.testing import CliRunner
+
+    from content_service.cli.device import register
+    from tests.unit.device.conftest import WELCOME
+    from tests.unit.device.fake_service import FakeService
+
+    app = typer.Typer()
+    register(app)
+    app.command("other")(lambda: None)
+    live = FakeService(now=time.time).start()
+    try:
+        served = {}
+        original = live.handle_api
+        monkeypatch.setattr(
+            live,
+            "handle_api",
+            lambda m, p, q, b: (
+                (200, {"overlays": served.get(p.split("/")[3], [])})
+                if m == "GET" and p.endswith("/assistant")
+                else original(m, p, q, b)
+            ),
+        )
+        home = str(tmp_path / "device")
+
+        def run(*args):
+            return CliRunner().invoke(app, ["device", *args, "--home", home], catch_exceptions=False)
+
+        bundle_id = live.add_bundle({"pkg_welcome": WELCOME})
+        assert run("enroll", "--api", live.api_url, "--token", live.token).exit_code == 0
+        assert run("download", bundle_id).exit_code == 0
+        missing = run("assistant", bundle_id, "pkg_welcome")
+        assert (
+            missing.exit_code == 1 and "BundleNotFound" in missing.stderr and missing.stderr.count("\n") == 1
+        )
+        served[bundle_id] = approve_for(live, bundle_id, "pkg_welcome")
+        shown = run("assistant", bundle_id, "pkg_welcome")
+        assert shown.exit_code == 0, shown.output
+        assert json.loads(shown.stdout)["config"] == a_config()
+        live.stop()
+        offline = run("assistant", bundle_id, "pkg_welcome")
+        assert offline.exit_code == 0 and json.loads(offline.stdout)["claims"]["config_id"] == "v1r1"
+    finally:
+        live.stop()
