@@ -11,6 +11,7 @@ from content_service.domain.bundle import Bundle
 from content_service.domain.device import Device
 from content_service.domain.package import PackageManifest, PlayPackage
 from content_service.domain.tamper import TamperEvidence
+from content_service.domain.zones import DEFAULT_ZONES, Zones
 from content_service.packaging.limits import ImportLimits
 
 #: Request bodies take JSON as it is: no "100" for 100, no true for 1, no unknown members.
@@ -41,6 +42,13 @@ JsonVersion = Annotated[int, Field(strict=True, ge=1), BeforeValidator(_integral
 
 PACKAGE_ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 USER_ID = r"^[A-Za-z0-9][A-Za-z0-9_:.@+-]{0,127}$"
+ZONE = r"^[a-z]{2,8}$"
+#: Zones are configuration (RESIDENCY_ZONES): the document lists the default deployment's, and a
+#: deployment refuses a zone it does not configure with a 422. The enum is only in the schema, so
+#: a deployment with other zones still takes its own.
+ZONE_SCHEMA = {"enum": list(Zones.parse(DEFAULT_ZONES).names)}
+ZoneName = Annotated[str, Field(pattern=ZONE, json_schema_extra=ZONE_SCHEMA)]
+
 #: The largest upload any configuration allows (the tenant's limit may be lower: then a 413).
 MAX_UPLOAD_BYTES = ImportLimits.model_fields["max_upload_bytes"].default
 
@@ -214,8 +222,9 @@ class CreateBundle(BaseModel):
         pattern=USER_ID,
         description="the learner the bundle is for (default: the calling person; a service must name one, or it is a 403)",
     )
-    residency_zone: str | None = Field(
-        default=None, pattern=r"^[a-z]{2,8}$", description="must be the tenant's zone if given (default: it)"
+    residency_zone: ZoneName | None = Field(
+        default=None,
+        description="must be the tenant's zone if given (default: it); another zone is a 409",
     )
 
 
