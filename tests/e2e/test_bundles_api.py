@@ -185,7 +185,7 @@ def test_a_tamper_report_is_accepted(learner: Api, catalog: Api, built: dict):
     assert response.status_code == 202 and response.json()["report_id"].startswith("tmp_")
 
 
-def test_a_bundle_gets_the_tenants_zone_and_naming_another_zone_is_a_422(
+def test_a_bundle_gets_the_tenants_zone_and_naming_another_zone_is_a_409(
     stack: LocalStack, catalog: Api, built: dict
 ) -> None:
     admin = Api(stack.api_url, stack.mint_token("tenant-a", "root", roles=["admin"]))
