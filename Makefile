@@ -9,7 +9,7 @@ PYTEST_WORKERS ?= 2
 
 BROWSER := tests/browser
 
-.PHONY: browser browser-deps export fuzz setup demo test lint unit integration e2e security conformance contract pacts openapi bench local clean mutation
+.PHONY: browser browser-deps export fuzz fuzz-api setup demo test lint unit integration e2e security conformance contract pacts openapi bench local clean mutation
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,11 @@ pacts: setup
 
 openapi: setup
 	$(BIN)/python -m content_service.api.openapi > docs/openapi.json
+
+# schemathesis with many more examples per operation and role than `make test` runs (its default).
+FUZZ_API_EXAMPLES ?= 200
+fuzz-api: setup
+	CONTRACT_FUZZ_EXAMPLES=$(FUZZ_API_EXAMPLES) $(BIN)/pytest tests/e2e/test_api_schemathesis.py -q -n $(PYTEST_WORKERS) -p no:cacheprovider
 
 # Mutation testing (not part of `make test`: it takes tens of minutes); writes QUALITY.md and
 # fails if the domain's score is under 80 %.

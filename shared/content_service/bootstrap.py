@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 from functools import cached_property, lru_cache
 from typing import Any
 
 import boto3
+from cryptography.fernet import Fernet
 
 from content_service.adapters.ai.bedrock import BedrockAIClient, BedrockSettings, bedrock_client_config
 from content_service.adapters.ai.local import LocalExtractiveGenerator
 from content_service.adapters.assistant_configs import DynamoAssistantRepository
 from content_service.adapters.bundle_objects import DynamoStorageTamperLog, S3ObjectDigests
+from content_service.adapters.cursors import fernet_for
 from content_service.adapters.dynamodb import DynamoPackageRepository
 from content_service.adapters.entities import (
     DynamoBundleRepository,
@@ -144,6 +147,19 @@ class Dependencies:
     def url_signer(self) -> UrlSigner:
         secrets = boto3.client("secretsmanager", region_name=self.settings.aws_region)
         return CdnSigner.from_secret(secrets, self.settings.cdn_key_secret_arn, self.settings.cdn_url)
+
+    @cached_property
+    def cursor_secret(self) -> str:
+        """The secret list cursors are sealed with ("" when none is configured)."""
+        if not self.settings.cursor_key_secret_arn:
+            return ""
+        secrets = boto3.client("secretsmanager", region_name=self.settings.aws_region)
+        return str(secrets.get_secret_value(SecretId=self.settings.cursor_key_secret_arn)["SecretString"])
+
+    @cached_property
+    def cursor_fernet(self) -> Fernet:
+        """What seals list cursors: the configured secret's, or a random one for this process."""
+        return fernet_for(self.cursor_secret or secrets.token_urlsafe(32))
 
     @cached_property
     def _dynamodb(self) -> Any:

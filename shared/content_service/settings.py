@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     cdn_key_secret_arn: str = Field(
         default="", description="Secrets Manager secret: key_pair_id + private_key_pem"
     )
+    cursor_key_secret_arn: str = Field(
+        default="",
+        description="Secrets Manager secret that seals list cursors; empty: a random key per process",
+    )
     cdn_domain: str = ""
     cdn_base_url: str = Field(default="", description="overrides https://{cdn_domain} (the local edge)")
     residency_zone: str = Field(default="eu", description="the zone this deployment serves")

@@ -185,7 +185,7 @@ def test_a_tamper_report_is_accepted(learner: Api, catalog: Api, built: dict):
     assert response.status_code == 202 and response.json()["report_id"].startswith("tmp_")
 
 
-def test_a_bundle_gets_the_tenants_zone_and_naming_another_zone_is_a_422(
+def test_a_bundle_gets_the_tenants_zone_and_naming_another_zone_is_a_409(
     stack: LocalStack, catalog: Api, built: dict
 ) -> None:
     admin = Api(stack.api_url, stack.mint_token("tenant-a", "root", roles=["admin"]))
@@ -200,6 +200,6 @@ def test_a_bundle_gets_the_tenants_zone_and_naming_another_zone_is_a_422(
         json={"packages": [{"package_id": built["package_id"]}], "user_id": "learner-1", "residency_zone": other},
         headers={"Idempotency-Key": uuid.uuid4().hex},
     )
-    assert refused.status_code == 422, refused.text
+    assert refused.status_code == 409, refused.text
     assert refused.headers["Content-Type"] == "application/problem+json"
     assert f"in zone {zone}, not {other}" in refused.json()["detail"]

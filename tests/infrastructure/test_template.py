@@ -413,8 +413,9 @@ def test_the_api_function_gets_exactly_the_delivery_grants_it_needs(transformed:
         "kms:GenerateDataKey": [{"Fn::GetAtt": ["ContentKey", "Arn"]}],
         "kms:Decrypt": [{"Fn::GetAtt": ["ContentKey", "Arn"]}],
     }
+    # The CDN signing key for download URLs; the cursor key that seals list cursors.
     assert _grants(statements, "secretsmanager:") == {
-        "secretsmanager:GetSecretValue": [{"Ref": "CdnSigningKeySecret"}]
+        "secretsmanager:GetSecretValue": [{"Ref": "CdnSigningKeySecret"}, {"Ref": "CursorKeySecret"}]
     }
     bundles = {"Fn::Sub": "arn:${AWS::Partition}:s3:::${BundlesBucket}/*"}
     s3 = _grants(statements, "s3:")
@@ -452,3 +453,29 @@ def test_functions_get_the_delivery_settings_from_globals(sam_template: dict[str
     assert variables["CONTENT_KEY_ID"] == {"Ref": "ContentKey"}
     assert variables["RESIDENCY_ZONE"] == {"Ref": "ResidencyZone"}
     assert sam_template["Parameters"]["ResidencyZone"]["Default"] == "eu"
+
+
+def test_every_gateway_response_is_a_problem_document(transformed: dict[str, Any]) -> None:
+    body = transformed["Resources"]["ContentApi"]["Properties"]["Body"]
+    responses = body["x-amazon-apigateway-gateway-responses"]
+    expected = {
+        "UNAUTHORIZED": 401,
+        "ACCESS_DENIED": 403,
+        "MISSING_AUTHENTICATION_TOKEN": 404,
+        "REQUEST_TOO_LARGE": 413,
+        "UNSUPPORTED_MEDIA_TYPE": 415,
+        "THROTTLED": 429,
+        "QUOTA_EXCEEDED": 429,
+        "DEFAULT_4XX": None,
+        "DEFAULT_5XX": None,
+    }
+    assert set(responses) == set(expected)
+    for name, status in expected.items():
+        response = responses[name]
+        assert response["responseParameters"]["gatewayresponse.header.Content-Type"] == "'application/problem+json'"
+        # The mapping template's variables are JSON once API Gateway fills them in.
+        filled = response["responseTemplates"]["application/json"].replace("$context.error.messageString", '"m"')
+        problem = json.loads(filled)
+        assert problem["type"] and problem["title"] and problem["detail"]
+        if status is not None:
+            assert (response["statusCode"], problem["status"]) == (str(status), status)

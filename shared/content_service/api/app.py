@@ -15,8 +15,10 @@ from content_service.api import (
     assistant_routes,
     authorization,
     bundle_routes,
+    contract,
     export_routes,
     problems,
+    request_shape,
     signal_routes,
     sync_routes,
     telemetry,
@@ -33,7 +35,7 @@ from content_service.api.models import (
     UploadCreated,
     UploadInstructions,
 )
-from content_service.api.policy import markdown_table, policy_for
+from content_service.api.policy import markdown_table
 from content_service.bootstrap import dependencies
 from content_service.domain.errors import PROBLEM_BASE, DomainError
 from content_service.service import packages as use_cases
@@ -155,7 +157,14 @@ def handle_validation_error(error: RequestValidationError) -> Response:
 
 @app.not_found
 def handle_not_found(_: NotFoundError) -> Response:
-    return problems.not_found(app.current_event.path)
+    path = app.current_event.path
+    allowed = request_shape.allowed_methods(app, path)
+    if allowed:
+        method = app.current_event.http_method.upper()
+        response = problems.from_domain_error(request_shape.method_not_allowed(method, allowed))
+        response.headers["Allow"] = ", ".join(allowed)
+        return response
+    return problems.not_found(path)
 
 
 @app.exception_handler(Exception)
@@ -177,8 +186,9 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def openapi_document() -> str:
     """The OpenAPI document generated from the routes (committed as docs/openapi.json).
 
-    Each operation carries its policy-table entry as ``x-roles`` / ``x-ownership``, and the bearer
-    scheme every non-public operation needs.
+    :func:`contract.complete` adds what Powertools leaves out: each operation's policy-table entry
+    (``x-roles`` / ``x-ownership``), the bearer scheme, the real success status with its headers,
+    and every problem the route can answer.
     """
     document = json.loads(
         app.get_openapi_json_schema(
@@ -189,15 +199,10 @@ def openapi_document() -> str:
             "`Authorization: Bearer <token>`; docs/api.md has the role table.",
         )
     )
-    document.setdefault("components", {})["securitySchemes"] = {
-        "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
-    }
-    for operations in document["paths"].values():
-        for operation in operations.values():
-            policy = policy_for(operation["operationId"])
-            operation["x-roles"] = sorted(policy.roles) if policy.roles is not None else []
-            operation["x-ownership"] = policy.ownership.value
-            operation["security"] = [] if policy.public else [{"bearer": []}]
+    contract.complete(document)
+    # Powertools' own 422 schemas are replaced by the problem schema everywhere.
+    for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
+        document["components"]["schemas"].pop(unused, None)
     return json.dumps(document, indent=2)
 
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from content_service.api.auth import principal_of
 from content_service.api.idempotency import IDEMPOTENCY_KEY_PATTERN, run_once
+from content_service.api.models import JsonInt, JsonVersion
 from content_service.bootstrap import dependencies
 from content_service.domain.assistant import AssistantRevision
 from content_service.domain.assistant_ai import GenerationParameters
@@ -27,12 +28,12 @@ CONFIG_ID = r"^v[1-9][0-9]{0,9}r[1-9][0-9]{0,3}$"
 class CreateAssistantConfig(BaseModel):
     """Generate an assistant configuration of a built package version from its text."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    version: int | None = Field(default=None, ge=1, description="default: the latest version")
-    max_key_terms: int = Field(default=12, ge=1, le=30)
-    max_questions: int = Field(default=8, ge=1, le=20)
-    summary_sentences: int = Field(default=3, ge=1, le=10)
+    version: JsonVersion | None = Field(default=None, description="default: the latest version")
+    max_key_terms: JsonInt = Field(default=12, ge=1, le=30)
+    max_questions: JsonInt = Field(default=8, ge=1, le=20)
+    summary_sentences: JsonInt = Field(default=3, ge=1, le=10)
 
 
 class InputDigestView(BaseModel):

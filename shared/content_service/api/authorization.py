@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler.middlewares import BaseMiddlewareHandle
 
 from content_service.api.auth import principal_of
 from content_service.api.policy import policy_for, require_policy_for, require_role
+from content_service.api.request_shape import check_body, check_query
 from content_service.domain.principal import Principal
 
 #: The name of the function Powertools routes a request to when no route matches (it answers 404).
@@ -35,13 +36,25 @@ def authorize(app: APIGatewayRestResolver) -> Principal | None:
     return principal
 
 
-class _AuthorizeThenValidate(BaseMiddlewareHandler):
+class _AuthorizeThenCheckThenValidate(BaseMiddlewareHandler):
     def __init__(self, validate: BaseMiddlewareHandler | None) -> None:
         super().__init__()
         self._validate = validate
 
     def handler(self, app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Any:
         authorize(app)
+        # Then the body's shape (415, 400, 413), so validation only ever sees decodable JSON.
+        event = app.current_event
+        route = app.context.get("_route")
+        check_body(
+            event.headers,
+            event.body,
+            bool(event.is_base64_encoded),
+            takes_body=getattr(route, "body_field", None) is not None,
+        )
+        if route is not None:
+            declared = {field.alias for field in route.dependant.query_params}
+            check_query(event.get("multiValueQueryStringParameters") or event.get("queryStringParameters"), declared)
         if self._validate is None:
             return next_middleware(app)
         return self._validate.handler(app, next_middleware)
@@ -56,7 +69,7 @@ def install(app: APIGatewayRestResolver) -> None:
     """
     require_policy_for(operation_ids(app))
     validate = getattr(app, "_request_validation_middleware", None)
-    app._request_validation_middleware = _AuthorizeThenValidate(validate)  # type: ignore[attr-defined]
+    app._request_validation_middleware = _AuthorizeThenCheckThenValidate(validate)  # type: ignore[attr-defined]
 
 
 def operation_ids(app: APIGatewayRestResolver) -> list[str]:

@@ -57,7 +57,7 @@ def enroll_device(body: EnrollDevice) -> Response[DeviceView]:
     device = device_cases.enroll_device(
         who.tenant_id,
         who.principal_id,
-        body.public_key,
+        body.public_key.as_jwk(),
         body.name,
         devices=deps.devices,
         clock=deps.clock,

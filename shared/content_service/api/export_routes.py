@@ -12,11 +12,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from content_service.api.auth import principal_of
 from content_service.api.idempotency import IDEMPOTENCY_KEY_PATTERN, run_once
-from content_service.api.models import ProblemDetail
+from content_service.api.models import SAFE_TEXT, JsonVersion, ProblemDetail
 from content_service.bootstrap import dependencies
 from content_service.domain.export import ExportJob
 from content_service.service import exports as cases
 from content_service.standards.export import ExportFormat, ExportOptions
+from content_service.standards.export.options import LaunchMethod, MoveOn, Reporting
+
+#: The BCP 47 shape ExportOptions checks, stated in the schema so clients see it.
+LANGUAGE_TAG = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$"
 
 router = Router()
 
@@ -24,14 +28,42 @@ PACKAGE_ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 EXPORT_ID = r"^exp_[0-9a-f]{32}$"
 
 
+class ExportRequestOptions(ExportOptions):
+    """The export options as the API takes them: strict JSON types, names without controls.
+
+    The CLI builds :class:`ExportOptions` from its arguments; over HTTP the same fields take JSON as
+    it is (no "0.5" for 0.5, no "true" for true). Enum members are still matched by value, which
+    is what strict mode cannot do for JSON that went through ``json.loads``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, strict=True)
+
+    reporting: Reporting = Field(default=Reporting.COMPLETED_INCOMPLETE, strict=False)
+    identifier: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        pattern=SAFE_TEXT,
+        description="manifest/course identifier: an absolute IRI or a plain name; made valid per format",
+    )
+    title: str | None = Field(default=None, min_length=1, max_length=300, pattern=SAFE_TEXT)
+    language: str | None = Field(
+        default=None, max_length=35, pattern=LANGUAGE_TAG, description="a BCP 47 tag: en, de-CH, pt-BR"
+    )
+    move_on: MoveOn | None = Field(
+        default=None, strict=False, description="cmi5 only; derived from reporting when unset"
+    )
+    launch_method: LaunchMethod = Field(default=LaunchMethod.ANY_WINDOW, strict=False)
+
+
 class CreateExport(BaseModel):
     """Export a built package version to a standard's format."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    format: ExportFormat
-    version: int | None = Field(default=None, ge=1, description="default: the latest version")
-    options: ExportOptions = Field(default_factory=ExportOptions)
+    format: ExportFormat = Field(strict=False)
+    version: JsonVersion | None = Field(default=None, description="default: the latest version")
+    options: ExportRequestOptions = Field(default_factory=ExportRequestOptions)
 
 
 class ExportView(BaseModel):

@@ -3,28 +3,70 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
 from content_service.domain.bundle import Bundle
 from content_service.domain.device import Device
 from content_service.domain.package import PackageManifest, PlayPackage
 from content_service.domain.tamper import TamperEvidence
+from content_service.domain.zones import DEFAULT_ZONES, Zones
+from content_service.packaging.limits import ImportLimits
+
+#: Request bodies take JSON as it is: no "100" for 100, no true for 1, no unknown members.
+STRICT = ConfigDict(extra="forbid", strict=True)
+
+#: Text a person names or explains something with: no C0/C1 controls (NUL, ESC...), no bidi
+#: controls (RLO and friends, which make a name display as something else), no line separators.
+#: Written with \u escapes so pydantic's regex engine, JSON Schema (ECMA-262) and Python's re
+#: read it alike, and a client can check it before sending.
+SAFE_TEXT = (
+    r"^[^\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]*$"
+)
+
+
+def _integral_number(value: Any) -> Any:
+    # JSON has one number type: 175.0 is the integer 175 (as JSON Schema says), 175.5 is not.
+    # Strings and booleans stay what they are, and strict validation refuses them.
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
+#: An integer as JSON means it: 100 or 100.0, never "100" or true.
+JsonInt = Annotated[int, Strict(), BeforeValidator(_integral_number)]
+#: A package version number. The constraint sits inside the type and before the validator, or
+#: pydantic leaves it out of the JSON schema of ``JsonVersion | None``.
+JsonVersion = Annotated[int, Field(strict=True, ge=1), BeforeValidator(_integral_number)]
+
+PACKAGE_ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+USER_ID = r"^[A-Za-z0-9][A-Za-z0-9_:.@+-]{0,127}$"
+ZONE = r"^[a-z]{2,8}$"
+#: Zones are configuration (RESIDENCY_ZONES): the document lists the default deployment's, and a
+#: deployment refuses a zone it does not configure with a 422. The enum is only in the schema, so
+#: a deployment with other zones still takes its own.
+ZONE_SCHEMA = {"enum": list(Zones.parse(DEFAULT_ZONES).names)}
+ZoneName = Annotated[str, Field(pattern=ZONE, json_schema_extra=ZONE_SCHEMA)]
+
+#: The largest upload any configuration allows (the tenant's limit may be lower: then a 413).
+MAX_UPLOAD_BYTES = ImportLimits.model_fields["max_upload_bytes"].default
 
 
 class CreateUpload(BaseModel):
     """Ask for a presigned PUT URL for a package zip."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     content_type: Literal["application/zip", "application/x-zip-compressed"] = Field(
         description="the Content-Type the PUT must send"
     )
-    content_length: int = Field(gt=0, description="the exact byte length the PUT must send")
+    content_length: JsonInt = Field(
+        gt=0, le=MAX_UPLOAD_BYTES, description="the exact byte length the PUT must send"
+    )
     package_id: str | None = Field(
         default=None,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$",
+        pattern=PACKAGE_ID,
         description="upload a new version of this package instead of a new package",
     )
 
@@ -101,13 +143,34 @@ class ManifestView(BaseModel):
         return cls(package_id=package_id, version=version, manifest=manifest.as_dict())
 
 
+class X25519PublicJwk(BaseModel):
+    """A device's public key as a JWK (RFC 8037): OKP, X25519, never a private part.
+
+    ``x`` is the unpadded base64url of the 32-byte key, canonical (the two spare bits of the last
+    character are zero) and with the top bit of the key clear (RFC 7748 u below 2^255), which the
+    pattern states: enrolment refuses other encodings, and small-order keys, with a 422.
+    """
+
+    model_config = STRICT
+
+    kty: Literal["OKP"]
+    crv: Literal["X25519"]
+    x: str = Field(pattern=r"^[A-Za-z0-9_-]{41}[A-HQ-Xg-nw-z0-3][AEIMQUYcgkosw048]$")
+    kid: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
+    alg: Literal["ECDH-ES+A256KW"] | None = None
+    use: Literal["enc"] | None = None
+
+    def as_jwk(self) -> dict[str, str]:
+        return self.model_dump(exclude_none=True)
+
+
 class EnrollDevice(BaseModel):
     """Enroll a device of the caller with its X25519 public key (a JWK, RFC 8037)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
-    public_key: dict[str, str] = Field(description='{"kty": "OKP", "crv": "X25519", "x": "<base64url>"}')
-    name: str = Field(default="device", max_length=100)
+    public_key: X25519PublicJwk
+    name: str = Field(default="device", min_length=1, max_length=100, pattern=SAFE_TEXT)
 
 
 class DeviceView(BaseModel):
@@ -136,32 +199,32 @@ class DevicePageView(BaseModel):
 
 
 class RevokeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
-    reason: str = Field(min_length=1, max_length=500)
+    reason: str = Field(min_length=1, max_length=500, pattern=SAFE_TEXT)
 
 
 class BundlePackageRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
-    package_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-    version: int | None = Field(default=None, ge=1)
+    package_id: str = Field(pattern=PACKAGE_ID)
+    version: JsonVersion | None = None
 
 
 class CreateBundle(BaseModel):
     """Pack built package versions for offline use by one user's devices."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     packages: list[BundlePackageRequest] = Field(min_length=1, max_length=100)
     user_id: str | None = Field(
         default=None,
-        min_length=1,
-        max_length=128,
-        description="the learner the bundle is for (default: the caller)",
+        pattern=USER_ID,
+        description="the learner the bundle is for (default: the calling person; a service must name one, or it is a 403)",
     )
-    residency_zone: str | None = Field(
-        default=None, pattern=r"^[a-z]{2,8}$", description="must be the tenant's zone if given (default: it)"
+    residency_zone: ZoneName | None = Field(
+        default=None,
+        description="must be the tenant's zone if given (default: it); another zone is a 409",
     )
 
 
@@ -206,7 +269,7 @@ class BundlePageView(BaseModel):
 
 
 class IssueLicence(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     device_id: str = Field(pattern=r"^dev_[0-9a-f]{32}$")
 
@@ -237,11 +300,11 @@ SHA256_HEX = r"^[0-9a-f]{64}$"
 class TamperEvidenceBody(BaseModel):
     """Which object the device checked, the SHA-256 the signed manifest promised, and what it found."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     object: Literal["manifest", "container"]
-    package_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-    version: int | None = Field(default=None, ge=1)
+    package_id: str | None = Field(default=None, pattern=PACKAGE_ID)
+    version: JsonVersion | None = None
     expected_sha256: str = Field(pattern=SHA256_HEX)
     found_sha256: str = Field(pattern=SHA256_HEX)
 
@@ -252,11 +315,11 @@ class TamperEvidenceBody(BaseModel):
 
 
 class TamperReport(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     bundle_id: str = Field(pattern=r"^bnd_[0-9a-f]{32}$")
     kind: Literal["manifest", "container", "license"]
-    detail: str = Field(default="", max_length=1000)
+    detail: str = Field(default="", max_length=1000, pattern=SAFE_TEXT)
     evidence: TamperEvidenceBody | None = Field(
         default=None,
         description="without evidence that contradicts what the service stored, a report is recorded "

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from content_service.api.auth import principal_of
+from content_service.api.models import SAFE_TEXT, ZoneName
 from content_service.bootstrap import dependencies
-from content_service.domain.tenant import UNSET, Branding, TenantSettings
+from content_service.domain.tenant import CSS_PROPERTY, CSS_VALUE, UNSET, Branding, TenantSettings
 from content_service.service import tenants as cases
 
 router = Router()
 
-ZONE = r"^[a-z]{2,8}$"
 
 
 class BrandingModel(BaseModel):
@@ -22,12 +23,17 @@ class BrandingModel(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=100, pattern=SAFE_TEXT)
     primary_colour: str = Field(pattern=r"^#[0-9a-fA-F]{6}$", examples=["#0a5cff"])
     secondary_colour: str | None = Field(default=None, pattern=r"^#[0-9a-fA-F]{6}$")
-    css_properties: dict[str, str] = Field(
+    css_properties: dict[
+        Annotated[str, StringConstraints(pattern=CSS_PROPERTY.pattern)],
+        Annotated[str, StringConstraints(pattern=CSS_VALUE.pattern)],
+    ] = Field(
         default_factory=dict,
         max_length=50,
+        # Only the names the pattern allows: any other key is refused, so the schema says so.
+        json_schema_extra={"additionalProperties": False},
         description="CSS custom properties (--name: plain value; no url(), no ; { } < > \\)",
         examples=[{"--brand-radius": "4px"}],
     )
@@ -43,8 +49,9 @@ class TenantSettingsChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    zone: str | None = Field(
-        default=None, pattern=ZONE, description="only before the settings were first written"
+    zone: ZoneName | None = Field(
+        default=None,
+        description="only before the settings were first written",
     )
     tamper_auto_revoke: bool | None = Field(
         default=None, description="a corroborated tamper report revokes the bundle; null: the default"

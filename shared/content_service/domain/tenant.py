@@ -148,10 +148,11 @@ class TenantSettings:
         return default if self.tamper_auto_revoke is None else self.tamper_auto_revoke
 
     def require_zone(self, requested: str | None, served_zone: str) -> str:
-        """The zone a new bundle gets: the tenant's. Another zone in the request is a 422; a
-        tenant of another zone than this deployment's is refused (its data never lands here)."""
+        """The zone a new bundle gets: the tenant's. Another zone in the request conflicts with the
+        tenant's settings (a 409); a tenant of another zone than this deployment's is refused (its
+        data never lands here)."""
         if requested is not None and requested != self.zone:
-            raise ValidationFailed(
+            raise InvalidTransition(
                 f"tenant {self.tenant_id} is in zone {self.zone}, not {requested}", zone=self.zone
             )
         if self.zone != served_zone:

@@ -8,6 +8,7 @@ physical values in the template's resolver, as CloudFormation would.
 from __future__ import annotations
 
 import json
+import secrets
 from typing import Any
 
 from content_service.local.template import LocalTemplate
@@ -45,7 +46,11 @@ def create_secrets(template: LocalTemplate, secretsmanager: Any) -> dict[str, st
     for logical_id, resource in template.of_type("AWS::SecretsManager::Secret").items():
         props = template.resolver.resolve(resource.get("Properties", {}))
         name = props.get("Name") or f"{template.stack_name}-{logical_id}"
-        args: dict[str, Any] = {"Name": name, "SecretString": props.get("SecretString", "{}")}
+        value = props.get("SecretString")
+        if value is None and "GenerateSecretString" in props:
+            # What Secrets Manager does for GenerateSecretString: a fresh random value per stack.
+            value = secrets.token_urlsafe(int(props["GenerateSecretString"].get("PasswordLength", 32)))
+        args: dict[str, Any] = {"Name": name, "SecretString": value if value is not None else "{}"}
         if "Description" in props:
             args["Description"] = props["Description"]
         arn = secretsmanager.create_secret(**args)["ARN"]

@@ -15,9 +15,7 @@ from content_service.domain.errors import (
     ConcurrencyConflict,
     Forbidden,
     InvalidTransition,
-    InvariantViolated,
     NotFound,
-    ValidationFailed,
 )
 from content_service.domain.licence import LicenceTerms, licence_claims, require_licensable
 from content_service.domain.package import PackageState
@@ -61,7 +59,8 @@ def bundle_owner(principal: Principal, requested_user_id: str | None) -> str:
             raise Forbidden("creating a bundle for another user needs the catalog or admin role")
         return requested_user_id
     if principal.kind is PrincipalKind.SERVICE:
-        raise ValidationFailed("user_id is required: a service creates bundles for a named user")
+        # A service holds no devices, so it may not own a bundle: that is who, not what, is wrong.
+        raise Forbidden("a service may not own a bundle: name the learner in user_id")
     return principal.principal_id
 
 
@@ -85,7 +84,8 @@ def create_bundle(
     for request in requested:
         package = packages.get(tenant_id, request.package_id, request.version)
         if package.state is not PackageState.BUILT or package.sealed is None or package.summary is None:
-            raise InvariantViolated(
+            # A valid request the package's state does not allow yet (or any more): a conflict.
+            raise InvalidTransition(
                 f"package {package.package_id} v{package.version} is {package.state.value}: only built packages can be bundled"
             )
         members.append(

@@ -89,7 +89,6 @@ def test_an_upload_over_the_limit_is_a_413_problem(deps):
         {"content_type": "application/zip", "content_length": 0},
         {"content_type": "application/zip"},
         {"content_type": "application/zip", "content_length": 5, "tenant_id": "tenant-b"},
-        "{not json",
     ],
 )
 def test_an_invalid_body_is_a_422_problem_listing_the_errors(deps, body):

@@ -163,7 +163,8 @@ def test_only_built_packages_of_the_same_tenant_can_be_bundled(world):
         limits=ImportLimits(),
         url_ttl_seconds=60,
     ).package
-    with pytest.raises(InvariantViolated):
+    # A valid request the package's state does not allow yet: a conflict (409), not bad input.
+    with pytest.raises(InvalidTransition):
         a_bundle(world, building)
 
 
