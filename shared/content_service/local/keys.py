@@ -12,7 +12,12 @@ from typing import Any
 
 from content_service.local.template import LocalTemplate
 
-_KEY_PROPERTIES = {"Description": "Description", "KeySpec": "KeySpec", "KeyUsage": "KeyUsage"}
+_KEY_PROPERTIES = {
+    "Description": "Description",
+    "KeySpec": "KeySpec",
+    "KeyUsage": "KeyUsage",
+    "MultiRegion": "MultiRegion",
+}
 CDN_SECRET_FIELDS = frozenset({"key_pair_id", "private_key_pem"})
 """The shape of the CloudFront signing-key secret (CdnSigningKeySecret in template.yaml)."""
 
