@@ -17,11 +17,11 @@ NO_VALUE = object()
 class Evaluator:
     """Conditions and rules of one template under one set of parameter values (defaults filled in)."""
 
-    def __init__(self, template: dict[str, Any], parameters: dict[str, str], region: str = "eu-west-1") -> None:
+    def __init__(
+        self, template: dict[str, Any], parameters: dict[str, str], region: str = "eu-west-1"
+    ) -> None:
         self.template = template
-        self.values = {
-            name: spec.get("Default") for name, spec in template.get("Parameters", {}).items()
-        }
+        self.values = {name: spec.get("Default") for name, spec in template.get("Parameters", {}).items()}
         self.values.update(parameters)
         self.values["AWS::Region"] = region
         self._conditions: dict[str, bool] = {}

@@ -212,7 +212,9 @@ def test_the_primary_replicates_bundles_to_the_peer_with_rtc_and_keeps_deletes_l
     }
 
 
-def test_the_replication_role_reads_only_the_bundles_and_writes_only_the_peers(primary: dict[str, Any]) -> None:
+def test_the_replication_role_reads_only_the_bundles_and_writes_only_the_peers(
+    primary: dict[str, Any],
+) -> None:
     role = primary["Resources"]["BundlesReplicationRole"]["Properties"]
     assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "s3.amazonaws.com"}
     statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
@@ -228,7 +230,9 @@ def test_one_distribution_per_zone_fails_over_to_the_peer_through_the_oac(
     single: dict[str, Any], primary: dict[str, Any], secondary: dict[str, Any]
 ) -> None:
     assert "BundlesDistribution" not in secondary["Resources"]
-    assert "OriginGroups" not in single["Resources"]["BundlesDistribution"]["Properties"]["DistributionConfig"]
+    assert (
+        "OriginGroups" not in single["Resources"]["BundlesDistribution"]["Properties"]["DistributionConfig"]
+    )
     config = primary["Resources"]["BundlesDistribution"]["Properties"]["DistributionConfig"]
     origins = {o["Id"]: o for o in config["Origins"]}
     assert set(origins) == {"bundles", "bundles-peer"}

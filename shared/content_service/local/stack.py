@@ -35,7 +35,8 @@ from content_service.auth.verifier import TokenRules, TokenVerifier
 from content_service.local.cold_start import clear_cached_state
 from content_service.local.dev_issuer import DevIssuer
 from content_service.local.distribution import distributions, set_edge_domain
-from content_service.local.edge import LocalEdge
+from content_service.local.edge import LocalEdge, Origin
+from content_service.local.faults import FaultSwitch
 from content_service.local.gateway import LocalGateway, routes_from_template
 from content_service.local.lambda_runtime import Handler, load_handler
 from content_service.local.moto_server import DUMMY_CREDENTIALS, MotoServer
@@ -144,7 +145,10 @@ class LocalStack:
         self._runner_settings = runner_settings or LOCAL_RUNNER_SETTINGS
         self._gateway_port = gateway_port
         self._write_state_file = write_state_file
-        self._moto = MotoServer(region=region)
+        # The fault switch lives in the state directory, so `content-service local fail-region`
+        # (another process) reaches this stack; a new stack starts with every region healthy.
+        self.faults = FaultSwitch(self.home)
+        self._moto = MotoServer(region=region, faults=self.faults)
         self.template: LocalTemplate | None = None
         self.issuer: DevIssuer | None = None
         self.token_rules: TokenRules | None = None
@@ -174,6 +178,7 @@ class LocalStack:
             )
         started = time.monotonic()
         LocalStack._active = self
+        self.faults.heal()
         try:
             self._start()
         except BaseException:
@@ -217,6 +222,7 @@ class LocalStack:
             self.runner.invoke,
             stage=template.api_stage,
             port=self._gateway_port,
+            unavailable=lambda: self.faults.is_failed(self.region),
         )
         self.gateway.start()
         self.runner.start()
@@ -306,6 +312,8 @@ class LocalStack:
                 endpoint_url=endpoint,
                 region=self.region,
                 response_headers=spec.response_headers,
+                failover=[Origin(bucket, region) for bucket, region in spec.failover],
+                **({"failover_statuses": spec.failover_statuses} if spec.failover_statuses else {}),
             ).start()
             self.edges[spec.logical_id] = edge
             set_edge_domain(template, spec.logical_id, edge.domain)
