@@ -135,7 +135,9 @@ class LocalGateway:
 
     def stop(self) -> None:
         """Stop serving and close the socket."""
-        self._server.shutdown()
+        # shutdown() waits for serve_forever, so a gateway that never started only closes.
+        if self._thread is not None:
+            self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:
             self._thread.join()

@@ -206,24 +206,29 @@ class LocalStack:
         # moto signs a KMS DIGEST message wrongly, so tokens are signed RAW (up to 4096 bytes) locally.
         self.environment["SIGNING_DIGEST_LARGE_MESSAGES"] = "false"
         self._moto.apply_environment(self.environment)
-        # Like a fresh Lambda container: nothing cached under another stack's endpoint survives.
-        clear_cached_state()
-        handlers = self._load_handlers(template)
-        self.runner = EventSourceRunner(template, handlers, self._runner_settings)
         # The dev issuer plays Cognito (and its pre-token trigger) for the authorizer's own rules.
         self.token_rules = TokenRules.from_environment(template.environment_for(AUTHORIZER_FUNCTION))
         self.issuer = DevIssuer.load_or_create(
             self.home, audience=template.user_pool_client_id, issuer=self.token_rules.issuer
         )
         jwks = self.issuer.jwks()
+        # The gateway binds its port before any handler loads: the handlers' settings name it.
         self.gateway = LocalGateway(
             routes_from_template(template),
             TokenVerifier(lambda: jwks, self.token_rules),
-            self.runner.invoke,
+            self._invoke,
             stage=template.api_stage,
             port=self._gateway_port,
             unavailable=lambda: self.faults.is_failed(self.region),
         )
+        # The enrolment reply names this API; the gateway speaks plain HTTP on its own port, so
+        # https://{domainName}/{stage} of AWS does not reach it (as CDN_BASE_URL for the edge).
+        self.environment["API_URL"] = self.gateway.base_url
+        self._moto.apply_environment(self.environment)
+        # Like a fresh Lambda container: nothing cached under another stack's endpoint survives.
+        clear_cached_state()
+        handlers = self._load_handlers(template)
+        self.runner = EventSourceRunner(template, handlers, self._runner_settings)
         self.gateway.start()
         self.runner.start()
         if self._write_state_file:
@@ -299,6 +304,11 @@ class LocalStack:
         return self._running_template().environment_for(logical_id)
 
     # ------------------------------------------------------------- helpers
+    def _invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
+        if self.runner is None:
+            raise RuntimeError("the local stack is not running")
+        return self.runner.invoke(logical_id, event)
+
     def _running_template(self) -> LocalTemplate:
         if self.template is None:
             raise RuntimeError("the local stack is not running")
