@@ -293,6 +293,10 @@ def _seed_names(local: LocalTemplate, logical_id: str, resource: dict[str, Any],
         refs[logical_id] = name
         attrs[(logical_id, "Arn")] = f"arn:aws:events:{region}:{account}:event-bus/{name}"
         attrs[(logical_id, "Name")] = name
+    elif kind == "AWS::IAM::Role":
+        # Locally nobody assumes roles; the ARN is only named (by a bucket's replication, say).
+        refs[logical_id] = _default_name(local, logical_id)
+        attrs[(logical_id, "Arn")] = f"arn:aws:iam::{account}:role/{refs[logical_id]}"
     elif kind == "AWS::Serverless::LayerVersion":
         refs[logical_id] = f"arn:aws:lambda:{region}:{account}:layer:{logical_id}:1"
     else:
