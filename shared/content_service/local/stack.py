@@ -31,6 +31,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import boto3
+
 from content_service.auth.verifier import TokenRules, TokenVerifier
 from content_service.local.cold_start import clear_cached_state
 from content_service.local.dev_issuer import DevIssuer
@@ -40,6 +42,12 @@ from content_service.local.faults import FaultSwitch
 from content_service.local.gateway import LocalGateway, routes_from_template
 from content_service.local.lambda_runtime import Handler, load_handler
 from content_service.local.moto_server import DUMMY_CREDENTIALS, MotoServer
+from content_service.local.replicator import (
+    BucketReplication,
+    LocalReplicator,
+    TableReplicas,
+    create_replica_table,
+)
 from content_service.local.resources import create_resources
 from content_service.local.runner import EventSourceRunner, RunnerSettings
 from content_service.local.s3_front import LocalS3Front
@@ -129,12 +137,19 @@ class LocalStack:
         runner_settings: RunnerSettings | None = None,
         gateway_port: int = 0,
         write_state_file: bool = True,
+        peer_region: str | None = None,
+        replication_delay: float = 0.0,
     ) -> None:
         """Describe a stack; nothing starts before :meth:`start` (or ``with``).
 
         ``handlers`` replaces functions' handlers by logical id (tests plug throwaway handlers in);
         ``extra_functions`` adds functions the template does not declare (their handlers must be
         in ``handlers`` or in their ``handler_file``).
+
+        ``peer_region`` runs this stack as a zone's primary with that peer (``PeerRegion``): the
+        peer's bundles bucket and table replica are made in moto, the replicator copies to them
+        (after ``replication_delay`` seconds) and the edge fails over to the peer's bucket. The
+        peer's own functions and API do not run locally yet (docs/regions.md).
         """
         self.template_path = template_path or find_template()
         self.home = ensure_home(state_home(home))
@@ -145,6 +160,9 @@ class LocalStack:
         self._runner_settings = runner_settings or LOCAL_RUNNER_SETTINGS
         self._gateway_port = gateway_port
         self._write_state_file = write_state_file
+        self.peer_region = peer_region
+        self._replication_delay = replication_delay
+        self.replicator: LocalReplicator | None = None
         # The fault switch lives in the state directory, so `content-service local fail-region`
         # (another process) reaches this stack; a new stack starts with every region healthy.
         self.faults = FaultSwitch(self.home)
@@ -191,12 +209,17 @@ class LocalStack:
         endpoint = self._moto.start()
         self._moto.apply_environment()
         template = load_local_template(
-            self.template_path, stack_name=self.stack_name, region=self.region, endpoint_url=endpoint
+            self.template_path,
+            stack_name=self.stack_name,
+            region=self.region,
+            endpoint_url=endpoint,
+            parameter_overrides={"PeerRegion": self.peer_region} if self.peer_region else None,
         )
         for extra in self._extra_functions:
             template.add_function(extra)
         self.template = template
         create_resources(template)
+        self._start_replication(template, endpoint)
         self._start_edges(template, endpoint)
         self.environment = self._function_environment(template)
         if self.edges:
@@ -236,6 +259,9 @@ class LocalStack:
 
     def stop(self) -> None:
         """Stop the gateway, the runner and moto, remove the state file, restore the environment."""
+        if self.replicator is not None:
+            self.replicator.stop()
+            self.replicator = None
         if self.gateway is not None:
             self.gateway.stop()
             self.gateway = None
@@ -282,9 +308,7 @@ class LocalStack:
             },
         )
 
-    def mint_token(
-        self, tenant_id: str, user_id: str, ttl: int = 3600, roles: Iterable[str] = ()
-    ) -> str:
+    def mint_token(self, tenant_id: str, user_id: str, ttl: int = 3600, roles: Iterable[str] = ()) -> str:
         """A person's ID token (learner, plus the groups ``roles``) that this stack accepts."""
         if self.issuer is None:
             raise RuntimeError("the local stack is not running")
@@ -313,6 +337,27 @@ class LocalStack:
         if self.template is None:
             raise RuntimeError("the local stack is not running")
         return self.template
+
+    def _start_replication(self, template: LocalTemplate, endpoint: str) -> None:
+        """Make the peer's bucket and table replica and replicate to them, as S3 and DynamoDB would."""
+        if not self.peer_region:
+            return
+        peer = self.peer_region
+        peer_s3 = boto3.client("s3", region_name=peer)
+        buckets = []
+        for spec in distributions(template):
+            for bucket, region in spec.failover:
+                peer_s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+                peer_s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+                source = template.buckets[spec.bucket_logical_id].name
+                buckets.append(BucketReplication(source, self.region, bucket, region))
+        tables = []
+        for logical_id, resource in template.resources.items():
+            if resource.get("Type") == "AWS::DynamoDB::GlobalTable":
+                name = template.tables[logical_id].name
+                create_replica_table(endpoint, name, self.region, peer)
+                tables.append(TableReplicas(name, (self.region, peer)))
+        self.replicator = LocalReplicator(endpoint, buckets, tables, delay=self._replication_delay).start()
 
     def _start_edges(self, template: LocalTemplate, endpoint: str) -> None:
         for spec in distributions(template):
