@@ -72,6 +72,12 @@ def register(app: typer.Typer) -> None:
         ] = None,
         port: Annotated[int, typer.Option(help="gateway port (0 picks a free one)")] = 0,
         verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log every invocation")] = False,
+        peer_region: Annotated[
+            str | None,
+            typer.Option(
+                help="run as a zone's primary with this peer: replica bucket and table, edge failover"
+            ),
+        ] = None,
     ) -> None:
         """Start the stack, print its endpoints, run until Ctrl-C, then stop everything it started."""
         from content_service.local.stack import LocalStack, StackAlreadyRunningError
@@ -81,8 +87,8 @@ def register(app: typer.Typer) -> None:
         )
         try:
             with console.status("starting moto and creating the template's resources..."):
-                stack = LocalStack(template, gateway_port=port).start()
-        except (StackAlreadyRunningError, FileNotFoundError, OSError) as error:
+                stack = LocalStack(template, gateway_port=port, peer_region=peer_region).start()
+        except (StackAlreadyRunningError, FileNotFoundError, OSError, KeyError, ValueError) as error:
             err.print(f"[red]cannot start the local stack:[/] {error}")
             raise typer.Exit(1) from error
         try:

@@ -34,6 +34,7 @@ from typing import Any
 import boto3
 
 from content_service.auth.verifier import TokenRules, TokenVerifier
+from content_service.domain.zones import Zones
 from content_service.local.cold_start import clear_cached_state
 from content_service.local.dev_issuer import DevIssuer
 from content_service.local.distribution import distributions, set_edge_domain
@@ -343,6 +344,14 @@ class LocalStack:
         if not self.peer_region:
             return
         peer = self.peer_region
+        # The template's Rules, which only CloudFormation evaluates: the peer stays in the zone.
+        zones = Zones.parse(str(template.resolver.refs["ResidencyZones"]))
+        zone = str(template.resolver.refs["ResidencyZone"])
+        regions = next((z.regions for z in zones.zones if z.name == zone), ())
+        if self.region not in regions or peer not in regions or peer == self.region:
+            raise ValueError(
+                f"peer region {peer!r} with {self.region!r} is not a pair of zone {zone!r} {regions}"
+            )
         peer_s3 = boto3.client("s3", region_name=peer)
         buckets = []
         for spec in distributions(template):

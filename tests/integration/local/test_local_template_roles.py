@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from content_service.local.stack import find_template
+from pathlib import Path
+
+import pytest
+
+from content_service.local.stack import LocalStack, find_template
 from content_service.local.template import load_local_template
 from tests.infrastructure.conditions import SECONDARY
 
@@ -44,3 +48,9 @@ def test_a_primary_with_a_peer_fronts_both_buckets_with_an_origin_group() -> Non
     assert config["DefaultCacheBehavior"]["TargetOriginId"] == "bundles-failover"
     peer = local.resolver.resolve(config["Origins"][1]["DomainName"])
     assert peer == f"{local.stack_name}-bundles-{local.account_id}-eu-central-1.s3.eu-central-1.amazonaws.com"
+
+
+def test_a_local_stack_refuses_a_peer_outside_its_zone(tmp_path: Path) -> None:
+    # The default zone is eu; us-east-1 would put the zone's replicas in another zone.
+    with pytest.raises(ValueError, match="not a pair of zone 'eu'"):
+        LocalStack(home=tmp_path, peer_region="us-east-1", write_state_file=False).start()
