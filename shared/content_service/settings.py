@@ -102,6 +102,10 @@ class Settings(BaseSettings):
         default=DEFAULT_ZONES,
         description="zone=region[,region...] separated by ';', primary region first",
     )
+    api_url: str = Field(
+        default="", description="this region's API base URL; default https://{domainName}/{stage} of the request"
+    )
+    peer_api_url: str = Field(default="", description="the peer region's API base URL (PEER_API_URL)")
     device_cap: int = Field(default=5, ge=1, le=100, description="active devices per user")
     licence_validity_seconds: int = Field(default=7 * 24 * 3600, ge=60)
     offline_grace_seconds: int = Field(default=7 * 24 * 3600, ge=0)

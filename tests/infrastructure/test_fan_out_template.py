@@ -11,6 +11,8 @@ import pytest
 from cfnlint.decode import decode_str
 from samtranslator.translator.transform import transform
 
+from tests.infrastructure.conditions import for_parameters
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -28,6 +30,7 @@ def sam() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def transformed(sam: dict[str, Any]) -> dict[str, Any]:
+    """The default (single-region primary) stack, transformed; test_regions.py looks at the others."""
     packaged = copy.deepcopy(sam)
     for logical_id, resource in packaged["Resources"].items():
         for key in ("CodeUri", "ContentUri"):
@@ -35,7 +38,7 @@ def transformed(sam: dict[str, Any]) -> dict[str, Any]:
                 resource["Properties"][key] = f"s3://artifacts/{logical_id}.zip"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-        return transform(packaged, {}, _NoManagedPolicies())
+        return for_parameters(transform(packaged, {}, _NoManagedPolicies()))
 
 
 def _mapping(transformed: dict[str, Any]) -> dict[str, Any]:

@@ -104,7 +104,10 @@ def dashboard_figures(template: dict[str, Any]) -> dict[str, set[Figure]]:
         if resource["Type"] != "AWS::CloudWatch::Dashboard":
             continue
         body = resource["Properties"]["DashboardBody"]
-        body = json.loads(body["Fn::Sub"] if isinstance(body, dict) else body)
+        if isinstance(body, dict):
+            body = body["Fn::Sub"]
+            body = body[0] if isinstance(body, list) else body  # !Sub [text, variables]
+        body = json.loads(body)
         figures = shown.setdefault(logical_id, set())
         for widget in body["widgets"]:
             for row in widget["properties"].get("metrics", []):

@@ -14,6 +14,8 @@ from cfnlint.api import lint
 from cfnlint.decode import decode_str
 from samtranslator.translator.transform import transform
 
+from tests.infrastructure.conditions import for_parameters
+
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 
@@ -43,6 +45,17 @@ def transformed(sam_template: dict[str, Any]) -> dict[str, Any]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
         return transform(packaged, {}, _NoManagedPolicies())
+
+
+@pytest.fixture(scope="module")
+def default_stack(transformed: dict[str, Any]) -> dict[str, Any]:
+    """The stack the default parameters make: a single-region primary (test_regions.py: the others)."""
+    return for_parameters(transformed)
+
+
+@pytest.fixture(scope="module")
+def sam_default(sam_template: dict[str, Any]) -> dict[str, Any]:
+    return for_parameters(sam_template)
 
 
 def _resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -97,10 +110,14 @@ def test_cfn_lint_reports_errors_it_is_given() -> None:
     assert lint(json.dumps(broken), regions=["eu-west-1"])
 
 
-def test_the_aggregate_table_streams_new_and_old_images(transformed: dict[str, Any]) -> None:
+def test_the_aggregate_table_streams_new_and_old_images(default_stack: dict[str, Any]) -> None:
+    transformed = default_stack
     table = transformed["Resources"]["Table"]["Properties"]
+    assert transformed["Resources"]["Table"]["Type"] == "AWS::DynamoDB::GlobalTable"
     assert table["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
-    assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    (replica,) = table["Replicas"]
+    assert replica["Region"] == {"Ref": "AWS::Region"}
+    assert replica["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert table["SSESpecification"]["SSEEnabled"] is True
     # gsi1 lists a tenant's packages; gsi2 is the sparse index of builds in progress for the sweep.
     assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == ["gsi1", "gsi2"]
@@ -248,7 +265,8 @@ def test_users_cannot_write_their_own_tenant_claim(transformed: dict[str, Any]) 
     assert "custom:tenant_id" not in client["WriteAttributes"]
 
 
-def test_functions_get_the_settings_contract_from_globals(sam_template: dict[str, Any]) -> None:
+def test_functions_get_the_settings_contract_from_globals(sam_default: dict[str, Any]) -> None:
+    sam_template = sam_default
     variables = sam_template["Globals"]["Function"]["Environment"]["Variables"]
     assert variables["TABLE_NAME"] == {"Ref": "Table"}
     assert variables["IDEMPOTENCY_TABLE_NAME"] == {"Ref": "IdempotencyTable"}
@@ -324,7 +342,8 @@ def only_oac_may_read(transformed: dict[str, Any], bucket: str) -> list[str]:
     return problems
 
 
-def test_bundles_are_readable_only_by_the_distribution_through_its_oac(transformed: dict[str, Any]) -> None:
+def test_bundles_are_readable_only_by_the_distribution_through_its_oac(default_stack: dict[str, Any]) -> None:
+    transformed = default_stack
     assert only_oac_may_read(transformed, "BundlesBucket") == []
     (origin,) = transformed["Resources"]["BundlesDistribution"]["Properties"]["DistributionConfig"]["Origins"]
     assert origin["DomainName"] == {"Fn::GetAtt": ["BundlesBucket", "RegionalDomainName"]}
@@ -334,14 +353,16 @@ def test_bundles_are_readable_only_by_the_distribution_through_its_oac(transform
     assert (oac["OriginAccessControlOriginType"], oac["SigningBehavior"]) == ("s3", "always")
 
 
-def test_the_oac_check_catches_a_public_read(transformed: dict[str, Any]) -> None:
+def test_the_oac_check_catches_a_public_read(default_stack: dict[str, Any]) -> None:
+    transformed = default_stack
     leaky = copy.deepcopy(transformed)
     statements = leaky["Resources"]["BundlesBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     statements.append({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "x"})
     assert only_oac_may_read(leaky, "BundlesBucket")
 
 
-def test_the_distribution_serves_only_signed_https_requests(transformed: dict[str, Any]) -> None:
+def test_the_distribution_serves_only_signed_https_requests(default_stack: dict[str, Any]) -> None:
+    transformed = default_stack
     config = transformed["Resources"]["BundlesDistribution"]["Properties"]["DistributionConfig"]
     behavior = config["DefaultCacheBehavior"]
     assert behavior["ViewerProtocolPolicy"] == "https-only"
@@ -372,7 +393,8 @@ def test_the_cdn_secret_names_the_key_pair_of_the_key_group(transformed: dict[st
     assert document["key_pair_id"] == "K123"
 
 
-def test_kms_keys_have_the_specs_the_crypto_needs(transformed: dict[str, Any]) -> None:
+def test_kms_keys_have_the_specs_the_crypto_needs(default_stack: dict[str, Any]) -> None:
+    transformed = default_stack
     keys = _resources(transformed, "AWS::KMS::Key")
     assert set(keys) == {"SigningKey", "ContentKey"}
     signing, content = keys["SigningKey"]["Properties"], keys["ContentKey"]["Properties"]
@@ -385,9 +407,8 @@ def test_kms_keys_have_the_specs_the_crypto_needs(transformed: dict[str, Any]) -
     assert aliases == {"SigningKey", "ContentKey"}
 
 
-def test_key_policies_let_the_account_administer_but_only_named_roles_use(
-    transformed: dict[str, Any],
-) -> None:
+def test_key_policies_let_the_account_administer_but_only_named_roles_use(default_stack: dict[str, Any]) -> None:
+    transformed = default_stack
     usage = {"kms:Sign", "kms:GetPublicKey", "kms:GenerateDataKey", "kms:Decrypt", "kms:Encrypt", "kms:*"}
     for name in ("SigningKey", "ContentKey"):
         for statement in transformed["Resources"][name]["Properties"]["KeyPolicy"]["Statement"]:
@@ -405,7 +426,8 @@ def test_key_policies_let_the_account_administer_but_only_named_roles_use(
     ]
 
 
-def test_the_api_function_gets_exactly_the_delivery_grants_it_needs(transformed: dict[str, Any]) -> None:
+def test_the_api_function_gets_exactly_the_delivery_grants_it_needs(default_stack: dict[str, Any]) -> None:
+    transformed = default_stack
     statements = _role_statements(transformed, "ApiFunction")
     assert _grants(statements, "kms:") == {
         "kms:Sign": [{"Fn::GetAtt": ["SigningKey", "Arn"]}],
@@ -423,9 +445,8 @@ def test_the_api_function_gets_exactly_the_delivery_grants_it_needs(transformed:
     assert "s3:DeleteObject" not in s3
 
 
-def test_the_build_function_may_only_wrap_content_keys_and_write_containers(
-    transformed: dict[str, Any],
-) -> None:
+def test_the_build_function_may_only_wrap_content_keys_and_write_containers(default_stack: dict[str, Any]) -> None:
+    transformed = default_stack
     statements = _role_statements(transformed, "BuildPackageFunction")
     assert _grants(statements, "kms:") == {"kms:GenerateDataKey": [{"Fn::GetAtt": ["ContentKey", "Arn"]}]}
     assert _grants(statements, "secretsmanager:") == {}
@@ -435,7 +456,8 @@ def test_the_build_function_may_only_wrap_content_keys_and_write_containers(
     assert bundles not in s3.get("s3:GetObject", [])
 
 
-def test_no_function_may_use_keys_or_secrets_it_was_not_given(transformed: dict[str, Any]) -> None:
+def test_no_function_may_use_keys_or_secrets_it_was_not_given(default_stack: dict[str, Any]) -> None:
+    transformed = default_stack
     for name in _resources(transformed, "AWS::Lambda::Function"):
         if name in ("ApiFunction", "BuildPackageFunction"):
             continue
@@ -444,7 +466,8 @@ def test_no_function_may_use_keys_or_secrets_it_was_not_given(transformed: dict[
         assert _grants(statements, "secretsmanager:") == {}, name
 
 
-def test_functions_get_the_delivery_settings_from_globals(sam_template: dict[str, Any]) -> None:
+def test_functions_get_the_delivery_settings_from_globals(sam_default: dict[str, Any]) -> None:
+    sam_template = sam_default
     variables = sam_template["Globals"]["Function"]["Environment"]["Variables"]
     assert variables["BUNDLES_BUCKET"] == {"Ref": "BundlesBucket"}
     assert variables["CDN_DOMAIN"] == {"Fn::GetAtt": ["BundlesDistribution", "DomainName"]}

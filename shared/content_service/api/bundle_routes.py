@@ -19,6 +19,7 @@ from content_service.api.models import (
     DownloadContainer,
     DownloadView,
     EnrollDevice,
+    EnrolledDeviceView,
     IssueLicence,
     LicenceView,
     RevokeRequest,
@@ -51,7 +52,7 @@ def _created(body: Any, location: str) -> Response:
     operation_id="enroll_device",
     summary="Enroll a device of the caller with its X25519 public key",
 )
-def enroll_device(body: EnrollDevice) -> Response[DeviceView]:
+def enroll_device(body: EnrollDevice) -> Response[EnrolledDeviceView]:
     who = principal_of(router.current_event)
     deps = dependencies()
     device = device_cases.enroll_device(
@@ -63,7 +64,19 @@ def enroll_device(body: EnrollDevice) -> Response[DeviceView]:
         clock=deps.clock,
         device_cap=deps.settings.device_cap,
     )
-    return _created(DeviceView.of(device), f"/v1/devices/{device.device_id}")
+    view = EnrolledDeviceView(
+        **DeviceView.of(device).model_dump(),
+        api_endpoints=_api_endpoints(deps.settings.api_url, deps.settings.peer_api_url),
+    )
+    return _created(view, f"/v1/devices/{device.device_id}")
+
+
+def _api_endpoints(own: str, peer: str) -> list[str]:
+    """This region's API base URL, then the peer's: a device fails over between them itself."""
+    if not own:
+        context = router.current_event.request_context
+        own = f"https://{context.domain_name}/{context.stage}"
+    return [own] if not peer or peer == own else [own, peer]
 
 
 @router.get("/v1/devices", operation_id="list_devices", summary="The caller's devices")

@@ -193,6 +193,12 @@ class DeviceView(BaseModel):
         )
 
 
+class EnrolledDeviceView(DeviceView):
+    """The enrolment reply: the device, and every regional API endpoint of its zone (this one first)."""
+
+    api_endpoints: list[str]
+
+
 class DevicePageView(BaseModel):
     items: list[DeviceView]
     next_cursor: str | None

@@ -1,4 +1,5 @@
-"""``content-service local up|token``: run the embedded local stack and mint dev tokens for it."""
+"""``content-service local up|token|fail-region|heal``: run the embedded local stack, mint dev tokens
+for it, and fail or heal one of its regions (S3 and API answer 503)."""
 
 from __future__ import annotations
 
@@ -71,6 +72,12 @@ def register(app: typer.Typer) -> None:
         ] = None,
         port: Annotated[int, typer.Option(help="gateway port (0 picks a free one)")] = 0,
         verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log every invocation")] = False,
+        peer_region: Annotated[
+            str | None,
+            typer.Option(
+                help="run as a zone's primary with this peer: replica bucket and table, edge failover"
+            ),
+        ] = None,
     ) -> None:
         """Start the stack, print its endpoints, run until Ctrl-C, then stop everything it started."""
         from content_service.local.stack import LocalStack, StackAlreadyRunningError
@@ -80,8 +87,8 @@ def register(app: typer.Typer) -> None:
         )
         try:
             with console.status("starting moto and creating the template's resources..."):
-                stack = LocalStack(template, gateway_port=port).start()
-        except (StackAlreadyRunningError, FileNotFoundError, OSError) as error:
+                stack = LocalStack(template, gateway_port=port, peer_region=peer_region).start()
+        except (StackAlreadyRunningError, FileNotFoundError, OSError, KeyError, ValueError) as error:
             err.print(f"[red]cannot start the local stack:[/] {error}")
             raise typer.Exit(1) from error
         try:
@@ -135,7 +142,9 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
         if service is not None:
             if service not in running.service_clients:
-                err.print(f"no service client {service!r}; the stack has {', '.join(running.service_clients)}")
+                err.print(
+                    f"no service client {service!r}; the stack has {', '.join(running.service_clients)}"
+                )
                 raise typer.Exit(2)
             if not roles:
                 err.print("a service token needs at least one --role (its OAuth scopes)")
@@ -147,4 +156,44 @@ def register(app: typer.Typer) -> None:
         # Plain print: the token is meant for $(...) and must not be wrapped or styled.
         print(minted)  # noqa: T201
 
+    _register_faults(local_app)
     app.add_typer(local_app, name="local")
+
+
+def _register_faults(local_app: typer.Typer) -> None:
+    @local_app.command("fail-region")
+    def fail_region(
+        region: Annotated[str, typer.Argument(help="the region to fail, e.g. eu-west-1")],
+    ) -> None:
+        """Make REGION's S3 and API answer 503 in the running local stack, as in a regional outage."""
+        from content_service.local.faults import FaultSwitch
+
+        switch = FaultSwitch(_running_home())
+        try:
+            failed = switch.fail(region)
+        except ValueError as error:
+            err.print(str(error))
+            raise typer.Exit(2) from error
+        console.print(f"failed regions: {', '.join(sorted(failed))}")
+
+    @local_app.command("heal")
+    def heal(
+        region: Annotated[
+            str | None, typer.Argument(help="the region to heal (default: every region)")
+        ] = None,
+    ) -> None:
+        """Undo fail-region for REGION, or for every region."""
+        from content_service.local.faults import FaultSwitch
+
+        still = FaultSwitch(_running_home()).heal(region)
+        console.print(f"failed regions: {', '.join(sorted(still)) or 'none'}")
+
+
+def _running_home() -> Path:
+    from content_service.local.stack import RunningStack
+
+    running = RunningStack.find()
+    if running is None:
+        err.print("no local stack is running here; start one with [bold]content-service local up[/]")
+        raise typer.Exit(1)
+    return running.home

@@ -8,12 +8,18 @@ public key's id is derived from the key itself, so it is stable for one key.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from content_service.crypto.cdn import CdnKeyPair, generate_key_pair, local_key_pair_id
 from content_service.local.intrinsics import logical_id_of
 from content_service.local.template import LocalTemplate
+
+# An S3 origin named by its regional domain, as an origin group's peer bucket is.
+_S3_REGIONAL_DOMAIN = re.compile(
+    r"^(?P<bucket>[a-z0-9][a-z0-9.-]+)\.s3\.(?P<region>[a-z0-9-]+)\.amazonaws\.com$"
+)
 
 _CLOUDFRONT_ID_PREFIX = {
     "AWS::CloudFront::Distribution": "E",
@@ -32,6 +38,9 @@ class DistributionSpec:
     trusted_keys: dict[str, str]
     """Key pair id → PEM public key, for every key in the behavior's trusted key groups."""
     response_headers: dict[str, str] = field(default_factory=dict)
+    failover: tuple[tuple[str, str], ...] = ()
+    """The origin group's next origins, as (bucket name, region), in failover order."""
+    failover_statuses: frozenset[int] = frozenset()
 
 
 def provide_cdn_key_pair(template: LocalTemplate) -> CdnKeyPair | None:
@@ -80,7 +89,9 @@ def distributions(template: LocalTemplate) -> list[DistributionSpec]:
     for logical_id, resource in template.of_type("AWS::CloudFront::Distribution").items():
         config = resource["Properties"]["DistributionConfig"]
         behavior = config["DefaultCacheBehavior"]
-        origin = next(o for o in config["Origins"] if o["Id"] == behavior["TargetOriginId"])
+        members, statuses = _origin_group(config, behavior["TargetOriginId"])
+        origins = {o["Id"]: o for o in config["Origins"]}
+        origin = origins[members[0]]
         bucket = logical_id_of(origin["DomainName"])
         if bucket is None or bucket not in template.buckets:
             raise ValueError(
@@ -92,9 +103,29 @@ def distributions(template: LocalTemplate) -> list[DistributionSpec]:
                 bucket_logical_id=bucket,
                 trusted_keys=_trusted_keys(template, behavior.get("TrustedKeyGroups", [])),
                 response_headers=_response_headers(template, behavior.get("ResponseHeadersPolicyId")),
+                failover=tuple(_s3_origin(template, origins[member]) for member in members[1:]),
+                failover_statuses=statuses,
             )
         )
     return specs
+
+
+def _origin_group(config: dict[str, Any], target: str) -> tuple[list[str], frozenset[int]]:
+    """The origin ids a behavior's target stands for, in order, and the group's failover statuses."""
+    for group in config.get("OriginGroups", {}).get("Items", []):
+        if group["Id"] == target:
+            members = [m["OriginId"] for m in group["Members"]["Items"]]
+            statuses = frozenset(int(s) for s in group["FailoverCriteria"]["StatusCodes"]["Items"])
+            return members, statuses
+    return [target], frozenset()
+
+
+def _s3_origin(template: LocalTemplate, origin: dict[str, Any]) -> tuple[str, str]:
+    domain = str(template.resolver.resolve(origin["DomainName"]))
+    match = _S3_REGIONAL_DOMAIN.match(domain)
+    if match is None:
+        raise ValueError(f"the local edge needs an S3 regional domain as a failover origin, not {domain!r}")
+    return match["bucket"], match["region"]
 
 
 def _trusted_keys(template: LocalTemplate, groups: list[Any]) -> dict[str, str]:

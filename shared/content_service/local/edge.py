@@ -6,6 +6,12 @@ Objects come from the origin bucket in moto through boto3 (HEAD, then GET, with 
 objects too big to cache), and are kept in an :class:`EdgeCache`, so a second read of the same
 object does not reach S3 (``X-Cache: Hit from cloudfront``). Objects the cache will not hold are
 streamed in chunks and never held whole.
+
+With an origin group (``failover``), a request the first origin answers with one of the
+group's failover statuses (CloudFront's FailoverCriteria: 500/502/503/504/403/404 in the
+template), or cannot be reached at all, goes to the next origin, as CloudFront does per request.
+The origin that answered the HEAD also serves that request's bytes. ``origin_hits`` counts the
+requests each origin served.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import datetime as dt
 import logging
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,7 +29,7 @@ from urllib.parse import unquote, urlsplit
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from content_service.local.edge_auth import AccessDenied, SignatureChecker, SignedRequest
 from content_service.local.edge_cache import CachedObject, EdgeCache, RangeNotSatisfiable, parse_range
@@ -36,12 +42,34 @@ _XML_ERROR = (
 )
 
 
+#: CloudFront's failover statuses when an origin group names none (the template names these).
+DEFAULT_FAILOVER_STATUSES = frozenset({500, 502, 503, 504, 403, 404})
+
+
+@dataclass(frozen=True)
+class Origin:
+    """One S3 origin: a bucket in a region (moto serves every region from one endpoint)."""
+
+    bucket: str
+    region: str | None = None
+
+
 @dataclass(frozen=True)
 class _Head:
     size: int
     etag: str
     last_modified: str
     content_type: str
+    origin: int = 0
+    """Which origin of the group answered (its index), so the body comes from the same one."""
+
+
+class OriginFailed(Exception):
+    """Every origin of the group failed; ``status`` is what the last one answered."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
 
 
 class ThreadingEdgeServer(ThreadingHTTPServer):
@@ -65,19 +93,34 @@ class LocalEdge:
         response_headers: Mapping[str, str] | None = None,
         cache: EdgeCache | None = None,
         port: int = 0,
+        failover: Sequence[Origin] = (),
+        failover_statuses: frozenset[int] = DEFAULT_FAILOVER_STATUSES,
     ) -> None:
+        """``bucket`` in ``region`` is the (primary) origin; ``failover`` the group's next origins."""
         self.bucket = bucket
+        self.origins = (Origin(bucket, region), *failover)
+        self.failover_statuses = frozenset(failover_statuses)
         self.checker = SignatureChecker(trusted_keys)
         self.cache = cache or EdgeCache()
         self.response_headers = dict(response_headers or {})
-        self._s3 = boto3.client(
-            "s3",
-            endpoint_url=endpoint_url,
-            region_name=region,
-            config=Config(max_pool_connections=64, retries={"max_attempts": 2, "mode": "standard"}),
-        )
+        # One client per origin: each signs for its own region, as CloudFront's OAC does. With a
+        # group, a failed origin is not retried: the next origin is the retry.
+        attempts = 1 if failover else 2
+        self._clients = [
+            boto3.client(
+                "s3",
+                endpoint_url=endpoint_url,
+                region_name=origin.region,
+                config=Config(
+                    max_pool_connections=64, retries={"max_attempts": attempts, "mode": "standard"}
+                ),
+            )
+            for origin in self.origins
+        ]
+        self._s3 = self._clients[0]
         self._counter_lock = threading.Lock()
         self.origin_requests = 0
+        self.origin_hits = [0] * len(self.origins)
         self._server = ThreadingEdgeServer(("127.0.0.1", port), _handler_class(self))
         self._thread: threading.Thread | None = None
 
@@ -108,20 +151,42 @@ class LocalEdge:
 
     # -------------------------------------------------------------- origin
     def head(self, key: str) -> _Head:
-        """The origin's metadata for ``key``; ``ClientError`` if it has none."""
-        self._count_origin_request()
-        reply = self._s3.head_object(Bucket=self.bucket, Key=key)
-        return _Head(
-            size=int(reply["ContentLength"]),
-            etag=str(reply["ETag"]),
-            last_modified=format_datetime(reply["LastModified"].astimezone(dt.UTC), usegmt=True),
-            content_type=str(reply.get("ContentType") or "application/octet-stream"),
-        )
+        """The first origin's metadata for ``key`` that does not fail over; ``OriginFailed`` if none."""
+        status, detail = 502, "no origin"
+        for index, origin in enumerate(self.origins):
+            self._count_origin_request()
+            try:
+                reply = self._clients[index].head_object(Bucket=origin.bucket, Key=key)
+            except ClientError as error:
+                status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 502)
+                detail = f"{origin.bucket} ({origin.region}): {status}"
+            except BotoCoreError as error:
+                status, detail = 502, f"{origin.bucket} ({origin.region}): {error}"
+            else:
+                with self._counter_lock:
+                    self.origin_hits[index] += 1
+                return _Head(
+                    size=int(reply["ContentLength"]),
+                    etag=str(reply["ETag"]),
+                    last_modified=format_datetime(reply["LastModified"].astimezone(dt.UTC), usegmt=True),
+                    content_type=str(reply.get("ContentType") or "application/octet-stream"),
+                    origin=index,
+                )
+            if status not in self.failover_statuses and status != 502:
+                break
+            logger.info(
+                "edge origin %s failed for %s; %s",
+                detail,
+                key,
+                "failing over" if index + 1 < len(self.origins) else "no origin left",
+            )
+        raise OriginFailed(status, detail)
 
     def fetch(self, key: str, head: _Head) -> CachedObject:
         """Read the whole object (only done for objects the cache will keep)."""
         self._count_origin_request()
-        body = self._s3.get_object(Bucket=self.bucket, Key=key, IfMatch=head.etag)["Body"]
+        origin = self.origins[head.origin]
+        body = self._clients[head.origin].get_object(Bucket=origin.bucket, Key=key, IfMatch=head.etag)["Body"]
         data = bytearray()
         for chunk in body.iter_chunks(STREAM_CHUNK):
             data += chunk
@@ -130,8 +195,9 @@ class LocalEdge:
     def open_range(self, key: str, head: _Head, first: int, last: int) -> Any:
         """The origin's streaming body for bytes ``first..last`` (opened before any header is sent)."""
         self._count_origin_request()
-        reply = self._s3.get_object(
-            Bucket=self.bucket, Key=key, Range=f"bytes={first}-{last}", IfMatch=head.etag
+        origin = self.origins[head.origin]
+        reply = self._clients[head.origin].get_object(
+            Bucket=origin.bucket, Key=key, Range=f"bytes={first}-{last}", IfMatch=head.etag
         )
         return reply["Body"]
 
@@ -181,6 +247,14 @@ class _EdgeRequestHandler(BaseHTTPRequestHandler):
         key = unquote(split.path.lstrip("/"))
         try:
             self._serve_object(key)
+        except OriginFailed as failure:
+            logger.info("edge origin error for %s: %s", key, failure)
+            if failure.status >= 500:
+                # CloudFront passes a 5xx of the last origin on (and answers 502 for no answer).
+                self._send_error(failure.status, "ServiceUnavailable", "The origin is unavailable")
+            else:
+                # Through an OAC without s3:ListBucket, S3 answers a missing object with 403 too.
+                self._send_error(403, "AccessDenied", "Access denied")
         except ClientError as error:
             # Through an OAC without s3:ListBucket, S3 answers a missing object with 403 too.
             logger.info("edge origin error for %s: %s", key, error)

@@ -111,8 +111,11 @@ class LocalGateway:
         invoke: Invoke,
         stage: str = "prod",
         port: int = 0,
+        unavailable: Callable[[], bool] | None = None,
     ) -> None:
+        """``unavailable`` says when this region is failed (the fault switch): every request is a 503."""
         self.routes = routes
+        self.unavailable = unavailable
         self.authorizer = authorizer
         self.invoke = invoke
         self.stage = stage
@@ -132,13 +135,19 @@ class LocalGateway:
 
     def stop(self) -> None:
         """Stop serving and close the socket."""
-        self._server.shutdown()
+        # shutdown() waits for serve_forever, so a gateway that never started only closes.
+        if self._thread is not None:
+            self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:
             self._thread.join()
 
     def handle(self, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes) -> _Reply:
         """Turn one HTTP request into a proxy event, invoke, and return the HTTP reply."""
+        if self.unavailable is not None and self.unavailable():
+            return problem_reply(
+                503, "The region is unavailable (local fault switch); use the other endpoint."
+            )
         try:
             split = urlsplit(raw_path)
         except ValueError:

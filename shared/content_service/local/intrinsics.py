@@ -53,6 +53,24 @@ class Resolver:
         """Evaluate a named condition from the template's Conditions section."""
         return bool(self._evaluate_condition(self.conditions[name]))
 
+    def choose(self, value: Any) -> Any:
+        """``value`` with only each ``Fn::If`` replaced by its branch (and ``AWS::NoValue`` dropped).
+
+        Everything else stays unresolved, so code that needs a ``!Ref``/``!GetAtt`` itself (an
+        event source's stream, a distribution's origin bucket) sees the branch this stack takes.
+        """
+        if isinstance(value, list):
+            return [item for item in (self.choose(v) for v in value) if item is not NO_VALUE]
+        if not isinstance(value, dict):
+            return value
+        if list(value) == ["Fn::If"]:
+            name, when_true, when_false = value["Fn::If"]
+            return self.choose(when_true if self.condition(name) else when_false)
+        if value == {"Ref": "AWS::NoValue"}:
+            return NO_VALUE
+        chosen = {k: self.choose(v) for k, v in value.items()}
+        return {k: v for k, v in chosen.items() if v is not NO_VALUE}
+
     def _intrinsic(self, key: str, argument: Any) -> Any:
         handlers = {
             "Ref": self._ref,

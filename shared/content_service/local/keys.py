@@ -13,6 +13,9 @@ from typing import Any
 
 from content_service.local.template import LocalTemplate
 
+# MultiRegion is left out on purpose: moto 5.2's ciphertext blob holds a 36-character key id, so
+# data keys made under an "mrk-..." key (40 characters) never decrypt again. Locally the keys
+# are single-Region; the template's multi-Region keys are held by tests/infrastructure.
 _KEY_PROPERTIES = {"Description": "Description", "KeySpec": "KeySpec", "KeyUsage": "KeyUsage"}
 CDN_SECRET_FIELDS = frozenset({"key_pair_id", "private_key_pem"})
 """The shape of the CloudFront signing-key secret (CdnSigningKeySecret in template.yaml)."""

@@ -8,20 +8,54 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
+from typing import Any
 
-from moto.server import ThreadedMotoServer
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server
 
+from content_service.local.faults import FaultSwitch, RegionFaults
 from content_service.local.moto_dynamodb import serialise_dynamodb_requests
 
 LOOPBACK = "127.0.0.1"
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 
+class _FaultableMotoServer(ThreadedMotoServer):
+    """moto's threaded server with :class:`RegionFaults` in front of its application.
+
+    moto serves every region from one server (by the region in each request's signature); the
+    wrapper is where a failed region's S3 answers 503. It copies moto's ``_server_entry``,
+    wrapping the app; moto offers no hook for middleware.
+    """
+
+    def __init__(self, switch: FaultSwitch | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._switch = switch
+
+    def _server_entry(self) -> None:
+        app: Any = DomainDispatcherApplication(create_backend_app)
+        if self._switch is not None:
+            app = RegionFaults(app, self._switch)
+        self._server = make_server(
+            self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+        )
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+
 class MotoServer:
     """moto's threaded server on 127.0.0.1 and an ephemeral port, with a readiness check."""
 
-    def __init__(self, region: str = "eu-west-1", ready_timeout: float = 10.0) -> None:
+    def __init__(
+        self, region: str = "eu-west-1", ready_timeout: float = 10.0, faults: FaultSwitch | None = None
+    ) -> None:
         self.region = region
+        self._faults = faults
         self._ready_timeout = ready_timeout
         self._server: ThreadedMotoServer | None = None
         self._saved_environment: dict[str, str | None] = {}
@@ -34,7 +68,7 @@ class MotoServer:
         # moto serves requests on threads without making DynamoDB writes atomic (see the module).
         serialise_dynamodb_requests()
         # Port 0 lets the OS pick a free port at bind time, so two stacks (or test runs) never race.
-        self._server = ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
+        self._server = _FaultableMotoServer(self._faults, ip_address=LOOPBACK, port=0, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"

@@ -31,14 +31,24 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import boto3
+
 from content_service.auth.verifier import TokenRules, TokenVerifier
+from content_service.domain.zones import Zones
 from content_service.local.cold_start import clear_cached_state
 from content_service.local.dev_issuer import DevIssuer
 from content_service.local.distribution import distributions, set_edge_domain
-from content_service.local.edge import LocalEdge
+from content_service.local.edge import LocalEdge, Origin
+from content_service.local.faults import FaultSwitch
 from content_service.local.gateway import LocalGateway, routes_from_template
 from content_service.local.lambda_runtime import Handler, load_handler
 from content_service.local.moto_server import DUMMY_CREDENTIALS, MotoServer
+from content_service.local.replicator import (
+    BucketReplication,
+    LocalReplicator,
+    TableReplicas,
+    create_replica_table,
+)
 from content_service.local.resources import create_resources
 from content_service.local.runner import EventSourceRunner, RunnerSettings
 from content_service.local.s3_front import LocalS3Front
@@ -128,12 +138,19 @@ class LocalStack:
         runner_settings: RunnerSettings | None = None,
         gateway_port: int = 0,
         write_state_file: bool = True,
+        peer_region: str | None = None,
+        replication_delay: float = 0.0,
     ) -> None:
         """Describe a stack; nothing starts before :meth:`start` (or ``with``).
 
         ``handlers`` replaces functions' handlers by logical id (tests plug throwaway handlers in);
         ``extra_functions`` adds functions the template does not declare (their handlers must be
         in ``handlers`` or in their ``handler_file``).
+
+        ``peer_region`` runs this stack as a zone's primary with that peer (``PeerRegion``): the
+        peer's bundles bucket and table replica are made in moto, the replicator copies to them
+        (after ``replication_delay`` seconds) and the edge fails over to the peer's bucket. The
+        peer's own functions and API do not run locally yet (docs/regions.md).
         """
         self.template_path = template_path or find_template()
         self.home = ensure_home(state_home(home))
@@ -144,7 +161,13 @@ class LocalStack:
         self._runner_settings = runner_settings or LOCAL_RUNNER_SETTINGS
         self._gateway_port = gateway_port
         self._write_state_file = write_state_file
-        self._moto = MotoServer(region=region)
+        self.peer_region = peer_region
+        self._replication_delay = replication_delay
+        self.replicator: LocalReplicator | None = None
+        # The fault switch lives in the state directory, so `content-service local fail-region`
+        # (another process) reaches this stack; a new stack starts with every region healthy.
+        self.faults = FaultSwitch(self.home)
+        self._moto = MotoServer(region=region, faults=self.faults)
         self.template: LocalTemplate | None = None
         self.issuer: DevIssuer | None = None
         self.token_rules: TokenRules | None = None
@@ -174,6 +197,7 @@ class LocalStack:
             )
         started = time.monotonic()
         LocalStack._active = self
+        self.faults.heal()
         try:
             self._start()
         except BaseException:
@@ -186,12 +210,17 @@ class LocalStack:
         endpoint = self._moto.start()
         self._moto.apply_environment()
         template = load_local_template(
-            self.template_path, stack_name=self.stack_name, region=self.region, endpoint_url=endpoint
+            self.template_path,
+            stack_name=self.stack_name,
+            region=self.region,
+            endpoint_url=endpoint,
+            parameter_overrides={"PeerRegion": self.peer_region} if self.peer_region else None,
         )
         for extra in self._extra_functions:
             template.add_function(extra)
         self.template = template
         create_resources(template)
+        self._start_replication(template, endpoint)
         self._start_edges(template, endpoint)
         self.environment = self._function_environment(template)
         if self.edges:
@@ -201,23 +230,29 @@ class LocalStack:
         # moto signs a KMS DIGEST message wrongly, so tokens are signed RAW (up to 4096 bytes) locally.
         self.environment["SIGNING_DIGEST_LARGE_MESSAGES"] = "false"
         self._moto.apply_environment(self.environment)
-        # Like a fresh Lambda container: nothing cached under another stack's endpoint survives.
-        clear_cached_state()
-        handlers = self._load_handlers(template)
-        self.runner = EventSourceRunner(template, handlers, self._runner_settings)
         # The dev issuer plays Cognito (and its pre-token trigger) for the authorizer's own rules.
         self.token_rules = TokenRules.from_environment(template.environment_for(AUTHORIZER_FUNCTION))
         self.issuer = DevIssuer.load_or_create(
             self.home, audience=template.user_pool_client_id, issuer=self.token_rules.issuer
         )
         jwks = self.issuer.jwks()
+        # The gateway binds its port before any handler loads: the handlers' settings name it.
         self.gateway = LocalGateway(
             routes_from_template(template),
             TokenVerifier(lambda: jwks, self.token_rules),
-            self.runner.invoke,
+            self._invoke,
             stage=template.api_stage,
             port=self._gateway_port,
+            unavailable=lambda: self.faults.is_failed(self.region),
         )
+        # The enrolment reply names this API; the gateway speaks plain HTTP on its own port, so
+        # https://{domainName}/{stage} of AWS does not reach it (as CDN_BASE_URL for the edge).
+        self.environment["API_URL"] = self.gateway.base_url
+        self._moto.apply_environment(self.environment)
+        # Like a fresh Lambda container: nothing cached under another stack's endpoint survives.
+        clear_cached_state()
+        handlers = self._load_handlers(template)
+        self.runner = EventSourceRunner(template, handlers, self._runner_settings)
         self.gateway.start()
         self.runner.start()
         if self._write_state_file:
@@ -225,6 +260,9 @@ class LocalStack:
 
     def stop(self) -> None:
         """Stop the gateway, the runner and moto, remove the state file, restore the environment."""
+        if self.replicator is not None:
+            self.replicator.stop()
+            self.replicator = None
         if self.gateway is not None:
             self.gateway.stop()
             self.gateway = None
@@ -271,9 +309,7 @@ class LocalStack:
             },
         )
 
-    def mint_token(
-        self, tenant_id: str, user_id: str, ttl: int = 3600, roles: Iterable[str] = ()
-    ) -> str:
+    def mint_token(self, tenant_id: str, user_id: str, ttl: int = 3600, roles: Iterable[str] = ()) -> str:
         """A person's ID token (learner, plus the groups ``roles``) that this stack accepts."""
         if self.issuer is None:
             raise RuntimeError("the local stack is not running")
@@ -293,10 +329,44 @@ class LocalStack:
         return self._running_template().environment_for(logical_id)
 
     # ------------------------------------------------------------- helpers
+    def _invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
+        if self.runner is None:
+            raise RuntimeError("the local stack is not running")
+        return self.runner.invoke(logical_id, event)
+
     def _running_template(self) -> LocalTemplate:
         if self.template is None:
             raise RuntimeError("the local stack is not running")
         return self.template
+
+    def _start_replication(self, template: LocalTemplate, endpoint: str) -> None:
+        """Make the peer's bucket and table replica and replicate to them, as S3 and DynamoDB would."""
+        if not self.peer_region:
+            return
+        peer = self.peer_region
+        # The template's Rules, which only CloudFormation evaluates: the peer stays in the zone.
+        zones = Zones.parse(str(template.resolver.refs["ResidencyZones"]))
+        zone = str(template.resolver.refs["ResidencyZone"])
+        regions = next((z.regions for z in zones.zones if z.name == zone), ())
+        if self.region not in regions or peer not in regions or peer == self.region:
+            raise ValueError(
+                f"peer region {peer!r} with {self.region!r} is not a pair of zone {zone!r} {regions}"
+            )
+        peer_s3 = boto3.client("s3", region_name=peer)
+        buckets = []
+        for spec in distributions(template):
+            for bucket, region in spec.failover:
+                peer_s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+                peer_s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+                source = template.buckets[spec.bucket_logical_id].name
+                buckets.append(BucketReplication(source, self.region, bucket, region))
+        tables = []
+        for logical_id, resource in template.resources.items():
+            if resource.get("Type") == "AWS::DynamoDB::GlobalTable":
+                name = template.tables[logical_id].name
+                create_replica_table(endpoint, name, self.region, peer)
+                tables.append(TableReplicas(name, (self.region, peer)))
+        self.replicator = LocalReplicator(endpoint, buckets, tables, delay=self._replication_delay).start()
 
     def _start_edges(self, template: LocalTemplate, endpoint: str) -> None:
         for spec in distributions(template):
@@ -306,6 +376,8 @@ class LocalStack:
                 endpoint_url=endpoint,
                 region=self.region,
                 response_headers=spec.response_headers,
+                failover=[Origin(bucket, region) for bucket, region in spec.failover],
+                **({"failover_statuses": spec.failover_statuses} if spec.failover_statuses else {}),
             ).start()
             self.edges[spec.logical_id] = edge
             set_edge_domain(template, spec.logical_id, edge.domain)

@@ -20,6 +20,8 @@ from content_service.local.intrinsics import Resolver, logical_id_of
 DEFAULT_STACK_NAME = "content-service-local"
 DEFAULT_REGION = "eu-west-1"
 DEFAULT_ACCOUNT_ID = "123456789012"
+TABLE_TYPES = ("AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable")
+"""A global table is created locally as a table in this region; its replicas are the replicator's."""
 """moto's default account: S3 notifications and ARNs it produces use this id."""
 
 _RATE_PATTERN = re.compile(r"^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$")
@@ -203,13 +205,20 @@ def load_local_template(
 ) -> LocalTemplate:
     """Read ``path`` and derive every local resource and function from it."""
     document = load_template(path)
-    resources: dict[str, dict[str, Any]] = document["Resources"]
     resolver = Resolver(conditions=document.get("Conditions", {}))
     _seed_pseudo_parameters(resolver, stack_name, region, account_id)
     for name, parameter in document.get("Parameters", {}).items():
         if "Default" in parameter:
             resolver.refs[name] = parameter["Default"]
     resolver.refs.update(parameter_overrides or {})
+    # The stack these parameters make, as CloudFormation deploys it: resources whose Condition is
+    # false do not exist, and each Fn::If has taken its branch (a region's role decides both).
+    resources: dict[str, dict[str, Any]] = {
+        logical_id: resolver.choose({k: v for k, v in resource.items() if k != "Condition"})
+        for logical_id, resource in document["Resources"].items()
+        if "Condition" not in resource or resolver.condition(resource["Condition"])
+    }
+    globals_section = resolver.choose(document.get("Globals", {}))
 
     local = LocalTemplate(
         path=path,
@@ -224,7 +233,7 @@ def load_local_template(
         _seed_names(local, logical_id, resource, endpoint_url)
     for logical_id, resource in resources.items():
         _derive_resource(local, logical_id, resource)
-    globals_function = document.get("Globals", {}).get("Function", {})
+    globals_function = globals_section.get("Function", {})
     for logical_id, resource in resources.items():
         if resource.get("Type") == "AWS::Serverless::Function":
             local.functions[logical_id] = _function(local, logical_id, resource, globals_function)
@@ -253,7 +262,7 @@ def _seed_names(local: LocalTemplate, logical_id: str, resource: dict[str, Any],
     props = resource.get("Properties", {})
     refs, attrs = local.resolver.refs, local.resolver.attributes
     region, account = local.region, local.account_id
-    if kind == "AWS::DynamoDB::Table":
+    if kind in TABLE_TYPES:
         name = local.resolver.resolve(props.get("TableName")) or _default_name(local, logical_id)
         refs[logical_id] = name
         attrs[(logical_id, "Arn")] = f"arn:aws:dynamodb:{region}:{account}:table/{name}"
@@ -287,6 +296,10 @@ def _seed_names(local: LocalTemplate, logical_id: str, resource: dict[str, Any],
         refs[logical_id] = name
         attrs[(logical_id, "Arn")] = f"arn:aws:events:{region}:{account}:event-bus/{name}"
         attrs[(logical_id, "Name")] = name
+    elif kind == "AWS::IAM::Role":
+        # Locally nobody assumes roles; the ARN is only named (by a bucket's replication, say).
+        refs[logical_id] = _default_name(local, logical_id)
+        attrs[(logical_id, "Arn")] = f"arn:aws:iam::{account}:role/{refs[logical_id]}"
     elif kind == "AWS::Serverless::LayerVersion":
         refs[logical_id] = f"arn:aws:lambda:{region}:{account}:layer:{logical_id}:1"
     else:
@@ -295,7 +308,7 @@ def _seed_names(local: LocalTemplate, logical_id: str, resource: dict[str, Any],
 
 def _derive_resource(local: LocalTemplate, logical_id: str, resource: dict[str, Any]) -> None:
     kind = resource.get("Type", "")
-    if kind == "AWS::DynamoDB::Table":
+    if kind in TABLE_TYPES:
         local.tables[logical_id] = _table(local, logical_id, resource.get("Properties", {}))
     elif kind == "AWS::SQS::Queue":
         local.queues[logical_id] = _queue(local, logical_id, resource.get("Properties", {}))

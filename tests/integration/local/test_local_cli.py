@@ -98,3 +98,39 @@ def test_local_token_without_a_running_stack_fails_clearly(tmp_path: Path) -> No
     result = _cli(tmp_path, "local", "token", "--tenant", "tenant-a", "--user", "user-1")
     assert result.returncode == 1
     assert "no local stack is running" in result.stderr
+
+
+def test_fail_region_makes_the_api_answer_503_until_heal(tmp_path: Path) -> None:
+    env = {**os.environ, "CONTENT_SERVICE_HOME": str(tmp_path)}
+    process = subprocess.Popen(
+        [sys.executable, "-c", RUN_GROUP, "local", "up"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        state = _wait_for_state(tmp_path, process)
+        jwks = f"{state['api_url']}/v1/.well-known/jwks.json"
+        assert requests.get(jwks, timeout=10).status_code == 200
+        failed = _cli(tmp_path, "local", "fail-region", str(state["region"]))
+        assert failed.returncode == 0, failed.stderr
+        refused = requests.get(jwks, timeout=10)
+        assert refused.status_code == 503
+        assert refused.headers["Content-Type"] == "application/problem+json"
+        healed = _cli(tmp_path, "local", "heal")
+        assert healed.returncode == 0, healed.stderr
+        assert requests.get(jwks, timeout=10).status_code == 200
+        bad = _cli(tmp_path, "local", "fail-region", "not a region")
+        assert bad.returncode == 2
+        assert "not a region name" in bad.stderr
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=30)
+
+
+def test_fail_region_without_a_running_stack_fails_clearly(tmp_path: Path) -> None:
+    result = _cli(tmp_path, "local", "fail-region", "eu-west-1")
+    assert result.returncode == 1
+    assert "no local stack is running" in result.stderr

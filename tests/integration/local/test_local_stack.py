@@ -43,7 +43,7 @@ def stack(home: Path) -> Iterator[LocalStack]:
 
 def test_every_declared_table_exists_with_its_keys_indexes_and_stream(stack: LocalStack) -> None:
     endpoints = stack.endpoints
-    assert set(endpoints.tables) == _declared("AWS::DynamoDB::Table")
+    assert set(endpoints.tables) == _declared("AWS::DynamoDB::Table") | _declared("AWS::DynamoDB::GlobalTable")
     dynamodb = boto3.client("dynamodb")
     table = dynamodb.describe_table(TableName=endpoints.tables["Table"])["Table"]
     assert {k["AttributeName"]: k["KeyType"] for k in table["KeySchema"]} == {"pk": "HASH", "sk": "RANGE"}
