@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 from functools import cached_property, lru_cache
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -181,7 +182,8 @@ class Dependencies:
 
     @cached_property
     def metrics(self) -> Metrics:
-        return EmfMetrics(self.settings.metrics_namespace, self.settings.service_name)
+        local_log = Path(self.settings.local_metrics_file) if self.settings.local_metrics_file else None
+        return EmfMetrics(self.settings.metrics_namespace, self.settings.service_name, local_log)
 
     @cached_property
     def fan_out(self) -> FanOut:

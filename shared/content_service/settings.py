@@ -148,6 +148,9 @@ class Settings(BaseSettings):
     assistant_timeout_seconds: float = Field(
         default=25, gt=0, le=120, description="read timeout of one Bedrock call (the API answers within 29 s)"
     )
+    local_metrics_file: str = Field(
+        default="", description="the local stack: also append every figure here (content-service local metrics)"
+    )
     metrics_namespace: str = Field(
         default="ContentService",
         validation_alias=AliasChoices("POWERTOOLS_METRICS_NAMESPACE", "METRICS_NAMESPACE"),

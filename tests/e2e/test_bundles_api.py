@@ -203,3 +203,13 @@ def test_a_bundle_gets_the_tenants_zone_and_naming_another_zone_is_a_409(
     assert refused.status_code == 409, refused.text
     assert refused.headers["Content-Type"] == "application/problem+json"
     assert f"in zone {zone}, not {other}" in refused.json()["detail"]
+
+
+def test_the_local_stack_keeps_the_figures_local_metrics_shows(stack: LocalStack, catalog: Api, built: dict) -> None:
+    from content_service.local.metrics_view import read_summaries
+    from content_service.local.stack import LOCAL_METRICS_FILE
+
+    assert new_bundle(catalog, built["package_id"]).status_code == 201
+    shown = {(s.name, dict(s.dimensions).get("operation")) for s in read_summaries(stack.home / LOCAL_METRICS_FILE)}
+    assert ("ApiRequests", "create_bundle") in shown
+    assert ("BuildSucceeded", None) in shown

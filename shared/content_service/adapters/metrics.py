@@ -8,10 +8,14 @@ process, one function's flush cannot carry another's figures.
 
 from __future__ import annotations
 
+import json
+import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from content_service.service.outbox_ports import Metrics
 from content_service.service.telemetry import record_kms_call
@@ -20,9 +24,11 @@ from content_service.service.telemetry import record_kms_call
 class EmfMetrics:
     """The ``Metrics`` port on EMF: namespace and service dimension fixed, other dimensions per call."""
 
-    def __init__(self, namespace: str, service: str) -> None:
+    def __init__(self, namespace: str, service: str, local_log: Path | None = None) -> None:
         self._namespace = namespace
         self._service = service
+        # The local stack also appends each figure to a JSON-lines file `local metrics` reads.
+        self._local_log = local_log
 
     def count(self, name: str, value: float = 1, **dimensions: str) -> None:
         self._emit(name, MetricUnit.Count, value, dimensions)
@@ -37,6 +43,13 @@ class EmfMetrics:
         self._emit(name, MetricUnit.Bytes, value, dimensions)
 
     def _emit(self, name: str, unit: MetricUnit, value: float, dimensions: dict[str, str]) -> None:
+        if self._local_log is not None:
+            record = {"t": time.time(), "name": name, "unit": unit.value, "value": value, "dimensions": dimensions}
+            with _LOCAL_LOG_LOCK, self._local_log.open("a", encoding="utf-8") as log:
+                log.write(json.dumps(record, separators=(",", ":")) + "\n")
+        # single_metric writes even when POWERTOOLS_METRICS_DISABLED is set; honour it here.
+        if is_metrics_disabled():
+            return
         with single_metric(
             name=name,
             unit=unit,
@@ -47,6 +60,7 @@ class EmfMetrics:
             pass
 
 
+_LOCAL_LOG_LOCK = threading.Lock()
 _STARTED = "content_service_started"
 
 

@@ -157,6 +157,7 @@ def register(app: typer.Typer) -> None:
         print(minted)  # noqa: T201
 
     _register_faults(local_app)
+    _register_metrics(local_app)
     app.add_typer(local_app, name="local")
 
 
@@ -187,6 +188,45 @@ def _register_faults(local_app: typer.Typer) -> None:
 
         still = FaultSwitch(_running_home()).heal(region)
         console.print(f"failed regions: {', '.join(sorted(still)) or 'none'}")
+
+
+def _register_metrics(local_app: typer.Typer) -> None:
+    @local_app.command("metrics")
+    def metrics(
+        watch: Annotated[bool, typer.Option(help="refresh every 2 s until Ctrl-C")] = False,
+        minutes: Annotated[int, typer.Option(min=1, help="only the last N minutes")] = 60,
+    ) -> None:
+        """The figures the running local stack's functions emitted (what the dashboards would show)."""
+        import time
+
+        from content_service.local.metrics_view import read_summaries
+        from content_service.local.stack import LOCAL_METRICS_FILE
+
+        path = _running_home() / LOCAL_METRICS_FILE
+
+        def table() -> Table:
+            shown = Table(title=f"content-service figures, last {minutes} min ({path})")
+            for column in ("figure", "dimensions", "unit", "values", "sum", "p95", "latest"):
+                shown.add_column(column, justify="right" if column in ("values", "sum", "p95", "latest") else "left")
+            for s in read_summaries(path, since=time.time() - 60 * minutes):
+                dims = ", ".join(f"{k}={v}" for k, v in s.dimensions if k != "service")
+                shown.add_row(
+                    s.name, dims, s.unit, str(len(s.values)), f"{s.total:g}", f"{s.p95:g}", f"{s.values[-1]:g}"
+                )
+            return shown
+
+        if not watch:
+            console.print(table())
+            return
+        from rich.live import Live
+
+        with Live(table(), console=console, refresh_per_second=1) as live:
+            try:
+                while True:
+                    time.sleep(2)
+                    live.update(table())
+            except KeyboardInterrupt:
+                pass
 
 
 def _running_home() -> Path:

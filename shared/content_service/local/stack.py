@@ -65,6 +65,9 @@ __all__ = ["Endpoints", "LocalStack", "RunningStack", "StackAlreadyRunningError"
 
 logger = logging.getLogger(__name__)
 
+#: Where the stack's functions append their figures (JSON lines), in the state directory.
+LOCAL_METRICS_FILE = "metrics.jsonl"
+
 #: The template's Lambda TOKEN authorizer, whose settings the local gateway verifies tokens with.
 AUTHORIZER_FUNCTION = "AuthorizerFunction"
 
@@ -229,6 +232,8 @@ class LocalStack:
         self._start_s3_front(endpoint)
         # moto signs a KMS DIGEST message wrongly, so tokens are signed RAW (up to 4096 bytes) locally.
         self.environment["SIGNING_DIGEST_LARGE_MESSAGES"] = "false"
+        # What CloudWatch would get from the EMF lines, for `content-service local metrics`.
+        self.environment["LOCAL_METRICS_FILE"] = str(self.home / LOCAL_METRICS_FILE)
         self._moto.apply_environment(self.environment)
         # The dev issuer plays Cognito (and its pre-token trigger) for the authorizer's own rules.
         self.token_rules = TokenRules.from_environment(template.environment_for(AUTHORIZER_FUNCTION))
