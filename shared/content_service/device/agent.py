@@ -13,6 +13,7 @@ rule of its own; each part calls only downward:
 - ``licences``: which licence a bundle holds and whether it opens now;
 - ``downloads``: manifest and containers, resumed;
 - ``sync``: the feed, the signed status, revocations (tombstone, then removal);
+- ``renewals``: licences renewed before expiry and on ``licence.renewed``, with back-off;
 - ``mount``: decrypt-on-read access under the licence.
 
 Content is decrypted on read, in memory; nothing plaintext is written to disk.
@@ -22,7 +23,9 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import json
+import random
 import threading
 import time
 import uuid
@@ -59,6 +62,7 @@ from content_service.device.http import DeviceApi, Link, Progress
 from content_service.device.licences import LicenceRules
 from content_service.device.mount import MountedBundle
 from content_service.device.outbox import FlushResult, Outbox
+from content_service.device.renewals import RenewalOutcome, RenewalPolicy, Renewals
 from content_service.device.reports import REFUSALS, Reporter
 from content_service.device.state import DeviceState
 from content_service.device.store import BundleFiles, DeviceRecord, DeviceStore
@@ -157,6 +161,8 @@ class DeviceAgent:
         statement_sink: StatementSink | None = None,
         outbox_retention: timedelta = timedelta(days=7),
         offline_retry_seconds: float = OFFLINE_RETRY_SECONDS,
+        renewal: RenewalPolicy | None = None,
+        renewal_draw: Callable[[], float] = random.random,
     ) -> None:
         self.store = store.ensure()
         clock_sources: dict[str, Any] = {}
@@ -172,6 +178,8 @@ class DeviceAgent:
         # so a bundle is never opened halfway through its removal.
         self._lock = threading.RLock()
         self.statement_sink = statement_sink
+        self.renewal_policy = renewal or RenewalPolicy()
+        self._renewal_draw = renewal_draw
         self.outbox = Outbox(store.outbox_path, clock=self.clock.now, retention=outbox_retention)
         # The back-off runs on the monotonic clock: trusted time may be corrected back by a sync.
         self.link = Link(monotonic or time.monotonic, offline_retry_seconds)
@@ -210,6 +218,15 @@ class DeviceAgent:
                 remove=self.remove,
                 held=self.store.bundle_ids,
             ),
+        )
+        parts.renewals = Renewals(
+            parts.licences,
+            self.clock,
+            held=self._licensed,
+            renew=self.fetch_licence,
+            refused=self._renewal_refused,
+            policy=self.renewal_policy,
+            draw=self._renewal_draw,
         )
         self._parts = parts
         return parts
@@ -405,9 +422,26 @@ class DeviceAgent:
 
     # ------------------------------------------------------------ sync
     def sync_once(self) -> SyncResult:
-        """Pull the sync feed, verify its signed status, remove revoked bundles, acknowledge."""
+        """Pull the sync feed, verify its signed status, remove revoked bundles, acknowledge;
+        then renew the licences the feed announced as renewed and those in their renewal window."""
         with self._lock:
-            return self.parts.syncer.sync_once()
+            result = self.parts.syncer.sync_once()
+            announced = [c.bundle_id for c in result.changes if c.type == "licence.renewed" and not c.removed]
+            return dataclasses.replace(result, renewals=self.parts.renewals.run(announced=announced))
+
+    def renew_licences(self) -> list[RenewalOutcome]:
+        """Renew every held licence in its renewal window (not waiting out a back-off); one try each."""
+        with self._lock:
+            return self.parts.renewals.run()
+
+    def _licensed(self) -> list[str]:
+        return [b for b in self.store.bundle_ids() if self.store.bundle(b).licence.is_file()]
+
+    def _renewal_refused(self, bundle_id: str) -> None:
+        """A renewal the service refused: unmount now; a sync applies the signed revocation (removal)."""
+        self.unmount(bundle_id)
+        with contextlib.suppress(Offline, ApiError, StatusForged, UntrustedKey):
+            self.parts.syncer.sync_once()
 
     def sync_state(self) -> SyncState:
         """What the device last learnt from its feed: cursor, last seq, status time, available bundles."""
@@ -497,7 +531,7 @@ class DeviceAgent:
         return all(files.container(str(p["package_id"]), int(p["version"])).is_file() for p in manifest["packages"])
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Parts:
     """The parts of an enrolled device, composed once (see the module docstring)."""
 
@@ -507,6 +541,7 @@ class _Parts:
     licences: LicenceRules
     downloads: Downloads
     syncer: Syncer
+    renewals: Renewals = dataclasses.field(init=False)
 
 
 def _peek_claims(files: BundleFiles) -> dict[str, Any] | None:

@@ -21,6 +21,7 @@ LAYERS = [
     "licences",
     "downloads",
     "sync",
+    "renewals",
     "mount",
     "agent",
     # Features on top of the composed agent.
