@@ -43,7 +43,10 @@ def _service_days_later(monkeypatch: pytest.MonkeyPatch, days: float) -> None:
 
 
 def test_a_licence_is_renewed_before_expiry_and_the_device_stays_usable_offline_afterwards(
-    device: DeviceAgent, bundle: dict[str, Any], device_time: DeviceTime, monkeypatch: pytest.MonkeyPatch
+    device: DeviceAgent,  # noqa: F811 - the fixtures imported above
+    bundle: dict[str, Any],  # noqa: F811
+    device_time: DeviceTime,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     bundle_id = bundle["bundle_id"]
     package_id = bundle["packages"][0]["package_id"]
