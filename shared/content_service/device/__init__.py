@@ -42,6 +42,7 @@ from content_service.device.errors import (
     LicenceUnknown,
     NotEnrolled,
     Offline,
+    OutboxFull,
     StatusForged,
     TamperDetected,
 )
@@ -73,6 +74,7 @@ __all__ = [
     "NotEnrolled",
     "Offline",
     "Outbox",
+    "OutboxFull",
     "RenewalOutcome",
     "RenewalPolicy",
     "StatusForged",
