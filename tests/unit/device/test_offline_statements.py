@@ -24,8 +24,8 @@ from content_service.device.errors import OutboxFull
 from content_service.device.outbox import Outbox, OutboxItem
 from tests.unit.device.conftest import DAY, FakeTime
 
-STATEMENTS = 3000
-CRASH_AFTER = 1234
+STATEMENTS = 2000
+CRASH_AFTER = 777
 
 
 class FakeLrs:
@@ -86,7 +86,7 @@ def test_a_week_offline_then_a_crash_mid_flush_loses_nothing_and_duplicates_noth
     path = tmp_path / "outbox.sqlite3"
     box = Outbox(path, clock=fake_time.time)
     queued = []
-    # Seven days offline: a statement every ~3 minutes, day and night, with a purge each hour.
+    # Seven days offline: a statement every ~5 minutes, day and night, purging as it goes.
     step = 7 * DAY / STATEMENTS
     for n in range(STATEMENTS):
         statement_id = f"00000000-0000-4000-8000-{n:012d}"
