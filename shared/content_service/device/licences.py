@@ -27,6 +27,7 @@ from content_service.device.reports import Reporter, manifest_evidence
 from content_service.device.state import DeviceState
 from content_service.device.store import DeviceStore, write_private
 from content_service.device.trust import Trust
+from content_service.domain.errors import DomainError
 from content_service.domain.licence import check_licence_use
 
 DEFAULT_STATUS_INTERVAL = 12 * 3600
@@ -112,6 +113,20 @@ class LicenceRules:
         # The licence was signed at server_time, so now cannot be earlier, whatever the floor says.
         self._clock.observe_server_time(float(claims["server_time"]))
         return claims
+
+    def peek(self, bundle_id: str) -> dict[str, Any] | None:
+        """The stored licence's verified claims, or ``None``: no tombstone, no report, no index check.
+
+        For deciding *when* to renew (``renewals``), which must not queue a tamper report on every
+        sync; opening still goes through ``load``, which reports.
+        """
+        if bundle_id in self._state.tombstones():
+            return None
+        files = self._store.bundle(bundle_id)
+        try:
+            return self._trust.licence(bundle_id, files.licence.read_bytes().decode("ascii"))
+        except (OSError, TokenError, UnicodeError, DomainError):
+            return None
 
     def forget(self, bundle_id: str) -> None:
         self._state.forget_licence(bundle_id)

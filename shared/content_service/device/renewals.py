@@ -150,11 +150,8 @@ class Renewals:
         return RenewalOutcome(bundle_id, outcome, detail, retry_at)
 
     def _claims(self, bundle_id: str) -> Mapping[str, Any] | None:
-        try:
-            return self._licences.load(bundle_id)
-        except DomainError:
-            # No licence, a tombstone, an untrusted state: nothing this module can renew.
-            return None
+        # No licence, a tombstone, one that does not verify: nothing to renew (opening reports it).
+        return self._licences.peek(bundle_id)
 
 
 __all__ = ["RenewalOutcome", "RenewalPolicy", "Renewals"]

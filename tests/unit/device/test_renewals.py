@@ -140,3 +140,16 @@ def test_a_renewed_licence_keeps_the_bundle_open_offline_past_the_old_grace(
     fake_time.advance(int(old["exp"]) + int(old["offline_grace"]) - fake_time.time() + 3600)
     with offline.mount(bundle_id) as mounted:
         assert mounted.read("pkg_welcome", "index.html").startswith(b"<!doctype html>")
+
+
+def test_a_tampered_stored_licence_is_not_renewed_and_not_reported_on_every_sync(
+    ready: DeviceAgent, bundle_id: str, fake_time: FakeTime, service: FakeService
+) -> None:
+    licence = ready.store.bundle(bundle_id).licence
+    token = licence.read_text("ascii")
+    licence.write_text(token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB"), "ascii")
+    fake_time.advance(4 * DAY)
+    assert ready.renew_licences() == []
+    ready.sync_once()
+    assert ready.outbox.pending("tamper") == [] and ready.outbox.sent("tamper") == []
+    assert service.tamper_reports == []
