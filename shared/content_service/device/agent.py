@@ -230,7 +230,7 @@ class DeviceAgent:
             self.clock,
             held=self._licensed,
             renew=self.fetch_licence,
-            refused=self._renewal_refused,
+            refused=self.unmount,
             policy=self.renewal_policy,
             draw=self._renewal_draw,
         )
@@ -434,25 +434,37 @@ class DeviceAgent:
     # ------------------------------------------------------------ sync
     def sync_once(self) -> SyncResult:
         """Pull the sync feed, verify its signed status, remove revoked bundles, acknowledge;
-        then renew the licences the feed announced as renewed and those in their renewal window."""
+        then renew the licences the feed announced as renewed and those in their renewal window.
+
+        A renewal the service refused unmounts its bundle; a second sync then applies the signed
+        revocation, and its changes are part of the result.
+        """
         with self._lock:
             result = self.parts.syncer.sync_once()
             announced = [c.bundle_id for c in result.changes if c.type == "licence.renewed" and not c.removed]
-            return dataclasses.replace(result, renewals=self.parts.renewals.run(announced=announced))
+            renewals = self.parts.renewals.run(announced=announced)
+            result = dataclasses.replace(result, renewals=renewals)
+            if any(o.outcome == "refused" for o in renewals):
+                result = _merged(result, self._sync_after_refusal())
+            return result
 
     def renew_licences(self) -> list[RenewalOutcome]:
         """Renew every held licence in its renewal window (not waiting out a back-off); one try each."""
         with self._lock:
-            return self.parts.renewals.run()
+            outcomes = self.parts.renewals.run()
+            if any(o.outcome == "refused" for o in outcomes):
+                self._sync_after_refusal()
+            return outcomes
 
     def _licensed(self) -> list[str]:
         return [b for b in self.store.bundle_ids() if self.store.bundle(b).licence.is_file()]
 
-    def _renewal_refused(self, bundle_id: str) -> None:
-        """A renewal the service refused: unmount now; a sync applies the signed revocation (removal)."""
-        self.unmount(bundle_id)
-        with contextlib.suppress(Offline, ApiError, StatusForged, UntrustedKey):
-            self.parts.syncer.sync_once()
+    def _sync_after_refusal(self) -> SyncResult | None:
+        """A sync that applies the revocation behind a refused renewal (best effort: offline, later)."""
+        try:
+            return self.parts.syncer.sync_once()
+        except (Offline, ApiError, StatusForged, UntrustedKey):
+            return None
 
     def sync_state(self) -> SyncState:
         """What the device last learnt from its feed: cursor, last seq, status time, available bundles."""
@@ -572,6 +584,19 @@ class _Parts:
     downloads: Downloads
     syncer: Syncer
     renewals: Renewals = dataclasses.field(init=False)
+
+
+def _merged(first: SyncResult, then: SyncResult | None) -> SyncResult:
+    """One result for two syncs in a row (the second one's state is the latest)."""
+    if then is None:
+        return first
+    return dataclasses.replace(
+        then,
+        changes=first.changes + then.changes,
+        removed=first.removed + [b for b in then.removed if b not in first.removed],
+        pages=first.pages + then.pages,
+        renewals=first.renewals,
+    )
 
 
 def _peek_claims(files: BundleFiles) -> dict[str, Any] | None:
