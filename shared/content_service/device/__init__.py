@@ -14,7 +14,8 @@ Read the modules bottom-up; each calls only the ones above it:
 - ``reports.Reporter``: tamper reports with evidence, and ``device.status_forged`` signals.
 - ``content.ContentChecks``: manifest, licence binding, containers, segments.
 - ``licences.LicenceRules``: which licence a bundle holds, tombstones, whether it opens now.
-- ``downloads.Downloads``; ``sync.Syncer`` and ``SyncLoop``; ``mount.MountedBundle``.
+- ``downloads.Downloads``; ``sync.Syncer`` and ``SyncLoop``; ``renewals.Renewals`` (before expiry,
+  on ``licence.renewed``, back-off with jitter); ``mount.MountedBundle``.
 - ``agent.DeviceAgent``: composes them; the Python API.
 
 The threat model these parts answer is docs/threat-model.md.
@@ -41,12 +42,14 @@ from content_service.device.errors import (
     LicenceUnknown,
     NotEnrolled,
     Offline,
+    OutboxFull,
     StatusForged,
     TamperDetected,
 )
 from content_service.device.http import HttpStatementSink
 from content_service.device.mount import MountedBundle
 from content_service.device.outbox import Outbox
+from content_service.device.renewals import RenewalOutcome, RenewalPolicy
 from content_service.device.state import DeviceState
 from content_service.device.store import DeviceStore
 from content_service.device.sync import SyncLoop, SyncResult
@@ -71,6 +74,9 @@ __all__ = [
     "NotEnrolled",
     "Offline",
     "Outbox",
+    "OutboxFull",
+    "RenewalOutcome",
+    "RenewalPolicy",
     "StatusForged",
     "StatusSource",
     "SyncLoop",

@@ -13,6 +13,7 @@ rule of its own; each part calls only downward:
 - ``licences``: which licence a bundle holds and whether it opens now;
 - ``downloads``: manifest and containers, resumed;
 - ``sync``: the feed, the signed status, revocations (tombstone, then removal);
+- ``renewals``: licences renewed before expiry and on ``licence.renewed``, with back-off;
 - ``mount``: decrypt-on-read access under the licence.
 
 Content is decrypted on read, in memory; nothing plaintext is written to disk.
@@ -22,7 +23,9 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import json
+import random
 import threading
 import time
 import uuid
@@ -58,7 +61,8 @@ from content_service.device.errors import (
 from content_service.device.http import DeviceApi, Link, Progress
 from content_service.device.licences import LicenceRules
 from content_service.device.mount import MountedBundle
-from content_service.device.outbox import FlushResult, Outbox
+from content_service.device.outbox import DEFAULT_MAX_BYTES, FlushResult, Outbox, OutboxUsage
+from content_service.device.renewals import RenewalOutcome, RenewalPolicy, Renewals
 from content_service.device.reports import REFUSALS, Reporter
 from content_service.device.state import DeviceState
 from content_service.device.store import BundleFiles, DeviceRecord, DeviceStore
@@ -67,6 +71,9 @@ from content_service.device.trust import MANIFEST_TYPE, KeySetChange, Trust, Unt
 
 #: After a failed attempt to reach the service, opening content stays offline this long before trying again.
 OFFLINE_RETRY_SECONDS = 60.0
+
+#: The namespace of statement ids derived from a caller's key (``record_statement(key=...)``).
+STATEMENT_NAMESPACE = uuid.UUID("6f1c1f52-4d0e-5b8a-9a57-3c1e0f6d2b11")
 
 #: ``sink(statement_id, statement)``: deliver one xAPI statement by id (PUT semantics), raise to retry later.
 StatementSink = Callable[[str, Mapping[str, Any]], Mapping[str, Any] | None]
@@ -156,7 +163,10 @@ class DeviceAgent:
         status_source: StatusSource | None = None,
         statement_sink: StatementSink | None = None,
         outbox_retention: timedelta = timedelta(days=7),
+        outbox_max_bytes: int = DEFAULT_MAX_BYTES,
         offline_retry_seconds: float = OFFLINE_RETRY_SECONDS,
+        renewal: RenewalPolicy | None = None,
+        renewal_draw: Callable[[], float] = random.random,
     ) -> None:
         self.store = store.ensure()
         clock_sources: dict[str, Any] = {}
@@ -172,7 +182,11 @@ class DeviceAgent:
         # so a bundle is never opened halfway through its removal.
         self._lock = threading.RLock()
         self.statement_sink = statement_sink
-        self.outbox = Outbox(store.outbox_path, clock=self.clock.now, retention=outbox_retention)
+        self.renewal_policy = renewal or RenewalPolicy()
+        self._renewal_draw = renewal_draw
+        self.outbox = Outbox(
+            store.outbox_path, clock=self.clock.now, retention=outbox_retention, max_bytes=outbox_max_bytes
+        )
         # The back-off runs on the monotonic clock: trusted time may be corrected back by a sync.
         self.link = Link(monotonic or time.monotonic, offline_retry_seconds)
         self.reporter = Reporter(self.outbox, lambda: self.api, lambda: self.device_id, self.link)
@@ -211,13 +225,24 @@ class DeviceAgent:
                 held=self.store.bundle_ids,
             ),
         )
+        parts.renewals = Renewals(
+            parts.licences,
+            self.clock,
+            held=self._licensed,
+            renew=self.fetch_licence,
+            refused=self.unmount,
+            policy=self.renewal_policy,
+            draw=self._renewal_draw,
+        )
         self._parts = parts
         return parts
 
     @property
     def parts(self) -> _Parts:
         if self._parts is None:
-            raise NotEnrolled(f"no device is enrolled in {self.store.home}; run `content-service device enroll`")
+            raise NotEnrolled(
+                f"no device is enrolled in {self.store.home}; run `content-service device enroll`"
+            )
         return self._parts
 
     @property
@@ -332,7 +357,8 @@ class DeviceAgent:
         except ApiError as error:
             if error.status in REFUSALS:
                 raise LicenceRevoked(
-                    f"the service refused a licence for {bundle_id} (HTTP {error.status})", status=error.status
+                    f"the service refused a licence for {bundle_id} (HTTP {error.status})",
+                    status=error.status,
                 ) from error
             raise
         return licences.keep(bundle_id, str(answer["license"]))
@@ -380,7 +406,9 @@ class DeviceAgent:
                     reader = ContainerReader(handle, checked.keys[(package_id, version)], size=size)
                 except ContainerError as error:
                     handle.close()
-                    raise self.reporter.tamper(bundle_id, "container", f"{package_id} v{version}: {error}") from error
+                    raise self.reporter.tamper(
+                        bundle_id, "container", f"{package_id} v{version}: {error}"
+                    ) from error
                 mounted._add(package_id, version, handle, reader)
         except BaseException:
             mounted.close()
@@ -405,23 +433,67 @@ class DeviceAgent:
 
     # ------------------------------------------------------------ sync
     def sync_once(self) -> SyncResult:
-        """Pull the sync feed, verify its signed status, remove revoked bundles, acknowledge."""
+        """Pull the sync feed, verify its signed status, remove revoked bundles, acknowledge;
+        then renew the licences the feed announced as renewed and those in their renewal window.
+
+        A renewal the service refused unmounts its bundle; a second sync then applies the signed
+        revocation, and its changes are part of the result.
+        """
         with self._lock:
+            result = self.parts.syncer.sync_once()
+            announced = [c.bundle_id for c in result.changes if c.type == "licence.renewed" and not c.removed]
+            renewals = self.parts.renewals.run(announced=announced)
+            result = dataclasses.replace(result, renewals=renewals)
+            if any(o.outcome == "refused" for o in renewals):
+                result = _merged(result, self._sync_after_refusal())
+            return result
+
+    def renew_licences(self) -> list[RenewalOutcome]:
+        """Renew every held licence in its renewal window (not waiting out a back-off); one try each."""
+        with self._lock:
+            outcomes = self.parts.renewals.run()
+            if any(o.outcome == "refused" for o in outcomes):
+                self._sync_after_refusal()
+            return outcomes
+
+    def _licensed(self) -> list[str]:
+        return [b for b in self.store.bundle_ids() if self.store.bundle(b).licence.is_file()]
+
+    def _sync_after_refusal(self) -> SyncResult | None:
+        """A sync that applies the revocation behind a refused renewal (best effort: offline, later)."""
+        try:
             return self.parts.syncer.sync_once()
+        except (Offline, ApiError, StatusForged, UntrustedKey):
+            return None
 
     def sync_state(self) -> SyncState:
         """What the device last learnt from its feed: cursor, last seq, status time, available bundles."""
         return SyncState.of(self.parts.state.read())
 
     # ------------------------------------------------------------ outbox
-    def record_statement(self, statement: Mapping[str, Any]) -> str:
-        """Queue an xAPI statement (offline is fine); returns its id. Queuing an id twice keeps one."""
+    def record_statement(self, statement: Mapping[str, Any], *, key: str | None = None) -> str:
+        """Queue an xAPI statement (offline is fine); returns its id. Queuing an id twice keeps one.
+
+        The id is the statement's own ``id``; else, with ``key`` (the caller's name for the event,
+        e.g. ``attempt-7/completed``), a UUIDv5 of this device and the key, so recording the same
+        event again after a crash yields the same id; else a fresh UUID. ``OutboxFull`` when the
+        outbox is at its disk cap (nothing queued is dropped; docs/offline-statements.md).
+        """
         body = dict(statement)
-        statement_id = str(body.get("id") or uuid.uuid4())
+        if body.get("id"):
+            statement_id = str(body["id"])
+        elif key is not None:
+            statement_id = str(uuid.uuid5(STATEMENT_NAMESPACE, f"{self.device_id}/{key}"))
+        else:
+            statement_id = str(uuid.uuid4())
         body["id"] = statement_id
         body.setdefault("timestamp", datetime.fromtimestamp(self.clock.now(), UTC).isoformat())
         self.outbox.put("statement", statement_id, body)
         return statement_id
+
+    def outbox_usage(self) -> OutboxUsage:
+        """How full the outbox is (what to tell the learner: ``nearly_full``, the oldest unsent)."""
+        return self.outbox.usage()
 
     def flush(self, statement_sink: StatementSink | None = None) -> dict[str, FlushResult]:
         """Send queued tamper reports and signals to the API and statements to the sink; then purge.
@@ -440,7 +512,9 @@ class DeviceAgent:
     def _check(self, bundle_id: str, *, deep: bool) -> Checked:
         files = self.store.bundle(bundle_id)
         if not files.manifest.is_file():
-            raise BundleNotFound(f"bundle {bundle_id} is not on this device; download it first", bundle_id=bundle_id)
+            raise BundleNotFound(
+                f"bundle {bundle_id} is not on this device; download it first", bundle_id=bundle_id
+            )
         # A bundle that is here again after its revocation (a restored folder) meets its tombstone.
         licence = self._licence(bundle_id)
         return self.parts.checks.bundle(bundle_id, files, licence, deep=deep)
@@ -494,10 +568,12 @@ class DeviceAgent:
             manifest = verify(files.manifest.read_text("ascii"), self.record.jwks, typ=MANIFEST_TYPE)
         except (TokenError, UnicodeError, DeviceError):
             return False
-        return all(files.container(str(p["package_id"]), int(p["version"])).is_file() for p in manifest["packages"])
+        return all(
+            files.container(str(p["package_id"]), int(p["version"])).is_file() for p in manifest["packages"]
+        )
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Parts:
     """The parts of an enrolled device, composed once (see the module docstring)."""
 
@@ -507,6 +583,20 @@ class _Parts:
     licences: LicenceRules
     downloads: Downloads
     syncer: Syncer
+    renewals: Renewals = dataclasses.field(init=False)
+
+
+def _merged(first: SyncResult, then: SyncResult | None) -> SyncResult:
+    """One result for two syncs in a row (the second one's state is the latest)."""
+    if then is None:
+        return first
+    return dataclasses.replace(
+        then,
+        changes=first.changes + then.changes,
+        removed=first.removed + [b for b in then.removed if b not in first.removed],
+        pages=first.pages + then.pages,
+        renewals=first.renewals,
+    )
 
 
 def _peek_claims(files: BundleFiles) -> dict[str, Any] | None:

@@ -47,7 +47,11 @@ class ContentChecks:
     """The content checks of one device (its trust, its reporter, its private key)."""
 
     def __init__(
-        self, trust: Trust, reporter: Reporter, private_key: Callable[[], X25519PrivateKey], device_id: Callable[[], str]
+        self,
+        trust: Trust,
+        reporter: Reporter,
+        private_key: Callable[[], X25519PrivateKey],
+        device_id: Callable[[], str],
     ) -> None:
         self._trust = trust
         self._reporter = reporter
@@ -97,15 +101,21 @@ class ContentChecks:
         wrapped = {(str(k["package_id"]), int(k["version"])): str(k["jwe"]) for k in licence.get("keys", [])}
         jwe = wrapped.get((package_id, version))
         if jwe is None:
-            raise self._reporter.tamper(bundle_id, "license", f"the licence carries no key for {package_id} v{version}")
+            raise self._reporter.tamper(
+                bundle_id, "license", f"the licence carries no key for {package_id} v{version}"
+            )
         try:
-            return unwrap_content_key(jwe, self._private_key(), bundle_id=bundle_id, device_id=self._device_id())
+            return unwrap_content_key(
+                jwe, self._private_key(), bundle_id=bundle_id, device_id=self._device_id()
+            )
         except LicenceKeyError as error:
             raise self._reporter.tamper(
                 bundle_id, "license", f"the content key of {package_id} v{version}: {error}"
             ) from error
 
-    def segments(self, bundle_id: str, files: BundleFiles, package_id: str, version: int, size: int, key: bytes) -> int:
+    def segments(
+        self, bundle_id: str, files: BundleFiles, package_id: str, version: int, size: int, key: bytes
+    ) -> int:
         """Authenticate every segment and check every file hash of one container; return its file count."""
         with open(files.container(package_id, version), "rb") as handle:
             try:
@@ -114,15 +124,17 @@ class ContentChecks:
             except ContainerError as error:
                 # The file has the signed SHA-256 (checked first), so the service's own container is
                 # bad: reported, but the evidence would not contradict what the service stored.
-                raise self._reporter.tamper(bundle_id, "container", f"{package_id} v{version}: {error}") from error
+                raise self._reporter.tamper(
+                    bundle_id, "container", f"{package_id} v{version}: {error}"
+                ) from error
             return len(reader.files())
 
-    def bundle(
-        self, bundle_id: str, files: BundleFiles, licence: dict[str, Any], *, deep: bool
-    ) -> Checked:
+    def bundle(self, bundle_id: str, files: BundleFiles, licence: dict[str, Any], *, deep: bool) -> Checked:
         """Everything that must hold before content is opened; ``deep`` also opens every segment."""
         manifest_bytes = files.manifest.read_bytes()
-        manifest = self.manifest(bundle_id, manifest_bytes, expected_sha256=str(licence.get("content_hash", "")) or None)
+        manifest = self.manifest(
+            bundle_id, manifest_bytes, expected_sha256=str(licence.get("content_hash", "")) or None
+        )
         self.content_hash(bundle_id, licence, manifest_bytes)
         keys: dict[tuple[str, int], bytes] = {}
         containers = []
@@ -133,7 +145,9 @@ class ContentChecks:
             self.container_file(bundle_id, files, package_id, version, package["container"])
             keys[(package_id, version)] = self.unwrap(bundle_id, licence, package_id, version)
             if deep:
-                file_count += self.segments(bundle_id, files, package_id, version, size, keys[(package_id, version)])
+                file_count += self.segments(
+                    bundle_id, files, package_id, version, size, keys[(package_id, version)]
+                )
             containers.append((package_id, version, size, files))
         return Checked(manifest, licence, keys, containers, file_count)
 

@@ -75,7 +75,9 @@ class Downloads:
     ) -> None:
         partial = files.partial(package_id, version)
         size = int(str(container["size"]))
-        fetch_resumable(self._session(), urls[(package_id, version)], partial, size, name=package_id, progress=progress)
+        fetch_resumable(
+            self._session(), urls[(package_id, version)], partial, size, name=package_id, progress=progress
+        )
         expected, found = str(container["sha256"]), sha256_file(partial)
         if not hmac.compare_digest(found, expected):
             # The bytes are not the signed container. Start the next attempt from zero.

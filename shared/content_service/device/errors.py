@@ -64,6 +64,16 @@ class Offline(DeviceError):
     status = 503
 
 
+class OutboxFull(DeviceError):
+    """The statements outbox reached its disk cap: nothing queued is dropped, the new statement is refused.
+
+    Sending the queue (being online once) frees the space; docs/offline-statements.md.
+    """
+
+    title = "The device cannot record more learning activity until it is online"
+    status = 507
+
+
 class LicenceRevoked(LicenceRefused):
     """Online, the service refused a fresh licence: the bundle or the device was revoked."""
 

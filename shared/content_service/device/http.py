@@ -52,10 +52,11 @@ class DeviceApi(ApiClient):
             raise ApiError(response.status_code, problem)
         return response
 
-
     def sync_with_nonce(self, device_id: str, cursor: str | None, limit: int, nonce: str) -> dict[str, Any]:
         """One page of the sync feed whose signed status must echo ``nonce``."""
-        params = {k: v for k, v in {"cursor": cursor, "limit": limit, "nonce": nonce}.items() if v is not None}
+        params = {
+            k: v for k, v in {"cursor": cursor, "limit": limit, "nonce": nonce}.items() if v is not None
+        }
         return self._request("GET", f"/v1/devices/{device_id}/sync", params=params).json()
 
     def report_tamper_evidence(

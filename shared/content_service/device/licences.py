@@ -27,6 +27,7 @@ from content_service.device.reports import Reporter, manifest_evidence
 from content_service.device.state import DeviceState
 from content_service.device.store import DeviceStore, write_private
 from content_service.device.trust import Trust
+from content_service.domain.errors import DomainError
 from content_service.domain.licence import check_licence_use
 
 DEFAULT_STATUS_INTERVAL = 12 * 3600
@@ -57,7 +58,9 @@ class LicenceRules:
         try:
             claims = self._trust.licence(bundle_id, token)
         except TokenError as error:
-            raise self._reporter.tamper(bundle_id, "license", f"a fetched licence does not verify: {error}") from error
+            raise self._reporter.tamper(
+                bundle_id, "license", f"a fetched licence does not verify: {error}"
+            ) from error
         files = self._store.bundle_dir(bundle_id)
         if files.manifest.is_file():
             manifest = files.manifest.read_bytes()
@@ -73,7 +76,11 @@ class LicenceRules:
         write_private(files.licence, token.encode("ascii"))
         self._state.index_licence(
             bundle_id,
-            {"sha256": sha256(token.encode("ascii")), "jti": str(claims.get("jti", "")), "server_time": int(claims["server_time"])},
+            {
+                "sha256": sha256(token.encode("ascii")),
+                "jti": str(claims.get("jti", "")),
+                "server_time": int(claims["server_time"]),
+            },
         )
         return claims
 
@@ -82,16 +89,22 @@ class LicenceRules:
         self.refuse_if_revoked(bundle_id)
         files = self._store.bundle(bundle_id)
         if not files.licence.is_file():
-            raise BundleNotFound(f"no licence for {bundle_id} on this device; fetch one first", bundle_id=bundle_id)
+            raise BundleNotFound(
+                f"no licence for {bundle_id} on this device; fetch one first", bundle_id=bundle_id
+            )
         data = files.licence.read_bytes()
         try:
             claims = self._trust.licence(bundle_id, data.decode("ascii"))
         except (TokenError, UnicodeError) as error:
-            raise self._reporter.tamper(bundle_id, "license", f"the stored licence does not verify: {error}") from error
+            raise self._reporter.tamper(
+                bundle_id, "license", f"the stored licence does not verify: {error}"
+            ) from error
         reason = self._state.untrusted()
         if reason:
             # A lost state lost its licence index too: the state, not the licence, is the problem.
-            raise ClockUntrusted(f"the device's state cannot be trusted ({reason}); connect once to restore it")
+            raise ClockUntrusted(
+                f"the device's state cannot be trusted ({reason}); connect once to restore it"
+            )
         entry = self._state.licence_entry(bundle_id)
         if entry is None or not hmac.compare_digest(str(entry.get("sha256", "")), sha256(data)):
             raise LicenceUnknown(
@@ -100,6 +113,20 @@ class LicenceRules:
         # The licence was signed at server_time, so now cannot be earlier, whatever the floor says.
         self._clock.observe_server_time(float(claims["server_time"]))
         return claims
+
+    def peek(self, bundle_id: str) -> dict[str, Any] | None:
+        """The stored licence's verified claims, or ``None``: no tombstone, no report, no index check.
+
+        For deciding *when* to renew (``renewals``), which must not queue a tamper report on every
+        sync; opening still goes through ``load``, which reports.
+        """
+        if bundle_id in self._state.tombstones():
+            return None
+        files = self._store.bundle(bundle_id)
+        try:
+            return self._trust.licence(bundle_id, files.licence.read_bytes().decode("ascii"))
+        except (OSError, TokenError, UnicodeError, DomainError):
+            return None
 
     def forget(self, bundle_id: str) -> None:
         self._state.forget_licence(bundle_id)
@@ -121,7 +148,9 @@ class LicenceRules:
         """Raise unless the licence opens now (trusted state, then the domain's rules)."""
         reason = self._state.untrusted()
         if reason:
-            raise ClockUntrusted(f"the device's state cannot be trusted ({reason}); connect once to restore it")
+            raise ClockUntrusted(
+                f"the device's state cannot be trusted ({reason}); connect once to restore it"
+            )
         check_licence_use(
             dict(claims),
             device_id=self._state.record().device_id,

@@ -10,6 +10,20 @@ send and before the item is marked sent.
 Retention: an unsent item is never dropped before ``retention`` (7 days by default; shorter is
 refused). A sent item is kept for ``retention`` too, as a record of what left the device.
 Unsent items older than ``max_age`` (30 days by default) are dropped by ``purge``.
+
+Disk cap: the bodies kept (sent and unsent) are held under ``max_bytes`` (``DEFAULT_MAX_BYTES``,
+64 MiB: about 60,000 typical 1 KiB statements, far more than 7 days of learning; SQLite's own
+overhead comes on top, under 2x). When a new item would pass the cap, sent items (records of
+what already left the device) are deleted first, oldest first, even inside their retention;
+if that is not enough, an unsent statement is *never* dropped: the new statement is refused
+with ``OutboxFull`` and the caller tells the learner (``usage()`` says how full the outbox is,
+and ``nearly_full`` from ``NEARLY_FULL`` of the cap). Tamper reports and signals have a reserve
+of ``RESERVE_BYTES`` past the cap, so a full outbox still records tampering. See
+docs/offline-statements.md.
+
+Order: items are sent in the order they were queued (``seq``), one at a time, and a flush stops
+at the first failure, so the receiver sees them in that order; an item re-sent after a crash
+comes before every later one.
 """
 
 from __future__ import annotations
@@ -24,8 +38,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from content_service.device.errors import OutboxFull
+
 ItemKind = Literal["statement", "tamper", "signal"]
 MINIMUM_RETENTION = timedelta(days=7)
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+#: Room past the cap for tamper reports and signals, which a full outbox must still take.
+RESERVE_BYTES = 1024 * 1024
+#: ``usage().nearly_full`` from this fraction of the cap on: the moment to tell the learner.
+NEARLY_FULL = 0.8
 #: What ``flush`` calls per item: send it (raise to leave it queued) and return what the target answered.
 Sender = Callable[["OutboxItem"], Mapping[str, Any] | None]
 
@@ -58,6 +79,20 @@ class OutboxItem:
 
 
 @dataclass(frozen=True)
+class OutboxUsage:
+    """How full the outbox is: unsent items (all kinds), bytes kept, the cap, the oldest unsent time."""
+
+    pending: int
+    bytes_used: int
+    max_bytes: int
+    oldest_pending_at: float | None
+
+    @property
+    def nearly_full(self) -> bool:
+        return self.bytes_used >= NEARLY_FULL * self.max_bytes
+
+
+@dataclass(frozen=True)
 class FlushResult:
     """What one flush did: ids sent, and how many are still waiting (per kind, for kinds flushed)."""
 
@@ -76,7 +111,10 @@ class Outbox:
         clock: Callable[[], float],
         retention: timedelta = MINIMUM_RETENTION,
         max_age: timedelta = timedelta(days=30),
+        max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
+        if max_bytes <= 0:
+            raise ValueError("the outbox needs a positive disk cap (max_bytes)")
         if retention < MINIMUM_RETENTION:
             raise ValueError(f"the outbox keeps items at least {MINIMUM_RETENTION.days} days")
         if max_age < retention:
@@ -85,6 +123,7 @@ class Outbox:
         self._clock = clock
         self.retention = retention
         self.max_age = max_age
+        self.max_bytes = max_bytes
         self._create()
 
     def _create(self) -> None:
@@ -118,11 +157,41 @@ class Outbox:
             raise ValueError("an outbox item needs a non-empty id")
         encoded = json.dumps(dict(body), separators=(",", ":"), sort_keys=True)
         with self._connect() as db:
+            if db.execute("SELECT 1 FROM items WHERE id = ?", (item_id,)).fetchone():
+                return False
+            self._make_room(db, kind, len(encoded.encode("utf-8")))
             cursor = db.execute(
                 "INSERT OR IGNORE INTO items (id, kind, body, queued_at) VALUES (?, ?, ?, ?)",
                 (item_id, kind, encoded, self._clock()),
             )
             return cursor.rowcount == 1
+
+    def _make_room(self, db: sqlite3.Connection, kind: ItemKind, size: int) -> None:
+        """Delete sent items, oldest first, until ``size`` more bytes fit; else ``OutboxFull``."""
+        limit = self.max_bytes + (0 if kind == "statement" else RESERVE_BYTES)
+        used = _bytes_used(db)
+        if used + size <= limit:
+            return
+        for seq, length in db.execute(
+            "SELECT seq, length(CAST(body AS BLOB)) FROM items WHERE sent_at IS NOT NULL ORDER BY seq"
+        ).fetchall():
+            if used + size <= limit:
+                break
+            db.execute("DELETE FROM items WHERE seq = ?", (seq,))
+            used -= int(length)
+        if used + size > limit:
+            pending = db.execute("SELECT COUNT(*) FROM items WHERE sent_at IS NULL").fetchone()[0]
+            raise OutboxFull(
+                f"the outbox holds {pending} unsent items ({used} of {self.max_bytes} bytes); "
+                "connect to the internet to send them, nothing queued was dropped"
+            )
+
+    def usage(self) -> OutboxUsage:
+        with self._connect() as db:
+            pending, oldest = db.execute(
+                "SELECT COUNT(*), MIN(queued_at) FROM items WHERE sent_at IS NULL"
+            ).fetchone()
+            return OutboxUsage(int(pending), _bytes_used(db), self.max_bytes, oldest)
 
     def pending(self, kind: ItemKind | None = None) -> list[OutboxItem]:
         """Unsent items, oldest first."""
@@ -200,6 +269,10 @@ _SELECT_BY_STATE = (
     "SELECT id, kind, body, queued_at, attempts, sent_at, receipt FROM items "
     "WHERE (sent_at IS NOT NULL) = ? AND (? IS NULL OR kind = ?) ORDER BY seq"
 )
+
+
+def _bytes_used(db: sqlite3.Connection) -> int:
+    return int(db.execute("SELECT COALESCE(SUM(length(CAST(body AS BLOB))), 0) FROM items").fetchone()[0])
 
 
 def _item(row: tuple[Any, ...]) -> OutboxItem:

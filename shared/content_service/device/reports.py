@@ -72,7 +72,10 @@ class Reporter:
         return error
 
     def flush(self) -> dict[str, FlushResult]:
-        return {"tamper": self.outbox.flush("tamper", self._send), "signal": self.outbox.flush("signal", self._send)}
+        return {
+            "tamper": self.outbox.flush("tamper", self._send),
+            "signal": self.outbox.flush("signal", self._send),
+        }
 
     def _send_now(self, kind: str) -> None:
         if self._link.may_try() and self.outbox.flush(kind, self._send).error:  # type: ignore[arg-type]
@@ -82,9 +85,15 @@ class Reporter:
         body = item.body
         try:
             if item.kind == "signal":
-                return self._api().report_signal(self._device_id(), str(body["type"]), str(body.get("detail", "")))
+                return self._api().report_signal(
+                    self._device_id(), str(body["type"]), str(body.get("detail", ""))
+                )
             return self._api().report_tamper_evidence(
-                self._device_id(), body["bundle_id"], body["kind"], body.get("detail", ""), body.get("evidence")
+                self._device_id(),
+                body["bundle_id"],
+                body["kind"],
+                body.get("detail", ""),
+                body.get("evidence"),
             )
         except ApiError as error:
             if error.status in REFUSALS:

@@ -66,6 +66,8 @@ class SyncResult:
     server_time: int
     last_seq: int
     pages: int
+    #: Filled in by the agent: the licence renewals run after this sync (``renewals.RenewalOutcome``).
+    renewals: list[Any] = field(default_factory=list)
 
 
 @dataclass

@@ -111,7 +111,9 @@ class Trust:
             raise ClaimsRefused("the licence is for another user")
         if claims.get("device_id") != record.device_id:
             raise LicenceWrongDevice("the licence was issued to another device")
-        if not isinstance(claims.get("server_time"), int | float) or isinstance(claims.get("server_time"), bool):
+        if not isinstance(claims.get("server_time"), int | float) or isinstance(
+            claims.get("server_time"), bool
+        ):
             raise ClaimsRefused("the licence carries no server time")
         return claims
 
@@ -141,7 +143,8 @@ class Trust:
             raise StatusForged("the sync status does not answer this request (replayed)", document="status")
         if server_time < newest:
             raise StatusForged(
-                f"the sync status is older ({server_time}) than the newest one seen ({newest})", document="status"
+                f"the sync status is older ({server_time}) than the newest one seen ({newest})",
+                document="status",
             )
         return claims
 

@@ -74,7 +74,11 @@ def make_agent(
 ) -> DeviceAgent:
     store = DeviceStore(home).ensure()
     return DeviceAgent(
-        store, wall=fake_time.time, monotonic=fake_time.monotonic, session=session or requests.Session(), **kwargs
+        store,
+        wall=fake_time.time,
+        monotonic=fake_time.monotonic,
+        session=session or requests.Session(),
+        **kwargs,
     )
 
 

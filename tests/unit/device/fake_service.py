@@ -195,9 +195,17 @@ class FakeService:
         """The signed key set as the service publishes it (``KeyRing.signed_jwks``)."""
         keys = [self.signer.public_jwk(), *self.retired_keys]
         retired = [s.kid for s in self.retired_signers]
-        claims = {"iss": "content-service", "ver": 1, "server_time": int(self.now()), "keys": keys, "retired": retired}
+        claims = {
+            "iss": "content-service",
+            "ver": 1,
+            "server_time": int(self.now()),
+            "keys": keys,
+            "retired": retired,
+        }
         signatures = [self.signer.sign(claims, typ="jwk-set+jwt")]
-        signatures += [s.sign(claims, typ="jwk-set+jwt") for s in self.previous_signers + self.retired_signers]
+        signatures += [
+            s.sign(claims, typ="jwk-set+jwt") for s in self.previous_signers + self.retired_signers
+        ]
         document = {"keys": keys, "retired": retired, "signatures": signatures}
         return self.mangle_jwks(document) if self.mangle_jwks else document
 

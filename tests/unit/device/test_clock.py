@@ -43,9 +43,7 @@ def test_the_trusted_clock_follows_the_wall_clock_forward(fake_time: FakeTime) -
     assert trusted.now() == START + 3600
 
 
-def test_setting_the_wall_clock_back_does_not_move_trusted_time_back(
-    fake_time: FakeTime
-) -> None:
+def test_setting_the_wall_clock_back_does_not_move_trusted_time_back(fake_time: FakeTime) -> None:
     trusted = clock(Floor(), fake_time)
     fake_time.advance(60)
     before = trusted.now()
@@ -55,9 +53,7 @@ def test_setting_the_wall_clock_back_does_not_move_trusted_time_back(
     assert trusted.now() == before + 30
 
 
-def test_a_reboot_with_the_clock_set_back_starts_from_the_persisted_time(
-    fake_time: FakeTime
-) -> None:
+def test_a_reboot_with_the_clock_set_back_starts_from_the_persisted_time(fake_time: FakeTime) -> None:
     path = Floor()
     first = clock(path, fake_time)
     fake_time.advance(2 * DAY)
@@ -68,9 +64,7 @@ def test_a_reboot_with_the_clock_set_back_starts_from_the_persisted_time(
     assert again.now() >= seen
 
 
-def test_a_signed_server_time_raises_the_floor_even_with_the_wall_clock_behind(
-    fake_time: FakeTime
-) -> None:
+def test_a_signed_server_time_raises_the_floor_even_with_the_wall_clock_behind(fake_time: FakeTime) -> None:
     path = Floor()
     trusted = clock(path, fake_time)
     trusted.observe_server_time(START + 10 * DAY)
@@ -80,7 +74,7 @@ def test_a_signed_server_time_raises_the_floor_even_with_the_wall_clock_behind(
 
 
 def test_a_licence_expired_before_stays_expired_after_the_clock_is_set_back_a_week(
-    fake_time: FakeTime
+    fake_time: FakeTime,
 ) -> None:
     claims = {"ver": 1, "device_id": "dev_a", "nbf": START, "exp": START + DAY, "offline_grace": DAY}
     path = Floor()

@@ -12,7 +12,9 @@ from tests.unit.device.conftest import FakeTime
 from tests.unit.device.fake_service import FakeService
 
 
-def test_enrolment_pins_the_tenant_and_issuer_from_a_signed_status(agent: DeviceAgent, service: FakeService) -> None:
+def test_enrolment_pins_the_tenant_and_issuer_from_a_signed_status(
+    agent: DeviceAgent, service: FakeService
+) -> None:
     record = agent.record
     assert record.tenant_id == service.tenant_id and record.issuer == "content-service"
     assert [k["kid"] for k in record.jwks["keys"]] == [service.signer.kid]
@@ -68,7 +70,13 @@ def test_a_key_set_signed_only_by_a_key_the_device_does_not_trust_is_refused(
     stranger = LocalSigner.generate()
 
     def resigned(document: dict) -> dict:
-        claims = {"iss": "content-service", "ver": 1, "server_time": 2**31, "keys": document["keys"], "retired": []}
+        claims = {
+            "iss": "content-service",
+            "ver": 1,
+            "server_time": 2**31,
+            "keys": document["keys"],
+            "retired": [],
+        }
         return {**document, "signatures": [stranger.sign(claims, typ="jwk-set+jwt")]}
 
     service.mangle_jwks = resigned
@@ -81,7 +89,9 @@ def test_a_key_set_signed_only_by_a_key_the_device_does_not_trust_is_refused(
 def _licence_with(service: FakeService, bundle_id: str, device_id: str, **changes: object) -> str:
     from content_service.crypto import verify
 
-    claims = verify(service.licence(bundle_id, device_id), {"keys": [service.signer.public_jwk()]}, typ="license+jwt")
+    claims = verify(
+        service.licence(bundle_id, device_id), {"keys": [service.signer.public_jwk()]}, typ="license+jwt"
+    )
     claims.update(changes)
     return service.signer.sign(claims, typ="license+jwt")
 

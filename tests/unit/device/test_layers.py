@@ -21,6 +21,7 @@ LAYERS = [
     "licences",
     "downloads",
     "sync",
+    "renewals",
     "mount",
     "agent",
     # Features on top of the composed agent.
@@ -32,10 +33,16 @@ def _device_imports(path: Path) -> set[str]:
     tree = ast.parse(path.read_text("utf-8"))
     found = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("content_service.device."):
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.module.startswith("content_service.device.")
+        ):
             found.add(node.module.split(".")[2])
         elif isinstance(node, ast.Import):
-            found |= {a.name.split(".")[2] for a in node.names if a.name.startswith("content_service.device.")}
+            found |= {
+                a.name.split(".")[2] for a in node.names if a.name.startswith("content_service.device.")
+            }
     return found
 
 

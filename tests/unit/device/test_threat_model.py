@@ -160,8 +160,18 @@ def test_forge_a_key_set_is_refused_signalled_and_changes_no_pinned_key(
     pinned = ready.record.jwks
 
     def forge(document: dict) -> dict:
-        claims = {"iss": "content-service", "ver": 1, "server_time": 2**31, "keys": [attacker.public_jwk()], "retired": []}
-        return {"keys": claims["keys"], "retired": [], "signatures": [attacker.sign(claims, typ="jwk-set+jwt")]}
+        claims = {
+            "iss": "content-service",
+            "ver": 1,
+            "server_time": 2**31,
+            "keys": [attacker.public_jwk()],
+            "retired": [],
+        }
+        return {
+            "keys": claims["keys"],
+            "retired": [],
+            "signatures": [attacker.sign(claims, typ="jwk-set+jwt")],
+        }
 
     service.mangle_jwks = forge
     with pytest.raises(StatusForged) as raised:
