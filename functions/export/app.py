@@ -26,7 +26,8 @@ processor = BatchProcessor(event_type=EventType.SQS)
 @tracer.capture_method
 def export_record(record: SQSRecord) -> None:
     # The API request that queued the job sent its correlation id as a message attribute.
-    sent = record.message_attributes.get(correlation.ATTRIBUTE)
+    # Indexing (not .get, which returns the raw dict) wraps it; None when the attribute is absent.
+    sent = record.message_attributes[correlation.ATTRIBUTE]
     with correlated(logger, tracer, (sent.string_value if sent else None) or record.message_id):
         _export(record)
 
