@@ -84,7 +84,8 @@ class ApiClient:
 
     def enroll_device(self, public_key: dict[str, str], name: str = "") -> dict[str, Any]:
         """Enroll a device of the caller with its X25519 public JWK; returns the ``Device``."""
-        return self._request("POST", "/v1/devices", json={"public_key": public_key, "name": name}).json()
+        body: dict[str, Any] = {"public_key": public_key, **({"name": name} if name else {})}
+        return self._request("POST", "/v1/devices", json=body).json()
 
     def list_devices(self, cursor: str | None = None, limit: int | None = None) -> dict[str, Any]:
         params = {k: v for k, v in {"cursor": cursor, "limit": limit}.items() if v is not None}

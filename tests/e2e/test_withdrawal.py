@@ -231,7 +231,7 @@ def test_a_withdrawn_version_cannot_be_bundled_and_an_unknown_one_has_no_withdra
         json={"packages": [{"package_id": holdings["withdrawn"]}], "user_id": "late-learner"},
         headers={"Idempotency-Key": uuid.uuid4().hex},
     )
-    assert refused.status_code == 422, refused.text
+    assert refused.status_code == 409, refused.text  # a package that is not built: a conflict with its state
     assert "revoked" in refused.json()["detail"]
     kept = call(stack, admin, "GET", f"/v1/packages/{holdings['kept']}/versions/1/withdrawal")
     missing = call(stack, admin, "GET", "/v1/packages/no-such-package/versions/1/withdrawal")

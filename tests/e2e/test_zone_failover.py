@@ -85,9 +85,15 @@ def test_a_bundle_written_in_the_primary_downloads_from_the_replica_when_the_pri
     _wait_for_copy(stack, key)
 
     # The table's items reach the peer's replica too (the global table's part).
+    # The replicator copies asynchronously (as global tables do): wait for it, bounded.
     table = stack.endpoints.tables["Table"]
-    peer_items = boto3.client("dynamodb", region_name=PEER).scan(TableName=table)["Items"]
-    assert any(bundle["bundle_id"] in str(item.get("pk", {})) for item in peer_items)
+    deadline = time.monotonic() + 30
+    while True:
+        peer_items = boto3.client("dynamodb", region_name=PEER).scan(TableName=table)["Items"]
+        if any(bundle["bundle_id"] in str(item.get("pk", {})) for item in peer_items):
+            break
+        assert time.monotonic() < deadline, "the bundle's item never reached the peer's replica"
+        time.sleep(0.2)
 
     stack.faults.fail(stack.region)
     edge = stack.edges["BundlesDistribution"]
