@@ -2,9 +2,8 @@
 
 The conformance fixtures are vendored under tests/data/conformance. A skip whose reason says a
 fixture, a checkout or the conformance material is missing means a clone is not testing what
-it claims to, so the run fails (with the list) even if every other test passed. A test that
-only compares the vendored copy with an optional upstream checkout is marked
-``upstream_only`` and may skip.
+it claims to, so the run fails (with the list) even if every other test passed. No test reads
+anything outside the repository (the vendored copy is checked against its recorded digests).
 """
 
 from __future__ import annotations
@@ -20,15 +19,8 @@ MISSING_FIXTURE = re.compile(
 _fixture_skips: list[tuple[str, str]] = []
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        "upstream_only: compares vendored data with an optional upstream checkout; may skip without it",
-    )
-
-
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if not report.skipped or "upstream_only" in report.keywords:
+    if not report.skipped:
         return
     reason = _skip_reason(report)
     if MISSING_FIXTURE.search(reason):
