@@ -15,7 +15,7 @@ from content_service.adapters.ai.bedrock import BedrockAIClient, BedrockSettings
 from content_service.adapters.ai.local import LocalExtractiveGenerator
 from content_service.adapters.assistant_configs import DynamoAssistantRepository
 from content_service.adapters.bundle_objects import DynamoStorageTamperLog, S3ObjectDigests
-from content_service.adapters.cursors import fernet_for
+from content_service.adapters.cursors import FernetCursorSeal, fernet_for
 from content_service.adapters.dynamodb import DynamoPackageRepository
 from content_service.adapters.entities import (
     DynamoBundleRepository,
@@ -161,6 +161,11 @@ class Dependencies:
     def cursor_fernet(self) -> Fernet:
         """What seals list cursors: the configured secret's, or a random one for this process."""
         return fernet_for(self.cursor_secret or secrets.token_urlsafe(32))
+
+    @cached_property
+    def cursor_seal(self) -> FernetCursorSeal:
+        """What seals the device sync feed's cursors (the same key as the list cursors')."""
+        return FernetCursorSeal(self.cursor_fernet)
 
     @cached_property
     def _dynamodb(self) -> Any:

@@ -1,4 +1,4 @@
-"""Opaque, tamper-evident list cursors that cannot cross tenants.
+"""Opaque, tamper-evident cursors (lists, and devices' sync feeds) that cannot cross tenants.
 
 A cursor carries only the position inside the caller's own list, sealed with Fernet (from
 ``cryptography``: AES-CBC for secrecy, HMAC-SHA256 over everything, a version byte first), so a
@@ -38,21 +38,49 @@ def _process_fernet() -> Fernet:
     return dependencies().cursor_fernet
 
 
-def encode_cursor(last_evaluated_key: dict[str, Any], fields: tuple[str, ...], fernet: Fernet | None = None) -> str:
-    position = {name: last_evaluated_key[name]["S"] for name in fields}
+def seal_position(position: dict[str, Any], fernet: Fernet | None = None) -> str:
+    """A position sealed into an opaque cursor (URL-safe, no padding)."""
     sealed = (fernet or _process_fernet()).encrypt(json.dumps(position, separators=(",", ":")).encode())
     return sealed.decode().rstrip("=")
+
+
+def open_position(cursor: str, fernet: Fernet | None = None) -> dict[str, Any]:
+    """The position a cursor this service sealed holds; ValidationFailed for anything else."""
+    try:
+        token = (cursor + "=" * (-len(cursor) % 4)).encode("ascii")
+        position = json.loads((fernet or _process_fernet()).decrypt(token))
+    except (InvalidToken, UnicodeEncodeError, ValueError, TypeError) as error:
+        raise ValidationFailed(NOT_OURS) from error
+    if not isinstance(position, dict):
+        raise ValidationFailed(NOT_OURS)
+    return position
+
+
+class FernetCursorSeal:
+    """The :class:`~content_service.service.ports.CursorSeal` of the service's cursor key."""
+
+    def __init__(self, fernet: Fernet | None = None) -> None:
+        self._fernet = fernet
+
+    def seal(self, position: dict[str, Any]) -> str:
+        return seal_position(position, self._fernet)
+
+    def open(self, cursor: str) -> dict[str, Any]:
+        return open_position(cursor, self._fernet)
+
+
+def encode_cursor(last_evaluated_key: dict[str, Any], fields: tuple[str, ...], fernet: Fernet | None = None) -> str:
+    return seal_position({name: last_evaluated_key[name]["S"] for name in fields}, fernet)
 
 
 def decode_cursor(
     cursor: str, fields: tuple[str, ...], owner_prefix: str, fernet: Fernet | None = None
 ) -> dict[str, str]:
     """The position a cursor names, checked to lie under ``owner_prefix`` (the caller's tenant)."""
+    position = open_position(cursor, fernet)
     try:
-        token = (cursor + "=" * (-len(cursor) % 4)).encode("ascii")
-        position = json.loads((fernet or _process_fernet()).decrypt(token))
         values = {name: position[name] for name in fields}
-    except (InvalidToken, UnicodeEncodeError, ValueError, KeyError, TypeError) as error:
+    except KeyError as error:
         raise ValidationFailed(NOT_OURS) from error
     if not all(isinstance(v, str) for v in values.values()) or not values["pk"].startswith(owner_prefix):
         raise ValidationFailed(NOT_OURS)

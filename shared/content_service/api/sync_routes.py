@@ -75,6 +75,7 @@ def sync_device(
         store=deps.sync_store,
         signer=deps.key_ring,
         clock=deps.clock,
+        cursors=deps.cursor_seal,
         nonce=nonce,
     )
     return SyncView(

@@ -29,6 +29,16 @@ class Page:
     next_cursor: str | None
 
 
+class CursorSeal(Protocol):
+    """Seals a position into an opaque, tamper-evident cursor and opens it again."""
+
+    def seal(self, position: dict[str, Any]) -> str: ...
+
+    def open(self, cursor: str) -> dict[str, Any]:
+        """The sealed position; raises ValidationFailed for a cursor this service did not seal."""
+        ...
+
+
 class PackageRepository(Protocol):
     """Persistence of PlayPackage versions; every write is one conditional write."""
 

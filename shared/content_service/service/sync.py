@@ -16,9 +16,6 @@ one of the two handlers; the feed's per-event marker makes the other one append 
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -34,7 +31,7 @@ from content_service.events.models import (
 )
 from content_service.service.access import device_for
 from content_service.service.outbox_ports import FeedChange, FeedEntry, Metrics, SyncStore, UserBundle
-from content_service.service.ports import Clock, DeviceRepository, TokenSigner
+from content_service.service.ports import Clock, CursorSeal, DeviceRepository, TokenSigner
 from content_service.service.telemetry import REVOCATION_LAG
 
 STATUS_TYPE = "device-status+jwt"
@@ -116,12 +113,14 @@ def sync_device(
     store: SyncStore,
     signer: TokenSigner,
     clock: Clock,
+    cursors: CursorSeal,
     nonce: str | None = None,
 ) -> SyncPage:
     """The device's changes after ``cursor``, a cursor to continue from, and a signed fresh status.
 
     Another tenant's or another user's device is not found. An old cursor keeps working: entries
-    are never rewritten or removed, and a cursor is only a position in this device's feed.
+    are never rewritten or removed, and a cursor is only a position in this device's feed, sealed
+    by ``cursors`` so that it can be neither read nor changed (a changed one is a 422).
 
     The status names the device, its tenant and user, and carries the signed ``server_time`` (the
     status epoch: devices refuse a status older than the newest they have seen). ``nonce``, a
@@ -130,7 +129,7 @@ def sync_device(
     """
     device = device_for(principal, device_id, devices, owner_only=True)
     tenant_id, user_id = principal.tenant_id, principal.principal_id
-    after = decode_sync_cursor(cursor, device_id)
+    after = decode_sync_cursor(cursor, device_id, cursors)
     entries = store.read(tenant_id, device_id, after, limit + 1)
     page, has_more = entries[:limit], len(entries) > limit
     now = clock.now()
@@ -149,28 +148,24 @@ def sync_device(
         claims["nonce"] = nonce
     return SyncPage(
         entries=page,
-        next_cursor=encode_sync_cursor(device_id, page[-1].seq if page else after),
+        next_cursor=encode_sync_cursor(device_id, page[-1].seq if page else after, cursors),
         has_more=has_more,
         server_time=now,
         status=signer.sign(claims, typ=STATUS_TYPE),
     )
 
 
-def encode_sync_cursor(device_id: str, seq: int) -> str:
-    """An opaque position in one device's feed (versioned, bound to the device)."""
-    raw = json.dumps({"v": 1, "d": device_id, "s": seq}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def encode_sync_cursor(device_id: str, seq: int, cursors: CursorSeal) -> str:
+    """An opaque, sealed position in one device's feed (versioned, bound to the device)."""
+    return cursors.seal({"v": 1, "d": device_id, "s": seq})
 
 
-def decode_sync_cursor(cursor: str | None, device_id: str) -> int:
+def decode_sync_cursor(cursor: str | None, device_id: str, cursors: CursorSeal) -> int:
     """The sequence number a cursor names; refuses cursors of other devices or other formats."""
     if not cursor:
         return 0
-    try:
-        position = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        version, owner, seq = position["v"], position["d"], position["s"]
-    except (binascii.Error, ValueError, KeyError, TypeError) as error:
-        raise ValidationFailed("the cursor is not one this service issued") from error
-    if version != 1 or owner != device_id or not isinstance(seq, int) or seq < 0:
+    position = cursors.open(cursor)
+    version, owner, seq = position.get("v"), position.get("d"), position.get("s")
+    if version != 1 or owner != device_id or not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
         raise ValidationFailed("the cursor is not one this service issued for this device")
     return seq

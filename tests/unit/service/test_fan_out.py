@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import replace
 
 import pytest
+from cryptography.fernet import Fernet
 
+from content_service.adapters.cursors import FernetCursorSeal
 from content_service.domain.bundle import Bundle, BundlePackage, BundleState, TamperPolicy
 from content_service.domain.device import Device
 from content_service.domain.errors import NotFound, ValidationFailed
@@ -18,6 +21,7 @@ from content_service.service.sync import decode_sync_cursor, encode_sync_cursor,
 from tests.fakes import FakeBundleRepository, FakeClock, FakeDeviceRepository, FakeTenantSettings
 from tests.outbox_fakes import FakeBus, FakeInbox, FakeMetrics, FakeSyncStore
 
+SEAL = FernetCursorSeal(Fernet(Fernet.generate_key()))
 KEY = {"kty": "OKP", "crv": "X25519", "x": "A" * 43}
 
 
@@ -199,7 +203,9 @@ def test_tamper_is_only_counted_when_the_tenants_policy_is_off() -> None:
     assert w.metrics.named("TamperEvents") == [1]
 
 
-@pytest.mark.parametrize(("deployment_default", "tenant_choice", "revoked"), [(True, False, False), (False, True, True)])
+@pytest.mark.parametrize(
+    ("deployment_default", "tenant_choice", "revoked"), [(True, False, False), (False, True, True)]
+)
 def test_a_tenants_own_tamper_policy_wins_over_the_deployments(
     deployment_default: bool, tenant_choice: bool, revoked: bool
 ) -> None:
@@ -236,6 +242,7 @@ def test_sync_pages_with_an_opaque_cursor_bound_to_the_device() -> None:
             store=w.store,
             signer=signer,
             clock=w.clock,
+            cursors=SEAL,
         )
 
     first = page(None)
@@ -246,9 +253,9 @@ def test_sync_pages_with_an_opaque_cursor_bound_to_the_device() -> None:
         ("bundle.revoked", "b2"),
     ]
     assert page(first.next_cursor).entries == second.entries
-    assert (
-        page(second.next_cursor).entries == [] and page(second.next_cursor).next_cursor == second.next_cursor
-    )
+    assert page(second.next_cursor).entries == [] and decode_sync_cursor(
+        page(second.next_cursor).next_cursor, "d1", SEAL
+    ) == decode_sync_cursor(second.next_cursor, "d1", SEAL)
     claims, typ = signer.last
     assert typ == "device-status+jwt" and claims["revoked_bundles"] == ["b2"] and claims["device_id"] == "d1"
     with pytest.raises(ValidationFailed):
@@ -257,11 +264,21 @@ def test_sync_pages_with_an_opaque_cursor_bound_to_the_device() -> None:
         page(None, user="someone-else")
 
 
-def test_a_cursor_round_trips_and_garbage_is_refused() -> None:
-    assert decode_sync_cursor(encode_sync_cursor("d1", 7), "d1") == 7
-    for garbage in ("!!", "e30", encode_sync_cursor("d1", 7)[:-3]):
+def test_a_sync_cursor_round_trips_and_garbage_or_a_changed_byte_is_refused() -> None:
+    cursor = encode_sync_cursor("d1", 7, SEAL)
+    assert decode_sync_cursor(cursor, "d1", SEAL) == 7
+    flipped = cursor[:20] + ("A" if cursor[20] != "A" else "B") + cursor[21:]
+    unsealed = base64.urlsafe_b64encode(b'{"v":1,"d":"d1","s":7}').decode().rstrip("=")
+    foreign = encode_sync_cursor("d1", 7, FernetCursorSeal(Fernet(Fernet.generate_key())))
+    for garbage in ("!!", "e30", cursor[:-3], flipped, unsealed, foreign, encode_sync_cursor("d2", 7, SEAL)):
         with pytest.raises(ValidationFailed):
-            decode_sync_cursor(garbage, "d1")
+            decode_sync_cursor(garbage, "d1", SEAL)
+
+
+def test_a_sync_cursor_does_not_show_the_device_or_its_position() -> None:
+    cursor = encode_sync_cursor("dev_0123456789abcdef", 424242, SEAL)
+    decoded = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    assert b"dev_0123456789abcdef" not in decoded and b"424242" not in decoded
 
 
 def test_another_tenants_override_does_not_switch_this_tenants_revocation_off() -> None:
