@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urljoin
 
 import pytest
 import requests
@@ -149,7 +150,7 @@ def test_a_withdrawal_reaches_every_holding_device_once_and_reports_done(
     first, again, progress, path = (withdrawal[k] for k in ("first", "again", "progress", "path"))
 
     assert first.status_code == 202, first.text
-    assert first.headers["Location"] == f"{path}/withdrawal"
+    assert urljoin(stack.api_url, first.headers["Location"]) == f"{stack.api_url}{path}/withdrawal"
     assert again.status_code == 202 and again.json() == first.json()
     assert first.json()["reason"] == "legal takedown"
 

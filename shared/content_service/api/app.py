@@ -36,6 +36,7 @@ from content_service.api.models import (
     UploadInstructions,
 )
 from content_service.api.policy import markdown_table
+from content_service.api.responses import created as created_reply
 from content_service.bootstrap import dependencies
 from content_service.domain.errors import PROBLEM_BASE, DomainError
 from content_service.service import packages as use_cases
@@ -77,12 +78,7 @@ def create_upload(body: CreateUpload) -> Response[UploadCreated]:
         ),
     )
     location = f"/v1/packages/{ticket.package.package_id}?version={ticket.package.version}"
-    return Response(
-        status_code=201,
-        content_type="application/json",
-        body=created.model_dump(mode="json"),
-        headers={"Location": location},
-    )
+    return created_reply(app.current_event, created.model_dump(mode="json"), location)
 
 
 @app.get(

@@ -11,8 +11,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Que
 from pydantic import BaseModel, ConfigDict, Field
 
 from content_service.api.auth import principal_of
-from content_service.api.idempotency import IDEMPOTENCY_KEY_PATTERN, run_once
+from content_service.api.idempotency import IDEMPOTENCY_KEY_PATTERN
 from content_service.api.models import JsonInt, JsonVersion
+from content_service.api.responses import create_once
 from content_service.bootstrap import dependencies
 from content_service.domain.assistant import AssistantRevision
 from content_service.domain.assistant_ai import GenerationParameters
@@ -129,19 +130,13 @@ def create_assistant_config(
     body: CreateAssistantConfig,
     idempotency_key: Annotated[str, Header(alias="Idempotency-Key", pattern=IDEMPOTENCY_KEY_PATTERN)],
 ) -> Response[AssistantConfigView]:
-    view = run_once(
+    return create_once(
+        router.current_event,
         "create_assistant_config",
         _generate,
-        principal=principal_of(router.current_event),
         key=idempotency_key,
-        path=router.current_event.path,
         body={"package_id": package_id, **body.model_dump(mode="json")},
-    )
-    return Response(
-        status_code=201,
-        content_type="application/json",
-        body=view,
-        headers={"Location": f"/v1/packages/{package_id}/assistant-configs/{view['config_id']}"},
+        location=lambda view: f"/v1/packages/{package_id}/assistant-configs/{view['config_id']}",
     )
 
 

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 
 from content_service.api.auth import principal_of
-from content_service.api.idempotency import IDEMPOTENCY_KEY_PATTERN, run_once
+from content_service.api.idempotency import IDEMPOTENCY_KEY_PATTERN
 from content_service.api.models import (
     BundlePageView,
     BundleView,
@@ -26,6 +26,7 @@ from content_service.api.models import (
     TamperReport,
     TamperReportAccepted,
 )
+from content_service.api.responses import create_once, created
 from content_service.bootstrap import dependencies
 from content_service.service import bundles as bundle_cases
 from content_service.service import devices as device_cases
@@ -39,12 +40,7 @@ USER_ID = r"^[A-Za-z0-9][A-Za-z0-9_:.@+-]{0,127}$"
 
 
 def _created(body: Any, location: str) -> Response:
-    return Response(
-        status_code=201,
-        content_type="application/json",
-        body=body.model_dump(mode="json"),
-        headers={"Location": location},
-    )
+    return created(router.current_event, body.model_dump(mode="json"), location)
 
 
 @router.post(
@@ -148,19 +144,13 @@ def create_bundle(
     body: CreateBundle,
     idempotency_key: Annotated[str, Header(alias="Idempotency-Key", pattern=IDEMPOTENCY_KEY_PATTERN)],
 ) -> Response[BundleView]:
-    view = run_once(
+    return create_once(
+        router.current_event,
         "create_bundle",
         _create_bundle,
-        principal=principal_of(router.current_event),
         key=idempotency_key,
-        path=router.current_event.path,
         body=body.model_dump(mode="json"),
-    )
-    return Response(
-        status_code=201,
-        content_type="application/json",
-        body=view,
-        headers={"Location": f"/v1/bundles/{view['bundle_id']}"},
+        location=lambda view: f"/v1/bundles/{view['bundle_id']}",
     )
 
 

@@ -94,7 +94,10 @@ EXAMPLE_PROBLEMS = {
 }
 
 LOCATION_HEADER = {
-    "description": "where the created resource (or the job doing the work) can be read",
+    "description": (
+        "where the created resource (or the job doing the work) can be read: an absolute path"
+        " keeping the stage or base path the request came through"
+    ),
     "schema": {"type": "string"},
 }
 

@@ -11,8 +11,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from content_service.api.auth import principal_of
-from content_service.api.idempotency import IDEMPOTENCY_KEY_PATTERN, run_once
+from content_service.api.idempotency import IDEMPOTENCY_KEY_PATTERN
 from content_service.api.models import SAFE_TEXT, JsonVersion, ProblemDetail
+from content_service.api.responses import create_once
 from content_service.bootstrap import dependencies
 from content_service.domain.export import ExportJob
 from content_service.service import exports as cases
@@ -125,19 +126,14 @@ def create_export(
     body: CreateExport,
     idempotency_key: Annotated[str, Header(alias="Idempotency-Key", pattern=IDEMPOTENCY_KEY_PATTERN)],
 ) -> Response[ExportView]:
-    view = run_once(
+    return create_once(
+        router.current_event,
         "create_export",
         _request_export,
-        principal=principal_of(router.current_event),
         key=idempotency_key,
-        path=router.current_event.path,
         body={"package_id": package_id, **body.model_dump(mode="json")},
-    )
-    return Response(
-        status_code=202,
-        content_type="application/json",
-        body=view,
-        headers={"Location": f"/v1/exports/{view['export_id']}"},
+        location=lambda view: f"/v1/exports/{view['export_id']}",
+        status=202,
     )
 
 

@@ -11,8 +11,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 from pydantic import BaseModel, Field
 
 from content_service.api.auth import principal_of
-from content_service.api.idempotency import IDEMPOTENCY_KEY_PATTERN, run_once
+from content_service.api.idempotency import IDEMPOTENCY_KEY_PATTERN
 from content_service.api.models import RevokeRequest
+from content_service.api.responses import create_once
 from content_service.bootstrap import dependencies
 from content_service.domain.withdrawal import WithdrawalProgress
 from content_service.service import withdrawal as cases
@@ -90,19 +91,14 @@ def withdraw_package_version(
     body: RevokeRequest,
     idempotency_key: Annotated[str, Header(alias="Idempotency-Key", pattern=IDEMPOTENCY_KEY_PATTERN)],
 ) -> Response[WithdrawalView]:
-    view = run_once(
+    return create_once(
+        router.current_event,
         "withdraw_package_version",
         _withdraw,
-        principal=principal_of(router.current_event),
         key=idempotency_key,
-        path=router.current_event.path,
         body={"package_id": package_id, "version": version, "reason": body.reason},
-    )
-    return Response(
-        status_code=202,
-        content_type="application/json",
-        body=view,
-        headers={"Location": _location(package_id, version)},
+        location=lambda _view: _location(package_id, version),
+        status=202,
     )
 
 

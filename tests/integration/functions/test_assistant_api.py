@@ -53,6 +53,7 @@ def call(method, path, *, roles, body=None, key=None, tenant=None, user="user-1"
     )
     event["headers"] = {"Content-Type": "application/json", **({"Idempotency-Key": key} if key else {})}
     event["multiValueHeaders"] = {name: [value] for name, value in event["headers"].items()}
+    event["requestContext"]["path"] = f"/Prod{path}"
     event["requestContext"]["authorizer"] = {
         "principalId": user,
         "tenant_id": tenant or "tenant-a",
@@ -71,7 +72,7 @@ def test_an_admin_generates_an_author_reads_and_only_an_approved_config_is_the_s
     assert status == 403 and refused["status"] == 403
     status, headers, created = call("POST", base, roles="admin", body={"max_questions": 4}, key="k-admin-1")
     assert status == 201, created
-    assert headers["Location"] == [f"{base}/v1r1"]
+    assert headers["Location"] == [f"/Prod{base}/v1r1"]
     assert created["state"] == "draft" and len(created["config"]["questions"]) <= 4
     manifest = dependencies().store.get_manifest(package.tenant_id, package.package_id, 1)
     validate_config(created["config"], frozenset(entry.path for entry in manifest.files))

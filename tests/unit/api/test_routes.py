@@ -42,6 +42,7 @@ def call(
     event = copy.deepcopy(json.loads((EVENTS / "post_uploads.json").read_text()))
     event["httpMethod"] = method
     event["path"] = path
+    event["requestContext"]["path"] = f"/Prod{path}"
     event["body"] = None if body is None else (body if isinstance(body, str) else json.dumps(body))
     event["queryStringParameters"] = query
     event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} if query else None
@@ -70,7 +71,7 @@ def test_post_uploads_returns_201_with_a_presigned_put_and_a_building_package(de
     assert body["package"]["state"] == "building"
     assert body["upload"]["method"] == "PUT"
     assert body["upload"]["headers"] == {"Content-Type": "application/zip", "Content-Length": "99"}
-    assert headers["Location"] == f"/v1/packages/{body['package']['package_id']}?version=1"
+    assert headers["Location"] == f"/Prod/v1/packages/{body['package']['package_id']}?version=1"
 
 
 def test_an_upload_over_the_limit_is_a_413_problem(deps):
