@@ -39,9 +39,8 @@ from content_service.api.policy import markdown_table
 from content_service.api.responses import created as created_reply
 from content_service.bootstrap import dependencies
 from content_service.domain.errors import PROBLEM_BASE, DomainError
+from content_service.domain.identifiers import PACKAGE_ID
 from content_service.service import packages as use_cases
-
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 
 app = APIGatewayRestResolver(enable_validation=True)
 app.include_router(bundle_routes.router)
@@ -104,7 +103,7 @@ def list_packages(
     summary="A package version (the latest unless ?version=)",
 )
 def get_package(
-    package_id: Annotated[str, Path(pattern=ID_PATTERN)],
+    package_id: Annotated[str, Path(pattern=PACKAGE_ID)],
     version: Annotated[int | None, Query(ge=1)] = None,
 ) -> PackageView:
     tenant = principal_of(app.current_event).tenant_id
@@ -119,7 +118,7 @@ def get_package(
     summary="A built package version's full manifest",
 )
 def get_manifest(
-    package_id: Annotated[str, Path(pattern=ID_PATTERN)],
+    package_id: Annotated[str, Path(pattern=PACKAGE_ID)],
     version: Annotated[int | None, Query(ge=1)] = None,
 ) -> ManifestView:
     tenant = principal_of(app.current_event).tenant_id

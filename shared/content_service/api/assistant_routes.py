@@ -17,13 +17,12 @@ from content_service.api.responses import create_once
 from content_service.bootstrap import dependencies
 from content_service.domain.assistant import AssistantRevision
 from content_service.domain.assistant_ai import GenerationParameters
+from content_service.domain.identifiers import ASSISTANT_CONFIG_ID as CONFIG_ID
+from content_service.domain.identifiers import BUNDLE_ID, PACKAGE_ID
 from content_service.service import assistant as cases
 
 router = Router()
 
-PACKAGE_ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
-BUNDLE_ID = r"^bnd_[0-9a-f]{32}$"
-CONFIG_ID = r"^v[1-9][0-9]{0,9}r[1-9][0-9]{0,3}$"
 
 
 class CreateAssistantConfig(BaseModel):

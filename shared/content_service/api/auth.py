@@ -13,11 +13,12 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
+from content_service.domain import identifiers
 from content_service.domain.errors import Unauthorized
 from content_service.domain.principal import Principal, PrincipalKind, Role
 
-SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_:.@+-]{0,127}$")
-TENANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+TENANT_ID = re.compile(identifiers.TENANT_ID)
+PRINCIPAL_ID = re.compile(identifiers.PRINCIPAL_ID)
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ def principal_from_context(context: dict[str, Any] | None) -> Principal:
     tenant, principal_id = context.get("tenant_id"), context.get("principal_id")
     if not isinstance(tenant, str) or not TENANT_ID.match(tenant):
         raise Unauthorized("the token carries no usable tenant")
-    if not isinstance(principal_id, str) or not SAFE_ID.match(principal_id):
+    if not isinstance(principal_id, str) or not PRINCIPAL_ID.match(principal_id):
         raise Unauthorized("the token carries no usable subject")
     try:
         kind = PrincipalKind(context.get("principal_type"))

@@ -28,15 +28,13 @@ from content_service.api.models import (
 )
 from content_service.api.responses import create_once, created
 from content_service.bootstrap import dependencies
+from content_service.domain.identifiers import BUNDLE_ID, DEVICE_ID, USER_ID
 from content_service.service import bundles as bundle_cases
 from content_service.service import devices as device_cases
 from content_service.service import tenants as tenant_cases
 
 router = Router()
 
-DEVICE_ID = r"^dev_[0-9a-f]{32}$"
-BUNDLE_ID = r"^bnd_[0-9a-f]{32}$"
-USER_ID = r"^[A-Za-z0-9][A-Za-z0-9_:.@+-]{0,127}$"
 
 
 def _created(body: Any, location: str) -> Response:

@@ -16,6 +16,7 @@ from content_service.api.models import SAFE_TEXT, JsonVersion, ProblemDetail
 from content_service.api.responses import create_once
 from content_service.bootstrap import dependencies
 from content_service.domain.export import ExportJob
+from content_service.domain.identifiers import EXPORT_ID, PACKAGE_ID
 from content_service.service import exports as cases
 from content_service.standards.export import ExportFormat, ExportOptions
 from content_service.standards.export.options import LaunchMethod, MoveOn, Reporting
@@ -25,8 +26,6 @@ LANGUAGE_TAG = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$"
 
 router = Router()
 
-PACKAGE_ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
-EXPORT_ID = r"^exp_[0-9a-f]{32}$"
 
 
 class ExportRequestOptions(ExportOptions):

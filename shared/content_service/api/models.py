@@ -9,6 +9,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
 from content_service.domain.bundle import Bundle
 from content_service.domain.device import Device
+from content_service.domain.identifiers import PACKAGE_ID, USER_ID
 from content_service.domain.package import PackageManifest, PlayPackage
 from content_service.domain.tamper import TamperEvidence
 from content_service.domain.zones import DEFAULT_ZONES, Zones
@@ -40,8 +41,6 @@ JsonInt = Annotated[int, Strict(), BeforeValidator(_integral_number)]
 #: pydantic leaves it out of the JSON schema of ``JsonVersion | None``.
 JsonVersion = Annotated[int, Field(strict=True, ge=1), BeforeValidator(_integral_number)]
 
-PACKAGE_ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
-USER_ID = r"^[A-Za-z0-9][A-Za-z0-9_:.@+-]{0,127}$"
 ZONE = r"^[a-z]{2,8}$"
 #: Zones are configuration (RESIDENCY_ZONES): the document lists the default deployment's, and a
 #: deployment refuses a zone it does not configure with a 422. The enum is only in the schema, so

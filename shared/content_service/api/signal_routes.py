@@ -11,11 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from content_service.api.auth import principal_of
 from content_service.bootstrap import dependencies
+from content_service.domain.identifiers import DEVICE_ID
 from content_service.service import device_signals
 
 router = Router()
 
-DEVICE_ID = r"^dev_[0-9a-f]{32}$"
 
 
 class DeviceSignal(BaseModel):

@@ -11,12 +11,12 @@ from pydantic import BaseModel, Field
 
 from content_service.api.auth import principal_of
 from content_service.bootstrap import dependencies
+from content_service.domain.identifiers import DEVICE_ID
 from content_service.service import sync as sync_cases
 from content_service.service.outbox_ports import FeedEntry
 
 router = Router()
 
-DEVICE_ID = r"^dev_[0-9a-f]{32}$"
 #: A device's one-time value for a status: 16-128 URL-safe characters (devices send 32 random bytes).
 NONCE = r"^[A-Za-z0-9_-]{16,128}$"
 MAX_CHANGES = 500

@@ -15,12 +15,12 @@ from content_service.api.idempotency import IDEMPOTENCY_KEY_PATTERN
 from content_service.api.models import RevokeRequest
 from content_service.api.responses import create_once
 from content_service.bootstrap import dependencies
+from content_service.domain.identifiers import PACKAGE_ID
 from content_service.domain.withdrawal import WithdrawalProgress
 from content_service.service import withdrawal as cases
 
 router = Router()
 
-PACKAGE_ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 MAX_VERSION = 10**9
 
 

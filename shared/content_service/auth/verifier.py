@@ -27,10 +27,11 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import extract_compact
 
+from content_service.domain import identifiers
 from content_service.domain.principal import Role
 
-TENANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-PRINCIPAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_:.@+-]{0,127}$")
+TENANT_ID = re.compile(identifiers.TENANT_ID)
+PRINCIPAL_ID = re.compile(identifiers.PRINCIPAL_ID)
 TENANT_CLAIM = "custom:tenant_id"
 # Groups and scopes that name a role; `learner` is implied for every person and granted to no service.
 GRANTABLE_ROLES = frozenset({Role.AUTHOR, Role.CATALOG, Role.ADMIN})

@@ -34,11 +34,12 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from content_service.crypto.licence import load_private_key, save_private_key
 from content_service.device.errors import AlreadyEnrolled, BundleNotFound, InsecureStateDir, NotEnrolled
+from content_service.domain import identifiers
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 #: Bundle ids come from the service and become directory names, so they are held to the API's shape.
-BUNDLE_ID = re.compile(r"^bnd_[0-9a-f]{32}$")
+BUNDLE_ID = re.compile(identifiers.BUNDLE_ID)
 #: Package ids become file names; anything outside this alphabet could escape the bundle folder.
 PACKAGE_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 

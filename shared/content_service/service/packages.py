@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from content_service.crypto.keys import DataKey
+from content_service.domain import identifiers
 from content_service.domain.errors import (
     ConcurrencyConflict,
     NotFound,
@@ -43,7 +44,7 @@ from content_service.service.ports import (
 logger = logging.getLogger(__name__)
 
 ZIP_CONTENT_TYPES = frozenset({"application/zip", "application/x-zip-compressed"})
-_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_ID_PATTERN = re.compile(identifiers.PACKAGE_ID)
 _UPLOAD_KEY = re.compile(
     r"^uploads/(?P<tenant>[A-Za-z0-9_-]{1,64})/(?P<package>[A-Za-z0-9_-]{1,64})/v(?P<version>[0-9]{1,9})/source\.zip$"
 )
