@@ -38,6 +38,9 @@ EXPORT_BYTES = "ExportBytes"
 # The API (api): per operation id of the policy table; a server error is a status >= 500.
 API_REQUESTS = "ApiRequests"
 API_SERVER_ERRORS = "ApiServerErrors"
+API_CLIENT_ERRORS = "ApiClientErrors"
+#: The operation of a call no route matched (an unknown path, or a method the path does not serve).
+UNMATCHED_OPERATION = "unmatched"
 API_LATENCY = "ApiLatency"
 
 # KMS (api, build_package): every call timed; throttles that survived botocore's retries.
@@ -122,9 +125,12 @@ def _count_build_failure(metrics: Metrics, package: PlayPackage) -> None:
 
 
 def record_api_call(metrics: Metrics, operation: str, status: int, milliseconds: float) -> None:
-    """Count one API call of a route (by operation id), its server error if any, and its latency."""
+    """Count one API call of a route (by operation id), its server or client error if any, and its
+    latency. A refusal (401, 403, 404, 422...) is a client error: a rise in them is a caller, a
+    scanner or a broken client, which the dashboards show beside the calls."""
     metrics.count(API_REQUESTS, operation=operation)
     metrics.count(API_SERVER_ERRORS, 1 if status >= 500 else 0, operation=operation)
+    metrics.count(API_CLIENT_ERRORS, 1 if 400 <= status < 500 else 0, operation=operation)
     metrics.milliseconds(API_LATENCY, milliseconds, operation=operation)
 
 

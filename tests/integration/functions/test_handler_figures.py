@@ -72,3 +72,17 @@ def test_an_api_call_reports_its_operation_and_its_writes_carry_the_request_id(s
     (item,) = [i for i in items if package_id in i["pk"]["S"]]
     stored = json.loads(item["last_event"]["S"])
     assert stored["correlation_id"] == event["requestContext"]["requestId"]
+
+
+def test_a_call_no_route_matches_is_counted_as_an_unmatched_client_error(stack, capsys):  # noqa: F811
+    event = json.loads((EVENTS / "api" / "post_uploads.json").read_text())
+    event.update(path="/v1/no-such-thing", httpMethod="GET", body=None)
+    event["requestContext"]["path"] = "/Prod/v1/no-such-thing"
+    capsys.readouterr()
+
+    response = handler(stack, "ApiFunction")(event, context("api"))
+
+    figures, _ = _output(capsys)
+    assert response["statusCode"] == 404
+    assert [(r["operation"], r["ApiRequests"]) for r in figures["ApiRequests"]] == [("unmatched", [1.0])]
+    assert figures["ApiClientErrors"][0]["ApiClientErrors"] == [1.0]

@@ -84,13 +84,14 @@ def test_an_export_finished_by_this_run_counts_once_per_format_and_one_finished_
     assert len(metrics.values) == before
 
 
-def test_api_calls_count_every_call_and_a_server_error_only_for_5xx() -> None:
+def test_api_calls_count_every_call_a_server_error_only_for_5xx_and_a_client_error_for_4xx() -> None:
     metrics = FakeMetrics()
     telemetry.record_api_call(metrics, "create_bundle", 201, 12.0)
     telemetry.record_api_call(metrics, "create_bundle", 404, 3.0)
     telemetry.record_api_call(metrics, "create_bundle", 502, 3.0)
     assert metrics.named("ApiRequests") == [1, 1, 1]
     assert metrics.named("ApiServerErrors") == [0, 0, 1]
+    assert metrics.named("ApiClientErrors") == [0, 1, 0]
     assert {d["operation"] for _, d in metrics.dimensions} == {"create_bundle"}
 
 
