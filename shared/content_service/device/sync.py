@@ -21,6 +21,7 @@ sync, and removing an absent bundle is a no-op, so the replay is harmless.
 
 from __future__ import annotations
 
+import re
 import secrets
 import threading
 from collections.abc import Callable, Mapping
@@ -43,6 +44,8 @@ MAX_SYNC_INTERVAL = 15.0
 PAGE_LIMIT = 100
 #: A feed that keeps saying ``has_more`` past this many pages in one sync is read on the next one.
 MAX_PAGES = 1000
+#: Where a ``tenant.migrated`` change may point a device: https, or plain http on loopback (local stack).
+_API_URL = re.compile(r"^(https://[A-Za-z0-9.-]+(:\d+)?|http://(127\.0\.0\.1|localhost)(:\d+)?)(/[A-Za-z0-9._~/-]*)?$")
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,10 @@ class Syncer:
             # The status answers this request's nonce: its time is the present, not just a floor.
             self._clock.resync(float(server_time))
             changes = [c for c in page.get("changes", []) if isinstance(c, Mapping)]
+            migrated = _first_migration(changes, self._state.read().get("api_endpoints"))
+            if migrated is not None:
+                # Nothing after the move is read here: the new zone's feed holds it.
+                changes = changes[: changes.index(migrated) + 1]
             doomed = self._doomed(claims, changes)
             # Tombstones first, removal second, acknowledgement last: the cursor must never pass an
             # unapplied revocation, and a copy restored later must find the tombstone.
@@ -159,6 +166,12 @@ class Syncer:
             state.device_state = str(claims.get("device_state", "active"))
             state.available = [b for b in state.available if b not in doomed]
             state.status_at = server_time
+            if migrated is not None:
+                # The tenant moved zones: read on in the new zone from just before the move (its
+                # feed has the same change, so the next page there starts with it, harmlessly).
+                state.cursor = str(migrated["resume_cursor"])
+                self._acknowledge(state, doomed, endpoints=[str(u) for u in migrated["api_endpoints"]])
+                continue
             self._acknowledge(state, doomed)
             if not page.get("has_more"):
                 break
@@ -178,10 +191,16 @@ class Syncer:
 
         self._state.update(change)
 
-    def _acknowledge(self, state: SyncState, doomed: set[str]) -> None:
-        """Persist the cursor and the status; the status counts as fresh only now that it is applied."""
+    def _acknowledge(self, state: SyncState, doomed: set[str], endpoints: list[str] | None = None) -> None:
+        """Persist the cursor and the status; the status counts as fresh only now that it is applied.
+
+        ``endpoints`` (a ``tenant.migrated`` change) re-points the device: from now on its API calls
+        go to the new zone's endpoints, in the same sealed write as the cursor that continues there.
+        """
 
         def change(root: dict[str, Any]) -> None:
+            if endpoints:
+                root["api_endpoints"] = endpoints
             root["sync"] = {
                 "cursor": state.cursor,
                 "last_seq": max(int(root["sync"].get("last_seq", 0)), state.last_seq),
@@ -208,6 +227,24 @@ class Syncer:
         if claims.get("device_state") == "revoked":
             doomed |= set(self._held())
         return doomed
+
+
+def _first_migration(changes: list[Mapping[str, Any]], current: Any) -> Mapping[str, Any] | None:
+    """The first well-formed ``tenant.migrated`` change (https endpoints, or http on loopback) that
+    points elsewhere than ``current``: the new zone's feed repeats the change, and there it is only
+    acknowledged."""
+    for change in changes:
+        if change.get("type") != "tenant.migrated" or change.get("api_endpoints") == current:
+            continue
+        endpoints = change.get("api_endpoints")
+        if (
+            isinstance(endpoints, list)
+            and endpoints
+            and all(isinstance(u, str) and _API_URL.match(u) for u in endpoints)
+            and isinstance(change.get("resume_cursor"), str)
+        ):
+            return change
+    return None
 
 
 def _apply(state: SyncState, change: Mapping[str, Any], doomed: set[str]) -> AppliedChange:

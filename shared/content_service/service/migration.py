@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, BinaryIO, Protocol
 
-from content_service.domain.errors import ConcurrencyConflict, Forbidden, InvalidTransition
+from content_service.domain.errors import ConcurrencyConflict, Forbidden, InvalidTransition, ValidationFailed
 from content_service.domain.migration import (
     MIGRATED_FEED_TYPE,
     MigrationState,
@@ -168,6 +168,7 @@ def request_migration(
     served_zone: str,
     clock: Clock,
     grace: timedelta,
+    configured: Collection[str] | None = None,
 ) -> TenantMigration:
     """Start moving the caller's tenant to ``target_zone`` (admins). Asking again for the same zone
     while that migration runs returns it; another zone while one runs is a 409."""
@@ -175,6 +176,10 @@ def request_migration(
         raise Forbidden("a residency migration needs the admin role")
     tenant = principal.tenant_id
     zones.get(target_zone)
+    if target_zone == served_zone:
+        raise ValidationFailed(f"tenant {tenant} is in zone {served_zone} already")
+    if configured is not None and target_zone not in configured:
+        raise ValidationFailed(f"zone {target_zone} is not configured as a migration target (MIGRATION_TARGETS)")
     active = migrations.active(tenant)
     if active is not None:
         if active.target_zone != target_zone:
