@@ -203,6 +203,9 @@ class DynamoZoneItems:
             found.append((str(body["device_id"]), str(body["state"])))
         return sorted(found)
 
+    def pointer_key(self, tenant_id: str) -> tuple[str, str]:
+        return f"TENANT#{tenant_id}#SETTINGS", "SETTINGS"
+
     def _scan(self, condition: str, values: dict[str, Any]) -> Iterator[dict[str, Any]]:
         arguments: dict[str, Any] = {
             "TableName": self._table,

@@ -110,6 +110,10 @@ class ItemStore(Protocol):
         """(device id, state) of every device of the tenant."""
         ...
 
+    def pointer_key(self, tenant_id: str) -> tuple[str, str]:
+        """The key of the tenant's settings item, which a clean-up keeps (it names the new zone)."""
+        ...
+
 
 @dataclass(frozen=True)
 class ZoneData:
@@ -346,6 +350,8 @@ class Migrations:
         if migration.cursor is None:
             # Catch up first: what changed in the source between its verification and the switch
             # (a revocation, a feed entry) reaches the target, never over a newer target write.
+            # The switched settings item (its revision one up) is among it: from here on the
+            # target's own settings say the tenant is in the target zone.
             caught = self._catch_up(migration, target)
             self.fault("notify:caught-up")
             return self._save(migration.devices_told(devices=0, cursor=f"caught-up:{caught}", now=now))
@@ -373,25 +379,28 @@ class Migrations:
         now = self.clock.now()
         if migration.state is MigrationState.SWITCHED:
             return self._save(migration.start_cleaning(now))
-        phase, at = _split(migration.cursor)
-        if phase == "objects":
-            batch = self.source.objects.page(migration.tenant_id, at, self.batch_size)
-            if not batch:
-                return self._save(migration.cleaned(objects=0, items=0, cursor="items:", now=now))
-            for stored in batch:
-                self.source.objects.delete(stored.name)
+        # Items first, objects after: the bucket watcher takes the removal of an object that a
+        # record still names for tampering, and an object without its record for nothing.
+        phase, at = _split(migration.cursor or "items:")
+        if phase == "items":
+            # A scan's position stays valid when the items before it are deleted. The settings
+            # item stays: it says the tenant is in the target zone, so this zone never takes it for
+            # a new tenant of its own.
+            items, following = self.source.items.page(migration.tenant_id, at, self.batch_size)
+            keep = self.source.items.pointer_key(migration.tenant_id)
+            deleted = sum(1 for item in items if item.key != keep and self.source.items.delete(item.key))
             self.fault("clean:worked")
-            return self._save(
-                migration.cleaned(objects=len(batch), items=0, cursor=f"objects:{batch[-1].name}", now=now)
-            )
-        # A scan's position stays valid when the items before it are deleted.
-        items, following = self.source.items.page(migration.tenant_id, at, self.batch_size)
-        deleted = sum(1 for item in items if self.source.items.delete(item.key))
+            cursor = "objects:" if following is None else f"items:{following}"
+            return self._save(migration.cleaned(objects=0, items=deleted, cursor=cursor, now=now))
+        batch = self.source.objects.page(migration.tenant_id, at, self.batch_size)
+        if not batch:
+            return self._save(migration.finish(now))
+        for stored in batch:
+            self.source.objects.delete(stored.name)
         self.fault("clean:worked")
-        cleaned = migration.cleaned(objects=0, items=deleted, cursor=f"items:{following or ''}", now=now)
-        if following is None:
-            cleaned = cleaned.finish(now)
-        return self._save(cleaned)
+        return self._save(
+            migration.cleaned(objects=len(batch), items=0, cursor=f"objects:{batch[-1].name}", now=now)
+        )
 
     # ------------------------------------------------------------ helpers
     def _copy_object(self, name: str, target: ZoneData) -> int:

@@ -268,12 +268,13 @@ def _assert_moved(w: World, before_objects: dict[str, str], before_items: dict[t
         assert "events" not in after[key]
         if item["entity"]["S"] not in ("tenant_settings",):
             assert item_digest(after[key]) == item_digest(item), key
-    assert {item["entity"]["S"] for item in _items(w, TENANT).values()} == {"tenant_migration"}
+    # (and the settings item, which says the tenant is in us now)
+    left = _items(w, TENANT)
+    assert {item["entity"]["S"] for item in left.values()} == {"tenant_migration", "tenant_settings"}
+    assert json.loads(left[(f"TENANT#{TENANT}#SETTINGS", "SETTINGS")]["body"]["S"])["zone"] == "us"
     # The tenant now lives in us, in both zones' settings.
     for region in (SOURCE, TARGET):
-        settings = after if region == TARGET else None
-        assert settings is None or json.loads(settings[(f"TENANT#{TENANT}#SETTINGS", "SETTINGS")]["body"]["S"])["zone"] == "us"
-    assert DynamoTenantSettings(w.table, TARGET).get(TENANT).zone == "us"  # type: ignore[union-attr]
+        assert DynamoTenantSettings(w.table, region).get(TENANT).zone == "us", region  # type: ignore[union-attr]
     # The other tenant did not move.
     assert len(_objects(w, OTHER)) == 6 and _objects(w, OTHER, TARGET, target_buckets) == {}
     assert _items(w, OTHER, TARGET) == {}
