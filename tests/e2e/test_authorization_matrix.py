@@ -40,8 +40,8 @@ PATH_KINDS = {"device_id": "device", "bundle_id": "bundle", "package_id": "packa
 WITHDRAWAL_OPERATIONS = {"withdraw_package_version", "get_withdrawal"}
 #: A residency migration would move the matrix's tenant away, and the local stack configures no
 #: target zone: an allowed call is checked to get past the roles and fail on what comes after
-#: (422: no zone to migrate to; 404: no such migration). tests/integration/functions has the 2xx.
-MIGRATION_OPERATIONS = {"create_migration": 422, "get_migration": 404}
+#: (409: no zone to migrate to; 404: no such migration). tests/integration/functions has the 2xx.
+MIGRATION_OPERATIONS = {"create_migration": 409, "get_migration": 404}
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, BinaryIO, Protocol
 
-from content_service.domain.errors import ConcurrencyConflict, Forbidden, InvalidTransition, ValidationFailed
+from content_service.domain.errors import ConcurrencyConflict, Forbidden, InvalidTransition
 from content_service.domain.migration import (
     MIGRATED_FEED_TYPE,
     MigrationState,
@@ -179,11 +179,14 @@ def request_migration(
     if not principal.has_any({Role.ADMIN}):
         raise Forbidden("a residency migration needs the admin role")
     tenant = principal.tenant_id
-    zones.get(target_zone)
+    # Which zones are targets is this deployment's configuration, not the request's shape: a
+    # well-formed zone that cannot be a target is a conflict with that state (409), not a 422.
+    if target_zone not in zones.names:
+        raise InvalidTransition(f"zone {target_zone} is not a residency zone; zones are {', '.join(zones.names)}")
     if target_zone == served_zone:
-        raise ValidationFailed(f"tenant {tenant} is in zone {served_zone} already")
+        raise InvalidTransition(f"tenant {tenant} is in zone {served_zone} already", zone=served_zone)
     if configured is not None and target_zone not in configured:
-        raise ValidationFailed(f"zone {target_zone} is not configured as a migration target (MIGRATION_TARGETS)")
+        raise InvalidTransition(f"zone {target_zone} is not configured as a migration target (MIGRATION_TARGETS)")
     active = migrations.active(tenant)
     if active is not None:
         if active.target_zone != target_zone:

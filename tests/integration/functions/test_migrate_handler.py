@@ -123,9 +123,9 @@ def test_the_api_starts_a_migration_that_the_worker_runs_to_the_end(stack) -> No
 
 @pytest.mark.parametrize(
     ("body", "status"),
-    [({"target_zone": "eu"}, 422), ({"target_zone": "ap"}, 422), ({"target_zone": 7}, 422), ({}, 422)],
+    [({"target_zone": "eu"}, 409), ({"target_zone": "ap"}, 409), ({"target_zone": 7}, 422), ({}, 422), ({"target_zone": "EU"}, 422)],
 )
-def test_a_migration_to_the_own_an_unknown_or_no_zone_is_a_problem(stack, body: Any, status: int) -> None:
+def test_a_migration_to_the_own_an_unknown_a_malformed_or_no_zone_is_a_problem(stack, body: Any, status: int) -> None:
     template = stack[0]
     response = handler(template, "ApiFunction")(
         _api_event("POST", "/v1/tenant/migrations", body, "mig-key-bad-1"), context("api")
