@@ -29,6 +29,12 @@ from content_service.adapters.eventbus import EventBridgeBus
 from content_service.adapters.feed import DynamoSyncStore
 from content_service.adapters.inbox import DynamoInbox
 from content_service.adapters.metrics import EmfMetrics, instrument_kms
+from content_service.adapters.migrations import (
+    DynamoMigrationRepository,
+    DynamoZoneItems,
+    S3ZoneObjects,
+    SqsMigrationQueue,
+)
 from content_service.adapters.s3 import S3BundleStore, S3ExportStore, S3PackageStore, S3UploadStore, s3_client
 from content_service.adapters.sqs import SqsExportQueue, SqsWithdrawalQueue
 from content_service.adapters.withdrawals import DynamoHolderIndex, DynamoWithdrawalLog
@@ -36,8 +42,10 @@ from content_service.crypto.cdn import CdnSigner
 from content_service.crypto.keys import ContentKeys
 from content_service.crypto.signing import KeyRing, KmsSigner
 from content_service.domain.assistant_ai import AIClient
+from content_service.domain.errors import ValidationFailed
 from content_service.service.assistant import AssistantRepository
 from content_service.service.fan_out import FanOut
+from content_service.service.migration import MigrationQueue, MigrationRepository, Migrations, ZoneData
 from content_service.service.outbox_ports import EventBus, Inbox, Metrics, SyncStore
 from content_service.service.ports import (
     BundleRepository,
@@ -222,6 +230,56 @@ class Dependencies:
             clock=self.clock,
             chunk_size=self.settings.withdrawal_chunk_size,
             threads=self.settings.withdrawal_threads,
+        )
+
+    @cached_property
+    def migrations(self) -> MigrationRepository:
+        return DynamoMigrationRepository(self._dynamodb, self.settings.table_name)
+
+    @cached_property
+    def migration_queue(self) -> MigrationQueue:
+        return SqsMigrationQueue(
+            boto3.client("sqs", region_name=self.settings.aws_region), self.settings.migration_queue_url
+        )
+
+    @cached_property
+    def migration_worker(self) -> Migrations:
+        settings = self.settings
+        peers = {"bundles": [(s3_client(region), bucket) for region, bucket in settings.migration_peers]}
+        endpoints = tuple(url for url in (settings.api_url, settings.peer_api_url) if url)
+        source = ZoneData(
+            settings.residency_zone,
+            S3ZoneObjects(self._s3, self._bucket_roles, peers),
+            DynamoZoneItems(self._dynamodb, settings.table_name),
+            self.sync_store,
+            endpoints,
+        )
+        return Migrations(
+            migrations=self.migrations,
+            settings=self.tenant_settings,
+            source=source,
+            targets=self._migration_target,
+            metrics=self.metrics,
+            clock=self.clock,
+            batch_size=settings.migration_batch_size,
+        )
+
+    @property
+    def _bucket_roles(self) -> dict[str, str]:
+        s = self.settings
+        return {"bundles": s.bundles_bucket, "packages": s.packages_bucket, "exports": s.exports_bucket}
+
+    def _migration_target(self, zone: str) -> ZoneData:
+        target = self.settings.migration_target_map.get(zone)
+        if target is None:
+            raise ValidationFailed(f"zone {zone} is not configured as a migration target (MIGRATION_TARGETS)")
+        dynamodb = boto3.client("dynamodb", region_name=target.region)
+        return ZoneData(
+            zone,
+            S3ZoneObjects(s3_client(target.region), dict(target.buckets)),
+            DynamoZoneItems(dynamodb, target.table_name),
+            DynamoSyncStore(dynamodb, target.table_name),
+            tuple(target.api_endpoints),
         )
 
     @cached_property

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from content_service.domain.bundle import TamperPolicy
 from content_service.domain.licence import LicenceTerms
 from content_service.domain.zones import DEFAULT_ZONES, Zones
 from content_service.packaging.limits import ImportLimits
+
+
+class MigrationTarget(BaseModel):
+    """Where another zone keeps tenants: its primary region's table and buckets, its API endpoints."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    region: str
+    table_name: str
+    buckets: dict[Literal["bundles", "packages", "exports"], str]
+    api_endpoints: list[str] = Field(min_length=1)
 
 
 class Settings(BaseSettings):
@@ -121,6 +133,32 @@ class Settings(BaseSettings):
     withdrawal_threads: int = Field(
         default=8, ge=1, le=64, description="bundles of one withdrawal chunk revoked at the same time"
     )
+    migration_queue_url: str = Field(default="", description="SQS queue that runs residency migrations")
+    migration_grace_seconds: int = Field(
+        default=7 * 24 * 3600,
+        ge=0,
+        description=(
+            "how long a migrated tenant's copies stay in the old zone after the switch (devices finish"
+            " what they started there); longer than a licence's offline grace is not needed"
+        ),
+    )
+    migration_batch_size: int = Field(
+        default=100, ge=1, le=1000, description="objects or items one saved batch of a migration moves"
+    )
+    migration_targets: str = Field(
+        default="",
+        description=(
+            'JSON: zone -> {"region", "table_name", "buckets": {"bundles", "packages", "exports"},'
+            ' "api_endpoints": [...]}, the other zones a tenant may migrate to (their primary region)'
+        ),
+    )
+    migration_peer_buckets: str = Field(
+        default="",
+        description=(
+            "region=bucket,... : this zone's other regions' bundles buckets; a migration's clean-up"
+            " deletes there too (S3 replication does not carry deletes)"
+        ),
+    )
     event_bus_name: str = Field(default="content-service-events", description="EventBridge bus for events")
     inbox_ttl_seconds: int = Field(
         default=7 * 24 * 3600,
@@ -173,6 +211,27 @@ class Settings(BaseSettings):
     @property
     def cdn_url(self) -> str:
         return self.cdn_base_url.rstrip("/") or f"https://{self.cdn_domain}"
+
+    @property
+    def migration_target_map(self) -> dict[str, MigrationTarget]:
+        """The zones a tenant may migrate to, parsed from ``MIGRATION_TARGETS`` (a ValueError if malformed)."""
+        if not self.migration_targets.strip():
+            return {}
+        raw = json.loads(self.migration_targets)
+        if not isinstance(raw, dict):
+            raise ValueError("MIGRATION_TARGETS is not a JSON object of zones")
+        return {str(zone): MigrationTarget.model_validate(value) for zone, value in raw.items()}
+
+    @property
+    def migration_peers(self) -> list[tuple[str, str]]:
+        """(region, bundles bucket) of this zone's other regions."""
+        peers = []
+        for entry in filter(None, (part.strip() for part in self.migration_peer_buckets.split(","))):
+            region, _, bucket = entry.partition("=")
+            if not region.strip() or not bucket.strip():
+                raise ValueError(f"MIGRATION_PEER_BUCKETS: {entry!r} is not region=bucket")
+            peers.append((region.strip(), bucket.strip()))
+        return peers
 
     @property
     def zones(self) -> Zones:

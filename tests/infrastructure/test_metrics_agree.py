@@ -232,7 +232,7 @@ def test_every_dead_letter_queue_has_a_depth_alarm(template) -> None:
         and props.get("MetricName") == "ApproximateNumberOfMessagesVisible"
     }
     dead_letters = _dead_letter_queues(template)
-    assert len(dead_letters) == 5
+    assert len(dead_letters) == 6
     assert sorted(dead_letters - watched) == []
 
 

@@ -615,29 +615,40 @@ class DynamoTenantSettings(_Store):
             if settings.revision == 0
             else self._model.revision == settings.revision
         )
-        branding = settings.branding
-        item = self._model(
-            *_tenant_settings_key(settings.tenant_id),
-            entity="tenant_settings",
-            tenant_id=settings.tenant_id,
-            revision=settings.revision + 1,
-            body={
-                "zone": settings.zone,
-                "tamper_auto_revoke": settings.tamper_auto_revoke,
-                "branding": None
-                if branding is None
-                else {
-                    "name": branding.name,
-                    "primary_colour": branding.primary_colour,
-                    "secondary_colour": branding.secondary_colour,
-                    "css_properties": [list(pair) for pair in branding.css_properties],
-                },
-                "updated_at": _optional_iso(settings.updated_at),
-                "updated_by": settings.updated_by,
-            },
-        )
+        item = _settings_model_item(self._model, settings)
         conditional_save(item, condition, f"the settings of tenant {settings.tenant_id}")
         return replace(settings, revision=settings.revision + 1)
+
+
+def _settings_model_item(model: type[Model], settings: TenantSettings) -> Model:
+    """The settings item as written over ``settings.revision`` (so at ``revision + 1``)."""
+    branding = settings.branding
+    return model(
+        *_tenant_settings_key(settings.tenant_id),
+        entity="tenant_settings",
+        tenant_id=settings.tenant_id,
+        revision=settings.revision + 1,
+        body={
+            "zone": settings.zone,
+            "tamper_auto_revoke": settings.tamper_auto_revoke,
+            "branding": None
+            if branding is None
+            else {
+                "name": branding.name,
+                "primary_colour": branding.primary_colour,
+                "secondary_colour": branding.secondary_colour,
+                "css_properties": [list(pair) for pair in branding.css_properties],
+            },
+            "updated_at": _optional_iso(settings.updated_at),
+            "updated_by": settings.updated_by,
+        },
+    )
+
+
+def settings_item(table_name: str, settings: TenantSettings, region: str = "eu-west-1") -> dict[str, Any]:
+    """The settings item in DynamoDB's wire form, for a write inside another transaction
+    (a residency migration's switch); the same attributes ``DynamoTenantSettings.save`` writes."""
+    return _settings_model_item(entity_model(table_name, region), settings).serialize()  # type: ignore[no-any-return]
 
 
 def _tenant_settings_key(tenant_id: str) -> tuple[str, str]:

@@ -213,7 +213,7 @@ class DynamoSyncStore:
         )
 
     def _put_entry(self, pk: str, seq: int, change: FeedChange) -> bool:
-        body = {
+        body: dict[str, Any] = {
             "type": change.type,
             "bundle_id": change.bundle_id,
             "at": change.at.isoformat(),
@@ -221,6 +221,8 @@ class DynamoSyncStore:
             "reason": change.reason,
             "written_at": datetime.now(UTC).isoformat(),
         }
+        if change.detail is not None:
+            body["detail"] = change.detail
         return self._conditional_put(
             {
                 "pk": {"S": pk},
@@ -305,6 +307,7 @@ def _entry(item: dict[str, Any]) -> FeedEntry:
             at=datetime.fromisoformat(body["at"]),
             event_id=body["event_id"],
             reason=body.get("reason"),
+            detail=body.get("detail"),
         ),
         written_at=datetime.fromisoformat(body["written_at"]),
     )

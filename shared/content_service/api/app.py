@@ -17,6 +17,7 @@ from content_service.api import (
     bundle_routes,
     contract,
     export_routes,
+    migration_routes,
     problems,
     request_shape,
     signal_routes,
@@ -50,6 +51,7 @@ app.include_router(export_routes.router)
 app.include_router(assistant_routes.router)
 app.include_router(tenant_routes.router)
 app.include_router(withdrawal_routes.router)
+app.include_router(migration_routes.router)
 
 
 @app.post(

@@ -27,6 +27,7 @@ SUCCESS: dict[str, tuple[int, bool]] = {
     "create_export": (202, True),
     "report_tamper": (202, False),
     "create_assistant_config": (201, True),
+    "create_migration": (202, True),
 }
 
 #: Problems an operation answers beyond the rules above (its use case raises them).

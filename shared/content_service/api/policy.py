@@ -106,6 +106,9 @@ POLICIES: dict[str, Policy] = {
     ),
     "get_tenant_settings": Policy(ADMIN, summary="the tenant's zone, tamper policy and branding"),
     "update_tenant_settings": Policy(ADMIN, summary="change the tenant's tamper policy, branding, first zone"),
+    # Residency migration: admins only (it moves every object and item of the tenant to another zone).
+    "create_migration": Policy(ADMIN, summary="start moving the tenant to another residency zone"),
+    "get_migration": Policy(ADMIN, summary="a residency migration and its progress"),
     # Withdrawing a package version: admins only (it revokes every bundle that holds it).
     "withdraw_package_version": Policy(
         ADMIN, summary="withdraw a package version from every bundle and device"

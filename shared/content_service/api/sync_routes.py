@@ -24,15 +24,41 @@ MAX_CHANGES = 500
 
 class ChangeView(BaseModel):
     seq: int = Field(description="position in this device's feed; strictly increasing, no gaps")
-    type: Literal["bundle.added", "bundle.revoked", "licence.renewed"]
-    bundle_id: str
+    type: Literal["bundle.added", "bundle.revoked", "licence.renewed", "tenant.migrated"]
+    bundle_id: str = Field(description="the bundle changed; empty for tenant.migrated")
     at: datetime = Field(description="when the change happened (the domain event's time)")
     event_id: str = Field(description="the event that caused the change")
     reason: str | None = None
+    zone: str | None = Field(default=None, description="tenant.migrated: the tenant's new residency zone")
+    api_endpoints: list[str] | None = Field(
+        default=None, description="tenant.migrated: the new zone's API endpoints, primary first; re-point to them"
+    )
+    resume_after_seq: int | None = Field(
+        default=None,
+        description=(
+            "tenant.migrated: the new zone's copy of this feed keeps every position; sync there from"
+            " the start (no cursor: cursors are sealed per zone) and skip what is at or before this"
+        ),
+    )
 
     @classmethod
-    def of(cls, entry: FeedEntry) -> ChangeView:
+    def of(cls, entry: FeedEntry, device_id: str) -> ChangeView:
         change = entry.change
+        if change.type == "tenant.migrated":
+            detail = change.detail or {}
+            return cls(
+                seq=entry.seq,
+                type="tenant.migrated",
+                bundle_id="",
+                at=change.at,
+                event_id=change.event_id,
+                zone=str(detail.get("zone", "")),
+                api_endpoints=[str(url) for url in detail.get("api_endpoints", [])],
+                # Before this change: the new zone's feed has its own tenant.migrated (the same event
+                # id) at or after this position, so a device reading on after it misses nothing. A
+                # cursor would not do: each zone seals cursors under its own key.
+                resume_after_seq=entry.seq - 1,
+            )
         return cls(
             seq=entry.seq,
             type=change.type,  # type: ignore[arg-type]
@@ -79,7 +105,7 @@ def sync_device(
         nonce=nonce,
     )
     return SyncView(
-        changes=[ChangeView.of(entry) for entry in page.entries],
+        changes=[ChangeView.of(entry, device_id) for entry in page.entries],
         next_cursor=page.next_cursor,
         has_more=page.has_more,
         server_time=page.server_time,

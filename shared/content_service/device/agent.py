@@ -265,7 +265,10 @@ class DeviceAgent:
         token = self._token or self.store.token()
         if not token:
             raise NotEnrolled("no API token: pass one (--token) or enroll again")
-        return DeviceApi(self.record.api_url, token, session=self.session)
+        # A residency migration re-points the device (a tenant.migrated change in its feed).
+        moved = self.parts.state.read().get("api_endpoints")
+        base_url = str(moved[0]) if moved else self.record.api_url
+        return DeviceApi(base_url, token, session=self.session)
 
     def enroll(self, api: ApiClient, name: str = "") -> DeviceRecord:
         """Make a key, enroll its public half, pin the service's keys and identity, seal it all (0600).

@@ -21,6 +21,7 @@ sync, and removing an absent bundle is a no-op, so the replay is harmless.
 
 from __future__ import annotations
 
+import re
 import secrets
 import threading
 from collections.abc import Callable, Mapping
@@ -43,6 +44,8 @@ MAX_SYNC_INTERVAL = 15.0
 PAGE_LIMIT = 100
 #: A feed that keeps saying ``has_more`` past this many pages in one sync is read on the next one.
 MAX_PAGES = 1000
+#: Where a ``tenant.migrated`` change may point a device: https, or plain http on loopback (local stack).
+_API_URL = re.compile(r"^(https://[A-Za-z0-9.-]+(:\d+)?|http://(127\.0\.0\.1|localhost)(:\d+)?)(/[A-Za-z0-9._~/-]*)?$")
 
 
 @dataclass(frozen=True)
@@ -144,7 +147,15 @@ class Syncer:
             server_time = int(claims["server_time"])
             # The status answers this request's nonce: its time is the present, not just a floor.
             self._clock.resync(float(server_time))
-            changes = [c for c in page.get("changes", []) if isinstance(c, Mapping)]
+            # Positions at or before the last one applied are skipped: after a zone move the new
+            # zone's copy of the feed is read from its start, with the same positions.
+            changes = [
+                c for c in page.get("changes", []) if isinstance(c, Mapping) and _seq(c) > state.last_seq
+            ]
+            migrated = _first_migration(changes, self._state.read().get("api_endpoints"))
+            if migrated is not None:
+                # Nothing after the move is read here: the new zone's feed holds it.
+                changes = changes[: changes.index(migrated) + 1]
             doomed = self._doomed(claims, changes)
             # Tombstones first, removal second, acknowledgement last: the cursor must never pass an
             # unapplied revocation, and a copy restored later must find the tombstone.
@@ -159,6 +170,12 @@ class Syncer:
             state.device_state = str(claims.get("device_state", "active"))
             state.available = [b for b in state.available if b not in doomed]
             state.status_at = server_time
+            if migrated is not None:
+                # The tenant moved zones: read the new zone's copy of the feed from its start (a
+                # cursor sealed here does not open there); what was applied already is skipped.
+                state.cursor = None
+                self._acknowledge(state, doomed, endpoints=[str(u) for u in migrated["api_endpoints"]])
+                continue
             self._acknowledge(state, doomed)
             if not page.get("has_more"):
                 break
@@ -178,10 +195,16 @@ class Syncer:
 
         self._state.update(change)
 
-    def _acknowledge(self, state: SyncState, doomed: set[str]) -> None:
-        """Persist the cursor and the status; the status counts as fresh only now that it is applied."""
+    def _acknowledge(self, state: SyncState, doomed: set[str], endpoints: list[str] | None = None) -> None:
+        """Persist the cursor and the status; the status counts as fresh only now that it is applied.
+
+        ``endpoints`` (a ``tenant.migrated`` change) re-points the device: from now on its API calls
+        go to the new zone's endpoints, in the same sealed write as the cursor that continues there.
+        """
 
         def change(root: dict[str, Any]) -> None:
+            if endpoints:
+                root["api_endpoints"] = endpoints
             root["sync"] = {
                 "cursor": state.cursor,
                 "last_seq": max(int(root["sync"].get("last_seq", 0)), state.last_seq),
@@ -208,6 +231,29 @@ class Syncer:
         if claims.get("device_state") == "revoked":
             doomed |= set(self._held())
         return doomed
+
+
+def _first_migration(changes: list[Mapping[str, Any]], current: Any) -> Mapping[str, Any] | None:
+    """The first well-formed ``tenant.migrated`` change (https endpoints, or http on loopback) that
+    points elsewhere than ``current``: the new zone's feed repeats the change, and there it is only
+    acknowledged."""
+    for change in changes:
+        if change.get("type") != "tenant.migrated" or change.get("api_endpoints") == current:
+            continue
+        endpoints = change.get("api_endpoints")
+        if (
+            isinstance(endpoints, list)
+            and endpoints
+            and all(isinstance(u, str) and _API_URL.match(u) for u in endpoints)
+        ):
+            return change
+    return None
+
+
+def _seq(change: Mapping[str, Any]) -> int:
+    """A change's feed position (0 for one without a usable position: never newer than what was applied)."""
+    seq = change.get("seq")
+    return seq if isinstance(seq, int) and not isinstance(seq, bool) else 0
 
 
 def _apply(state: SyncState, change: Mapping[str, Any], doomed: set[str]) -> AppliedChange:

@@ -20,5 +20,6 @@ PACKAGE_ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 DEVICE_ID = r"^dev_[0-9a-f]{32}$"
 BUNDLE_ID = r"^bnd_[0-9a-f]{32}$"
 EXPORT_ID = r"^exp_[0-9a-f]{32}$"
+MIGRATION_ID = r"^mig_[0-9a-f]{32}$"
 #: An assistant configuration: ``v{package version}r{revision}``.
 ASSISTANT_CONFIG_ID = r"^v[1-9][0-9]{0,9}r[1-9][0-9]{0,3}$"

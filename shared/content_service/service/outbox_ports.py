@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from content_service.events.models import Envelope
 
@@ -54,6 +54,8 @@ class FeedChange:
     at: datetime
     event_id: str
     reason: str | None = None
+    #: What a change that is not about a bundle says (``tenant.migrated``: zone, api_endpoints).
+    detail: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

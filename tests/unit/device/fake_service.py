@@ -83,6 +83,9 @@ class FakeService:
     """Signers retired for good: listed as retired, they still sign the key set once more."""
     signals: list[dict[str, Any]] = field(default_factory=list)
     previous_signers: list[LocalSigner] = field(default_factory=list)
+    stages: tuple[str, ...] = ("/prod",)
+    """API stages served; a second one plays another zone's API (a residency migration)."""
+    stage_requests: list[str] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
 
     # ------------------------------------------------------------ lifecycle
@@ -185,6 +188,29 @@ class FakeService:
                 "reason": reason,
             }
         )
+
+    def migrate(self, stage: str, zone: str = "us") -> str:
+        """Move the tenant to another zone served on ``stage``: every active device's feed gets
+        ``tenant.migrated`` with that API, as the sync route shows it. Returns the new API URL."""
+        self.stages = (*self.stages, stage)
+        for device_id, device in self.devices.items():
+            if device["state"] != "active":
+                continue
+            feed = self.feeds.setdefault(device_id, [])
+            seq = len(feed) + 1
+            feed.append(
+                {
+                    "seq": seq,
+                    "type": "tenant.migrated",
+                    "bundle_id": "",
+                    "at": "2026-11-28T12:00:00Z",
+                    "event_id": f"evt_{uuid.uuid4().hex}",
+                    "zone": zone,
+                    "api_endpoints": [self.base_url + stage],
+                    "resume_after_seq": seq - 1,
+                }
+            )
+        return self.base_url + stage
 
     def revoke_bundle(self, bundle_id: str, reason: str = "withdrawn") -> None:
         """Revoke a bundle: licences are refused and every active device's feed says so."""
@@ -408,12 +434,14 @@ class _Handler(BaseHTTPRequestHandler):
             # xAPI PUT-by-id: the same id is stored once; a different statement under it is a 409.
             known = self.fake.statements.setdefault(statement_id, statement)
             return self._reply(204 if known == statement else 409, b"")
-        if not url.path.startswith("/prod/"):
+        stage = next((s for s in self.fake.stages if url.path.startswith(s + "/")), None)
+        if stage is None:
             return self._json(404, {"title": "Not found"})
         if self.headers.get("Authorization") != f"Bearer {self.fake.token}":
             return self._json(401, {"title": "Unauthorized"})
+        self.fake.stage_requests.append(stage)
         body = self._body() if method in ("POST", "PUT") else None
-        status, answer = self.fake.handle_api(method, url.path[len("/prod") :], query, body)
+        status, answer = self.fake.handle_api(method, url.path[len(stage) :], query, body)
         self._json(status, answer)
 
     def _cdn(self, key: str) -> None:

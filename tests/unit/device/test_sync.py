@@ -256,3 +256,46 @@ def test_the_sync_loop_survives_being_offline(ready: DeviceAgent) -> None:
         while loop.syncs == 0 and time.monotonic() < deadline:
             time.sleep(0.02)
     assert loop.syncs >= 1
+
+
+def test_a_tenant_migrated_change_re_points_the_device_to_the_new_zones_api(
+    ready: DeviceAgent, bundle_id: str, service: FakeService, fake_time: FakeTime
+) -> None:
+    # Given a synced device whose tenant then moves to another zone (served here on /us)
+    ready.sync_once()
+    before = ready.sync_state().last_seq
+    new_api = service.migrate("/us")
+    # When the device syncs
+    service.stage_requests.clear()
+    result = ready.sync_once()
+    # Then it applied the move once, re-pointed its API, and read the new zone's copy of the feed
+    # from its start, skipping every position it had applied (the move's copy included)
+    assert [c.type for c in result.changes] == ["tenant.migrated"]
+    assert ready.api.base_url == new_api
+    assert service.stage_requests == ["/prod", "/us"]
+    # And later changes come from the new zone, the cursor continuing without a gap
+    service.revoke_bundle(bundle_id)
+    service.stage_requests.clear()
+    assert [c.type for c in ready.sync_once().changes] == ["bundle.revoked"]
+    assert set(service.stage_requests) == {"/us"} and ready.sync_state().last_seq == before + 2
+    # And the re-pointing is sealed state: a restarted agent keeps using the new zone
+    assert make_agent(ready.store.home, fake_time).api.base_url == new_api
+
+
+def test_a_tenant_migrated_change_to_a_plain_http_host_is_ignored(
+    ready: DeviceAgent, service: FakeService
+) -> None:
+    ready.sync_once()
+    for feed in service.feeds.values():
+        feed.append(
+            {
+                "seq": len(feed) + 1,
+                "type": "tenant.migrated",
+                "bundle_id": "",
+                "at": "2026-11-28T12:00:00Z",
+                "event_id": "evt_x",
+                "api_endpoints": ["http://evil.example/prod"],
+            }
+        )
+    ready.sync_once()
+    assert ready.api.base_url == service.api_url
