@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from content_service.crypto.signing import ISSUER
 from content_service.domain.assistant import (
     CONFIG_ID,
     OVERLAY_TYP,
@@ -291,6 +292,7 @@ def sign_assistant_overlays(
             continue
         provenance = revision.provenance
         claims = {
+            "iss": ISSUER,
             "tenant_id": bundle.tenant_id,
             "bundle_id": bundle.bundle_id,
             "package_id": package.package_id,
