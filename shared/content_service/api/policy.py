@@ -94,7 +94,10 @@ POLICIES: dict[str, Policy] = {
     "get_branding_overlay": Policy(EVERYONE, summary="the tenant's signed branding overlay"),
     # Assistant configs: authors and admins generate and read them; only admins approve (they ship).
     "create_assistant_config": Policy(
-        AUTHORING, summary="generate a draft assistant config from a package's text"
+        AUTHORING, summary="queue the generation of a draft assistant config from a package's text"
+    ),
+    "get_assistant_generation": Policy(
+        AUTHORING, summary="an assistant generation: pending, ready or failed"
     ),
     "list_assistant_configs": Policy(AUTHORING, summary="a package version's assistant configs"),
     "get_assistant_config": Policy(AUTHORING, summary="one assistant config and its provenance"),
@@ -105,7 +108,9 @@ POLICIES: dict[str, Policy] = {
         "signed overlays of a bundle's approved assistant configs",
     ),
     "get_tenant_settings": Policy(ADMIN, summary="the tenant's zone, tamper policy and branding"),
-    "update_tenant_settings": Policy(ADMIN, summary="change the tenant's tamper policy, branding, first zone"),
+    "update_tenant_settings": Policy(
+        ADMIN, summary="change the tenant's tamper policy, branding, first zone"
+    ),
     # Withdrawing a package version: admins only (it revokes every bundle that holds it).
     "withdraw_package_version": Policy(
         ADMIN, summary="withdraw a package version from every bundle and device"
