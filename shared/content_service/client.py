@@ -178,6 +178,21 @@ class ApiClient:
             "POST", f"/v1/packages/{package_id}/assistant-configs/{config_id}/approve"
         ).json()
 
+    def withdraw_package_version(
+        self, package_id: str, version: int, reason: str, idempotency_key: str
+    ) -> dict[str, Any]:
+        """Withdraw a package version from every bundle and device (admin); the Withdrawal, 202."""
+        return self._request(
+            "POST",
+            f"/v1/packages/{package_id}/versions/{version}/revoke",
+            json={"reason": reason},
+            headers={"Idempotency-Key": idempotency_key},
+        ).json()
+
+    def get_withdrawal(self, package_id: str, version: int) -> dict[str, Any]:
+        """The progress of a package version's withdrawal (admin; docs/withdrawal.md)."""
+        return self._request("GET", f"/v1/packages/{package_id}/versions/{version}/withdrawal").json()
+
     def bundle_assistant(self, bundle_id: str) -> dict[str, Any]:
         """The signed overlays of the bundle's approved assistant configs (docs/assistant.md)."""
         return self._request("GET", f"/v1/bundles/{bundle_id}/assistant").json()
