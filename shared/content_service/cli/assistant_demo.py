@@ -46,6 +46,7 @@ def generate_and_approve(console: Console, admin: ApiClient, package: dict) -> d
     )
     table.add_row("output sha256", provenance["output_sha256"])
     table.add_row("requested", f"{provenance['requested_by']} at {provenance['requested_at']}")
+    table.add_row("generation", str(provenance.get("generation_id")))
     console.print(table)
     approved = admin.approve_assistant_config(package["package_id"], draft["config_id"])
     console.print(
