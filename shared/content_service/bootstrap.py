@@ -13,7 +13,10 @@ from cryptography.fernet import Fernet
 
 from content_service.adapters.ai.bedrock import BedrockAIClient, BedrockSettings, bedrock_client_config
 from content_service.adapters.ai.local import LocalExtractiveGenerator
-from content_service.adapters.assistant_configs import DynamoAssistantRepository
+from content_service.adapters.assistant_configs import (
+    DynamoAssistantGenerationRepository,
+    DynamoAssistantRepository,
+)
 from content_service.adapters.bundle_objects import DynamoStorageTamperLog, S3ObjectDigests
 from content_service.adapters.cursors import FernetCursorSeal, fernet_for
 from content_service.adapters.dynamodb import DynamoPackageRepository
@@ -36,18 +39,19 @@ from content_service.adapters.migrations import (
     SqsMigrationQueue,
 )
 from content_service.adapters.s3 import S3BundleStore, S3ExportStore, S3PackageStore, S3UploadStore, s3_client
-from content_service.adapters.sqs import SqsExportQueue, SqsWithdrawalQueue
+from content_service.adapters.sqs import SqsAssistantQueue, SqsExportQueue, SqsWithdrawalQueue
 from content_service.adapters.withdrawals import DynamoHolderIndex, DynamoWithdrawalLog
 from content_service.crypto.cdn import CdnSigner
 from content_service.crypto.keys import ContentKeys
 from content_service.crypto.signing import KeyRing, KmsSigner
 from content_service.domain.assistant_ai import AIClient
 from content_service.domain.errors import ValidationFailed
-from content_service.service.assistant import AssistantRepository
+from content_service.service.assistant import AssistantGenerationRepository, AssistantRepository
 from content_service.service.fan_out import FanOut
 from content_service.service.migration import MigrationQueue, MigrationRepository, Migrations, ZoneData
 from content_service.service.outbox_ports import EventBus, Inbox, Metrics, SyncStore
 from content_service.service.ports import (
+    AssistantQueue,
     BundleRepository,
     BundleStore,
     Clock,
@@ -307,6 +311,16 @@ class Dependencies:
     @cached_property
     def assistants(self) -> AssistantRepository:
         return DynamoAssistantRepository(self.settings.table_name, self.settings.aws_region)
+
+    @cached_property
+    def assistant_generations(self) -> AssistantGenerationRepository:
+        return DynamoAssistantGenerationRepository(self.settings.table_name, self.settings.aws_region)
+
+    @cached_property
+    def assistant_queue(self) -> AssistantQueue:
+        return SqsAssistantQueue(
+            boto3.client("sqs", region_name=self.settings.aws_region), self.settings.assistant_queue_url
+        )
 
     @cached_property
     def ai(self) -> AIClient:

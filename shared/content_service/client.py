@@ -139,7 +139,10 @@ class ApiClient:
     def create_assistant_config(
         self, package_id: str, idempotency_key: str, version: int | None = None
     ) -> dict[str, Any]:
-        """Generate a draft assistant config of a built package version (admin; same key, same draft)."""
+        """Queue the generation of a draft assistant config (author or admin; same key, same job).
+
+        Returns the pending ``AssistantGeneration``; :meth:`wait_for_assistant_generation` follows it.
+        """
         body = {} if version is None else {"version": version}
         return self._request(
             "POST",
@@ -148,11 +151,47 @@ class ApiClient:
             headers={"Idempotency-Key": idempotency_key},
         ).json()
 
+    def get_assistant_generation(self, generation_id: str) -> dict[str, Any]:
+        return self._request("GET", f"/v1/assistant-generations/{generation_id}").json()
+
+    def get_assistant_config(self, package_id: str, config_id: str) -> dict[str, Any]:
+        return self._request("GET", f"/v1/packages/{package_id}/assistant-configs/{config_id}").json()
+
+    def wait_for_assistant_generation(
+        self, generation_id: str, *, timeout: float = 120.0, interval: float = 0.25
+    ) -> dict[str, Any]:
+        """Poll a generation until it is ``ready`` or ``failed``; TimeoutError if it is not in time."""
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.get_assistant_generation(generation_id)
+            if job["state"] != "pending":
+                return job
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"assistant generation {generation_id} still pending after {timeout:.0f} s"
+                )
+            time.sleep(interval)
+
     def approve_assistant_config(self, package_id: str, config_id: str) -> dict[str, Any]:
         """Approve a draft assistant config so it ships to devices (admin)."""
         return self._request(
             "POST", f"/v1/packages/{package_id}/assistant-configs/{config_id}/approve"
         ).json()
+
+    def withdraw_package_version(
+        self, package_id: str, version: int, reason: str, idempotency_key: str
+    ) -> dict[str, Any]:
+        """Withdraw a package version from every bundle and device (admin); the Withdrawal, 202."""
+        return self._request(
+            "POST",
+            f"/v1/packages/{package_id}/versions/{version}/revoke",
+            json={"reason": reason},
+            headers={"Idempotency-Key": idempotency_key},
+        ).json()
+
+    def get_withdrawal(self, package_id: str, version: int) -> dict[str, Any]:
+        """The progress of a package version's withdrawal (admin; docs/withdrawal.md)."""
+        return self._request("GET", f"/v1/packages/{package_id}/versions/{version}/withdrawal").json()
 
     def bundle_assistant(self, bundle_id: str) -> dict[str, Any]:
         """The signed overlays of the bundle's approved assistant configs (docs/assistant.md)."""

@@ -75,6 +75,19 @@ class Settings(BaseSettings):
         ge=1,
         description="the export queue's maxReceiveCount: the last attempt fails the job on a crash",
     )
+    assistant_job_timeout_seconds: int = Field(
+        default=6_000,
+        ge=60,
+        description=(
+            "an assistant generation still pending this long after its last change was abandoned; longer"
+            " than every SQS attempt of its run (the assistant queue's maxReceiveCount x VisibilityTimeout)"
+        ),
+    )
+    assistant_job_max_attempts: int = Field(
+        default=3,
+        ge=1,
+        description="the assistant queue's maxReceiveCount: the last attempt fails the job on a crash",
+    )
     page_size_default: int = Field(default=25, ge=1, le=100)
     import_limits: ImportLimits = Field(default_factory=ImportLimits)
 
@@ -125,6 +138,7 @@ class Settings(BaseSettings):
     download_url_ttl_seconds: int = Field(default=300, ge=10, le=3600)
     exports_bucket: str = "content-service-exports"
     export_queue_url: str = ""
+    assistant_queue_url: str = ""
     export_url_ttl_seconds: int = Field(default=900, ge=60, le=7 * 24 * 3600)
     withdrawal_queue_url: str = Field(default="", description="SQS queue of package-withdrawal chunks")
     withdrawal_chunk_size: int = Field(

@@ -34,7 +34,13 @@ OPENAPI = json.loads((Path(__file__).parents[2] / "docs" / "openapi.json").read_
 TENANT, OTHER_TENANT = "tenant-a", "tenant-b"
 ROLES = ["learner", "author", "catalog", "admin", "none"]
 TARGETS = ["own", "other-user", "other-tenant"]
-PATH_KINDS = {"device_id": "device", "bundle_id": "bundle", "package_id": "package", "export_id": "export"}
+PATH_KINDS = {
+    "device_id": "device",
+    "bundle_id": "bundle",
+    "package_id": "package",
+    "export_id": "export",
+    "generation_id": "assistant_generation",
+}
 #: Operations on a package version's withdrawal address a version withdrawn up front (a withdrawal
 #: of the shared package would refuse every later case's bundle).
 WITHDRAWAL_OPERATIONS = {"withdraw_package_version", "get_withdrawal"}
@@ -105,6 +111,7 @@ class World:
     packages: dict[str, str] = field(default_factory=dict)
     exports: dict[str, str] = field(default_factory=dict)
     assistant_configs: dict[str, str] = field(default_factory=dict)
+    assistant_generations: dict[str, str] = field(default_factory=dict)
     withdrawn: dict[str, str] = field(default_factory=dict)
 
     def token(self, role: str, user: str, tenant: str = TENANT) -> str | None:
@@ -148,6 +155,7 @@ class World:
             "package": self.packages[tenant],
             "export": self.exports[tenant],
             "assistant_config": self.assistant_configs[tenant],
+            "assistant_generation": self.assistant_generations[tenant],
             "withdrawn": self.withdrawn[tenant],
             "user": owner,
             "tenant": tenant,
@@ -155,15 +163,20 @@ class World:
 
     def draft_assistant_config(self, tenant: str, package_id: str) -> str:
         """A fresh draft assistant config of the tenant's package (each approval needs its own draft)."""
-        draft = self.call(
+        queued = self.call(
             self.admin(tenant),
             "POST",
             f"/v1/packages/{package_id}/assistant-configs",
             json={},
             headers={"Idempotency-Key": uuid.uuid4().hex},
         )
-        assert draft.status_code == 201, draft.text
-        return draft.json()["config_id"]
+        assert queued.status_code == 202, queued.text
+        self.assistant_generations[tenant] = queued.json()["generation_id"]
+        job = ApiClient(self.stack.api_url, self.admin(tenant)).wait_for_assistant_generation(
+            queued.json()["generation_id"], timeout=60, interval=0.1
+        )
+        assert job["state"] == "ready", job
+        return job["config_id"]
 
     def snapshot(self, target: dict[str, str]) -> dict[str, Any]:
         """Everything a call on ``target`` could change, read back with an admin token."""
@@ -232,6 +245,7 @@ def fill(schema: dict[str, Any], name: str, target: dict[str, str]) -> Any:
         "package_id": target["package"],
         "export_id": target["export"],
         "config_id": target["assistant_config"],
+        "generation_id": target["assistant_generation"],
         "user_id": target["user"],
         "public_key": device_public_jwk(generate_device_key()),
         "reason": "authorization matrix",

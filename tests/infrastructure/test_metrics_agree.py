@@ -206,6 +206,7 @@ def test_there_is_a_dashboard_per_flow(template) -> None:
         "BundleDashboard",
         "DeliveryDashboard",
         "ExportDashboard",
+        "AssistantDashboard",
         "RevocationDashboard",
     }
 
@@ -232,7 +233,7 @@ def test_every_dead_letter_queue_has_a_depth_alarm(template) -> None:
         and props.get("MetricName") == "ApproximateNumberOfMessagesVisible"
     }
     dead_letters = _dead_letter_queues(template)
-    assert len(dead_letters) == 6
+    assert len(dead_letters) == 7
     assert sorted(dead_letters - watched) == []
 
 

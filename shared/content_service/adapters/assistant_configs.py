@@ -3,6 +3,10 @@
 Key: pk = ``TENANT#{t}#ASSISTANT#{package}``, sk = ``V#{version:010d}``: one item per package
 version holds all its revisions, so approving one and retiring the previous is one conditional
 write on the item's revision. ``events`` carries the write's domain events (the outbox).
+
+Generation jobs: pk = ``TENANT#{t}#ASSISTANT_JOB#{id}``, sk = ``ASSISTANT_JOB``; while pending
+also gsi2pk = ``ASSISTANT_PENDING``, gsi2sk = ``{updated_at}`` (the sweep's sparse index, like
+the export jobs').
 """
 
 from __future__ import annotations
@@ -16,10 +20,13 @@ from pynamodb.models import Model
 from content_service.adapters.entities import _events, _optional_iso, _optional_time, _Store
 from content_service.domain.assistant import (
     AssistantConfigState,
+    AssistantGeneration,
     AssistantRevision,
+    GenerationState,
     PackageAssistant,
     Provenance,
 )
+from content_service.domain.package import Problem
 
 
 def _key(tenant_id: str, package_id: str, version: int) -> tuple[str, str]:
@@ -95,4 +102,75 @@ class DynamoAssistantRepository(_Store):
             created_at=datetime.fromisoformat(body["created_at"]),
             updated_at=datetime.fromisoformat(body["updated_at"]),
             revision=int(item.revision),
+        )
+
+
+ASSISTANT_PENDING_PARTITION = "ASSISTANT_PENDING"
+
+
+class DynamoAssistantGenerationRepository(_Store):
+    """AssistantGenerationRepository on DynamoDB; pending jobs are also in the sparse gsi2."""
+
+    def add(self, job: AssistantGeneration) -> AssistantGeneration:
+        return self._insert(job, self._item, f"assistant generation {job.generation_id}")
+
+    def save(self, job: AssistantGeneration) -> AssistantGeneration:
+        return self._update(job, self._item, f"assistant generation {job.generation_id}")
+
+    def get(self, tenant_id: str, generation_id: str) -> AssistantGeneration:
+        return self._job(
+            self._get(
+                f"TENANT#{tenant_id}#ASSISTANT_JOB#{generation_id}",
+                "ASSISTANT_JOB",
+                f"assistant generation {generation_id}",
+            )
+        )
+
+    def pending_since_before(self, cutoff: datetime, limit: int) -> list[AssistantGeneration]:
+        results = self._model.gsi2.query(
+            ASSISTANT_PENDING_PARTITION, self._model.gsi2sk < cutoff.isoformat(), limit=limit
+        )
+        return [self._job(item) for item in results]
+
+    @staticmethod
+    def _job(item: Any) -> AssistantGeneration:
+        body = item.body
+        return AssistantGeneration(
+            tenant_id=item.tenant_id,
+            generation_id=body["generation_id"],
+            package_id=body["package_id"],
+            version=int(body["version"]),
+            parameters={k: int(v) for k, v in body["parameters"].items()},
+            requested_by=body["requested_by"],
+            state=GenerationState(body["state"]),
+            created_at=datetime.fromisoformat(body["created_at"]),
+            updated_at=datetime.fromisoformat(body["updated_at"]),
+            revision=int(item.revision),
+            config_id=body.get("config_id"),
+            problem=Problem(**body["problem"]) if body.get("problem") else None,
+        )
+
+    def _item(self, job: AssistantGeneration) -> Model:
+        pending = job.state is GenerationState.PENDING
+        return self._model(
+            f"TENANT#{job.tenant_id}#ASSISTANT_JOB#{job.generation_id}",
+            "ASSISTANT_JOB",
+            gsi2pk=ASSISTANT_PENDING_PARTITION if pending else None,
+            gsi2sk=job.updated_at.isoformat() if pending else None,
+            entity="assistant_generation",
+            tenant_id=job.tenant_id,
+            revision=job.revision,
+            body={
+                "generation_id": job.generation_id,
+                "package_id": job.package_id,
+                "version": job.version,
+                "parameters": job.parameters,
+                "requested_by": job.requested_by,
+                "state": job.state.value,
+                "created_at": job.created_at.isoformat(),
+                "updated_at": job.updated_at.isoformat(),
+                "config_id": job.config_id,
+                "problem": None if job.problem is None else job.problem.as_dict(),
+            },
+            events=_events(job.events),
         )

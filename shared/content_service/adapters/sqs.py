@@ -10,17 +10,19 @@ from content_service import correlation
 from content_service.domain.withdrawal import WithdrawalChunk
 
 
-class SqsExportQueue:
-    """ExportQueue on the export queue: one message per job."""
+class _JobQueue:
+    """One message per job, naming the tenant and the job; the correlation id rides as an attribute."""
+
+    id_field = ""
 
     def __init__(self, client: Any, queue_url: str) -> None:
         self._sqs = client
         self._queue_url = queue_url
 
-    def send(self, tenant_id: str, export_id: str) -> None:
+    def send(self, tenant_id: str, job_id: str) -> None:
         message: dict[str, Any] = {
             "QueueUrl": self._queue_url,
-            "MessageBody": json.dumps({"tenant_id": tenant_id, "export_id": export_id}),
+            "MessageBody": json.dumps({"tenant_id": tenant_id, self.id_field: job_id}),
         }
         correlation_id = correlation.current()
         if correlation_id:
@@ -28,6 +30,18 @@ class SqsExportQueue:
                 correlation.ATTRIBUTE: {"DataType": "String", "StringValue": correlation_id}
             }
         self._sqs.send_message(**message)
+
+
+class SqsExportQueue(_JobQueue):
+    """ExportQueue on the export queue: one message per job."""
+
+    id_field = "export_id"
+
+
+class SqsAssistantQueue(_JobQueue):
+    """AssistantQueue on the assistant queue: one message per generation job."""
+
+    id_field = "generation_id"
 
 
 class SqsWithdrawalQueue:

@@ -1,4 +1,5 @@
-"""Routes for assistant configurations: generate one (admin, Idempotency-Key), read, approve (admin)."""
+"""Routes for assistant configurations: request a generation (author/admin, Idempotency-Key; async
+like exports), follow it, read the configurations, approve one (admin)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from content_service.api.auth import principal_of
 from content_service.api.idempotency import IDEMPOTENCY_KEY_PATTERN
-from content_service.api.models import JsonInt, JsonVersion
+from content_service.api.models import JsonInt, JsonVersion, ProblemDetail
 from content_service.api.responses import create_once
 from content_service.bootstrap import dependencies
-from content_service.domain.assistant import AssistantRevision
+from content_service.domain.assistant import AssistantGeneration, AssistantRevision
 from content_service.domain.assistant_ai import GenerationParameters
 from content_service.domain.identifiers import ASSISTANT_CONFIG_ID as CONFIG_ID
+from content_service.domain.identifiers import ASSISTANT_GENERATION_ID as GENERATION_ID
 from content_service.domain.identifiers import BUNDLE_ID, PACKAGE_ID
 from content_service.service import assistant as cases
 
@@ -55,6 +57,7 @@ class ProvenanceView(BaseModel):
     requested_by: str
     requested_at: datetime
     usage: dict[str, int] = Field(description="token counts the generator reported (empty for local)")
+    generation_id: str | None = Field(default=None, description="the generation job that made it")
 
 
 class AssistantConfigView(BaseModel):
@@ -95,48 +98,96 @@ def _version_of(config_id: str) -> int:
     return int(config_id[1:].split("r", 1)[0])
 
 
-def _generate(request: dict[str, Any]) -> dict[str, Any]:
+class AssistantGenerationView(BaseModel):
+    generation_id: str
+    package_id: str
+    version: int
+    state: Literal["pending", "ready", "failed"]
+    parameters: dict[str, int]
+    requested_by: str
+    created_at: datetime
+    updated_at: datetime
+    config_id: str | None = Field(default=None, description="the draft it made, once ready")
+    config_url: str | None = Field(default=None, description="where to read that draft, once ready")
+    problem: ProblemDetail | None = Field(default=None, description="why it failed, once failed")
+
+    @classmethod
+    def of(cls, job: AssistantGeneration) -> AssistantGenerationView:
+        return cls(
+            generation_id=job.generation_id,
+            package_id=job.package_id,
+            version=job.version,
+            state=job.state.value,  # type: ignore[arg-type]
+            parameters=job.parameters,
+            requested_by=job.requested_by,
+            created_at=job.created_at,
+            updated_at=job.updated_at,
+            config_id=job.config_id,
+            config_url=(
+                f"/v1/packages/{job.package_id}/assistant-configs/{job.config_id}" if job.config_id else None
+            ),
+            problem=ProblemDetail(**job.problem.as_dict()) if job.problem else None,
+        )
+
+
+def _request_generation(request: dict[str, Any]) -> dict[str, Any]:
     deps = dependencies()
     fields = dict(request["body"])
     package_id = fields.pop("package_id")
     body = CreateAssistantConfig.model_validate(fields)
     who = principal_of(router.current_event)
-    generated = cases.generate_assistant_config(
+    job = cases.request_assistant_config(
         who.tenant_id,
         package_id,
         body.version,
         who.principal_id,
         GenerationParameters(body.max_key_terms, body.max_questions, body.summary_sentences),
         packages=deps.packages,
-        store=deps.store,
-        blobs=deps.store,
-        ai=deps.ai,
-        assistants=deps.assistants,
+        generations=deps.assistant_generations,
+        queue=deps.assistant_queue,
         clock=deps.clock,
     )
-    return AssistantConfigView.of(package_id, generated.assistant.version, generated.revision).model_dump(
-        mode="json"
-    )
+    return AssistantGenerationView.of(job).model_dump(mode="json")
 
 
 @router.post(
     "/v1/packages/<package_id>/assistant-configs",
     operation_id="create_assistant_config",
-    summary="Generate a draft assistant configuration from a built package's text (Idempotency-Key required)",
+    summary=(
+        "Queue the generation of a draft assistant configuration from a built package's text"
+        " (Idempotency-Key required); follow the Location"
+    ),
 )
 def create_assistant_config(
     package_id: Annotated[str, Path(pattern=PACKAGE_ID)],
     body: CreateAssistantConfig,
     idempotency_key: Annotated[str, Header(alias="Idempotency-Key", pattern=IDEMPOTENCY_KEY_PATTERN)],
-) -> Response[AssistantConfigView]:
+) -> Response[AssistantGenerationView]:
     return create_once(
         router.current_event,
         "create_assistant_config",
-        _generate,
+        _request_generation,
         key=idempotency_key,
         body={"package_id": package_id, **body.model_dump(mode="json")},
-        location=lambda view: f"/v1/packages/{package_id}/assistant-configs/{view['config_id']}",
+        location=lambda view: f"/v1/assistant-generations/{view['generation_id']}",
+        status=202,
     )
+
+
+@router.get(
+    "/v1/assistant-generations/<generation_id>",
+    operation_id="get_assistant_generation",
+    summary="A generation of an assistant configuration: pending, ready (with the draft's id) or failed",
+)
+def get_assistant_generation(
+    generation_id: Annotated[str, Path(pattern=GENERATION_ID)],
+) -> AssistantGenerationView:
+    job = cases.get_assistant_generation(
+        principal_of(router.current_event).tenant_id,
+        generation_id,
+        generations=dependencies().assistant_generations,
+    )
+    return AssistantGenerationView.of(job)
 
 
 @router.get(

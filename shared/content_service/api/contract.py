@@ -26,7 +26,7 @@ SUCCESS: dict[str, tuple[int, bool]] = {
     "issue_licence": (201, True),
     "create_export": (202, True),
     "report_tamper": (202, False),
-    "create_assistant_config": (201, True),
+    "create_assistant_config": (202, True),
     "create_migration": (202, True),
 }
 
@@ -35,8 +35,6 @@ EXTRA_PROBLEMS: dict[str, tuple[int, ...]] = {
     "create_upload": (404,),  # a new version of a package id that does not exist
     "list_devices": (404,),  # ?user_id= of another user, for a learner
     "list_bundles": (404,),
-    # The assistant's generator (Bedrock on AWS) failed or is unavailable: its own 502 and 503.
-    "create_assistant_config": (502, 503),
 }
 
 DESCRIPTIONS = {

@@ -94,7 +94,10 @@ POLICIES: dict[str, Policy] = {
     "get_branding_overlay": Policy(EVERYONE, summary="the tenant's signed branding overlay"),
     # Assistant configs: authors and admins generate and read them; only admins approve (they ship).
     "create_assistant_config": Policy(
-        AUTHORING, summary="generate a draft assistant config from a package's text"
+        AUTHORING, summary="queue the generation of a draft assistant config from a package's text"
+    ),
+    "get_assistant_generation": Policy(
+        AUTHORING, summary="an assistant generation: pending, ready or failed"
     ),
     "list_assistant_configs": Policy(AUTHORING, summary="a package version's assistant configs"),
     "get_assistant_config": Policy(AUTHORING, summary="one assistant config and its provenance"),

@@ -14,9 +14,18 @@ from content_service.device.assistant import fetch_assistant, read_assistant
 
 def generate_and_approve(console: Console, admin: ApiClient, package: dict) -> dict:
     """Generate a draft from the package's text, show it with its provenance, approve it."""
-    draft = admin.create_assistant_config(package["package_id"], uuid.uuid4().hex, package["version"])
+    queued = admin.create_assistant_config(package["package_id"], uuid.uuid4().hex, package["version"])
     console.print(
-        f"[green]✓[/] [cyan]admin[/]: POST /v1/packages/{package['package_id']}/assistant-configs → "
+        f"[green]✓[/] [cyan]admin[/]: POST /v1/packages/{package['package_id']}/assistant-configs → 202, "
+        f"generation {queued['generation_id']} {queued['state']}"
+    )
+    job = admin.wait_for_assistant_generation(queued["generation_id"])
+    if job["state"] != "ready":
+        problem = job.get("problem") or {}
+        raise RuntimeError(f"the assistant generation failed: {problem.get('code')}: {problem.get('detail')}")
+    draft = admin.get_assistant_config(package["package_id"], job["config_id"])
+    console.print(
+        f"[green]✓[/] assistant function: generation {job['state']} → "
         f"{draft['config_id']} ({draft['state']}, from the package's own text)"
     )
     config, provenance = draft["config"], draft["provenance"]
@@ -37,6 +46,7 @@ def generate_and_approve(console: Console, admin: ApiClient, package: dict) -> d
     )
     table.add_row("output sha256", provenance["output_sha256"])
     table.add_row("requested", f"{provenance['requested_by']} at {provenance['requested_at']}")
+    table.add_row("generation", str(provenance.get("generation_id")))
     console.print(table)
     approved = admin.approve_assistant_config(package["package_id"], draft["config_id"])
     console.print(

@@ -3,7 +3,8 @@
 The service hands a bundle's approved assistant configs as signed overlays (docs/assistant.md):
 a JWS (``assistant-overlay+jws``) naming the bundle, the package version, its content hash and
 the config's RFC 8785 SHA-256, with the config itself beside it. The device keeps an overlay
-only if the token verifies against its pinned JWKS, names this bundle and a package version
+only if the token verifies against its pinned JWKS, names the issuer and tenant of its enrolment
+(as every manifest and licence must), names this bundle and a package version
 whose content hash the bundle's verified manifest lists, and the config hashes to what the token
 says; it checks all of that again every time it reads one, offline. The overlays live in the
 bundle's folder, so removing a revoked bundle removes them too; they are never part of the
@@ -16,8 +17,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from content_service.crypto.signing import TokenError, verify
-from content_service.device.agent import MANIFEST_TYPE, DeviceAgent
+from content_service.crypto.signing import TokenError
+from content_service.device.agent import DeviceAgent
 from content_service.device.errors import BundleNotFound, DeviceError
 from content_service.device.store import PACKAGE_ID, write_private
 from content_service.domain.assistant import OVERLAY_TYP, canonical_sha256
@@ -82,11 +83,10 @@ def _check(agent: DeviceAgent, bundle_id: str, package_id: str, overlay: Any) ->
     if not isinstance(overlay, dict) or not isinstance(overlay.get("token"), str):
         raise OverlayInvalid(f"the assistant overlay of {package_id!r} has no token")
     try:
-        claims = verify(overlay["token"], agent.record.jwks, typ=OVERLAY_TYP)
+        claims = agent.parts.trust.assistant_overlay(bundle_id, package_id, overlay["token"], OVERLAY_TYP)
     except TokenError as error:
-        raise OverlayInvalid(f"the assistant overlay of {package_id!r} does not verify: {error}") from error
-    if claims.get("bundle_id") != bundle_id or claims.get("package_id") != package_id:
-        raise OverlayInvalid(f"the assistant overlay of {package_id!r} is for another bundle or package")
+        # A ClaimsRefused (another issuer, tenant, bundle or package) is a TokenError too.
+        raise OverlayInvalid(f"the assistant overlay of {package_id!r} is refused: {error}") from error
     listed = {
         (str(p.get("package_id")), p.get("version")): p.get("content_hash")
         for p in _manifest(agent, bundle_id)
@@ -105,8 +105,8 @@ def _manifest(agent: DeviceAgent, bundle_id: str) -> list[dict[str, Any]]:
     if not files.manifest.is_file():
         raise BundleNotFound(f"bundle {bundle_id} is not downloaded on this device")
     try:
-        claims = verify(files.manifest.read_text("ascii"), agent.record.jwks, typ=MANIFEST_TYPE)
-    except (TokenError, UnicodeError) as error:
+        claims = agent.parts.trust.manifest(bundle_id, files.manifest.read_bytes())
+    except TokenError as error:
         raise OverlayInvalid(f"the manifest of bundle {bundle_id} does not verify: {error}") from error
     packages = claims.get("packages")
     return [p for p in packages if isinstance(p, dict)] if isinstance(packages, list) else []

@@ -96,6 +96,18 @@ class Trust:
             raise ClaimsRefused("the manifest is for another bundle or lists no packages")
         return claims
 
+    def assistant_overlay(self, bundle_id: str, package_id: str, token: str, typ: str) -> dict[str, Any]:
+        """The claims of an assistant overlay for ``package_id`` of ``bundle_id`` of this device's tenant.
+
+        Held to the enrolment like a manifest (issuer, tenant), so an overlay the service signed
+        for another tenant, another bundle or another package is refused here, not applied.
+        """
+        claims = self._verify(token, typ)
+        self._check_issuer(claims, "assistant overlay")
+        if claims.get("bundle_id") != bundle_id or claims.get("package_id") != package_id:
+            raise ClaimsRefused("the assistant overlay is for another bundle or package")
+        return claims
+
     def licence(self, bundle_id: str, token: str) -> dict[str, Any]:
         """The claims of a licence of ``bundle_id`` for this device, user and tenant.
 

@@ -20,6 +20,7 @@ import rfc8785
 
 from content_service.domain.errors import InvalidTransition, InvariantViolated, NotFound
 from content_service.domain.events import DomainEvent
+from content_service.domain.package import Problem
 
 #: Revisions one package version may hold (the item stays far below DynamoDB's 400 KB).
 MAX_REVISIONS = 20
@@ -92,9 +93,13 @@ class Provenance:
     requested_by: str
     requested_at: datetime
     usage: dict[str, int]
+    #: The generation job that made the revision (None for revisions made before jobs existed);
+    #: a redelivered job finds its revision by it instead of generating a second one.
+    generation_id: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "generation_id": self.generation_id,
             "generator": self.generator,
             "model_id": self.model_id,
             "prompt_template_id": self.prompt_template_id,
@@ -125,6 +130,7 @@ class Provenance:
             requested_by=data["requested_by"],
             requested_at=datetime.fromisoformat(data["requested_at"]),
             usage={k: int(v) for k, v in data.get("usage", {}).items()},
+            generation_id=data.get("generation_id"),
         )
 
 
@@ -256,3 +262,86 @@ class PackageAssistant:
         body = {"package_id": self.package_id, "version": self.version, **data}
         event = DomainEvent(name, self.tenant_id, subject.config_id, now, body)
         return replace(self, events=(*self.events, event))
+
+
+GENERATION_ID = re.compile(r"^asg_[0-9a-f]{32}$")
+
+
+class GenerationState(enum.StrEnum):
+    PENDING = "pending"
+    READY = "ready"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class AssistantGeneration:
+    """One request to generate an assistant configuration: ``pending → ready | failed`` (final).
+
+    The API records it and queues it; the assistant function runs the generator and adds the
+    draft to the package version's :class:`PackageAssistant`, then marks the job ``ready`` with
+    the new revision's id, or ``failed`` with a problem. It records no integration events: the
+    draft's own ``content.assistant_config.generated.v1`` is the outcome other services see.
+    """
+
+    tenant_id: str
+    generation_id: str
+    package_id: str
+    version: int
+    parameters: dict[str, int]
+    requested_by: str
+    state: GenerationState
+    created_at: datetime
+    updated_at: datetime
+    revision: int = 0
+    config_id: str | None = None
+    problem: Problem | None = None
+    events: tuple[DomainEvent, ...] = ()
+
+    @classmethod
+    def request(
+        cls,
+        *,
+        tenant_id: str,
+        generation_id: str,
+        package_id: str,
+        version: int,
+        parameters: dict[str, int],
+        requested_by: str,
+        now: datetime,
+    ) -> AssistantGeneration:
+        if not GENERATION_ID.match(generation_id):
+            raise InvariantViolated(f"not a generation id: {generation_id!r}")
+        return cls(
+            tenant_id,
+            generation_id,
+            package_id,
+            version,
+            dict(parameters),
+            requested_by,
+            GenerationState.PENDING,
+            now,
+            now,
+        )
+
+    def complete(self, made: str, now: datetime) -> AssistantGeneration:
+        self._require_pending()
+        if not CONFIG_ID.match(made):
+            raise InvariantViolated(f"not a config id: {made!r}")
+        return replace(self, state=GenerationState.READY, config_id=made, updated_at=now)
+
+    def fail(self, problem: Problem, now: datetime) -> AssistantGeneration:
+        self._require_pending()
+        return replace(self, state=GenerationState.FAILED, problem=problem, updated_at=now)
+
+    def is_stale(self, now: datetime, timeout_seconds: float) -> bool:
+        """A generation still pending after the timeout was abandoned by a crashed or killed run."""
+        return (
+            self.state is GenerationState.PENDING
+            and (now - self.updated_at).total_seconds() > timeout_seconds
+        )
+
+    def _require_pending(self) -> None:
+        if self.state is not GenerationState.PENDING:
+            raise InvalidTransition(
+                f"assistant generation {self.generation_id} is {self.state.value}", state=self.state.value
+            )

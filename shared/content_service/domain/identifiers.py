@@ -23,3 +23,5 @@ EXPORT_ID = r"^exp_[0-9a-f]{32}$"
 MIGRATION_ID = r"^mig_[0-9a-f]{32}$"
 #: An assistant configuration: ``v{package version}r{revision}``.
 ASSISTANT_CONFIG_ID = r"^v[1-9][0-9]{0,9}r[1-9][0-9]{0,3}$"
+#: A queued generation of an assistant configuration.
+ASSISTANT_GENERATION_ID = r"^asg_[0-9a-f]{32}$"

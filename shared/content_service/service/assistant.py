@@ -8,15 +8,21 @@ kept, and kept with its provenance as a draft; only an admin's approval lets it 
 
 from __future__ import annotations
 
+import json
 import re
+import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from content_service.crypto.signing import ISSUER
 from content_service.domain.assistant import (
     CONFIG_ID,
     OVERLAY_TYP,
+    AssistantGeneration,
     AssistantRevision,
     FileRead,
+    GenerationState,
     InputDigest,
     PackageAssistant,
     Provenance,
@@ -25,6 +31,7 @@ from content_service.domain.assistant import (
 from content_service.domain.assistant_ai import (
     AIClient,
     AssistantGenerationFailed,
+    AssistantGeneratorUnavailable,
     GenerationParameters,
     GenerationRequest,
     SourceDocument,
@@ -32,11 +39,18 @@ from content_service.domain.assistant_ai import (
 from content_service.domain.assistant_schema import AssistantConfigInvalid, validate_config
 from content_service.domain.assistant_text import extract, readable
 from content_service.domain.bundle import Bundle, BundleState
-from content_service.domain.errors import ConcurrencyConflict, InvariantViolated, NotFound
-from content_service.domain.package import PackageManifest, PackageState, PlayPackage
+from content_service.domain.errors import (
+    ConcurrencyConflict,
+    DomainError,
+    InvariantViolated,
+    NotFound,
+    ValidationFailed,
+)
+from content_service.domain.package import PackageManifest, PackageState, PlayPackage, Problem
 from content_service.domain.principal import Principal
 from content_service.service.access import bundle_for
 from content_service.service.ports import (
+    AssistantQueue,
     BlobReader,
     BundleRepository,
     Clock,
@@ -67,6 +81,22 @@ class AssistantRepository(Protocol):
         ...
 
 
+class AssistantGenerationRepository(Protocol):
+    """Persistence of generation jobs (one item each; pending ones are findable by the sweep)."""
+
+    def add(self, job: AssistantGeneration) -> AssistantGeneration: ...
+
+    def save(self, job: AssistantGeneration) -> AssistantGeneration: ...
+
+    def get(self, tenant_id: str, generation_id: str) -> AssistantGeneration:
+        """The job, or NotFound (another tenant's job is not found either)."""
+        ...
+
+    def pending_since_before(self, cutoff: datetime, limit: int) -> list[AssistantGeneration]:
+        """Up to ``limit`` jobs of any tenant still pending, last changed before ``cutoff``."""
+        ...
+
+
 @dataclass(frozen=True)
 class Generated:
     assistant: PackageAssistant
@@ -86,8 +116,13 @@ def generate_assistant_config(
     ai: AIClient,
     assistants: AssistantRepository,
     clock: Clock,
+    generation_id: str | None = None,
 ) -> Generated:
-    """Generate a draft configuration of a built package version from its text."""
+    """Generate a draft configuration of a built package version from its text.
+
+    ``generation_id`` names the job that asked (kept in the provenance), so a redelivered job
+    finds the draft it already made rather than making a second one.
+    """
     package = _built(packages, tenant_id, package_id, version)
     manifest = store.get_manifest(tenant_id, package_id, package.version)
     documents = read_documents(tenant_id, manifest, blobs)
@@ -125,6 +160,7 @@ def generate_assistant_config(
         requested_by=requested_by,
         requested_at=now,
         usage=generation.usage,
+        generation_id=generation_id,
     )
     for attempt in range(_SAVE_ATTEMPTS):
         # Another generation for the same version may have been saved meanwhile: add to the newest.
@@ -143,6 +179,165 @@ def generate_assistant_config(
             continue
         return Generated(saved, saved.revisions[-1])
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def request_assistant_config(
+    tenant_id: str,
+    package_id: str,
+    version: int | None,
+    requested_by: str,
+    parameters: GenerationParameters,
+    *,
+    packages: PackageRepository,
+    generations: AssistantGenerationRepository,
+    queue: AssistantQueue,
+    clock: Clock,
+) -> AssistantGeneration:
+    """Record a pending generation of a built package version and queue it for the assistant function.
+
+    Only the cheap checks run here (the version exists and is built); reading the text and the
+    generator's call run in the assistant function, whose outcome the job records.
+    """
+    package = _built(packages, tenant_id, package_id, version)
+    job = generations.add(
+        AssistantGeneration.request(
+            tenant_id=tenant_id,
+            generation_id=f"asg_{uuid.uuid4().hex}",
+            package_id=package_id,
+            version=package.version,
+            parameters={
+                "max_key_terms": parameters.max_key_terms,
+                "max_questions": parameters.max_questions,
+                "summary_sentences": parameters.summary_sentences,
+            },
+            requested_by=requested_by,
+            now=clock.now(),
+        )
+    )
+    queue.send(tenant_id, job.generation_id)
+    return job
+
+
+#: Errors a later attempt may not see (the generator was busy, another writer won a race):
+#: raised again so the queue redelivers. Every other refusal is final and fails the job.
+_RETRYABLE = (AssistantGeneratorUnavailable, ConcurrencyConflict)
+
+
+def run_assistant_generation(
+    tenant_id: str,
+    generation_id: str,
+    *,
+    generations: AssistantGenerationRepository,
+    packages: PackageRepository,
+    store: PackageStore,
+    blobs: BlobReader,
+    ai: AIClient,
+    assistants: AssistantRepository,
+    clock: Clock,
+) -> AssistantGeneration:
+    """Run a pending generation job: the draft is added and the job marked ready, or failed.
+
+    Idempotent on redelivery: a job no longer pending is returned as it is, and a job whose
+    draft was saved by a run that died before marking the job finds that draft by its id.
+    """
+    job = generations.get(tenant_id, generation_id)
+    if job.state is not GenerationState.PENDING:
+        return job
+    existing = assistants.get(tenant_id, job.package_id, job.version)
+    made = (
+        next((r for r in existing.revisions if r.provenance.generation_id == generation_id), None)
+        if existing
+        else None
+    )
+    if made is None:
+        try:
+            made = generate_assistant_config(
+                tenant_id,
+                job.package_id,
+                job.version,
+                job.requested_by,
+                GenerationParameters(**job.parameters),
+                packages=packages,
+                store=store,
+                blobs=blobs,
+                ai=ai,
+                assistants=assistants,
+                clock=clock,
+                generation_id=generation_id,
+            ).revision
+        except _RETRYABLE:
+            raise
+        except DomainError as refused:
+            problem = Problem(f"assistant.{type(refused).__name__}", refused.detail, None)
+            return _finish(generations, job, lambda current: current.fail(problem, clock.now()))
+    config_id = made.config_id
+    return _finish(generations, job, lambda current: current.complete(config_id, clock.now()))
+
+
+def fail_assistant_generation_after_retries(
+    tenant_id: str,
+    generation_id: str,
+    reason: str,
+    *,
+    generations: AssistantGenerationRepository,
+    clock: Clock,
+) -> AssistantGeneration:
+    """A generation that crashed (or found the generator unavailable) on every delivery: fail it."""
+    job = generations.get(tenant_id, generation_id)
+    if job.state is not GenerationState.PENDING:
+        return job
+    problem = Problem("assistant.crashed", f"the generation failed on every attempt: {reason}", None)
+    return _finish(generations, job, lambda current: current.fail(problem, clock.now()))
+
+
+def fail_abandoned_assistant_generations(
+    *,
+    generations: AssistantGenerationRepository,
+    clock: Clock,
+    timeout_seconds: int,
+    batch: int = 100,
+) -> list[AssistantGeneration]:
+    """Fail every generation pending longer than the timeout (its run was killed, or never ran)."""
+    now = clock.now()
+    problem = Problem(
+        "assistant.abandoned",
+        f"no generation finished within {timeout_seconds} s of its last change (crashed or never run)",
+        None,
+    )
+    failed = []
+    for job in generations.pending_since_before(now - timedelta(seconds=timeout_seconds), batch):
+        if not job.is_stale(now, timeout_seconds):
+            continue
+        try:
+            failed.append(generations.save(job.fail(problem, now)))
+        except ConcurrencyConflict:
+            continue
+    return failed
+
+
+def get_assistant_generation(
+    tenant_id: str, generation_id: str, *, generations: AssistantGenerationRepository
+) -> AssistantGeneration:
+    return generations.get(tenant_id, generation_id)
+
+
+def assistant_job_of(message_body: str) -> tuple[str, str]:
+    """The (tenant, generation id) an assistant-queue message names."""
+    try:
+        message = json.loads(message_body)
+        return str(message["tenant_id"]), str(message["generation_id"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValidationFailed("the message is not an assistant generation job") from error
+
+
+def _finish(
+    generations: AssistantGenerationRepository, job: AssistantGeneration, change: Any
+) -> AssistantGeneration:
+    try:
+        return generations.save(change(job))
+    except ConcurrencyConflict:
+        # Another delivery (or the sweep) finished the job first; its outcome stands.
+        return generations.get(job.tenant_id, job.generation_id)
 
 
 def list_assistant_configs(
@@ -291,6 +486,7 @@ def sign_assistant_overlays(
             continue
         provenance = revision.provenance
         claims = {
+            "iss": ISSUER,
             "tenant_id": bundle.tenant_id,
             "bundle_id": bundle.bundle_id,
             "package_id": package.package_id,

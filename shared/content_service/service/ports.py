@@ -289,6 +289,12 @@ class ExportQueue(Protocol):
     def send(self, tenant_id: str, export_id: str) -> None: ...
 
 
+class AssistantQueue(Protocol):
+    """Hands an assistant generation job to the assistant function."""
+
+    def send(self, tenant_id: str, generation_id: str) -> None: ...
+
+
 class BlobReader(Protocol):
     """Reads a tenant's content-addressed files."""
 

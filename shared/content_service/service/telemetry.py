@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from content_service.domain.assistant import AssistantGeneration, GenerationState
 from content_service.domain.export import ExportJob, ExportState
 from content_service.domain.package import PackageState, PlayPackage
 from content_service.service.outbox_ports import Metrics
@@ -34,6 +35,13 @@ EXPORT_REJECTED = "ExportRejected"
 EXPORT_FAILED = "ExportFailed"
 EXPORT_DURATION = "ExportDuration"
 EXPORT_BYTES = "ExportBytes"
+
+# Assistant generations (assistant, sweep_stale_builds), the same split: a rejection is the
+# package's or the generator's answer (no text, an output refused); a failure is ours.
+ASSISTANT_GENERATED = "AssistantGenerated"
+ASSISTANT_REJECTED = "AssistantRejected"
+ASSISTANT_FAILED = "AssistantFailed"
+ASSISTANT_DURATION = "AssistantDuration"
 
 # The API (api): per operation id of the policy table; a server error is a status >= 500.
 API_REQUESTS = "ApiRequests"
@@ -62,7 +70,16 @@ TAMPER_TO_REVOCATION = "TamperToRevocation"
 DEVICE_STATUS_FORGED = "DeviceStatusForged"
 
 # Problem codes that mean the service failed, not the upload.
-_OUR_FAILURES = frozenset({"build.crashed", "build.abandoned", "export.crashed", "export.abandoned"})
+_OUR_FAILURES = frozenset(
+    {
+        "build.crashed",
+        "build.abandoned",
+        "export.crashed",
+        "export.abandoned",
+        "assistant.crashed",
+        "assistant.abandoned",
+    }
+)
 
 
 def record_build(metrics: Metrics, package: PlayPackage | None, *, changed: bool, seconds: float) -> None:
@@ -111,6 +128,32 @@ def record_abandoned_exports(metrics: Metrics, jobs: Iterable[ExportJob]) -> Non
     """Count the exports the sweep failed (each is ``export.abandoned``)."""
     for _ in jobs:
         metrics.count(EXPORT_FAILED)
+
+
+def record_assistant_generation(
+    metrics: Metrics, job: AssistantGeneration, *, started_at: datetime, seconds: float
+) -> None:
+    """Count one generation job this run finished (one finished earlier, redelivered, is not counted)."""
+    if job.updated_at < started_at:
+        return
+    if job.state is GenerationState.READY:
+        metrics.count(ASSISTANT_GENERATED)
+    elif job.state is GenerationState.FAILED:
+        code = job.problem.code if job.problem else "unknown"
+        if code in _OUR_FAILURES:
+            metrics.count(ASSISTANT_FAILED)
+        else:
+            metrics.count(ASSISTANT_REJECTED)
+            metrics.count(ASSISTANT_REJECTED, problem=code)
+    else:
+        return
+    metrics.seconds(ASSISTANT_DURATION, seconds)
+
+
+def record_abandoned_assistant_generations(metrics: Metrics, jobs: Iterable[AssistantGeneration]) -> None:
+    """Count the generations the sweep failed (each is ``assistant.abandoned``)."""
+    for _ in jobs:
+        metrics.count(ASSISTANT_FAILED)
 
 
 # Each figure is named by its constant at the call, never passed in as a variable, so that the

@@ -3,6 +3,9 @@
 The catalog acts with its client-credentials token (the catalog role) through
 content_service.client.ApiClient: ``create_bundle`` with an Idempotency-Key, ``get_bundle``,
 ``revoke_bundle``. It keeps a bundle's id, owner and state, and the package versions it holds.
+When a tenant admin pulls a package version from the catalog's console, the catalog calls
+``withdraw_package_version`` with that admin's token (the route is admin-only) and follows
+``get_withdrawal`` until the fan-out is done, to stop offering the version.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from tests.contract.consumers.terms import (
     from_state,
     idempotency_key,
     problem,
+    timestamp,
 )
 from tests.contract.pactfiles import PROVIDER, ConsumerPacts, consumer_pacts, fresh_pact
 
@@ -31,10 +35,14 @@ pytestmark = pytest.mark.xdist_group("pact-catalog")
 
 # Relative or absolute, with or without the stage: the consumer follows it as a URL reference.
 BUNDLE_LOCATION = r"^\S*/v1/bundles/bnd_[0-9a-f]{32}$"
+WITHDRAWAL_ID = r"^wdr_[0-9a-f]{32}$"
+WITHDRAWAL_STATE = r"^(pending|planning|fanning_out|done)$"
 
 
 @pytest.fixture(scope="module")
-def pacts(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsumerPacts]:
+def pacts(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ConsumerPacts]:
     yield from consumer_pacts(request, tmp_path_factory, "catalog", PROVIDER)
 
 
@@ -137,3 +145,76 @@ def test_an_unknown_bundle_is_a_problem_404(pact: Pact):
         ApiClient(str(srv.url), TOKEN).get_bundle(missing)
 
     assert raised.value.status == 404
+
+
+def _version_path(suffix: str) -> object:
+    return from_state(
+        f"/v1/packages/{EXAMPLE_PACKAGE}/versions/1{suffix}",
+        "/v1/packages/${package_id}/versions/1" + suffix,
+        regex=r"^/v1/packages/\S+/versions/1" + suffix + "$",
+    )
+
+
+def test_withdrawing_a_package_version_answers_202_with_the_withdrawal_to_follow(pact: Pact):
+    interaction = pact.upon_receiving("a request to withdraw a built package version")
+    caller(interaction, "tenant admin")
+    interaction.given("a built package version no bundle holds")
+    (
+        interaction.with_request("POST", _version_path("/revoke"))
+        .with_header("Idempotency-Key", idempotency_key())
+        .with_header("Content-Type", "application/json")
+        .with_body({"reason": match.str("an error in the course")})
+        .will_respond_with(202)
+        .with_header(
+            "Location",
+            match.regex(
+                f"/v1/packages/{EXAMPLE_PACKAGE}/versions/1/withdrawal",
+                regex=r"^\S*/v1/packages/\S+/versions/1/withdrawal$",
+            ),
+        )
+        .with_body(
+            {
+                "withdrawal_id": match.regex("wdr_" + "0" * 31 + "5", regex=WITHDRAWAL_ID),
+                "package_id": match.regex(EXAMPLE_PACKAGE, regex=PACKAGE_ID),
+                "version": match.int(1),
+                "state": match.regex("pending", regex=WITHDRAWAL_STATE),
+            },
+            content_type="application/json",
+        )
+    )
+    with pact.serve() as srv:
+        withdrawal = ApiClient(str(srv.url), TOKEN).withdraw_package_version(
+            EXAMPLE_PACKAGE, 1, "an error in the course", "6f1c2a7e-0d6b-4c61-9a53-2f0f3c1b9e10"
+        )
+
+    assert withdrawal["package_id"] == EXAMPLE_PACKAGE and withdrawal["state"] in {
+        "pending",
+        "planning",
+        "fanning_out",
+        "done",
+    }
+
+
+def test_a_withdrawal_reports_its_progress(pact: Pact):
+    interaction = pact.upon_receiving("a request for a package version's withdrawal")
+    caller(interaction, "tenant admin")
+    interaction.given("a package version was withdrawn")
+    (
+        interaction.with_request("GET", _version_path("/withdrawal"))
+        .will_respond_with(200)
+        .with_body(
+            {
+                "withdrawal_id": match.regex("wdr_" + "0" * 31 + "5", regex=WITHDRAWAL_ID),
+                "state": match.regex("done", regex=WITHDRAWAL_STATE),
+                "reason": match.str("withdrawn for the pact"),
+                "started_at": timestamp(),
+                "bundles_revoked": match.int(0),
+                "devices_notified": match.int(0),
+            },
+            content_type="application/json",
+        )
+    )
+    with pact.serve() as srv:
+        progress = ApiClient(str(srv.url), TOKEN).get_withdrawal(EXAMPLE_PACKAGE, 1)
+
+    assert progress["state"] == "done" and progress["bundles_revoked"] == 0

@@ -44,6 +44,10 @@ STATES = {
     "a bundle is built for a learner": "_built_bundle",
     "a learner's device holds a built bundle": "_device_with_bundle",
     "the device has synced, then a bundle it holds was revoked": "_revoked_since_sync",
+    "an assistant generation of a built package version is ready": "_assistant_generation_ready",
+    "a draft assistant config of a built package version exists": "_assistant_draft",
+    "a built package version no bundle holds": "_unheld_package",
+    "a package version was withdrawn": "_withdrawn_package",
 }
 
 
@@ -118,6 +122,49 @@ class ProviderStates:
 
     def _failed_package(self, _: dict[str, Any]) -> dict[str, Any]:
         return {"package_id": self._package("failed", _zip_without_descriptor())}
+
+    def admin(self) -> ApiClient:
+        return self._client(self.stack.mint_token(self.tenant, "admin-pact", roles=["admin"]))
+
+    def _assistant_generation_ready(self, params: dict[str, Any]) -> dict[str, Any]:
+        # Generated through the API and the assistant function, as the authoring service would.
+        package_id = self._built_package(params)["package_id"]
+        author = self.author()
+        queued = author.create_assistant_config(package_id, uuid.uuid4().hex, 1)
+        job = author.wait_for_assistant_generation(queued["generation_id"], timeout=90, interval=0.1)
+        if job["state"] != "ready":
+            raise AssertionError(f"the generation did not succeed: {job}")
+        return {"package_id": package_id, "generation_id": job["generation_id"], "config_id": job["config_id"]}
+
+    def _assistant_draft(self, params: dict[str, Any]) -> dict[str, Any]:
+        # A fresh draft each time: approving one retires the one approved before, never this one.
+        return self._assistant_generation_ready(params)
+
+    def _unheld_package(self, _: dict[str, Any]) -> dict[str, Any]:
+        # A package of its own (not the shared built one): withdrawing it refuses no other
+        # interaction's bundle.
+        return {"package_id": self._fresh_package(sample_zip_bytes("welcome"))}
+
+    def _withdrawn_package(self, params: dict[str, Any]) -> dict[str, Any]:
+        package_id = self._unheld_package(params)["package_id"]
+        admin = self.admin()
+        admin.withdraw_package_version(package_id, 1, "withdrawn for the pact", uuid.uuid4().hex)
+        # The planner runs from the table's stream: wait until the withdrawal is done (nobody held it).
+        for _attempt in range(200):
+            if admin.get_withdrawal(package_id, 1)["state"] == "done":
+                return {"package_id": package_id}
+            time.sleep(0.05)
+        raise AssertionError(f"the withdrawal of {package_id} v1 never finished")
+
+    def _fresh_package(self, data: bytes) -> str:
+        author = self.author()
+        created = author.create_upload(len(data))
+        put_upload(created["upload"], data)
+        package_id = created["package"]["package_id"]
+        package = author.wait_until_settled(package_id, 1, timeout=90, interval=0.1)
+        if package["state"] != "built":
+            raise AssertionError(f"the package did not build: {package}")
+        return package_id
 
     def _enrolled_device(self, _: dict[str, Any]) -> dict[str, Any]:
         user, learner = self.learner()

@@ -72,10 +72,10 @@ def test_the_sweep_fails_exports_left_pending_past_the_timeout_and_nothing_else(
     fresh = pending_export("exp_fresh", now - timedelta(minutes=5))
     event = json.loads((EVENTS / "sweep_stale_builds" / "scheduled.json").read_text())
     sweep = handler(stack, "SweepStaleBuildsFunction")
-    assert sweep(event, context("sweep")) == {"failed": 0, "failed_exports": 1}
+    assert sweep(event, context("sweep")) == {"failed": 0, "failed_exports": 1, "failed_assistant_generations": 0}
     swept = deps.exports.get("tenant-a", stuck.export_id)
     assert (swept.state, swept.problem.code) == (ExportState.FAILED, "export.abandoned")
     assert deps.exports.get("tenant-a", finished.export_id).state is ExportState.DONE
     assert deps.exports.get("tenant-a", fresh.export_id).state is ExportState.PENDING
     # A failed job leaves the sweep's index: the next sweep has nothing to do.
-    assert sweep(event, context("sweep")) == {"failed": 0, "failed_exports": 0}
+    assert sweep(event, context("sweep")) == {"failed": 0, "failed_exports": 0, "failed_assistant_generations": 0}

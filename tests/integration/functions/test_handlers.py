@@ -114,7 +114,7 @@ def test_the_sweep_handler_fails_abandoned_builds(stack, monkeypatch):
     )
     event = json.loads((EVENTS / "sweep_stale_builds" / "scheduled.json").read_text())
     result = handler(stack, "SweepStaleBuildsFunction")(event, context("sweep"))
-    assert result == {"failed": 1, "failed_exports": 0}
+    assert result == {"failed": 1, "failed_exports": 0, "failed_assistant_generations": 0}
     assert deps.packages.get("tenant-a", "pkg_old").problem.code == "build.abandoned"
 
 

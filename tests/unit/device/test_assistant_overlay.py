@@ -180,3 +180,98 @@ def test_the_cli_prints_the_verified_config_and_refuses_in_one_line(tmp_path, mo
         assert offline.exit_code == 0 and json.loads(offline.stdout)["claims"]["config_id"] == "v1r1"
     finally:
         live.stop()
+
+
+def resigned(service, overlay: dict, **changes) -> dict:
+    """The overlay with its claims changed and signed again by the service's own key."""
+    from content_service.crypto.signing import verify
+    from content_service.domain.assistant import OVERLAY_TYP
+
+    claims = verify(overlay["token"], {"keys": [service.signer.public_jwk()]}, typ=OVERLAY_TYP)
+    claims.update(changes)
+    return {**overlay, "token": service.signer.sign(claims, typ=OVERLAY_TYP)}
+
+
+@pytest.mark.parametrize(
+    ("changes", "refusal"),
+    [
+        ({"tenant_id": "tenant-b"}, "another tenant"),
+        ({"iss": "someone-else"}, "names issuer 'someone-else'"),
+        ({"iss": None}, "names issuer None"),
+        ({"bundle_id": "bnd_" + "0" * 32}, "another bundle or package"),
+        ({"package_id": "pkg_second"}, "another bundle or package"),
+    ],
+)
+def test_an_overlay_signed_for_another_tenant_issuer_bundle_or_package_is_refused(
+    ready, bundle_id, service, overlays, changes, refusal
+):
+    # Given a device whose enrolment knows its tenant
+    assert ready.record.tenant_id == service.tenant_id
+    # When the service's own key signed the overlay, but for someone else
+    overlays[bundle_id] = [resigned(service, approve_for(service, bundle_id, "pkg_welcome")[0], **changes)]
+    # Then the device keeps nothing
+    with pytest.raises(OverlayInvalid, match=refusal):
+        fetch_assistant(ready, bundle_id)
+    assert not overlay_path(ready, bundle_id, "pkg_welcome").exists()
+
+
+def test_a_kept_overlay_of_another_tenant_is_refused_when_read_offline(ready, bundle_id, service, overlays):
+    # Given a genuine overlay kept, then swapped on disk for the same package's overlay of another tenant
+    overlays[bundle_id] = approve_for(service, bundle_id, "pkg_welcome")
+    fetch_assistant(ready, bundle_id)
+    path = overlay_path(ready, bundle_id, "pkg_welcome")
+    foreign = resigned(service, json.loads(path.read_text()), tenant_id="tenant-b")
+    path.write_text(json.dumps(foreign))
+    ready.session = Airplane()
+    with pytest.raises(OverlayInvalid, match="another tenant"):
+        read_assistant(ready, bundle_id, "pkg_welcome")
+
+
+def test_the_signed_overlay_names_the_issuer_and_tenant(service, bundle_id):
+    from content_service.crypto.signing import verify
+    from content_service.domain.assistant import OVERLAY_TYP
+
+    token = approve_for(service, bundle_id, "pkg_welcome")[0]["token"]
+    claims = verify(token, {"keys": [service.signer.public_jwk()]}, typ=OVERLAY_TYP)
+    assert claims["iss"] == "content-service" and claims["tenant_id"] == service.tenant_id
+
+
+def test_a_draft_never_reaches_the_device(ready, bundle_id, service, overlays):
+    # Given a package version whose only config is a draft (generated, never approved)
+    config = a_config()
+    member = next(p for p in service.bundles[bundle_id].packages if p["package_id"] == "pkg_welcome")
+    provenance = Provenance(
+        "local-extractive", "yake", "assistant-config.local/v1", "a" * 64,
+        InputDigest(member["content_hash"], (FileRead("index.html", "b" * 64),)), canonical_sha256(config),
+        {}, "author-1", NOW, {},
+    )  # fmt: skip
+    repository = FakeAssistantRepository()
+    repository.save(
+        PackageAssistant.start(
+            tenant_id=service.tenant_id,
+            package_id="pkg_welcome",
+            version=1,
+            content_hash=member["content_hash"],
+            now=NOW,
+        ).add_draft(config, provenance, NOW)
+    )
+    bundle = Bundle(
+        tenant_id=service.tenant_id,
+        bundle_id=bundle_id,
+        user_id=service.user_id,
+        residency_zone="eu",
+        packages=(BundlePackage("pkg_welcome", 1, member["content_hash"], ContainerRef("k", 1, "0" * 64)),),
+        state=BundleState.BUILT,
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    # When the service signs the bundle's overlays and the device fetches them
+    signed = sign_assistant_overlays(bundle, assistants=repository, signer=service.signer, clock=FakeClock())
+    overlays[bundle_id] = [
+        {"package_id": o.package_id, "version": o.version, "config": o.config, "token": o.token}
+        for o in signed
+    ]
+    # Then there is nothing to sign, nothing kept, and nothing to read
+    assert signed == [] and fetch_assistant(ready, bundle_id) == []
+    with pytest.raises(BundleNotFound):
+        read_assistant(ready, bundle_id, "pkg_welcome")

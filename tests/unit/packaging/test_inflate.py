@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import random
+import tempfile
 import zlib
 from pathlib import Path
 
@@ -56,7 +58,11 @@ def test_both_inflaters_read_the_same_bytes(files: list[tuple[int, int]], level:
         data = _content(seed, size)
         deflater = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
         entries.append(Entry(f"f{number}.bin", data, payload=deflater.compress(data) + deflater.flush()))
-    path = Path(f"/tmp/inflate-{random.getrandbits(64):x}.zip")
+    # mkstemp, not a name from `random`: hypothesis seeds `random` alike in every process, so parallel
+    # runs (xdist workers, other checkouts) would write the same file under each other.
+    handle, name = tempfile.mkstemp(suffix=".zip")
+    os.close(handle)
+    path = Path(name)
     try:
         path.write_bytes(build(entries))
         results = [_read(path, implementation) for implementation in IMPLEMENTATIONS]
