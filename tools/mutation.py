@@ -23,8 +23,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "shared" / "content_service"
-TESTS = {"domain": "tests/unit/domain/", "crypto": "tests/unit/crypto/", "packaging": "tests/unit/packaging/"}
+TESTS = {"domain": "tests/unit/", "crypto": "tests/unit/crypto/", "packaging": "tests/unit/packaging/"}
 QUALITY = ROOT / "QUALITY.md"
+# The tests read files next to them and the documents they check the code against (docs/schemas, ...).
+COPIED = ("tests", "docs")
 MUTMUT = Path(sys.executable).with_name("mutmut")
 
 
@@ -34,21 +36,18 @@ def stage(target: str) -> Path:
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     shutil.copytree(PACKAGE.parent, staging / "src", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(ROOT / "tests", staging / "tests", ignore=shutil.ignore_patterns("__pycache__", "node_modules"))
+    for tree in COPIED:
+        shutil.copytree(ROOT / tree, staging / tree, ignore=shutil.ignore_patterns("__pycache__", "node_modules"))
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     pyproject = re.sub(r'(?m)^pythonpath = .*$', 'pythonpath = ["src", "."]', pyproject)
     if "pythonpath" not in pyproject:
         pyproject = pyproject.replace('testpaths = ["tests"]', 'testpaths = ["tests"]\npythonpath = ["src", "."]')
     (staging / "pyproject.toml").write_text(pyproject, encoding="utf-8")
-    others = sorted(
-        f"    src/content_service/{entry.name}{'/*' if entry.is_dir() else ''}"
-        for entry in PACKAGE.iterdir()
-        if entry.name != target and entry.name != "__pycache__"
-    )
     (staging / "setup.cfg").write_text(
-        "[mutmut]\nsource_paths = src/\ndo_not_mutate =\n"
-        + "\n".join(others)
-        + f"\npytest_add_cli_args_test_selection = {TESTS[target]}\nalso_copy = tests/\n",
+        "[mutmut]\nsource_paths = src/\n"
+        f"only_mutate = src/content_service/{target}/*\n"
+        f"pytest_add_cli_args_test_selection = {TESTS[target]}\n"
+        "also_copy =\n" + "".join(f"    {tree}/\n" for tree in COPIED),
         encoding="utf-8",
     )
     return staging
@@ -75,7 +74,7 @@ def score(statuses: Counter[str]) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("targets", nargs="+", choices=sorted(TESTS))
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--workers", type=int, default=1, help="mutmut children (the CPU is shared)")
     parser.add_argument("--min-domain", type=float, default=80.0, help="fail below this domain score")
     arguments = parser.parse_args()
     rows, failed = [], False
