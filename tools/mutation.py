@@ -125,25 +125,32 @@ def main() -> int:
     parser.add_argument("--resume", action="store_true", help="rerun only the mutants an earlier run did not kill")
     parser.add_argument("--min-domain", type=float, default=80.0, help="fail below this domain score")
     arguments = parser.parse_args()
-    rows, failed = [], False
+    text = QUALITY.read_text(encoding="utf-8") if QUALITY.exists() else "# Quality gates\n\n"
+    # One row per package, each with the run that measured it: a run of one package keeps the others'.
+    rows = dict(re.findall(r"(?m)^\| `(\w+)` (\|.*\|)$", text))
+    failed = False
+    flag = " --resume" if arguments.resume else ""
     for target in arguments.targets:
         statuses, seconds = run(target, arguments.workers, resume=arguments.resume)
         value = score(statuses)
         detail = ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))
-        rows.append(f"| `{target}` | {value:.1f} % | {detail} | {seconds:.0f} s |")
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        rows[target] = f"| {value:.1f} % | {detail} | `tools/mutation.py {target}{flag}` | {when} | {seconds:.0f} s |"
         print(f"{target}: {value:.1f} % ({detail})")  # noqa: T201
         if target == "domain" and value < arguments.min_domain:
             failed = True
-    command = "python tools/mutation.py " + " ".join(arguments.targets) + (" --resume" if arguments.resume else "")
     section = (
         "## Mutation score\n\n"
-        f"`{command}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} (`make mutation` runs it for all "
-        f"three; mutmut 3.8.1, {arguments.workers} child(ren), under `nice -n 19`; score = killed or timed out / all mutants "
-        "but skipped; `no tests` counts as survived)\n\n"
-        "| package | score | mutants | time |\n| --- | --- | --- | --- |\n" + "\n".join(rows) + "\n"
+        f"`make mutation` (`nice -n 19 python tools/mutation.py domain crypto packaging`; mutmut 3.8.1, "
+        f"{arguments.workers} child; score = killed or timed out / all mutants but skipped, `no tests` and "
+        f"`not checked` count as survived; the domain gate is {arguments.min_domain:.0f} %)\n\n"
+        "| package | score | mutants | run | date | time |\n| --- | --- | --- | --- | --- | --- |\n"
+        + "\n".join(f"| `{name}` {row}" for name, row in sorted(rows.items()))
+        + "\n"
     )
-    text = QUALITY.read_text(encoding="utf-8") if QUALITY.exists() else "# Quality gates\n\n"
-    text = re.sub(r"## Mutation score\n.*?(?=\n## |\Z)", "", text, flags=re.DOTALL).rstrip() + "\n\n" + section
+    text = re.sub(r"## Mutation score\n.*?(?=\n## |\Z)", section, text, count=1, flags=re.DOTALL)
+    if "## Mutation score" not in text:
+        text = text.rstrip() + "\n\n" + section
     QUALITY.write_text(text, encoding="utf-8")
     return 1 if failed else 0
 
