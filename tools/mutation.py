@@ -25,10 +25,11 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "shared" / "content_service"
 # The tests that may kill a package's mutants: its own unit tests, and for the domain also the use
 # cases' and events' unit tests that drive it (they are pure and quick; tests/unit/local starts
-# processes and is left out).
+# processes and is left out, tests/unit/api is slow under mutmut's tracing).
 TESTS = {
     "domain": ("tests/unit/domain/", "tests/unit/service/", "tests/unit/events/"),
-    "crypto": ("tests/unit/crypto/",),
+    # The device-state MAC (crypto/state_mac.py) is exercised by the device state's tests only.
+    "crypto": ("tests/unit/crypto/", "tests/unit/device/test_state.py"),
     "packaging": ("tests/unit/packaging/",),
 }
 QUALITY = ROOT / "QUALITY.md"

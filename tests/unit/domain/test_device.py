@@ -108,3 +108,12 @@ def test_revocation_is_final_needs_a_reason_and_records_it() -> None:
     assert raised.value.extensions == {"state": "revoked"}
     with pytest.raises(InvariantViolated, match="^a revocation needs a reason$"):
         a_device().revoke("   ", later)
+
+
+def test_the_device_cap_refuses_at_the_limit_and_names_it() -> None:
+    from content_service.domain.device import DeviceLimitReached, check_device_cap
+
+    check_device_cap(4, 5)
+    with pytest.raises(DeviceLimitReached, match="^the user already has 5 active devices; the limit is 5$") as raised:
+        check_device_cap(5, 5)
+    assert raised.value.extensions == {"limit": 5}

@@ -70,3 +70,11 @@ def test_a_bundle_member_round_trips_and_its_version_is_an_int() -> None:
     }
     assert BundlePackage.from_dict(data) == member
     assert BundlePackage.from_dict({**data, "version": "3"}).version == 3
+
+
+def test_a_manifest_built_without_a_content_hash_gets_the_hash_of_its_files() -> None:
+    from content_service.domain.package import content_hash
+
+    manifest = a_full_manifest()
+    assert manifest.content_hash == content_hash(manifest.files)
+    assert len(manifest.content_hash) == 64
