@@ -128,7 +128,10 @@ def main() -> int:
     arguments = parser.parse_args()
     text = QUALITY.read_text(encoding="utf-8") if QUALITY.exists() else "# Quality gates\n\n"
     # One row per package, each with the run that measured it: a run of one package keeps the others'.
-    rows = dict(re.findall(r"(?m)^\| `(\w+)` (\|.*\|)$", text))
+    # The section ends at the next heading of any level (QUALITY.md's notes on survivors follow it).
+    section_pattern = re.compile(r"## Mutation score\n.*?(?=\n##+ |\Z)", re.DOTALL)
+    previous = section_pattern.search(text)
+    rows = dict(re.findall(r"(?m)^\| `(\w+)` (\|.*\|)$", previous.group(0) if previous else ""))
     failed = False
     flag = " --resume" if arguments.resume else ""
     for target in arguments.targets:
@@ -149,8 +152,9 @@ def main() -> int:
         + "\n".join(f"| `{name}` {row}" for name, row in sorted(rows.items()))
         + "\n"
     )
-    text = re.sub(r"## Mutation score\n.*?(?=\n## |\Z)", section, text, count=1, flags=re.DOTALL)
-    if "## Mutation score" not in text:
+    if previous:
+        text = text[: previous.start()] + section + text[previous.end() :]
+    else:
         text = text.rstrip() + "\n\n" + section
     QUALITY.write_text(text, encoding="utf-8")
     return 1 if failed else 0
