@@ -39,10 +39,21 @@ local: setup
 lint: setup
 	$(BIN)/ruff check shared functions tests benchmarks tools
 
-# The whole suite, in parallel, with the domain's coverage gate (>= 95 % of its lines).
+# Line+branch coverage gates, package:percent (coverage's combined figure, branch = true in
+# pyproject). Set just under what the suite measured on 2026-12-02 (QUALITY.md has the figures):
+# domain 99.2, crypto 95.9, packaging 91.7, device 93.2; raise them as tests are added, never lower.
+COVERAGE_GATES ?= domain:98 crypto:95 packaging:91 device:92
+
+# The whole suite, in parallel (pytest-cov combines the xdist workers' data into .coverage), then
+# each package's coverage gate.
 test: setup lint browser-deps
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup --cov=content_service --cov-report= -q
-	$(BIN)/coverage report --include='shared/content_service/domain/*' --fail-under=95
+	@status=0; for gate in $(COVERAGE_GATES); do \
+	  package=$${gate%%:*}; floor=$${gate##*:}; \
+	  total=$$($(BIN)/coverage report --include="shared/content_service/$$package/*" --format=total --precision=1); \
+	  if awk -v total="$$total" -v floor="$$floor" 'BEGIN { exit !(total + 0 >= floor + 0) }'; then echo "coverage $$package: $$total % (gate $$floor %)"; \
+	  else echo "coverage $$package: $$total % is under the gate of $$floor %"; status=1; fi; \
+	done; exit $$status
 
 unit integration e2e security conformance infrastructure export contract: setup
 	$(BIN)/pytest tests/$@ -q
@@ -71,7 +82,7 @@ fuzz-api: setup
 # Mutation testing (not part of `make test`: it takes tens of minutes); writes QUALITY.md and
 # fails if the domain's score is under 80 %.
 mutation: setup
-	$(BIN)/python tools/mutation.py domain crypto packaging
+	nice -n 19 $(BIN)/python tools/mutation.py domain crypto packaging
 
 bench: setup
 	$(BIN)/python benchmarks/build.py

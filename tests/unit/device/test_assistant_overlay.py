@@ -275,3 +275,52 @@ def test_a_draft_never_reaches_the_device(ready, bundle_id, service, overlays):
     assert signed == [] and fetch_assistant(ready, bundle_id) == []
     with pytest.raises(BundleNotFound):
         read_assistant(ready, bundle_id, "pkg_welcome")
+
+
+def test_a_package_id_that_is_not_one_names_no_overlay_file(ready, bundle_id) -> None:
+    with pytest.raises(BundleNotFound, match="not a package id"):
+        overlay_path(ready, bundle_id, "../licence")
+
+
+def test_a_stored_overlay_that_is_not_json_or_has_no_token_is_refused(ready, bundle_id, service, overlays):
+    overlays[bundle_id] = approve_for(service, bundle_id, "pkg_welcome")
+    fetch_assistant(ready, bundle_id)
+    path = overlay_path(ready, bundle_id, "pkg_welcome")
+    path.write_bytes(b"\xff not json")
+    with pytest.raises(OverlayInvalid, match="is not JSON"):
+        read_assistant(ready, bundle_id, "pkg_welcome")
+    path.write_text(json.dumps(["a list"]))
+    with pytest.raises(OverlayInvalid, match="has no token"):
+        read_assistant(ready, bundle_id, "pkg_welcome")
+    path.write_text(json.dumps({"token": 7}))
+    with pytest.raises(OverlayInvalid, match="has no token"):
+        read_assistant(ready, bundle_id, "pkg_welcome")
+
+
+def test_an_overlay_whose_token_does_not_verify_or_names_another_package_is_refused(
+    ready, bundle_id, service, overlays
+):
+    overlay = approve_for(service, bundle_id, "pkg_welcome")[0]
+    header, payload, signature = overlay["token"].split(".")
+    overlays[bundle_id] = [{**overlay, "token": f"{header}.{payload}.{signature[::-1]}"}]
+    with pytest.raises(OverlayInvalid, match="does not verify"):
+        fetch_assistant(ready, bundle_id)
+    overlays[bundle_id] = [{**overlay, "package_id": "pkg_second"}]
+    with pytest.raises(OverlayInvalid, match="another bundle or package"):
+        fetch_assistant(ready, bundle_id)
+    assert not overlay_path(ready, bundle_id, "pkg_second").exists()
+
+
+def test_an_overlay_is_checked_against_a_manifest_that_is_there_and_verifies(
+    ready, bundle_id, service, overlays
+):
+    overlays[bundle_id] = approve_for(service, bundle_id, "pkg_welcome")
+    fetch_assistant(ready, bundle_id)
+    manifest = ready.store.bundle(bundle_id).manifest
+    token = manifest.read_text("ascii")
+    manifest.write_text(token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB"), "ascii")
+    with pytest.raises(OverlayInvalid, match="manifest of bundle .* does not verify"):
+        read_assistant(ready, bundle_id, "pkg_welcome")
+    manifest.unlink()
+    with pytest.raises(BundleNotFound, match="is not downloaded"):
+        read_assistant(ready, bundle_id, "pkg_welcome")

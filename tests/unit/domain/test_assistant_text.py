@@ -48,3 +48,19 @@ def test_plain_text_is_split_on_blank_lines_and_other_types_are_not_read():
         is None
     )
     assert readable("application/xhtml+xml") and not readable("text/css")
+
+
+def test_plain_text_is_split_into_paragraphs_at_blank_lines_and_undecodable_bytes_are_replaced() -> None:
+    from content_service.domain.assistant_ai import Section, SourceDocument
+    from content_service.domain.assistant_text import extract
+
+    data = b"First  para\ngoes on.\n \t\nSecond\xff para.\n\n\n\nThird.\n"
+    document = extract("notes.txt", "a" * 64, "text/plain; charset=utf-8", data)
+    assert document == SourceDocument(
+        "notes.txt",
+        "a" * 64,
+        "",
+        None,
+        (Section("", 0, ("First para goes on.", "Second\ufffd para.", "Third.")),),
+    )
+    assert extract("blank.txt", "a" * 64, "text/plain", b" \n\n \n") is None
