@@ -12,19 +12,41 @@ holds another request's uncommitted item or drops its committed one (seen in
 device "already there"). Serialising moto's DynamoDB and DynamoDB Streams requests behind one
 lock gives the guarantees the service relies on, so a local test cannot pass, or fail, on a
 fiction (STYLE.md habit 14).
+
+moto also ignores TransactWriteItems' ``ClientRequestToken``: on DynamoDB a request repeated with
+the same token within 10 minutes succeeds without writing again (so the SDK's retry of a commit
+whose answer was lost is not mistaken for a conflict), and the same token with other items is an
+``IdempotentParameterMismatchException``. The device enrolment relies on it (a retried enrolment
+otherwise finds its own key claim and answers 409), so it is emulated here too.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import threading
+import time
 from typing import Any
 
+from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException
 from moto.dynamodb.responses import DynamoHandler
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
 _LOCK = threading.RLock()
 _MARK = "_content_service_serialised"
+#: How long DynamoDB remembers a transaction's ClientRequestToken.
+TOKEN_SECONDS = 600
+#: Token → (digest of the request's items, when it committed, the answer it got).
+_COMMITTED: dict[str, tuple[str, float, Any]] = {}
+
+
+class IdempotentParameterMismatch(DynamodbException):
+    def __init__(self) -> None:
+        super().__init__(
+            ERROR_TYPE_PREFIX + "IdempotentParameterMismatchException",
+            message="The request uses the same client token as a previous, but non-identical request.",
+        )
 
 
 def serialise_dynamodb_requests() -> None:
@@ -41,3 +63,33 @@ def serialise_dynamodb_requests() -> None:
 
         setattr(call_action, _MARK, True)
         handler.call_action = call_action  # type: ignore[method-assign]
+    _honour_client_request_tokens()
+
+
+def _honour_client_request_tokens() -> None:
+    original = DynamoHandler.transact_write_items
+    if getattr(original, _MARK, False):
+        return
+
+    @functools.wraps(original)
+    def transact_write_items(self: Any) -> Any:
+        token = self.body.get("ClientRequestToken")
+        if not token:
+            return original(self)
+        digest = hashlib.sha256(json.dumps(self.body.get("TransactItems"), sort_keys=True).encode()).hexdigest()
+        now = time.monotonic()
+        for old in [t for t, (_, at, _) in _COMMITTED.items() if now - at > TOKEN_SECONDS]:
+            del _COMMITTED[old]
+        if token in _COMMITTED:
+            seen_digest, _, answer = _COMMITTED[token]
+            if seen_digest != digest:
+                raise IdempotentParameterMismatch()
+            return answer
+        # Only a committed transaction is remembered: a refused one writes nothing, so its retry
+        # is evaluated again, as DynamoDB does.
+        answer = original(self)
+        _COMMITTED[token] = (digest, now, answer)
+        return answer
+
+    setattr(transact_write_items, _MARK, True)
+    DynamoHandler.transact_write_items = transact_write_items  # type: ignore[method-assign]
