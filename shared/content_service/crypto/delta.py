@@ -327,6 +327,10 @@ def _index_keys(content_key: bytes, prefix: bytes, salt: bytes) -> tuple[bytes, 
     return okm[:KEY_SIZE], okm[KEY_SIZE:]
 
 
+_OBJECT_LIST_HEAD = struct.Struct(">I")
+_OBJECT_ITEM = struct.Struct(">Q32s")
+
+
 def seal_index(
     entries: Iterable[ObjectEntry],
     content_key: bytes,
@@ -336,19 +340,76 @@ def seal_index(
 ) -> bytes:
     """The sealed index of one package version, under that version's content key.
 
-    A fresh random salt gives every index its own AES-GCM key, and a fresh random nonce is used
-    once under it. ``_random`` exists only for reproducible test vectors.
+    Layout: header | object list | 12-byte nonce | AES-GCM(entries). The object list (each
+    distinct object's size and SHA-256, nothing else) is in clear, so a device can fetch the
+    objects before it holds a licence; it is the GCM associated data, and the signed manifest pins
+    the whole index's SHA-256. A fresh random salt gives every index its own AES-GCM key, used for
+    one nonce. ``_random`` exists only for reproducible test vectors.
     """
     check_key(content_key)
     check_segment_size(segment_size)
-    plaintext = _encode_index(list(entries), segment_size)
+    items = list(entries)
+    plaintext = _encode_index(items, segment_size)
+    objects = _encode_objects(items)
     salt, nonce = _random(_SALT_SIZE), _random(_GCM_NONCE_SIZE)
     if len(salt) != _SALT_SIZE or len(nonce) != _GCM_NONCE_SIZE:
         raise ValueError("the random source returned the wrong number of bytes")
     prefix = _INDEX_PREFIX.pack(MAGIC, FORMAT_VERSION_2, KIND_INDEX, salt)
     key, commitment = _index_keys(content_key, prefix, salt)
     header = prefix + commitment
-    return header + nonce + AESGCM(key).encrypt(nonce, plaintext, header)
+    return header + objects + nonce + AESGCM(key).encrypt(nonce, plaintext, header + objects)
+
+
+def _encode_objects(entries: list[ObjectEntry]) -> bytes:
+    distinct = sorted({(e.object_sha256, e.object_size) for e in entries})
+    parts = [_OBJECT_LIST_HEAD.pack(len(distinct))]
+    parts += [_OBJECT_ITEM.pack(size, _sha256_bytes(digest)) for digest, size in distinct]
+    return b"".join(parts)
+
+
+@dataclass(frozen=True)
+class IndexObject:
+    """One file object an index needs: its name (ciphertext SHA-256 hex + ``.csob``) and size."""
+
+    sha256: str
+    size: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.sha256}.csob"
+
+
+def index_objects(data: bytes) -> tuple[IndexObject, ...]:
+    """The objects an index needs, read WITHOUT a key: only for an index whose SHA-256 was checked.
+
+    The list is authenticated by the signed manifest's hash of the whole index (and, for key
+    holders, as the GCM associated data). Raises ``ContainerTampered`` if it is malformed.
+    """
+    version = format_version(data[:5])
+    if version != FORMAT_VERSION_2:
+        raise UnsupportedVersion(f"container format version {version} is not supported", version=version)
+    objects, _ = _split_objects(data)
+    return objects
+
+
+def _split_objects(data: bytes) -> tuple[tuple[IndexObject, ...], int]:
+    """The object list and the offset right after it; ``ContainerTruncated``/``Tampered`` otherwise."""
+    if len(data) < INDEX_HEADER_SIZE + _OBJECT_LIST_HEAD.size:
+        raise ContainerTruncated("the index is shorter than its header")
+    if data[5] != KIND_INDEX:
+        raise ContainerTampered("the object is not a version 2 index")
+    (count,) = _OBJECT_LIST_HEAD.unpack_from(data, INDEX_HEADER_SIZE)
+    start = INDEX_HEADER_SIZE + _OBJECT_LIST_HEAD.size
+    end = start + count * _OBJECT_ITEM.size
+    if end > len(data) or end - INDEX_HEADER_SIZE > MAX_INDEX_BYTES:
+        raise ContainerTampered("the index's object list runs past its end")
+    objects = tuple(
+        IndexObject(digest.hex(), size)
+        for size, digest in (
+            _OBJECT_ITEM.unpack_from(data, at) for at in range(start, end, _OBJECT_ITEM.size)
+        )
+    )
+    return objects, end
 
 
 def open_index(data: bytes, content_key: bytes) -> DeltaIndex:
@@ -357,10 +418,10 @@ def open_index(data: bytes, content_key: bytes) -> DeltaIndex:
     version = format_version(data[:5])
     if version != FORMAT_VERSION_2:
         raise UnsupportedVersion(f"container format version {version} is not supported", version=version)
-    if len(data) < INDEX_HEADER_SIZE + _GCM_NONCE_SIZE + TAG_SIZE:
-        raise ContainerTruncated("the index is shorter than its header")
-    if len(data) > INDEX_HEADER_SIZE + _GCM_NONCE_SIZE + TAG_SIZE + MAX_INDEX_BYTES:
+    if len(data) > INDEX_HEADER_SIZE + _GCM_NONCE_SIZE + TAG_SIZE + 2 * MAX_INDEX_BYTES:
         raise ContainerTampered("the index is larger than the format allows")
+    if len(data) < INDEX_HEADER_SIZE:
+        raise ContainerTruncated("the index is shorter than its header")
     _, _, kind, salt = _INDEX_PREFIX.unpack_from(data)
     if kind != KIND_INDEX:
         raise ContainerTampered("the object is not a version 2 index")
@@ -368,12 +429,18 @@ def open_index(data: bytes, content_key: bytes) -> DeltaIndex:
     header = bytes(data[:INDEX_HEADER_SIZE])
     if not hmac.compare_digest(expected, header[_INDEX_PREFIX.size :]):
         raise ContainerKeyMismatch("the key does not match the index's key commitment")
-    nonce = data[INDEX_HEADER_SIZE : INDEX_HEADER_SIZE + _GCM_NONCE_SIZE]
+    objects, at = _split_objects(data)
+    if len(data) < at + _GCM_NONCE_SIZE + TAG_SIZE:
+        raise ContainerTruncated("the index ends before its sealed entries")
+    nonce = data[at : at + _GCM_NONCE_SIZE]
     try:
-        plaintext = AESGCM(key).decrypt(nonce, data[INDEX_HEADER_SIZE + _GCM_NONCE_SIZE :], header)
+        plaintext = AESGCM(key).decrypt(nonce, data[at + _GCM_NONCE_SIZE :], bytes(data[:at]))
     except InvalidTag:
         raise ContainerTampered("the index failed authentication") from None
-    return _decode_index(plaintext)
+    index = _decode_index(plaintext)
+    if {(e.object_sha256, e.object_size) for e in index.entries} != {(o.sha256, o.size) for o in objects}:
+        raise ContainerTampered("the index's object list does not match its entries")
+    return index
 
 
 def _encode_index(entries: list[ObjectEntry], segment_size: int) -> bytes:

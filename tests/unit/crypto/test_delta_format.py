@@ -24,6 +24,7 @@ from content_service.crypto.delta import (
     ObjectReader,
     derive_file_key,
     format_version,
+    index_objects,
     object_entry,
     open_index,
     seal_index,
@@ -217,3 +218,11 @@ def test_the_version_marker_comes_first_and_version_1_containers_are_still_read(
     # A version 1 reader refuses a version 2 index by its version byte, not as tampering.
     with pytest.raises(UnsupportedVersion):
         ContainerReader(io.BytesIO(index), CONTENT_KEY)
+
+
+def test_the_object_list_is_readable_without_a_key_and_names_each_distinct_object_once() -> None:
+    files = {"a.txt": b"same", "copy/a.txt": b"same", "b.txt": b"other"}
+    index, objects = package(files)
+    listed = index_objects(index)
+    assert {o.name for o in listed} == set(objects) and len(listed) == 2
+    assert {o.size for o in listed} == {len(objects[o.name]) for o in listed}
