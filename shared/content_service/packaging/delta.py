@@ -77,11 +77,12 @@ def build_and_seal_objects(
                 sha256 = digest.hexdigest()
                 entry_media_type = media_type(entry.name)
                 spool.seek(0)
-                store.put(sha256, length, entry_media_type, spool)
-                spool.seek(0)
                 object_path = workdir / "object.csob"
                 with object_path.open("wb") as out:
                     sealed = seal_object(spool, lineage, sha256, out, segment_size=segment_size)  # type: ignore[arg-type]
+                # Sealed first: the blob store may close the spool once it has uploaded it.
+                spool.seek(0)
+                store.put(sha256, length, entry_media_type, spool)
                 indexed = object_entry(lineage, entry.name, sealed)
                 uploaded = put_object(indexed.object_name, object_path)
                 if report is not None:
