@@ -176,6 +176,15 @@ class FakeContentKeys:
             raise ValueError("encryption context mismatch")
         return plaintext
 
+    def generate_lineage(self, tenant_id: str, package_id: str) -> DataKey:
+        plaintext, handle = os.urandom(32), os.urandom(16)
+        self.keys[handle] = (plaintext, (tenant_id, package_id, 0))
+        return DataKey(plaintext, handle)
+
+    def unwrap_lineage(self, wrapped: bytes, tenant_id: str, package_id: str) -> bytes:
+        # Version 0 stands for the lineage context: a version's key never unwraps as a lineage key.
+        return self.unwrap(wrapped, tenant_id, package_id, 0)
+
 
 class FakeBundleStore:
     def __init__(self) -> None:
@@ -192,6 +201,22 @@ class FakeBundleStore:
         key = f"tenants/{tenant_id}/bundles/{bundle_id}/manifest.jws"
         self.objects[key] = token.encode()
         return key
+
+    @staticmethod
+    def objects_prefix(tenant_id: str, package_id: str) -> str:
+        return f"tenants/{tenant_id}/objects/{package_id}/"
+
+    def put_index(self, tenant_id: str, package_id: str, version: int, content_hash: str, path: Path) -> str:
+        key = f"tenants/{tenant_id}/containers/{package_id}/v{version}/{content_hash}.csix"
+        self.objects[key] = path.read_bytes()
+        return key
+
+    def put_content_object(self, tenant_id: str, package_id: str, name: str, path: Path) -> bool:
+        key = self.objects_prefix(tenant_id, package_id) + name
+        if key in self.objects:
+            return False
+        self.objects[key] = path.read_bytes()
+        return True
 
 
 class _Rows:
@@ -309,6 +334,9 @@ class FakeTamperReports:
 class FakeUrlSigner:
     def signed_url(self, key: str, expires_at: datetime) -> str:
         return f"https://cdn.example/{key}?Expires={int(expires_at.timestamp())}&Signature=fake"
+
+    def signed_prefix_url(self, path: str, prefix: str, expires_at: datetime) -> str:
+        return f"https://cdn.example/{path}?Policy=prefix:{prefix}&Signature=fake"
 
 
 class FakeExportRepository(_Rows):

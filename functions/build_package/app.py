@@ -43,6 +43,7 @@ def _build(record: SQSRecord) -> None:
                 containers=deps.bundle_store,
                 clock=deps.clock,
                 limits=deps.settings.import_limits,
+                content_format=deps.settings.content_format_version,
             )
         except Exception as error:
             if not last_attempt:

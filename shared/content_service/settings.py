@@ -49,6 +49,16 @@ class Settings(BaseSettings):
             " enforces them as S3 does; empty on AWS"
         ),
     )
+    content_format_version: int = Field(
+        default=1,
+        ge=1,
+        le=2,
+        description=(
+            "the container format new package versions are sealed in (docs/container-format.md): 1, one"
+            " container per version; 2, content-addressed file objects and an index, so devices download"
+            " only the files a new version changed. Both are always readable"
+        ),
+    )
     build_timeout_seconds: int = Field(
         default=18_000,
         ge=60,

@@ -201,7 +201,7 @@ class DynamoPackageRepository:
             summary=None if summary is None else {**summary.__dict__, "standard": summary.standard.value},
             sealed=None
             if package.sealed is None
-            else {"container": package.sealed.container.as_dict(), "wrapped_key": package.sealed.wrapped_key},
+            else _sealed_item(package.sealed),
             problem=None if package.problem is None else package.problem.as_dict(),
             revoke_reason=package.revoke_reason,
             declared_upload=None if package.declared_upload is None else package.declared_upload.as_dict(),
@@ -227,10 +227,22 @@ class DynamoPackageRepository:
             updated_at=item.updated_at,
             revision=int(item.revision),
             summary=summary,
-            sealed=SealedContent(ContainerRef(**item.sealed["container"]), item.sealed["wrapped_key"])
+            sealed=SealedContent(
+                ContainerRef(**item.sealed["container"]),
+                item.sealed["wrapped_key"],
+                item.sealed.get("wrapped_lineage_key"),
+            )
             if item.sealed
             else None,
             problem=Problem(**item.problem) if item.problem else None,
             revoke_reason=item.revoke_reason,
             declared_upload=DeclaredUpload(**item.declared_upload) if item.declared_upload else None,
         )
+
+
+def _sealed_item(sealed: SealedContent) -> dict[str, Any]:
+    """A package's sealed content as stored; version 1 records keep their old shape exactly."""
+    item: dict[str, Any] = {"container": sealed.container.as_dict(), "wrapped_key": sealed.wrapped_key}
+    if sealed.wrapped_lineage_key is not None:
+        item["wrapped_lineage_key"] = sealed.wrapped_lineage_key
+    return item

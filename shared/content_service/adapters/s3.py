@@ -181,6 +181,32 @@ class S3BundleStore:
         )
         return key
 
+    @staticmethod
+    def objects_prefix(tenant_id: str, package_id: str) -> str:
+        """Where a package lineage's version 2 file objects live (one prefix for all its versions)."""
+        return f"tenants/{tenant_id}/objects/{package_id}/"
+
+    def put_index(self, tenant_id: str, package_id: str, version: int, content_hash: str, path: Path) -> str:
+        """Upload a version 2 index; returns its object key."""
+        key = f"tenants/{tenant_id}/containers/{package_id}/v{version}/{content_hash}.csix"
+        self._s3.upload_file(str(path), self._bucket, key, ExtraArgs={"ContentType": "application/octet-stream"})
+        return key
+
+    def put_content_object(self, tenant_id: str, package_id: str, name: str, path: Path) -> bool:
+        """Upload one file object unless the lineage already holds it; True if it was uploaded.
+
+        Objects are named by the SHA-256 of their bytes, so an object already there is this one.
+        """
+        key = self.objects_prefix(tenant_id, package_id) + name
+        try:
+            self._s3.head_object(Bucket=self._bucket, Key=key)
+            return False
+        except ClientError as error:
+            if error.response["Error"]["Code"] not in {"NoSuchKey", "404", "NotFound"}:
+                raise
+        self._s3.upload_file(str(path), self._bucket, key, ExtraArgs={"ContentType": "application/octet-stream"})
+        return True
+
     def put_manifest(self, tenant_id: str, bundle_id: str, token: str) -> str:
         key = f"tenants/{tenant_id}/bundles/{bundle_id}/manifest.jws"
         self._s3.put_object(Bucket=self._bucket, Key=key, Body=token.encode(), ContentType="application/jose")

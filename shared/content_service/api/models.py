@@ -291,6 +291,13 @@ class DownloadContainer(BaseModel):
     url: str
     size: int
     sha256: str
+    objects_url: str | None = Field(
+        default=None,
+        description=(
+            "container format 2 only: a CDN URL signed for every file object of the package lineage;"
+            " put an object's name (from the index) after its path, keep its query string"
+        ),
+    )
 
 
 class DownloadView(BaseModel):

@@ -55,6 +55,17 @@ def encryption_context(tenant_id: str, package_id: str, version: int) -> dict[st
     return {"tenant_id": tenant_id, "package_id": package_id, "version": str(version)}
 
 
+def lineage_context(tenant_id: str, package_id: str) -> dict[str, str]:
+    """The KMS encryption context of a package's lineage key (container format version 2).
+
+    It names no version: one lineage key serves every version of the package, so an unchanged
+    file seals to the same object in each. ``purpose`` keeps it apart from any version's key.
+    """
+    if not tenant_id or not package_id or not isinstance(tenant_id, str) or not isinstance(package_id, str):
+        raise ValueError("tenant_id and package_id must be non-empty strings")
+    return {"tenant_id": tenant_id, "package_id": package_id, "purpose": "lineage"}
+
+
 class ContentKeys:
     """Makes and unwraps content keys with a symmetric KMS key."""
 
@@ -74,9 +85,25 @@ class ContentKeys:
             raise ContentKeyUnwrapFailed("KMS returned a data key of the wrong size", size=len(plaintext))
         return DataKey(plaintext=plaintext, wrapped=bytes(response["CiphertextBlob"]))
 
+    def generate_lineage(self, tenant_id: str, package_id: str) -> DataKey:
+        """A new 256-bit lineage key for a package (its first version 2 build), and its wrapped form."""
+        response = self._client.generate_data_key(
+            KeyId=self._key_id, KeySpec="AES_256", EncryptionContext=lineage_context(tenant_id, package_id)
+        )
+        plaintext = bytes(response["Plaintext"])
+        if len(plaintext) != CONTENT_KEY_BYTES:
+            raise ContentKeyUnwrapFailed("KMS returned a data key of the wrong size", size=len(plaintext))
+        return DataKey(plaintext=plaintext, wrapped=bytes(response["CiphertextBlob"]))
+
+    def unwrap_lineage(self, wrapped: bytes, tenant_id: str, package_id: str) -> bytes:
+        """The lineage key of a package; ``ContentKeyUnwrapFailed`` if KMS refuses."""
+        return self._decrypt(wrapped, lineage_context(tenant_id, package_id), package_id, None)
+
     def unwrap(self, wrapped: bytes, tenant_id: str, package_id: str, version: int) -> bytes:
         """The content key of this package version; ``ContentKeyUnwrapFailed`` if KMS refuses."""
-        context = encryption_context(tenant_id, package_id, version)
+        return self._decrypt(wrapped, encryption_context(tenant_id, package_id, version), package_id, version)
+
+    def _decrypt(self, wrapped: bytes, context: dict[str, str], package_id: str, version: int | None) -> bytes:
         refusals = tuple(
             getattr(self._client.exceptions, name)
             for name in ("InvalidCiphertextException", "IncorrectKeyException")

@@ -47,6 +47,7 @@ from content_service.crypto import (
 )
 from content_service.device.clock import MonotonicClock, TrustedClock, WallClock
 from content_service.device.content import Checked, ContentChecks
+from content_service.device.delta import is_version_2, open_package
 from content_service.device.downloads import Downloads
 from content_service.device.errors import (
     AlreadyEnrolled,
@@ -404,6 +405,9 @@ class DeviceAgent:
         )
         try:
             for package_id, version, size, files in checked.containers:
+                if is_version_2(files.container(package_id, version)):
+                    mounted._add(package_id, version, *self._open_delta(bundle_id, files, package_id, version, checked))
+                    continue
                 handle: BinaryIO = open(files.container(package_id, version), "rb")  # noqa: SIM115 - closed by unmount.
                 try:
                     reader = ContainerReader(handle, checked.keys[(package_id, version)], size=size)
@@ -418,6 +422,16 @@ class DeviceAgent:
             raise
         self._mounted[bundle_id] = mounted
         return mounted
+
+    def _open_delta(
+        self, bundle_id: str, files: BundleFiles, package_id: str, version: int, checked: Checked
+    ) -> tuple[Any, Any]:
+        """A version 2 package's reader, which is also the handle unmount closes (its object files)."""
+        try:
+            reader = open_package(files, package_id, version, checked.keys[(package_id, version)])
+        except ContainerError as error:
+            raise self.reporter.tamper(bundle_id, "container", f"{package_id} v{version}: {error}") from error
+        return reader, reader
 
     def unmount(self, bundle_id: str) -> None:
         """Close a mounted bundle and forget its content keys."""

@@ -24,6 +24,7 @@ from content_service.crypto import (
     TokenError,
     unwrap_content_key,
 )
+from content_service.device.delta import check_objects, is_version_2, open_package
 from content_service.device.errors import DownloadIncomplete
 from content_service.device.reports import Reporter, container_evidence, manifest_evidence
 from content_service.device.store import BundleFiles
@@ -117,6 +118,13 @@ class ContentChecks:
         self, bundle_id: str, files: BundleFiles, package_id: str, version: int, size: int, key: bytes
     ) -> int:
         """Authenticate every segment and check every file hash of one container; return its file count."""
+        if is_version_2(files.container(package_id, version)):
+            try:
+                package = open_package(files, package_id, version, key)
+                package.verify()
+            except ContainerError as error:
+                raise self._reporter.tamper(bundle_id, "container", f"{package_id} v{version}: {error}") from error
+            return len(package.files())
         with open(files.container(package_id, version), "rb") as handle:
             try:
                 reader = ContainerReader(handle, key, size=size)
@@ -143,6 +151,8 @@ class ContentChecks:
             package_id, version = str(package["package_id"]), int(package["version"])
             size = int(package["container"]["size"])
             self.container_file(bundle_id, files, package_id, version, package["container"])
+            if int(package["container"].get("format", 1)) == 2:
+                check_objects(self._reporter, bundle_id, files, package_id, version)
             keys[(package_id, version)] = self.unwrap(bundle_id, licence, package_id, version)
             if deep:
                 file_count += self.segments(

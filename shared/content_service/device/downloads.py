@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 import requests
 
 from content_service.device.content import ContentChecks, sha256_file
+from content_service.device.delta import DeltaObjects, DeltaReport
 from content_service.device.errors import BundleNotFound
 from content_service.device.http import DeviceApi, Progress, fetch_resumable, fetch_small
 from content_service.device.reports import Reporter, container_evidence
@@ -42,6 +43,9 @@ class Downloads:
         self._api = api
         self._session = session
         self._device_id = device_id
+        self._delta = DeltaObjects(store, reporter, session=session)
+        #: Per package of the last download, what its version 2 objects cost (empty for version 1).
+        self.delta_reports: dict[tuple[str, int], DeltaReport] = {}
 
     def download(self, bundle_id: str, progress: Progress | None = None) -> list[str]:
         """Download the manifest and every container, resuming partial files; return the package ids."""
@@ -51,6 +55,8 @@ class Downloads:
         manifest = self._checks.manifest(bundle_id, manifest_bytes)
         write_private(files.manifest, manifest_bytes)
         urls = {(c["package_id"], int(c["version"])): c["url"] for c in signed["containers"]}
+        objects_urls = {(c["package_id"], int(c["version"])): c.get("objects_url") for c in signed["containers"]}
+        self.delta_reports = {}
         done = []
         for package in manifest["packages"]:
             package_id, version = str(package["package_id"]), int(package["version"])
@@ -60,6 +66,10 @@ class Downloads:
                 if (package_id, version) not in urls:
                     raise BundleNotFound(f"the download listing has no URL for {package_id} v{version}")
                 self._container(bundle_id, files, package_id, version, container, urls, progress)
+            if int(container.get("format", 1)) == 2:
+                self.delta_reports[(package_id, version)] = self._delta.fetch(
+                    bundle_id, files, package_id, version, objects_urls.get((package_id, version)), progress
+                )
             done.append(package_id)
         return done
 

@@ -201,9 +201,18 @@ class ContainerRef:
     key: str
     size: int
     sha256: str
+    #: The container format version (docs/container-format.md). For version 2 the object is the
+    #: version's index, and its file objects live under ``objects_prefix``.
+    format: int = 1
+    objects_prefix: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "size": self.size, "sha256": self.sha256}
+        data: dict[str, Any] = {"key": self.key, "size": self.size, "sha256": self.sha256}
+        # Version 1 references keep exactly their old shape, so old manifests and records compare equal.
+        if self.format != 1:
+            data["format"] = self.format
+            data["objects_prefix"] = self.objects_prefix
+        return data
 
 
 @dataclass(frozen=True)
@@ -212,6 +221,9 @@ class SealedContent:
 
     container: ContainerRef
     wrapped_key: str
+    #: Format version 2 only: the package lineage's key, wrapped by the key service (the same
+    #: blob on every version of the lineage; the service needs it to build the next version).
+    wrapped_lineage_key: str | None = None
 
 
 @dataclass(frozen=True)

@@ -223,16 +223,21 @@ def download_urls(
     bundle, device = _owned_pair(principal, bundle_id, device_id, bundles, devices)
     require_licensable(bundle, device)
     expires_at = clock.now() + ttl
-    containers: list[dict[str, object]] = [
-        {
+    containers: list[dict[str, object]] = []
+    for member in bundle.packages:
+        listing: dict[str, object] = {
             "package_id": member.package_id,
             "version": member.version,
             "url": urls.signed_url(member.container.key, expires_at),
             "size": member.container.size,
             "sha256": member.container.sha256,
         }
-        for member in bundle.packages
-    ]
+        prefix = member.container.objects_prefix
+        if member.container.format == 2 and prefix:
+            # One custom-policy signature covers every file object of the lineage: the device
+            # appends an object's name to this URL's path, and the index says which it needs.
+            listing["objects_url"] = urls.signed_prefix_url(prefix, prefix, expires_at)
+        containers.append(listing)
     return SignedDownload(urls.signed_url(bundle.manifest_key or "", expires_at), containers, expires_at)
 
 

@@ -29,12 +29,14 @@ from content_service.domain.package import (
     SealedContent,
 )
 from content_service.packaging.containers import BuiltPackage, build_and_seal
+from content_service.packaging.delta import build_and_seal_objects
 from content_service.packaging.limits import ImportLimits
 from content_service.packaging.model import PackageRejected
 from content_service.service.ports import (
     BundleStore,
     Clock,
     ContentKeyService,
+    ContentObjectStore,
     PackageRepository,
     PackageStore,
     Page,
@@ -157,8 +159,13 @@ def build_uploaded_package(
     containers: BundleStore,
     clock: Clock,
     limits: ImportLimits,
+    content_format: int = 1,
 ) -> BuildOutcome:
     """Build the package version an uploaded zip belongs to, moving it to ``built`` or ``failed``.
+
+    ``content_format`` 2 seals the version as content-addressed file objects and an index
+    (docs/container-format.md), so a device that holds an earlier version of the lineage
+    downloads only the files that changed; 1 seals one container, as before.
 
     A built version has every file stored content-addressed, its manifest, and its content
     container sealed once with a fresh content key (only the wrapped key is kept): bundling it
@@ -189,20 +196,37 @@ def build_uploaded_package(
             if mismatch is not None:
                 return _finish(package.mark_failed(mismatch, clock.now()), packages)
             data_keys: list[DataKey] = []
-            built = build_and_seal(
-                source,
-                limits,
-                store.blobs(ref.tenant_id),
-                lambda: _new_content_key(ref, keys, data_keys),
-                workdir / "content.cspc",
-                workdir=workdir,
-            )
+            lineage: list[tuple[bytes, str]] = []
+            if content_format == 2:
+                objects: ContentObjectStore = containers  # type: ignore[assignment]
+                built = build_and_seal_objects(
+                    source,
+                    limits,
+                    store.blobs(ref.tenant_id),
+                    lambda: _new_content_key(ref, keys, data_keys),
+                    lambda: _lineage_key(ref, packages, keys, lineage),
+                    lambda name, path: objects.put_content_object(ref.tenant_id, ref.package_id, name, path),
+                    workdir / "content.csix",
+                    workdir=workdir,
+                )
+            else:
+                built = build_and_seal(
+                    source,
+                    limits,
+                    store.blobs(ref.tenant_id),
+                    lambda: _new_content_key(ref, keys, data_keys),
+                    workdir / "content.cspc",
+                    workdir=workdir,
+                )
         except PackageRejected as rejected:
             return _finish(package.mark_failed(rejected.problems[0], clock.now()), packages)
         except ValidationFailed as refused:
             problem = Problem("upload.too_large", refused.detail, None)
             return _finish(package.mark_failed(problem, clock.now()), packages)
-        sealed = _store_container(ref, built, data_keys[0], containers=containers)
+        if content_format == 2:
+            sealed = _store_index(ref, built, data_keys[0], lineage[0][1], objects=containers)  # type: ignore[arg-type]
+        else:
+            sealed = _store_container(ref, built, data_keys[0], containers=containers)
     store.put_manifest(ref.tenant_id, ref.package_id, ref.version, built.manifest)
     return _finish(package.mark_built(built.manifest, clock.now(), sealed), packages)
 
@@ -254,6 +278,39 @@ def _new_content_key(ref: UploadKey, keys: ContentKeyService, made: list[DataKey
     """A fresh content key for the version, asked for only once the package passed its checks."""
     made.append(keys.generate(ref.tenant_id, ref.package_id, ref.version))
     return made[-1].plaintext
+
+
+def _lineage_key(
+    ref: UploadKey, packages: PackageRepository, keys: ContentKeyService, held: list[tuple[bytes, str]]
+) -> bytes:
+    """The package lineage's key: unwrapped from the newest earlier version 2 build, or a new one.
+
+    Two versions built at the same moment may each make a new lineage key; they then share no
+    objects, which costs bytes, never correctness.
+    """
+    for version in range(ref.version - 1, 0, -1):
+        try:
+            earlier = packages.get(ref.tenant_id, ref.package_id, version)
+        except NotFound:
+            continue
+        wrapped = earlier.sealed.wrapped_lineage_key if earlier.sealed is not None else None
+        if wrapped is not None:
+            key = keys.unwrap_lineage(base64.b64decode(wrapped), ref.tenant_id, ref.package_id)
+            held.append((key, wrapped))
+            return key
+    made = keys.generate_lineage(ref.tenant_id, ref.package_id)
+    held.append((made.plaintext, base64.b64encode(made.wrapped).decode()))
+    return made.plaintext
+
+
+def _store_index(
+    ref: UploadKey, built: BuiltPackage, data_key: DataKey, wrapped_lineage: str, *, objects: ContentObjectStore
+) -> SealedContent:
+    sealed = built.container
+    key = objects.put_index(ref.tenant_id, ref.package_id, ref.version, built.manifest.content_hash, sealed.path)
+    prefix = objects.objects_prefix(ref.tenant_id, ref.package_id)
+    container = ContainerRef(key, sealed.summary.size, sealed.sha256, format=2, objects_prefix=prefix)
+    return SealedContent(container, base64.b64encode(data_key.wrapped).decode(), wrapped_lineage)
 
 
 def _store_container(

@@ -228,6 +228,27 @@ class ContentKeyService(Protocol):
 
     def unwrap(self, wrapped: bytes, tenant_id: str, package_id: str, version: int) -> bytes: ...
 
+    # Container format version 2 only (docs/container-format.md): one lineage key per package.
+    def generate_lineage(self, tenant_id: str, package_id: str) -> DataKey: ...
+
+    def unwrap_lineage(self, wrapped: bytes, tenant_id: str, package_id: str) -> bytes: ...
+
+
+class ContentObjectStore(Protocol):
+    """Version 2 containers in the bundles bucket: per-version indexes and per-lineage file objects."""
+
+    def objects_prefix(self, tenant_id: str, package_id: str) -> str:
+        """The key prefix under which a package lineage's file objects live."""
+        ...
+
+    def put_index(self, tenant_id: str, package_id: str, version: int, content_hash: str, path: Path) -> str:
+        """Upload a sealed index; returns its object key."""
+        ...
+
+    def put_content_object(self, tenant_id: str, package_id: str, name: str, path: Path) -> bool:
+        """Upload one file object unless the lineage holds it already; True if it was uploaded."""
+        ...
+
 
 class TokenSigner(Protocol):
     """Signs JWS tokens (bundle manifests, licences) with the current signing key."""
@@ -242,6 +263,10 @@ class UrlSigner(Protocol):
     """Signs CDN URLs for objects of the bundles bucket."""
 
     def signed_url(self, key: str, expires_at: datetime) -> str: ...
+
+    def signed_prefix_url(self, path: str, prefix: str, expires_at: datetime) -> str:
+        """A URL for ``path`` whose signature covers every object under ``prefix``."""
+        ...
 
 
 @dataclass(frozen=True)

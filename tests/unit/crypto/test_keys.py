@@ -113,3 +113,19 @@ def test_the_plaintext_key_never_appears_in_a_repr():
 def test_an_ill_formed_context_is_a_programming_error(tenant, package, version):
     with pytest.raises(ValueError):
         encryption_context(tenant, package, version)
+
+
+def test_a_lineage_key_is_bound_to_tenant_and_package_and_never_unwraps_as_a_version_key():
+    kms = FakeKms()
+    keys = ContentKeys(kms, "alias/content")
+    lineage = keys.generate_lineage("t1", "pkg_1")
+
+    assert kms.requests[0][1]["EncryptionContext"] == {"tenant_id": "t1", "package_id": "pkg_1", "purpose": "lineage"}
+    assert keys.unwrap_lineage(lineage.wrapped, "t1", "pkg_1") == lineage.plaintext
+    with pytest.raises(ContentKeyUnwrapFailed):
+        keys.unwrap_lineage(lineage.wrapped, "t1", "pkg_2")
+    with pytest.raises(ContentKeyUnwrapFailed):
+        keys.unwrap(lineage.wrapped, "t1", "pkg_1", 1)
+    version_key = keys.generate("t1", "pkg_1", 1)
+    with pytest.raises(ContentKeyUnwrapFailed):
+        keys.unwrap_lineage(version_key.wrapped, "t1", "pkg_1")

@@ -17,6 +17,7 @@ LAYERS = [
     "http",
     "outbox",
     "reports",
+    "delta",
     "content",
     "licences",
     "downloads",

@@ -60,7 +60,7 @@ def world(tmp_path):
     return w
 
 
-def built_package(w, tenant="t1"):
+def built_package(w, tenant="t1", content_format=1):
     data = sample_zip_bytes("welcome")
     ticket = request_upload(
         RequestUpload(tenant, "author", "application/zip", len(data)),
@@ -80,6 +80,7 @@ def built_package(w, tenant="t1"):
         containers=w["containers"],
         clock=w["clock"],
         limits=ImportLimits(),
+        content_format=content_format,
     ).package
 
 
@@ -266,6 +267,24 @@ def test_downloads_are_signed_urls_for_an_active_device_only(world):
     )
     with pytest.raises(InvalidTransition):
         download(world, bundle, device)
+
+
+def test_a_format_2_package_lists_its_index_and_one_url_signed_for_its_lineage_objects(world):
+    package = built_package(world, content_format=2)
+    bundle = a_bundle(world, package)
+    device, _ = a_device(world)
+    listed = download(world, bundle, device).containers[0]
+    prefix = f"tenants/t1/objects/{package.package_id}/"
+    assert listed["url"].startswith(f"https://cdn.example/{package.sealed.container.key}")
+    assert listed["objects_url"] == f"https://cdn.example/{prefix}?Policy=prefix:{prefix}&Signature=fake"
+    manifest = bundle.manifest_claims(0)["packages"][0]["container"]
+    assert manifest["format"] == 2 and manifest["objects_prefix"] == prefix
+
+
+def test_a_format_1_package_lists_no_objects_url(world):
+    bundle = a_bundle(world, built_package(world))
+    device, _ = a_device(world)
+    assert "objects_url" not in download(world, bundle, device).containers[0]
 
 
 def test_the_device_cap_is_enforced_at_enrolment(world):

@@ -33,17 +33,17 @@ class Log:
         self.rows.setdefault(f"{bundle_id}/{record_id}", (tenant_id, bundle_id))
 
 
-def _world(with_bundle: bool = True, sealed: bool = True):
+def _world(with_bundle: bool = True, sealed: bool = True, container: ContainerRef = CONTAINER):
     bundles, packages = FakeBundleRepository(), FakePackageRepository()
     if with_bundle:
-        member = BundlePackage("pkg", 1, "h" * 64, CONTAINER)
+        member = BundlePackage("pkg", 1, "h" * 64, container)
         bundle = Bundle.create(
             tenant_id="t", bundle_id="bnd_1", user_id="u", residency_zone="eu", packages=(member,), now=NOW
         )
         bundles.add(replace(bundle.mark_built(MANIFEST, "m" * 64, NOW), events=()))
     package = PlayPackage.start_building(tenant_id="t", package_id="pkg", version=1, source_key="s", now=NOW)
     if sealed:
-        package = replace(package, sealed=SealedContent(CONTAINER, "wrapped"))
+        package = replace(package, sealed=SealedContent(container, "wrapped"))
     packages.add(package)
     return bundles, packages
 
@@ -128,3 +128,22 @@ def test_the_sample_removal_notification_names_a_manifest() -> None:
     (record,) = json.loads(sample.read_text())["Records"]
     (change,) = object_changes(record["body"])
     assert not change.created and change.key.endswith("/manifest.jws")
+
+
+def test_a_content_object_is_the_services_own_only_while_its_bytes_hash_to_its_name() -> None:
+    bundles, packages = _world()
+    name = "a" * 64
+    key = f"tenants/t/objects/pkg/{name}.csob"
+    flagged, _, metrics = _check(_change(key), bundles, packages, {key: name})
+    assert flagged == [] and metrics.named("TamperEvents") == []
+    flagged, log, metrics = _check(_change(key), bundles, packages, {key: "b" * 64})
+    assert flagged == [] and log.rows == {} and metrics.named("TamperEvents") == [1]
+    _, _, metrics = _check(_change(key, "ObjectRemoved:Delete"), bundles, packages, {})
+    assert metrics.named("TamperEvents") == [1]
+
+
+def test_a_format_2_index_is_checked_like_a_container() -> None:
+    index = ContainerRef("tenants/t/containers/pkg/v1/abc.csix", 100, "c" * 64, format=2)
+    bundles, packages = _world(container=index)
+    assert _check(_change(index.key), bundles, packages, {index.key: "c" * 64})[0] == []
+    assert _check(_change(index.key), bundles, packages, {index.key: "d" * 64})[0] == ["bnd_1"]
