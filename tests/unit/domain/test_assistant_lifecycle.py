@@ -70,6 +70,7 @@ def test_provenance_dict_form_is_complete_and_its_usage_is_integers() -> None:
         "requested_by": "admin-1",
         "requested_at": NOW.isoformat(),
         "usage": {},
+        "generation_id": None,
     }
     again = Provenance.from_dict({**stored, "usage": {"input_tokens": "12"}})
     assert again.usage == {"input_tokens": 12}
