@@ -15,7 +15,8 @@ from content_service.crypto.errors import (
 )
 from content_service.crypto.header import DEFAULT_SEGMENT_SIZE, FORMAT_VERSION
 from content_service.crypto.index import IndexEntry
-from content_service.crypto.reader import ContainerFile, ContainerReader, RangeRead
+from content_service.crypto.reader import ContainerFile, ContainerReader
+from content_service.crypto.segments import RangeRead
 
 __all__ = [
     "DEFAULT_SEGMENT_SIZE",

@@ -54,8 +54,16 @@ from content_service.crypto.header import (
     check_segment_size,
 )
 from content_service.crypto.index import IndexEntry, path_problem
-from content_service.crypto.reader import ContainerFile, check_digest
-from content_service.crypto.segments import TAG_SIZE, SegmentCipher, SegmentLayout, SegmentWriter, write_all
+from content_service.crypto.reader import ContainerFile, range_reader, read_entry_range, verify_stream
+from content_service.crypto.segments import (
+    TAG_SIZE,
+    SegmentCipher,
+    SegmentLayout,
+    SegmentReader,
+    SegmentWriter,
+    read_exactly,
+    write_all,
+)
 
 FORMAT_VERSION_2 = 2
 KIND_OBJECT = ord("O")
@@ -87,7 +95,6 @@ _INDEX_HEAD = struct.Struct(">II")
 _PATH_LEN = struct.Struct(">H")
 _ENTRY = struct.Struct(">Q32s32sQ32s")
 _CHUNK = 1 << 16
-_VERIFY_BATCH_BYTES = 1 << 20
 
 
 def format_version(head: bytes) -> int:
@@ -196,7 +203,7 @@ def seal_object(
 
 
 class ObjectReader:
-    """Random access to one verified file object (``ContainerFile`` reads through it).
+    """Random access to one verified file object (``ContainerFile`` reads through ``segments``).
 
     The constructor checks the header, the key commitment and the last segment (which holds the
     length trailer, so a cut object is refused at once) and that the trailer's length is the one
@@ -205,9 +212,8 @@ class ObjectReader:
 
     def __init__(self, source: BinaryIO, file_key: bytes, *, size: int, length: int) -> None:
         check_key(file_key)
-        self._source = source
-        self._size = size
-        head = self._read(0, min(OBJECT_HEADER_SIZE, size))
+        read_at, _ = range_reader(source, size)
+        head = read_exactly(read_at, 0, min(OBJECT_HEADER_SIZE, size))
         if format_version(head) != FORMAT_VERSION_2:
             raise UnsupportedVersion(
                 f"file object format version {head[4]} is not supported", version=head[4]
@@ -220,59 +226,22 @@ class ObjectReader:
         segment_key, expected = _object_keys(file_key, bytes(head[: _OBJECT_PREFIX.size]))
         if not hmac.compare_digest(expected, bytes(head[_OBJECT_PREFIX.size :])):
             raise ContainerKeyMismatch("the key does not match the file object's key commitment")
-        self._cipher = SegmentCipher(segment_key, bytes(head), _FIXED_NONCE_PREFIX)
-        self._layout = SegmentLayout.for_container(size, OBJECT_HEADER_SIZE, segment_size)
-        self._cache: tuple[int, bytes] | None = None
-        plain = self._layout.plaintext_size
+        self.segments = SegmentReader(
+            read_at,
+            SegmentCipher(segment_key, bytes(head), _FIXED_NONCE_PREFIX),
+            SegmentLayout.for_container(size, OBJECT_HEADER_SIZE, segment_size),
+        )
+        plain = self.segments.layout.plaintext_size
         if plain < _TRAILER.size:
             raise ContainerTampered("the file object is too short to hold its length")
-        (stored,) = _TRAILER.unpack(self._read_plain(plain - _TRAILER.size, _TRAILER.size))
+        (stored,) = _TRAILER.unpack(self.segments.read_plain(plain - _TRAILER.size, _TRAILER.size))
         if stored != plain - _TRAILER.size or stored != length:
             raise ContainerTampered("the file object's length is not the one its index gives")
         self.length = length
 
-    def _read(self, offset: int, length: int) -> bytes:
-        self._source.seek(offset)
-        data = self._source.read(length)
-        if len(data) != length:
-            raise ContainerTruncated(f"the file object gave {len(data)} bytes at {offset}, not {length}")
-        return data
-
-    def _open_segments(self, first: int, last: int) -> list[bytes]:
-        if first == last and self._cache is not None and self._cache[0] == first:
-            return [self._cache[1]]
-        start, length = self._layout.ciphertext_span(first, last)
-        view = memoryview(self._read(start, length))
-        step = self._layout.segment_size + TAG_SIZE
-        final = self._layout.count - 1
-        opened = [
-            self._cipher.open(i, view[(i - first) * step : (i - first + 1) * step], i == final)
-            for i in range(first, last + 1)
-        ]
-        self._cache = (last, opened[-1])
-        return opened
-
-    def _read_plain(self, offset: int, length: int) -> bytes:
-        """Plaintext bytes ``[offset, offset + length)`` from the covering segments only."""
-        if length <= 0:
-            return b""
-        covering = self._layout.segments_for(offset, length)
-        segments = self._open_segments(covering.start, covering.stop - 1)
-        skip = offset - covering.start * self._layout.segment_size
-        return b"".join(segments)[skip : skip + length]
-
     def verify(self, sha256_hex: str, path: str = "") -> None:
         """Authenticate every segment and check the file's SHA-256, in constant memory."""
-        digest = hashlib.sha256()
-        remaining = self.length
-        batch = max(1, _VERIFY_BATCH_BYTES // (self._layout.segment_size + TAG_SIZE))
-        for first in range(0, self._layout.count, batch):
-            last = min(first + batch, self._layout.count) - 1
-            for plaintext in self._open_segments(first, last):
-                take = min(remaining, len(plaintext))
-                digest.update(plaintext[:take])
-                remaining -= take
-        check_digest(IndexEntry(path, 0, self.length, sha256_hex), digest.hexdigest())
+        verify_stream(self.segments, (IndexEntry(path, 0, self.length, sha256_hex),))
 
 
 @dataclass(frozen=True)
@@ -550,17 +519,11 @@ class DeltaPackageReader:
 
     def open(self, path: str) -> ContainerFile:
         entry = self._object_entry(path)
-        return ContainerFile(self._reader(entry), entry.as_index_entry())  # type: ignore[arg-type]
+        return ContainerFile(self._reader(entry).segments, entry.as_index_entry())
 
     def read_range(self, path: str, start: int, length: int) -> bytes:
         entry = self._object_entry(path)
-        if start < 0 or length < 0 or start > entry.length:
-            raise ValueError(f"range start={start} length={length} is outside a {entry.length}-byte file")
-        end = min(entry.length, start + length)
-        data = self._reader(entry)._read_plain(start, end - start)
-        if start == 0 and end == entry.length:
-            check_digest(entry.as_index_entry(), hashlib.sha256(data).hexdigest())
-        return data
+        return read_entry_range(self._reader(entry).segments, entry.as_index_entry(), start, length)
 
     def read_file(self, path: str) -> bytes:
         return self.read_range(path, 0, self._object_entry(path).length)

@@ -11,20 +11,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import BinaryIO
 
-from content_service.crypto.errors import ContainerPathNotFound, ContainerTampered, ContainerTruncated
+from content_service.crypto.errors import ContainerPathNotFound, ContainerTampered
 from content_service.crypto.header import FORMAT_VERSION, HEADER_SIZE, open_header
 from content_service.crypto.index import FOOTER, FOOTER_SIZE, IndexEntry, decode_index
-from content_service.crypto.segments import TAG_SIZE, SegmentCipher, SegmentLayout
-
-RangeRead = Callable[[int, int], bytes]
-"""``read(offset, length) -> bytes``: exactly ``length`` bytes of the container from ``offset``,
-for example one HTTP ``Range`` request."""
-
-# verify() reads this much ciphertext per source read, so a remote source gets few, large requests.
-_VERIFY_BATCH_BYTES = 1 << 20
+from content_service.crypto.segments import (
+    RangeRead,
+    SegmentCipher,
+    SegmentLayout,
+    SegmentReader,
+    read_exactly,
+)
 
 
 class ContainerReader:
@@ -39,21 +38,23 @@ class ContainerReader:
     """
 
     def __init__(self, source: BinaryIO | RangeRead, key: bytes, *, size: int | None = None) -> None:
-        self._read_at, self._size = _range_reader(source, size)
-        head = self._read(0, min(HEADER_SIZE, self._size))
+        read_at, self._size = range_reader(source, size)
+        head = read_exactly(read_at, 0, min(HEADER_SIZE, self._size))
         self._header, segment_key = open_header(key, head)
-        self._cipher = SegmentCipher(segment_key, head, self._header.nonce_prefix)
-        self._layout = SegmentLayout.for_container(self._size, HEADER_SIZE, self._header.segment_size)
-        self._cache: tuple[int, bytes] | None = None
-        plain_size = self._layout.plaintext_size
+        self._segments = SegmentReader(
+            read_at,
+            SegmentCipher(segment_key, head, self._header.nonce_prefix),
+            SegmentLayout.for_container(self._size, HEADER_SIZE, self._header.segment_size),
+        )
+        plain_size = self._segments.layout.plaintext_size
         # Reading the footer always opens the last segment, so a truncated container fails here.
-        footer = self._read_plain(max(0, plain_size - FOOTER_SIZE), min(FOOTER_SIZE, plain_size))
+        footer = self._segments.read_plain(max(0, plain_size - FOOTER_SIZE), min(FOOTER_SIZE, plain_size))
         if len(footer) != FOOTER_SIZE:
             raise ContainerTampered("the container is too short to hold its footer")
         index_offset, index_length = FOOTER.unpack(footer)
         if index_offset + index_length + FOOTER_SIZE != plain_size:
             raise ContainerTampered("the container footer does not match the container's length")
-        self._entries = decode_index(self._read_plain(index_offset, index_length), index_offset)
+        self._entries = decode_index(self._segments.read_plain(index_offset, index_length), index_offset)
         self._by_path = {entry.path: entry for entry in self._entries}
 
     @property
@@ -89,7 +90,7 @@ class ContainerReader:
 
     def open(self, path: str) -> ContainerFile:
         """A read-only, seekable file object over one file; reading it start to end checks its SHA-256."""
-        return ContainerFile(self, self.entry(path))
+        return ContainerFile(self._segments, self.entry(path))
 
     def read_range(self, path: str, start: int, length: int) -> bytes:
         """The bytes ``[start, start + length)`` of a file, cut at the file's end like ``read``.
@@ -97,14 +98,7 @@ class ContainerReader:
         Only the segments covering the range are read and decrypted. When the range is the
         whole file, its SHA-256 is checked too.
         """
-        entry = self.entry(path)
-        if start < 0 or length < 0 or start > entry.length:
-            raise ValueError(f"range start={start} length={length} is outside a {entry.length}-byte file")
-        end = min(entry.length, start + length)
-        data = self._read_plain(entry.offset + start, end - start)
-        if start == 0 and end == entry.length:
-            check_digest(entry, hashlib.sha256(data).hexdigest())
-        return data
+        return read_entry_range(self._segments, self.entry(path), start, length)
 
     def read_file(self, path: str) -> bytes:
         """A whole file, authenticated and checked against its SHA-256."""
@@ -115,46 +109,7 @@ class ContainerReader:
 
         This is what a device does once after a download, before it mounts the content.
         """
-        hashers = _StreamHashers(self._entries)
-        batch = max(1, _VERIFY_BATCH_BYTES // (self._layout.segment_size + TAG_SIZE))
-        for first in range(0, self._layout.count, batch):
-            last = min(first + batch, self._layout.count) - 1
-            for plaintext in self._open_segments(first, last):
-                hashers.feed(plaintext)
-        hashers.finish()
-
-    def _read(self, offset: int, length: int) -> bytes:
-        data = self._read_at(offset, length)
-        if len(data) != length:
-            raise ContainerTruncated(f"the source gave {len(data)} bytes at {offset}, not {length}")
-        return data
-
-    def _open_segments(self, first: int, last: int) -> list[bytes]:
-        """Read segments ``first`` to ``last`` with one source read and authenticate each one."""
-        if first == last and self._cache is not None and self._cache[0] == first:
-            return [self._cache[1]]
-        start, length = self._layout.ciphertext_span(first, last)
-        view = memoryview(self._read(start, length))
-        step = self._layout.segment_size + TAG_SIZE
-        final = self._layout.count - 1
-        opened = []
-        for index in range(first, last + 1):
-            at = (index - first) * step
-            opened.append(self._cipher.open(index, view[at : at + step], index == final))
-        # One opened segment is kept, so small sequential reads do not decrypt a segment each time.
-        self._cache = (last, opened[-1])
-        return opened
-
-    def _read_plain(self, offset: int, length: int) -> bytes:
-        """Plaintext stream bytes ``[offset, offset + length)``, from the covering segments only."""
-        if length <= 0:
-            return b""
-        covering = self._layout.segments_for(offset, length)
-        segments = self._open_segments(covering.start, covering.stop - 1)
-        skip = offset - covering.start * self._layout.segment_size
-        if len(segments) == 1:
-            return segments[0][skip : skip + length]
-        return b"".join(segments)[skip : skip + length]
+        verify_stream(self._segments, self._entries)
 
 
 class ContainerFile(io.RawIOBase):
@@ -165,9 +120,9 @@ class ContainerFile(io.RawIOBase):
     authenticated segment by segment.
     """
 
-    def __init__(self, reader: ContainerReader, entry: IndexEntry) -> None:
+    def __init__(self, segments: SegmentReader, entry: IndexEntry) -> None:
         super().__init__()
-        self._reader = reader
+        self._segments = segments
         self._entry = entry
         self._position = 0
         self._hasher: hashlib._Hash | None = hashlib.sha256()
@@ -201,7 +156,7 @@ class ContainerFile(io.RawIOBase):
         end = self._entry.length
         if size is not None and size >= 0:
             end = min(end, start + size)
-        data = self._reader._read_plain(self._entry.offset + start, end - start) if end > start else b""
+        data = self._segments.read_plain(self._entry.offset + start, end - start) if end > start else b""
         self._position = max(start, end)
         self._track(start, data)
         return data
@@ -223,6 +178,28 @@ class ContainerFile(io.RawIOBase):
         if self._hashed == self._entry.length:
             digest, self._hasher = self._hasher.hexdigest(), None
             check_digest(self._entry, digest)
+
+
+def read_entry_range(segments: SegmentReader, entry: IndexEntry, start: int, length: int) -> bytes:
+    """The bytes ``[start, start + length)`` of one file, cut at its end; a whole file is hash-checked."""
+    if start < 0 or length < 0 or start > entry.length:
+        raise ValueError(f"range start={start} length={length} is outside a {entry.length}-byte file")
+    end = min(entry.length, start + length)
+    data = segments.read_plain(entry.offset + start, end - start)
+    if start == 0 and end == entry.length:
+        check_digest(entry, hashlib.sha256(data).hexdigest())
+    return data
+
+
+def verify_stream(segments: SegmentReader, entries: tuple[IndexEntry, ...]) -> None:
+    """Authenticate every segment and check each file's SHA-256 as its bytes go by, in constant memory.
+
+    Plaintext after the last file (a version 2 object's length trailer) is authenticated and not hashed.
+    """
+    hashers = _StreamHashers(entries)
+    for plaintext in segments.plaintext_batches():
+        hashers.feed(plaintext)
+    hashers.finish()
 
 
 def check_digest(entry: IndexEntry, digest: str) -> None:
@@ -267,7 +244,7 @@ class _StreamHashers:
             raise ContainerTampered("the container ends before its last file")
 
 
-def _range_reader(source: BinaryIO | RangeRead, size: int | None) -> tuple[RangeRead, int]:
+def range_reader(source: BinaryIO | RangeRead, size: int | None) -> tuple[RangeRead, int]:
     """Adapt a seekable file or a range-read callable to ``(read_at, size)``."""
     if not hasattr(source, "read"):
         if size is None:

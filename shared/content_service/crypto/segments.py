@@ -16,6 +16,7 @@ Every segment holds ``segment_size`` plaintext bytes except the last, which hold
 from __future__ import annotations
 
 import io
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -113,6 +114,74 @@ class SegmentLayout:
     def segments_for(self, offset: int, length: int) -> range:
         """The segments holding plaintext bytes ``[offset, offset + length)`` (``length`` > 0)."""
         return range(offset // self.segment_size, (offset + length - 1) // self.segment_size + 1)
+
+
+RangeRead = Callable[[int, int], bytes]
+"""``read(offset, length) -> bytes``: exactly ``length`` bytes of the container from ``offset``,
+for example one HTTP ``Range`` request."""
+
+# plaintext_batches() reads this much ciphertext per source read, so a remote source gets few,
+# large requests.
+_BATCH_BYTES = 1 << 20
+
+
+def read_exactly(read_at: RangeRead, offset: int, length: int) -> bytes:
+    """``read_at(offset, length)``, or ``ContainerTruncated`` when the source gives fewer bytes."""
+    data = read_at(offset, length)
+    if len(data) != length:
+        raise ContainerTruncated(f"the source gave {len(data)} bytes at {offset}, not {length}")
+    return data
+
+
+class SegmentReader:
+    """Random access to the plaintext of one sealed segment stream.
+
+    The one reading path of both container formats (a version 1 container, a version 2 file
+    object): every segment is authenticated before any of its bytes are returned, a read opens
+    only the segments covering it, with one source read, and the last opened segment is kept so
+    small sequential reads do not decrypt a segment each time.
+    """
+
+    def __init__(self, read_at: RangeRead, cipher: SegmentCipher, layout: SegmentLayout) -> None:
+        self._read_at = read_at
+        self._cipher = cipher
+        self.layout = layout
+        self._cache: tuple[int, bytes] | None = None
+
+    def open_segments(self, first: int, last: int) -> list[bytes]:
+        """Read segments ``first`` to ``last`` with one source read and authenticate each one."""
+        if first == last and self._cache is not None and self._cache[0] == first:
+            return [self._cache[1]]
+        layout = self.layout
+        start, length = layout.ciphertext_span(first, last)
+        view = memoryview(read_exactly(self._read_at, start, length))
+        step = layout.segment_size + TAG_SIZE
+        final = layout.count - 1
+        opened = [
+            self._cipher.open(
+                index, view[(index - first) * step : (index - first + 1) * step], index == final
+            )
+            for index in range(first, last + 1)
+        ]
+        self._cache = (last, opened[-1])
+        return opened
+
+    def read_plain(self, offset: int, length: int) -> bytes:
+        """Plaintext bytes ``[offset, offset + length)``, from the covering segments only."""
+        if length <= 0:
+            return b""
+        covering = self.layout.segments_for(offset, length)
+        segments = self.open_segments(covering.start, covering.stop - 1)
+        skip = offset - covering.start * self.layout.segment_size
+        if len(segments) == 1:
+            return segments[0][skip : skip + length]
+        return b"".join(segments)[skip : skip + length]
+
+    def plaintext_batches(self) -> Iterator[bytes]:
+        """Every segment's plaintext in order, authenticated, read about 1 MiB at a time."""
+        batch = max(1, _BATCH_BYTES // (self.layout.segment_size + TAG_SIZE))
+        for first in range(0, self.layout.count, batch):
+            yield from self.open_segments(first, min(first + batch, self.layout.count) - 1)
 
 
 class SegmentWriter:

@@ -271,4 +271,4 @@ def test_the_summary_matches_what_a_reader_sees():
     assert summary.format_version == reader.format_version == 1
     assert summary.key_commitment == reader.key_commitment
     assert summary.files == reader.files() and summary.files_size == 100
-    assert reader.size == summary.size == HEADER_SIZE + summary.segments * 16 + reader._layout.plaintext_size
+    assert reader.size == summary.size == HEADER_SIZE + summary.segments * 16 + reader._segments.layout.plaintext_size

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import struct
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from content_service.crypto import (
     ContainerTruncated,
     InvalidContainerInput,
     UnsupportedVersion,
+    delta,
 )
 from content_service.crypto.delta import (
     DeltaPackageReader,
@@ -226,3 +228,126 @@ def test_the_object_list_is_readable_without_a_key_and_names_each_distinct_objec
     listed = index_objects(index)
     assert {o.name for o in listed} == set(objects) and len(listed) == 2
     assert {o.size for o in listed} == {len(objects[o.name]) for o in listed}
+
+
+# --- Each refusal of the version 2 parsers, one malformed input at a time -------------------------
+
+
+def test_a_file_key_needs_a_real_sha256() -> None:
+    for bad in ("", "zz" * 32, "ab" * 31, None):
+        with pytest.raises(ValueError, match="64 hex digits"):
+            derive_file_key(LINEAGE, bad)  # type: ignore[arg-type]
+
+
+def test_an_object_shorter_than_its_header_or_its_length_trailer_is_refused() -> None:
+    blob, entry = sealed(b"x" * 10)
+    with pytest.raises(ContainerTruncated, match="shorter than its header"):
+        ObjectReader(io.BytesIO(blob[:20]), entry.file_key, size=20, length=10)
+    with pytest.raises(ContainerTampered, match="length is not the one its index gives"):
+        ObjectReader(io.BytesIO(blob), entry.file_key, size=len(blob), length=11)
+    # An index object handed over as a file object is refused by its kind byte.
+    index, _ = package({"a.txt": b"alpha"})
+    with pytest.raises(ContainerTampered, match="not a file object header"):
+        ObjectReader(io.BytesIO(index), entry.file_key, size=len(index), length=5)
+
+
+def test_seal_index_refuses_a_random_source_that_gives_the_wrong_size() -> None:
+    _, entry = sealed(b"x")
+    with pytest.raises(ValueError, match="wrong number of bytes"):
+        seal_index([entry], CONTENT_KEY, _random=lambda n: bytes(n - 1))
+
+
+def test_the_index_parsers_refuse_other_versions_kinds_and_sizes() -> None:
+    index, _ = package({"a.txt": b"alpha"})
+    version_1 = index[:4] + b"\x01" + index[5:]
+    for parse in (index_objects, lambda data: open_index(data, CONTENT_KEY)):
+        with pytest.raises(UnsupportedVersion):
+            parse(version_1)
+    with pytest.raises(ContainerTruncated, match="shorter than its header"):
+        index_objects(index[:40])
+    with pytest.raises(ContainerTruncated, match="shorter than its header"):
+        open_index(index[:40], CONTENT_KEY)
+    as_object = index[:5] + b"O" + index[6:]
+    with pytest.raises(ContainerTampered, match="not a version 2 index"):
+        open_index(as_object, CONTENT_KEY)
+    with pytest.raises(ContainerTampered, match="larger than the format allows"):
+        open_index(index + bytes(2 * delta.MAX_INDEX_BYTES), CONTENT_KEY)
+    header_and_list = delta.INDEX_HEADER_SIZE + 4 + 48
+    with pytest.raises(ContainerTruncated, match="ends before its sealed entries"):
+        open_index(index[: header_and_list + 10], CONTENT_KEY)
+
+
+def test_an_object_list_longer_than_the_index_is_refused() -> None:
+    index, _ = package({"a.txt": b"alpha"})
+    at = delta.INDEX_HEADER_SIZE
+    inflated = index[:at] + (1000).to_bytes(4, "big") + index[at + 4 :]
+    with pytest.raises(ContainerTampered, match="object list runs past its end"):
+        index_objects(inflated)
+
+
+def _seal_crafted(
+    monkeypatch: pytest.MonkeyPatch, plaintext: bytes | None = None, objects: bytes | None = None
+) -> bytes:
+    """An index under CONTENT_KEY whose sealed plaintext (or clear object list) is the given bytes."""
+    _, entry = sealed(b"alpha")
+    if plaintext is not None:
+        monkeypatch.setattr(delta, "_encode_index", lambda entries, segment_size: plaintext)
+    if objects is not None:
+        monkeypatch.setattr(delta, "_encode_objects", lambda entries: objects)
+    return seal_index([entry], CONTENT_KEY, segment_size=SEGMENT)
+
+
+def _entry_bytes(path: bytes, length: int = 5) -> bytes:
+    return (
+        struct.pack(">H", len(path))
+        + path
+        + struct.pack(">Q32s32sQ32s", length, bytes(32), bytes(32), 90, bytes(32))
+    )
+
+
+@pytest.mark.parametrize(
+    ("plaintext", "message"),
+    [
+        (struct.pack(">II", SEGMENT, 1) + struct.pack(">H", 50) + b"short", "malformed"),
+        (struct.pack(">II", SEGMENT, 1) + _entry_bytes(b"a.txt") + b"extra", "malformed"),
+        (
+            struct.pack(">II", SEGMENT, 2) + _entry_bytes(b"a.txt") + _entry_bytes(b"a.txt"),
+            "invalid or duplicate",
+        ),
+        (struct.pack(">II", SEGMENT, 1) + _entry_bytes(b"../a.txt"), "invalid or duplicate"),
+        (struct.pack(">II", SEGMENT, 1) + _entry_bytes(b"\xff\xfe"), "malformed"),
+        (struct.pack(">II", 3, 0), "segment size is out of range"),
+    ],
+)
+def test_a_sealed_index_with_malformed_entries_is_refused(
+    monkeypatch: pytest.MonkeyPatch, plaintext: bytes, message: str
+) -> None:
+    """Authenticated is not well-formed: a key holder's bad index is still refused, never half-read."""
+    index = _seal_crafted(monkeypatch, plaintext=plaintext)
+    with pytest.raises(ContainerTampered, match=message):
+        open_index(index, CONTENT_KEY)
+
+
+def test_an_object_list_that_disagrees_with_the_entries_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    index = _seal_crafted(monkeypatch, objects=struct.pack(">I", 1) + struct.pack(">Q32s", 1, bytes(32)))
+    with pytest.raises(ContainerTampered, match="does not match its entries"):
+        open_index(index, CONTENT_KEY)
+
+
+def test_the_package_reader_answers_like_a_version_1_reader() -> None:
+    files = {"a.txt": b"alpha" * 30, "b/c.txt": b"gamma"}
+    index, objects = package(files)
+    opened = reader(index, objects)
+    assert opened.format_version == 2
+    assert [e.path for e in opened.index.entries] == list(files)
+    assert opened.entry("b/c.txt").length == 5 and opened.entry("b/c.txt").offset == 0
+    assert opened.index.entry("a.txt").length == 150
+    with pytest.raises(ContainerPathNotFound):
+        opened.index.entry("missing")
+    with opened.open("a.txt") as handle:
+        handle.seek(145)
+        assert handle.read() == b"alpha"
+    assert opened.read_range("a.txt", 5, 10) == b"alphaalpha"
+    with pytest.raises(ValueError, match="outside"):
+        opened.read_range("a.txt", 151, 1)
+    opened.close()
