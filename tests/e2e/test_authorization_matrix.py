@@ -113,6 +113,7 @@ class World:
     assistant_configs: dict[str, str] = field(default_factory=dict)
     assistant_generations: dict[str, str] = field(default_factory=dict)
     withdrawn: dict[str, str] = field(default_factory=dict)
+    shared: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
 
     def token(self, role: str, user: str, tenant: str = TENANT) -> str | None:
         if role == "none":
@@ -160,6 +161,13 @@ class World:
             "user": owner,
             "tenant": tenant,
         }
+
+    def shared_resources(self, owner: str, tenant: str) -> dict[str, str]:
+        """One device and bundle of ``owner`` kept for every refused case (which must change nothing)."""
+        key = (owner, tenant)
+        if key not in self.shared:
+            self.shared[key] = self.resources(owner, tenant)
+        return dict(self.shared[key])
 
     def draft_assistant_config(self, tenant: str, package_id: str) -> str:
         """A fresh draft assistant config of the tenant's package (each approval needs its own draft)."""
@@ -308,16 +316,23 @@ def request_for(operation: Operation, target: dict[str, str]) -> dict[str, Any]:
 def test_each_role_gets_exactly_what_the_policy_table_says(
     world: World, operation: Operation, role: str, target: str
 ) -> None:
-    caller = f"caller-{uuid.uuid4().hex[:8]}"
+    expected = expected_status(operation, role, target)
     tenant = OTHER_TENANT if target == "other-tenant" else TENANT
-    owner = caller if target == "own" else f"owner-{uuid.uuid4().hex[:8]}"
-    resources = world.resources(owner, tenant)
-    if target == "own" and role == "catalog":
+    if expected == "2xx":
+        # An allowed call may change what it acts on: it gets a fresh device, bundle and draft.
+        caller = f"caller-{uuid.uuid4().hex[:8]}"
+        owner = caller if target == "own" and role != "catalog" else f"owner-{uuid.uuid4().hex[:8]}"
+        resources = world.resources(owner, tenant)
+        if operation.operation_id == "approve_assistant_config":
+            # Approving is a draft's one-way step: every allowed case approves a draft of its own.
+            resources["assistant_config"] = world.draft_assistant_config(tenant, resources["package"])
+    else:
+        # A refused call must change nothing (the snapshot below proves it), so refused cases share
+        # one set of resources per owner: the matrix's cost is then mostly the allowed calls.
         # A service client owns no devices; its "own" is any user's resource of its tenant.
-        resources = world.resources(f"owner-{uuid.uuid4().hex[:8]}", tenant)
-    if operation.operation_id == "approve_assistant_config":
-        # Approving is a draft's one-way step: every case approves a draft of its own.
-        resources["assistant_config"] = world.draft_assistant_config(tenant, resources["package"])
+        caller = f"caller-{role}"
+        owner = caller if target == "own" and role != "catalog" else "owner-shared"
+        resources = world.shared_resources(owner, tenant)
     request = request_for(operation, resources)
     before = world.snapshot(resources)
 
@@ -330,7 +345,6 @@ def test_each_role_gets_exactly_what_the_policy_table_says(
         json=request["json"],
     )
 
-    expected = expected_status(operation, role, target)
     if expected == "2xx":
         assert 200 <= response.status_code < 300, response.text
     else:
