@@ -12,6 +12,7 @@ from content_service.client import ApiError
 from content_service.device.errors import Offline
 from content_service.device.http import MAX_ENDPOINT_ATTEMPTS, DeviceApi
 from content_service.device.sync import enrolment_endpoints
+from tests.unit.device.conftest import enroll
 
 PRIMARY = "http://127.0.0.1:1/prod"
 SECONDARY = "http://127.0.0.1:2/prod"
@@ -116,3 +117,27 @@ def test_enrolment_keeps_its_own_url_first_and_drops_malformed_endpoints() -> No
     offered = [PRIMARY + "/", "ftp://x.example/prod", "http://evil.example/prod", SECONDARY, 7]
     assert enrolment_endpoints(PRIMARY, offered) == [PRIMARY, SECONDARY]
     assert enrolment_endpoints(PRIMARY, None) == [PRIMARY]
+
+
+def test_the_agent_keeps_its_enrolment_endpoints_and_fails_over_to_the_secondary(
+    tmp_path: Any, fake_time: Any, service: Any
+) -> None:
+    # The same fake service under a second stage plays the secondary region (one global table).
+    service.stages = (*service.stages, "/secondary")
+    secondary = service.base_url + "/secondary"
+    service.enrolment_endpoints = [service.api_url, secondary]
+    bundle_id = service.add_bundle({"pkg_welcome": {"index.html": b"<p>hi</p>"}})
+    agent = enroll(tmp_path / "device", fake_time, service)
+    assert agent.parts.state.read()["api_endpoints"] == [service.api_url, secondary]
+
+    service.failed_stages.add("/prod")
+    service.stage_requests.clear()
+    agent.fetch_licence(bundle_id)  # a POST: the primary's 503 says it never ran there
+    agent.download(bundle_id)
+    assert agent.verify(bundle_id).files == 1
+    assert "/secondary" in service.stage_requests and service.stage_requests[0] == "/prod"
+
+    # A revocation (made in the secondary: the same feed) reaches the device on sync.
+    service.revoke_bundle(bundle_id)
+    agent.sync_once()
+    assert not agent.store.bundle(bundle_id).root.exists()
