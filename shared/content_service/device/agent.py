@@ -67,7 +67,7 @@ from content_service.device.renewals import RenewalOutcome, RenewalPolicy, Renew
 from content_service.device.reports import REFUSALS, Reporter
 from content_service.device.state import DeviceState
 from content_service.device.store import BundleFiles, DeviceRecord, DeviceStore
-from content_service.device.sync import Syncer, SyncResult, SyncState
+from content_service.device.sync import Syncer, SyncResult, SyncState, enrolment_endpoints
 from content_service.device.trust import MANIFEST_TYPE, KeySetChange, Trust, UntrustedKey, first_key_set
 
 #: After a failed attempt to reach the service, opening content stays offline this long before trying again.
@@ -266,10 +266,11 @@ class DeviceAgent:
         token = self._token or self.store.token()
         if not token:
             raise NotEnrolled("no API token: pass one (--token) or enroll again")
-        # A residency migration re-points the device (a tenant.migrated change in its feed).
-        moved = self.parts.state.read().get("api_endpoints")
-        base_url = str(moved[0]) if moved else self.record.api_url
-        return DeviceApi(base_url, token, session=self.session)
+        # The enrolment's endpoints (the zone's primary, then its secondary), or the new zone's
+        # after a residency migration (a tenant.migrated change in its feed); DeviceApi fails over.
+        endpoints = [str(url) for url in self.parts.state.read().get("api_endpoints") or ()]
+        base_url = endpoints[0] if endpoints else self.record.api_url
+        return DeviceApi(base_url, token, session=self.session, endpoints=tuple(endpoints))
 
     def enroll(self, api: ApiClient, name: str = "") -> DeviceRecord:
         """Make a key, enroll its public half, pin the service's keys and identity, seal it all (0600).
@@ -298,6 +299,8 @@ class DeviceAgent:
         parts = self._compose()
         parts.state.save_record(record)
         parts.state.create()
+        endpoints = enrolment_endpoints(api.base_url, device.get("api_endpoints"))
+        parts.state.update(lambda root: root.__setitem__("api_endpoints", endpoints))
         self.store.save_token(api.token)
         self._token = api.token
         # The tenant is pinned from a signed status answering our own nonce.

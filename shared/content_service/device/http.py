@@ -27,30 +27,90 @@ XAPI_VERSION = "1.0.3"
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
 
 
+#: At most this many endpoints are tried for one call (a zone has a primary and a secondary).
+MAX_ENDPOINT_ATTEMPTS = 3
+#: Answers that mean "this region cannot serve now; another one may" (a failed region answers 503).
+_FAILOVER_STATUSES = frozenset({500, 502, 503, 504})
+#: Methods whose repetition cannot do anything twice (RFC 9110 idempotent methods).
+_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+
+def may_fail_over(method: str, headers: Mapping[str, str], *, error: Exception | None, status: int | None) -> bool:
+    """Whether a call that failed at one endpoint may be sent to the next one: the one retry rule.
+
+    An idempotent method, or a POST carrying an ``Idempotency-Key`` (the service answers a
+    repeat with the first answer), moves on after any connection error and any 500/502/503/504.
+    A POST without one may already have reached the server (a read timeout, a dropped
+    connection after the request was sent, a 500 or 504 from a handler that ran): repeating it
+    elsewhere could do it twice, so it moves on only when the request provably was not handled
+    there: the connection was never made, or the server answered 503 (unavailable, RFC 9110
+    15.6.4; a failed region's gateway answers 503 before any handler runs).
+    """
+    repeatable = method.upper() in _IDEMPOTENT_METHODS or any(
+        name.lower() == "idempotency-key" for name in headers
+    )
+    if error is not None:
+        return repeatable or _never_connected(error)
+    if status not in _FAILOVER_STATUSES:
+        return False
+    return repeatable or status == 503
+
+
+def _never_connected(error: Exception) -> bool:
+    """A connection that was refused or never established: nothing was sent."""
+    if isinstance(error, requests.exceptions.ConnectTimeout):
+        return True
+    if isinstance(error, requests.exceptions.ConnectionError):
+        reason = error.args[0] if error.args else None
+        reason = getattr(reason, "reason", reason)
+        return isinstance(reason, urllib3.exceptions.NewConnectionError)
+    return False
+
+
 @dataclass
 class DeviceApi(ApiClient):
-    """``ApiClient`` whose calls go through ``session``; a failed connection raises ``Offline``."""
+    """``ApiClient`` whose calls go through ``session``, failing over along ``endpoints``.
+
+    ``base_url`` is tried first, then each other of ``endpoints`` in order (a zone's primary,
+    then its secondary: the ``api_endpoints`` of the enrolment), at most
+    ``MAX_ENDPOINT_ATTEMPTS`` in all; ``may_fail_over`` decides whether a failure moves on.
+    When every endpoint failed, a connection error raises ``Offline`` and an answer ``ApiError``.
+    """
 
     session: requests.Session = field(default_factory=requests.Session)
+    endpoints: tuple[str, ...] = ()
+
+    @property
+    def candidates(self) -> list[str]:
+        """The endpoints one call tries, in order."""
+        ordered: list[str] = []
+        for url in (self.base_url, *self.endpoints):
+            if url.rstrip("/") not in ordered:
+                ordered.append(url.rstrip("/"))
+        return ordered[:MAX_ENDPOINT_ATTEMPTS]
 
     def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        try:
-            response = self.session.request(
-                method,
-                self.base_url.rstrip("/") + path,
-                headers={"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})},
-                timeout=self.timeout,
-                **kwargs,
-            )
-        except requests.RequestException as error:
-            raise Offline(f"the API at {self.base_url} cannot be reached: {type(error).__name__}") from error
-        if response.status_code >= 400:
+        headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
+        candidates = self.candidates
+        failure: Exception | None = None
+        for index, base_url in enumerate(candidates):
+            last = index == len(candidates) - 1
             try:
-                problem = response.json()
-            except ValueError:
-                problem = {"title": response.reason, "detail": response.text[:200]}
-            raise ApiError(response.status_code, problem)
-        return response
+                response = self.session.request(
+                    method, base_url + path, headers=headers, timeout=self.timeout, **kwargs
+                )
+            except requests.RequestException as error:
+                failure = Offline(f"the API at {base_url} cannot be reached: {type(error).__name__}")
+                failure.__cause__ = error
+                if not last and may_fail_over(method, headers, error=error, status=None):
+                    continue
+                raise failure from error
+            if response.status_code < 400:
+                return response
+            failure = ApiError(response.status_code, _problem(response))
+            if last or not may_fail_over(method, headers, error=None, status=response.status_code):
+                raise failure
+        raise failure or Offline("no API endpoint to call")
 
     def sync_with_nonce(self, device_id: str, cursor: str | None, limit: int, nonce: str) -> dict[str, Any]:
         """One page of the sync feed whose signed status must echo ``nonce``."""
@@ -72,6 +132,14 @@ class DeviceApi(ApiClient):
         """A security signal (``device.status_forged``): it revokes nothing."""
         body = {"type": signal, "detail": detail}
         return self._request("POST", f"/v1/devices/{device_id}/signals", json=body).json()
+
+
+def _problem(response: requests.Response) -> dict[str, Any]:
+    try:
+        problem = response.json()
+    except ValueError:
+        return {"title": response.reason, "detail": response.text[:200]}
+    return problem if isinstance(problem, dict) else {"title": response.reason, "detail": str(problem)[:200]}
 
 
 class Link:

@@ -233,6 +233,17 @@ class Syncer:
         return doomed
 
 
+def enrolment_endpoints(enrolled_through: str, offered: Any) -> list[str]:
+    """The API endpoints a device keeps at enrolment: the URL it enrolled through first, then the
+    well-formed (https, or http on loopback) ``api_endpoints`` of the reply in their order (the
+    zone's primary, then its secondary). A malformed entry is dropped, not followed."""
+    endpoints = [enrolled_through.rstrip("/")]
+    for url in offered if isinstance(offered, list) else ():
+        if isinstance(url, str) and _API_URL.match(url) and url.rstrip("/") not in endpoints:
+            endpoints.append(url.rstrip("/"))
+    return endpoints
+
+
 def _first_migration(changes: list[Mapping[str, Any]], current: Any) -> Mapping[str, Any] | None:
     """The first well-formed ``tenant.migrated`` change (https endpoints, or http on loopback) that
     points elsewhere than ``current``: the new zone's feed repeats the change, and there it is only

@@ -86,6 +86,10 @@ class FakeService:
     stages: tuple[str, ...] = ("/prod",)
     """API stages served; a second one plays another zone's API (a residency migration)."""
     stage_requests: list[str] = field(default_factory=list)
+    enrolment_endpoints: list[str] | None = None
+    """The ``api_endpoints`` of the enrolment reply (a zone's primary, then its secondary)."""
+    failed_stages: set[str] = field(default_factory=set)
+    """Stages that answer 503 to everything, as a failed region's gateway does."""
     _server: ThreadingHTTPServer | None = None
 
     # ------------------------------------------------------------ lifecycle
@@ -315,6 +319,8 @@ class FakeService:
             for bundle in self.bundles.values():
                 if not bundle.revoked:
                     self._append(device_id, "bundle.added", bundle.bundle_id)
+            if self.enrolment_endpoints is not None:
+                return 201, {**self.devices[device_id], "api_endpoints": self.enrolment_endpoints}
             return 201, self.devices[device_id]
         if match := re.fullmatch(r"/v1/devices/(dev_\w+)/sync", path):
             self.sync_requests.append(dict(query))
@@ -441,6 +447,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(401, {"title": "Unauthorized"})
         self.fake.stage_requests.append(stage)
         body = self._body() if method in ("POST", "PUT") else None
+        if stage in self.fake.failed_stages:
+            return self._json(503, {"title": "Service Unavailable", "detail": "the region is failed"})
         status, answer = self.fake.handle_api(method, url.path[len(stage) :], query, body)
         self._json(status, answer)
 
