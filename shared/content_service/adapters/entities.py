@@ -596,14 +596,10 @@ class DynamoTenantSettings(_Store):
             tenant_id=tenant_id,
             zone=body["zone"],
             tamper_auto_revoke=body.get("tamper_auto_revoke"),
+            # Items written before the domain's dict form held css_properties as [name, value] pairs.
             branding=None
             if branding is None
-            else Branding(
-                name=branding["name"],
-                primary_colour=branding["primary_colour"],
-                secondary_colour=branding.get("secondary_colour"),
-                css_properties=tuple((k, v) for k, v in branding.get("css_properties", [])),
-            ),
+            else Branding.from_dict({**branding, "css_properties": dict(branding.get("css_properties") or {})}),
             revision=int(item.revision),
             updated_at=_optional_time(body.get("updated_at")),
             updated_by=body.get("updated_by"),
@@ -631,14 +627,7 @@ def _settings_model_item(model: type[Model], settings: TenantSettings) -> Model:
         body={
             "zone": settings.zone,
             "tamper_auto_revoke": settings.tamper_auto_revoke,
-            "branding": None
-            if branding is None
-            else {
-                "name": branding.name,
-                "primary_colour": branding.primary_colour,
-                "secondary_colour": branding.secondary_colour,
-                "css_properties": [list(pair) for pair in branding.css_properties],
-            },
+            "branding": None if branding is None else branding.as_dict(),
             "updated_at": _optional_iso(settings.updated_at),
             "updated_by": settings.updated_by,
         },

@@ -148,3 +148,16 @@ def test_tenant_settings_round_trip_and_a_stale_write_loses(table):
     assert store.get("t1").zone == "us"
     second = store.save(replace(first, branding=None))
     assert store.get("t1") == second and second.revision == 2
+
+
+def test_tenant_settings_written_with_css_pairs_still_read(table):
+    """Items written before branding used the domain's dict form held css_properties as pairs."""
+    store = DynamoTenantSettings(table, "eu-west-1")
+    store.save(TenantSettings("t1", "eu", branding=Branding("Acme", "#112233", None, (("--a", "1px"),))))
+    client = boto3.client("dynamodb", region_name="eu-west-1")
+    key = {"pk": {"S": "TENANT#t1#SETTINGS"}, "sk": {"S": "SETTINGS"}}
+    item = client.get_item(TableName=table, Key=key)["Item"]
+    assert '"css_properties": {"--a": "1px"}' in item["body"]["S"]
+    item["body"]["S"] = item["body"]["S"].replace('{"--a": "1px"}', '[["--b", "2px"], ["--a", "1px"]]')
+    client.put_item(TableName=table, Item=item)
+    assert store.get("t1").branding == Branding("Acme", "#112233", None, (("--a", "1px"), ("--b", "2px")))
