@@ -22,11 +22,11 @@ from content_service.domain.assistant import (
     AssistantConfigState,
     AssistantGeneration,
     AssistantRevision,
+    GenerationProblem,
     GenerationState,
     PackageAssistant,
     Provenance,
 )
-from content_service.domain.package import Problem
 
 
 def _key(tenant_id: str, package_id: str, version: int) -> tuple[str, str]:
@@ -147,7 +147,7 @@ class DynamoAssistantGenerationRepository(_Store):
             updated_at=datetime.fromisoformat(body["updated_at"]),
             revision=int(item.revision),
             config_id=body.get("config_id"),
-            problem=Problem(**body["problem"]) if body.get("problem") else None,
+            problem=GenerationProblem.from_dict(body["problem"]) if body.get("problem") else None,
         )
 
     def _item(self, job: AssistantGeneration) -> Model:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from content_service.api.auth import principal_of
 from content_service.api.idempotency import IDEMPOTENCY_KEY_PATTERN
-from content_service.api.models import JsonInt, JsonVersion, ProblemDetail
+from content_service.api.models import JsonInt, JsonVersion, ProblemDocument
 from content_service.api.responses import create_once
 from content_service.bootstrap import dependencies
 from content_service.domain.assistant import AssistantGeneration, AssistantRevision
@@ -109,7 +109,9 @@ class AssistantGenerationView(BaseModel):
     updated_at: datetime
     config_id: str | None = Field(default=None, description="the draft it made, once ready")
     config_url: str | None = Field(default=None, description="where to read that draft, once ready")
-    problem: ProblemDetail | None = Field(default=None, description="why it failed, once failed")
+    problem: ProblemDocument | None = Field(
+        default=None, description="why it failed, once failed: problem details with each error"
+    )
 
     @classmethod
     def of(cls, job: AssistantGeneration) -> AssistantGenerationView:
@@ -126,7 +128,7 @@ class AssistantGenerationView(BaseModel):
             config_url=(
                 f"/v1/packages/{job.package_id}/assistant-configs/{job.config_id}" if job.config_id else None
             ),
-            problem=ProblemDetail(**job.problem.as_dict()) if job.problem else None,
+            problem=ProblemDocument(**job.problem.as_dict()) if job.problem else None,
         )
 
 

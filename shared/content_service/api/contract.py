@@ -63,7 +63,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "detail": {"type": "string"},
         "errors": {
             "type": "array",
-            "description": "422 only: each invalid field, its location and why",
+            "description": "422 only: each invalid field, its location and why (a failed job's problem lists its errors alike)",
             "items": {
                 "type": "object",
                 "required": ["loc", "type", "msg"],

@@ -76,6 +76,23 @@ class ProblemDetail(BaseModel):
     path: str | None = None
 
 
+class ProblemError(BaseModel):
+    """One entry of a problem's ``errors``: the shape of the 422 validation problem's entries."""
+
+    loc: list[str] = Field(description="where: the parts of the path to the offending value")
+    type: str = Field(description="a stable machine code for what is wrong")
+    msg: str = Field(description="why, for a human")
+
+
+class ProblemDocument(BaseModel):
+    """RFC 9457 problem details kept on a resource (a failed job), without the HTTP ``status``."""
+
+    type: str = Field(description="a URI naming the problem (docs/api.md lists them)")
+    title: str
+    detail: str
+    errors: list[ProblemError] = Field(default_factory=list)
+
+
 class PackageView(BaseModel):
     """A package version as the API shows it."""
 

@@ -9,6 +9,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
+from content_service.api.models import ProblemError
 from content_service.domain.errors import PROBLEM_BASE, DomainError
 
 PROBLEM_JSON = "application/problem+json"
@@ -30,8 +31,11 @@ def from_domain_error(error: DomainError) -> Response:
 
 def from_validation_error(error: RequestValidationError) -> Response:
     # Only the location, type and message of each error: never the input or Python internals.
+    # Each entry is a ProblemError, the shape a failed job's problem lists its errors in too.
     errors = [
-        {"loc": [str(part) for part in e.get("loc", ())], "type": e.get("type", ""), "msg": e.get("msg", "")}
+        ProblemError(
+            loc=[str(part) for part in e.get("loc", ())], type=e.get("type", ""), msg=e.get("msg", "")
+        ).model_dump()
         for e in error.errors()
     ]
     return problem(

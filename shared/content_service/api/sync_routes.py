@@ -24,7 +24,7 @@ MAX_CHANGES = 500
 
 class ChangeView(BaseModel):
     seq: int = Field(description="position in this device's feed; strictly increasing, no gaps")
-    type: Literal["bundle.added", "bundle.revoked", "licence.renewed", "tenant.migrated"]
+    type: Literal["bundle.added", "bundle.revoked", "licence.renewed", "tenant.migrated", "assistant_config.approved"]
     bundle_id: str = Field(description="the bundle changed; empty for tenant.migrated")
     at: datetime = Field(description="when the change happened (the domain event's time)")
     event_id: str = Field(description="the event that caused the change")
@@ -33,6 +33,12 @@ class ChangeView(BaseModel):
     api_endpoints: list[str] | None = Field(
         default=None, description="tenant.migrated: the new zone's API endpoints, primary first; re-point to them"
     )
+    package_id: str | None = Field(default=None, description="assistant_config.approved: the package")
+    version: int | None = Field(default=None, description="assistant_config.approved: the package version")
+    config_id: str | None = Field(
+        default=None, description="assistant_config.approved: the config now approved; fetch the bundle's overlay"
+    )
+    revision: int | None = Field(default=None, description="assistant_config.approved: the config's revision number")
     resume_after_seq: int | None = Field(
         default=None,
         description=(
@@ -58,6 +64,19 @@ class ChangeView(BaseModel):
                 # id) at or after this position, so a device reading on after it misses nothing. A
                 # cursor would not do: each zone seals cursors under its own key.
                 resume_after_seq=entry.seq - 1,
+            )
+        if change.type == "assistant_config.approved":
+            detail = change.detail or {}
+            return cls(
+                seq=entry.seq,
+                type="assistant_config.approved",
+                bundle_id=change.bundle_id,
+                at=change.at,
+                event_id=change.event_id,
+                package_id=str(detail.get("package_id", "")),
+                version=int(detail.get("version", 0)),
+                config_id=str(detail.get("config_id", "")),
+                revision=int(detail.get("revision", 0)),
             )
         return cls(
             seq=entry.seq,

@@ -224,6 +224,7 @@ class DeviceAgent:
                 reporter=self.reporter,
                 remove=self.remove,
                 held=self.store.bundle_ids,
+                refresh_assistant=self._refresh_assistant,
             ),
         )
         parts.renewals = Renewals(
@@ -442,6 +443,19 @@ class DeviceAgent:
             mounted = self._mounted.pop(bundle_id, None)
             if mounted is not None:
                 mounted.close()
+
+    def _refresh_assistant(self, bundle_id: str) -> str | None:
+        """Fetch and verify a held bundle's assistant overlays (a sync told of an approval).
+
+        Returns why an overlay was refused, or None; being offline or refused by the API raises.
+        """
+        from content_service.device.assistant import OverlayInvalid, fetch_assistant
+
+        try:
+            fetch_assistant(self, bundle_id)
+        except OverlayInvalid as refused:
+            return f"assistant overlay refused: {refused}"
+        return None
 
     def remove(self, bundle_id: str) -> bool:
         """Unmount and delete a bundle: its licence (and so its wrapped keys) and its ciphertext."""

@@ -25,7 +25,7 @@ import re
 import secrets
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from content_service.client import ApiError
@@ -110,6 +110,7 @@ class Syncer:
         reporter: Reporter,
         remove: Callable[[str], bool],
         held: Callable[[], list[str]],
+        refresh_assistant: Callable[[str], str | None] | None = None,
     ) -> None:
         self._api = api
         self._device_id = device_id
@@ -119,6 +120,7 @@ class Syncer:
         self._reporter = reporter
         self._remove = remove
         self._held = held
+        self._refresh_assistant = refresh_assistant
 
     def status(self, *, cursor: str | None = None, limit: int = 1) -> tuple[dict[str, Any], dict[str, Any]]:
         """One page and its verified status claims (``StatusForged``, signalled, if it does not verify)."""
@@ -165,7 +167,7 @@ class Syncer:
                 if self._remove(bundle_id):
                     removed.append(bundle_id)
             for change in changes:
-                applied.append(_apply(state, change, doomed))
+                applied.append(self._assistant(_apply(state, change, doomed)))
             state.cursor = str(page["next_cursor"])
             state.device_state = str(claims.get("device_state", "active"))
             state.available = [b for b in state.available if b not in doomed]
@@ -187,6 +189,23 @@ class Syncer:
             last_seq=state.last_seq,
             pages=pages,
         )
+
+    def _assistant(self, applied: AppliedChange) -> AppliedChange:
+        """On ``assistant_config.approved`` for a held bundle, fetch and verify its overlays.
+
+        Before the page is acknowledged: a device offline (or refused) raises, and reads the change
+        again next time. An overlay that does not verify is not kept; the refusal is the change's
+        ``reason`` and the feed goes on (a later approval is another change).
+        """
+        if (
+            applied.type != "assistant_config.approved"
+            or applied.removed
+            or self._refresh_assistant is None
+            or applied.bundle_id not in self._held()
+        ):
+            return applied
+        refused = self._refresh_assistant(applied.bundle_id)
+        return replace(applied, reason=refused) if refused else applied
 
     def _bury(self, doomed: set[str], at: int) -> None:
         def change(root: dict[str, Any]) -> None:

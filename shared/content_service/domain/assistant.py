@@ -20,7 +20,6 @@ import rfc8785
 
 from content_service.domain.errors import InvalidTransition, InvariantViolated, NotFound
 from content_service.domain.events import DomainEvent
-from content_service.domain.package import Problem
 
 #: Revisions one package version may hold (the item stays far below DynamoDB's 400 KB).
 MAX_REVISIONS = 20
@@ -267,6 +266,57 @@ class PackageAssistant:
 GENERATION_ID = re.compile(r"^asg_[0-9a-f]{32}$")
 
 
+@dataclass(frozen=True)
+class FieldError:
+    """One thing wrong, in the shape the API's validation problems use: where, what kind, why."""
+
+    loc: tuple[str, ...]
+    type: str
+    msg: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"loc": list(self.loc), "type": self.type, "msg": self.msg}
+
+
+@dataclass(frozen=True)
+class GenerationProblem:
+    """Why a generation failed, as RFC 9457 problem details: a type, a title, a detail, the errors."""
+
+    problem_type: str
+    title: str
+    detail: str
+    errors: tuple[FieldError, ...] = ()
+
+    @property
+    def code(self) -> str:
+        """The stable machine code of the failure (metrics count by it): its first error's type."""
+        return self.errors[0].type if self.errors else "assistant.failed"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.problem_type,
+            "title": self.title,
+            "detail": self.detail,
+            "errors": [error.as_dict() for error in self.errors],
+        }
+
+    @classmethod
+    def from_dict(cls, body: dict[str, Any]) -> GenerationProblem:
+        if "type" not in body:  # stored before problems carried a type: ``{code, detail, path}``
+            code = str(body.get("code", "assistant.failed"))
+            return cls(
+                "about:blank",
+                "The assistant generation failed",
+                str(body.get("detail", "")),
+                (FieldError((), code, str(body.get("detail", ""))),),
+            )
+        errors = tuple(
+            FieldError(tuple(str(part) for part in e.get("loc", ())), str(e["type"]), str(e["msg"]))
+            for e in body.get("errors") or ()
+        )
+        return cls(str(body["type"]), str(body["title"]), str(body["detail"]), errors)
+
+
 class GenerationState(enum.StrEnum):
     PENDING = "pending"
     READY = "ready"
@@ -294,7 +344,7 @@ class AssistantGeneration:
     updated_at: datetime
     revision: int = 0
     config_id: str | None = None
-    problem: Problem | None = None
+    problem: GenerationProblem | None = None
     events: tuple[DomainEvent, ...] = ()
 
     @classmethod
@@ -329,7 +379,7 @@ class AssistantGeneration:
             raise InvariantViolated(f"not a config id: {made!r}")
         return replace(self, state=GenerationState.READY, config_id=made, updated_at=now)
 
-    def fail(self, problem: Problem, now: datetime) -> AssistantGeneration:
+    def fail(self, problem: GenerationProblem, now: datetime) -> AssistantGeneration:
         self._require_pending()
         return replace(self, state=GenerationState.FAILED, problem=problem, updated_at=now)
 

@@ -21,7 +21,9 @@ from content_service.domain.assistant import (
     OVERLAY_TYP,
     AssistantGeneration,
     AssistantRevision,
+    FieldError,
     FileRead,
+    GenerationProblem,
     GenerationState,
     InputDigest,
     PackageAssistant,
@@ -40,13 +42,14 @@ from content_service.domain.assistant_schema import AssistantConfigInvalid, vali
 from content_service.domain.assistant_text import extract, readable
 from content_service.domain.bundle import Bundle, BundleState
 from content_service.domain.errors import (
+    PROBLEM_BASE,
     ConcurrencyConflict,
     DomainError,
     InvariantViolated,
     NotFound,
     ValidationFailed,
 )
-from content_service.domain.package import PackageManifest, PackageState, PlayPackage, Problem
+from content_service.domain.package import PackageManifest, PackageState, PlayPackage
 from content_service.domain.principal import Principal
 from content_service.service.access import bundle_for
 from content_service.service.ports import (
@@ -268,10 +271,35 @@ def run_assistant_generation(
         except _RETRYABLE:
             raise
         except DomainError as refused:
-            problem = Problem(f"assistant.{type(refused).__name__}", refused.detail, None)
+            problem = generation_problem(refused)
             return _finish(generations, job, lambda current: current.fail(problem, clock.now()))
     config_id = made.config_id
     return _finish(generations, job, lambda current: current.complete(config_id, clock.now()))
+
+
+def generation_problem(refused: DomainError) -> GenerationProblem:
+    """The problem a generation refused by ``refused`` fails with: its type and title, and each error.
+
+    A refused configuration lists its errors as ``/json/pointer: message`` lines; each becomes one
+    ``{loc, type, msg}`` entry, ``loc`` being ``config`` and the pointer's parts. Any other refusal
+    is one entry naming its class.
+    """
+    code = f"assistant.{type(refused).__name__}"
+    lines = refused.extensions.get("errors")
+    errors: tuple[FieldError, ...]
+    if isinstance(lines, list | tuple) and lines:
+        errors = tuple(_field_error(str(line), code) for line in lines)
+    else:
+        errors = (FieldError((), code, refused.detail),)
+    return GenerationProblem(refused.problem_type, refused.title, refused.detail, errors)
+
+
+def _field_error(line: str, code: str) -> FieldError:
+    pointer, sep, message = line.partition(": ")
+    if not sep or not pointer.startswith("/"):
+        return FieldError(("config",), code, line)
+    parts = tuple(part.replace("~1", "/").replace("~0", "~") for part in pointer.split("/")[1:] if part)
+    return FieldError(("config", *parts), code, message)
 
 
 def fail_assistant_generation_after_retries(
@@ -286,7 +314,13 @@ def fail_assistant_generation_after_retries(
     job = generations.get(tenant_id, generation_id)
     if job.state is not GenerationState.PENDING:
         return job
-    problem = Problem("assistant.crashed", f"the generation failed on every attempt: {reason}", None)
+    detail = f"the generation failed on every attempt: {reason}"
+    problem = GenerationProblem(
+        PROBLEM_BASE + "assistant-generation-crashed",
+        "The assistant generation failed on every attempt",
+        detail,
+        (FieldError((), "assistant.crashed", detail),),
+    )
     return _finish(generations, job, lambda current: current.fail(problem, clock.now()))
 
 
@@ -299,10 +333,12 @@ def fail_abandoned_assistant_generations(
 ) -> list[AssistantGeneration]:
     """Fail every generation pending longer than the timeout (its run was killed, or never ran)."""
     now = clock.now()
-    problem = Problem(
-        "assistant.abandoned",
-        f"no generation finished within {timeout_seconds} s of its last change (crashed or never run)",
-        None,
+    detail = f"no generation finished within {timeout_seconds} s of its last change (crashed or never run)"
+    problem = GenerationProblem(
+        PROBLEM_BASE + "assistant-generation-abandoned",
+        "The assistant generation was abandoned",
+        detail,
+        (FieldError((), "assistant.abandoned", detail),),
     )
     failed = []
     for job in generations.pending_since_before(now - timedelta(seconds=timeout_seconds), batch):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from content_service.domain.bundle import TamperPolicy
 from content_service.events.mapping import OutboxRow, envelopes
 from content_service.events.models import (
+    AssistantConfigApprovedV1,
     BundleCreatedV1,
     BundleRevokedV1,
     BundleTamperedV1,
@@ -24,7 +25,7 @@ from content_service.events.models import (
 )
 from content_service.service.outbox_ports import EventBus, Inbox, Metrics, SyncStore
 from content_service.service.ports import BundleRepository, Clock, TenantSettingsRepository
-from content_service.service.sync import project
+from content_service.service.sync import announce_assistant_approval, project
 from content_service.service.tamper import respond_to_tamper
 from content_service.service.telemetry import record_published
 from content_service.service.withdrawal import Withdrawals
@@ -36,6 +37,7 @@ SYNC = "sync"
 TAMPER = "tamper"
 WITHDRAW = "withdraw"
 HOLDERS = "holders"
+ASSISTANT = "assistant"
 
 
 class PublishFailed(RuntimeError):
@@ -100,6 +102,16 @@ class FanOut:
             self._once(WITHDRAW, event, lambda: withdrawals.plan(event))
         if isinstance(event, BundleCreatedV1):
             self._once(HOLDERS, event, lambda: withdrawals.index_holders(event))
+        if isinstance(event, AssistantConfigApprovedV1):
+            # The holder index a withdrawal reads tells which bundles (so which devices) hold the version.
+            holders = withdrawals.holders
+            self._once(
+                ASSISTANT,
+                event,
+                lambda: announce_assistant_approval(
+                    event, holders.holders(event.tenant_id, event.data.package_id, event.data.version), self.store
+                ),
+            )
 
     def _respond_to_tamper(self, event: BundleTamperedV1) -> None:
         respond_to_tamper(

@@ -21,7 +21,9 @@ from datetime import datetime
 
 from content_service.domain.errors import ValidationFailed
 from content_service.domain.principal import Principal
+from content_service.domain.withdrawal import Holder
 from content_service.events.models import (
+    AssistantConfigApprovedV1,
     BundleCreatedV1,
     BundleRevokedV1,
     DeviceEnrolledV1,
@@ -70,6 +72,32 @@ def _bundle_revoked(event: BundleRevokedV1, store: SyncStore) -> int:
         "bundle.revoked", event.data.bundle_id, event.occurred_at, event.id, event.data.reason
     )
     return revoke_for_devices(event.tenant_id, event.data.user_id, change, store)
+
+
+def announce_assistant_approval(event: AssistantConfigApprovedV1, holders: list[Holder], store: SyncStore) -> int:
+    """Tell every active device of each holder of the version that an assistant config was approved.
+
+    ``holders`` are the bundles holding the package version (the withdrawal's holder index). A
+    revoked bundle is skipped; the entry names the bundle, so the device fetches that bundle's
+    overlay. A device holding two bundles of the version gets one entry (the feed keeps one
+    entry per event).
+    """
+    tenant = event.tenant_id
+    data = event.data
+    detail = {
+        "package_id": data.package_id,
+        "version": data.version,
+        "config_id": data.config_id,
+        "revision": int(data.config_id.rsplit("r", 1)[1]),
+    }
+    appended = 0
+    for holder in holders:
+        revoked = {b.bundle_id for b in store.user_bundles(tenant, holder.user_id) if b.revoked}
+        if holder.bundle_id in revoked:
+            continue
+        change = FeedChange("assistant_config.approved", holder.bundle_id, event.occurred_at, event.id, None, detail)
+        appended += sum(store.append(tenant, device, change) for device in store.active_devices(tenant, holder.user_id))
+    return appended
 
 
 def revoke_for_devices(tenant_id: str, user_id: str, change: FeedChange, store: SyncStore) -> int:

@@ -136,3 +136,34 @@ def test_an_append_costs_one_read_and_two_writes_and_keeps_no_head(table):
     )["Items"]
     assert sorted(item["sk"]["S"][:2] for item in items) == ["CL", "CL", "E#", "E#"]
     assert [e.seq for e in store.read("t", "d1", 0, 10)] == [1, 2]
+
+
+def test_an_approval_is_told_to_the_active_devices_of_each_unrevoked_holder_once(table):
+    from content_service.domain.withdrawal import Holder
+    from content_service.events.models import AssistantConfigApprovedData, AssistantConfigApprovedV1
+    from content_service.service.sync import announce_assistant_approval
+
+    store = DynamoSyncStore(boto3.client("dynamodb"), table)
+    for user, device in (("u1", "dev_a"), ("u1", "dev_b"), ("u2", "dev_c"), ("u3", "dev_d")):
+        store.put_device("t", user, device)
+    store.deactivate_device("t", "u1", "dev_b")
+    store.put_bundle("t", "u1", UserBundle("bnd_1", "evt_b1", NOW, revoked=False))
+    store.put_bundle("t", "u2", UserBundle("bnd_2", "evt_b2", NOW, revoked=False))
+    store.mark_bundle_revoked("t", "u2", "bnd_2")
+    event = AssistantConfigApprovedV1(
+        id="evt_approved",
+        tenant_id="t",
+        occurred_at=NOW,
+        data=AssistantConfigApprovedData(
+            config_id="v3r2", package_id="pkg", version=3, output_sha256="a" * 64, approved_by="admin-1"
+        ),
+    )
+    holders = [Holder("bnd_1", "u1"), Holder("bnd_2", "u2")]
+    assert announce_assistant_approval(event, holders, store) == 1
+    [entry] = store.read("t", "dev_a", 0, 10)
+    assert (entry.change.type, entry.change.bundle_id, entry.change.event_id) == (
+        "assistant_config.approved", "bnd_1", "evt_approved",
+    )  # fmt: skip
+    assert entry.change.detail == {"package_id": "pkg", "version": 3, "config_id": "v3r2", "revision": 2}
+    assert [store.read("t", d, 0, 10) for d in ("dev_b", "dev_c", "dev_d")] == [[], [], []]
+    assert announce_assistant_approval(event, holders, store) == 0  # redelivered: nothing twice

@@ -232,8 +232,39 @@ def test_a_package_without_text_fails_the_job_with_a_problem_and_stores_no_draft
     job, draft = generate(stack, f"/v1/packages/{package.package_id}/assistant-configs")
     # Then the job is failed (final), with the reason, and nothing was stored
     assert job["state"] == "failed" and draft is None and job["config_id"] is None
-    assert job["problem"]["code"] == "assistant.InvariantViolated"
-    assert "no readable text" in job["problem"]["detail"]
+    problem = job["problem"]
+    assert problem["type"].endswith("/invariant-violated") and problem["title"]
+    assert "no readable text" in problem["detail"]
+    assert [(e["loc"], e["type"]) for e in problem["errors"]] == [([], "assistant.InvariantViolated")]
+    assert dependencies().assistants.get("tenant-a", package.package_id, 1) is None
+
+
+def test_generator_output_the_schema_refuses_fails_the_job_with_each_error_located(
+    stack, package, monkeypatch
+):
+    from dataclasses import replace
+
+    real = type(dependencies().ai).generate
+
+    def refused_by_the_schema(self, request):
+        made = real(self, request)
+        config = copy.deepcopy(made.config)
+        del config["reading_level"]
+        config["questions"] = "not a list"
+        return replace(made, config=config)
+
+    monkeypatch.setattr(type(dependencies().ai), "generate", refused_by_the_schema)
+    job, draft = generate(stack, f"/v1/packages/{package.package_id}/assistant-configs")
+    # Then the job failed, final, and its problem lists where and why, as a 422 problem does
+    assert job["state"] == "failed" and draft is None and job["config_id"] is None
+    problem = job["problem"]
+    assert problem["type"].endswith("/assistant-generation-failed")
+    assert problem["title"] == "The assistant generator gave no usable configuration"
+    assert problem["detail"].startswith("the generator's output was refused: ")
+    assert problem["errors"] and all(e["type"] == "assistant.AssistantGenerationFailed" for e in problem["errors"])
+    assert all(e["loc"][0] == "config" and e["msg"] for e in problem["errors"])
+    assert ["config", "questions"] in [e["loc"] for e in problem["errors"]]
+    assert any("reading_level" in e["msg"] and e["loc"] == ["config"] for e in problem["errors"])
     assert dependencies().assistants.get("tenant-a", package.package_id, 1) is None
 
 
@@ -262,8 +293,11 @@ def test_an_unavailable_generator_is_retried_and_fails_the_job_on_the_last_attem
     )
     assert run_queued(stack, receive_count=settings.assistant_job_max_attempts) == {"batchItemFailures": []}
     job = call("GET", headers["Location"][0], roles="admin")[2]
-    assert job["state"] == "failed" and job["problem"]["code"] == "assistant.crashed"
+    assert job["state"] == "failed" and job["problem"]["type"].endswith("/assistant-generation-crashed")
     assert "AssistantGeneratorUnavailable" in job["problem"]["detail"]
+    assert job["problem"]["errors"] == [
+        {"loc": [], "type": "assistant.crashed", "msg": job["problem"]["detail"]}
+    ]
 
 
 def test_a_redelivered_job_whose_draft_was_saved_finds_it_instead_of_generating_again(stack, package):
@@ -322,5 +356,6 @@ def test_the_sweep_fails_generations_left_pending_past_the_timeout(stack, packag
     result = handler(stack, "SweepStaleBuildsFunction")(event, context("sweep"))
     assert result["failed_assistant_generations"] == 1
     failed = deps.assistant_generations.get("tenant-a", stuck.generation_id)
-    assert failed.state.value == "failed" and failed.problem.code == "assistant.abandoned"
+    assert failed.state.value == "failed" and failed.problem.problem_type.endswith("/assistant-generation-abandoned")
+    assert [error.type for error in failed.problem.errors] == ["assistant.abandoned"]
     assert deps.assistant_generations.get("tenant-a", recent.generation_id).state.value == "pending"

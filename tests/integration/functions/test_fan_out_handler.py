@@ -152,3 +152,35 @@ def test_a_batch_that_publishes_nothing_flushes_its_metrics_without_a_warning(st
     event["Records"] = [{**record, "eventName": "REMOVE"} for record in event["Records"]]
     assert fan_out(stack, event) == {"batchItemFailures": []}
     assert [str(w.message) for w in recwarn if "metrics" in str(w.message).lower()] == []
+
+
+def test_an_approved_assistant_config_reaches_each_device_holding_a_bundle_of_its_version(stack, bus_queue):
+    from content_service.domain.assistant import PackageAssistant
+    from tests.unit.domain.test_assistant import a_config, a_provenance
+
+    deps = dependencies()
+    holder = device_cases.enroll_device("t", "u", KEY, "phone", devices=deps.devices, clock=deps.clock, device_cap=5)
+    other_key = device_public_jwk(generate_device_key())
+    bystander = device_cases.enroll_device(
+        "t", "v", other_key, "tablet", devices=deps.devices, clock=deps.clock, device_cap=5
+    )
+    deps.bundles.add(built_bundle("bnd_1"))  # user u's bundle of pkg v1
+    assert fan_out(stack, stream_event(stack)) == {"batchItemFailures": []}  # bundle indexed as a holder
+    now = deps.clock.now()
+    config = a_config()
+    drafted = PackageAssistant.start(tenant_id="t", package_id="pkg", version=1, content_hash="h" * 64, now=now)
+    drafted = deps.assistants.save(drafted.add_draft(config, a_provenance(config, "h" * 64), now))
+    deps.assistants.save(drafted.approve("v1r1", "admin-1", now))
+
+    assert fan_out(stack, stream_event(stack)) == {"batchItemFailures": []}
+
+    entries = deps.sync_store.read("t", holder.device_id, 0, 10)
+    assert [(e.change.type, e.change.bundle_id) for e in entries] == [
+        ("bundle.added", "bnd_1"),
+        ("assistant_config.approved", "bnd_1"),
+    ]
+    assert entries[-1].change.detail == {"package_id": "pkg", "version": 1, "config_id": "v1r1", "revision": 1}
+    assert deps.sync_store.read("t", bystander.device_id, 0, 10) == []
+    # Redelivered, it is appended to no feed a second time.
+    assert fan_out(stack, stream_event(stack)) == {"batchItemFailures": []}
+    assert len(deps.sync_store.read("t", holder.device_id, 0, 10)) == 2

@@ -133,6 +133,65 @@ def test_an_overlay_no_longer_served_is_dropped_and_a_removed_bundle_takes_it_al
         read_assistant(ready, bundle_id, "pkg_welcome")
 
 
+def _announce_approval(service, bundle_id: str) -> None:
+    for feed in service.feeds.values():
+        feed.append(
+            {
+                "seq": len(feed) + 1, "type": "assistant_config.approved", "bundle_id": bundle_id,
+                "at": "2026-11-28T12:00:00Z", "event_id": f"evt_{len(feed)}", "package_id": "pkg_welcome",
+                "version": 1, "config_id": "v1r1", "revision": 1,
+            }
+        )  # fmt: skip
+
+
+def test_an_approval_in_the_feed_fetches_and_verifies_the_overlay_before_it_is_acknowledged(
+    ready, bundle_id, service, overlays
+):
+    ready.sync_once()
+    assert not overlay_path(ready, bundle_id, "pkg_welcome").exists()
+    overlays[bundle_id] = approve_for(service, bundle_id, "pkg_welcome")
+    _announce_approval(service, bundle_id)
+    result = ready.sync_once()
+    [change] = [c for c in result.changes if c.type == "assistant_config.approved"]
+    assert change.bundle_id == bundle_id and change.reason is None
+    ready.session = Airplane()
+    assert read_assistant(ready, bundle_id, "pkg_welcome")["claims"]["config_id"] == "v1r1"
+
+
+def test_an_approval_whose_overlay_does_not_verify_keeps_nothing_and_the_feed_goes_on(
+    ready, bundle_id, service, overlays
+):
+    ready.sync_once()
+    overlays[bundle_id] = approve_for(service, bundle_id, "pkg_welcome", content_hash="f" * 64)
+    _announce_approval(service, bundle_id)
+    result = ready.sync_once()
+    [change] = [c for c in result.changes if c.type == "assistant_config.approved"]
+    assert change.reason and change.reason.startswith("assistant overlay refused: ")
+    assert not overlay_path(ready, bundle_id, "pkg_welcome").exists()
+    assert ready.sync_once().changes == []  # acknowledged: not read again
+
+
+def test_an_approval_read_offline_is_not_acknowledged_and_is_applied_next_time(
+    ready, bundle_id, service, overlays, monkeypatch
+):
+    from content_service.device.errors import Offline
+
+    ready.sync_once()
+    overlays[bundle_id] = approve_for(service, bundle_id, "pkg_welcome")
+    _announce_approval(service, bundle_id)
+
+    def unreachable(self, bundle):
+        raise Offline("no network")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(type(ready.api), "bundle_assistant", unreachable)
+        with pytest.raises(Offline):
+            ready.sync_once()
+    assert not overlay_path(ready, bundle_id, "pkg_welcome").exists()
+    assert [c.type for c in ready.sync_once().changes] == ["assistant_config.approved"]
+    assert overlay_path(ready, bundle_id, "pkg_welcome").exists()
+
+
 def test_the_cli_prints_the_verified_config_and_refuses_in_one_line(tmp_path, monkeypatch):
     import time
 

@@ -77,3 +77,32 @@ def test_provenance_dict_form_is_complete_and_its_usage_is_integers() -> None:
     assert again.requested_at == NOW and again.input == provenance.input
     del stored["usage"]
     assert Provenance.from_dict(stored).usage == {}
+
+
+def test_a_generation_fails_once_with_its_problem_and_the_problem_survives_its_dict_form() -> None:
+    from content_service.domain.assistant import AssistantGeneration, FieldError, GenerationProblem
+
+    job = AssistantGeneration.request(
+        tenant_id="t1", generation_id="asg_" + "a" * 32, package_id="pkg_x", version=1,
+        parameters={}, requested_by="admin-1", now=NOW,
+    )  # fmt: skip
+    problem = GenerationProblem(
+        "https://problems.content-service.dev/assistant-generation-failed",
+        "The assistant generator gave no usable configuration",
+        "the generator's output was refused: /questions: 'x' is not of type 'array'",
+        (FieldError(("config", "questions"), "assistant.AssistantGenerationFailed", "'x' is not of type 'array'"),),
+    )
+    failed = job.fail(problem, NOW + timedelta(seconds=1))
+    assert failed.state.value == "failed" and failed.problem == problem and failed.config_id is None
+    assert failed.problem.code == "assistant.AssistantGenerationFailed"
+    assert GenerationProblem.from_dict(problem.as_dict()) == problem
+    with pytest.raises(InvalidTransition):
+        failed.fail(problem, NOW)
+
+
+def test_a_problem_stored_in_the_older_code_detail_form_reads_as_problem_details() -> None:
+    from content_service.domain.assistant import GenerationProblem
+
+    old = GenerationProblem.from_dict({"code": "assistant.crashed", "detail": "boom", "path": None})
+    assert old.code == "assistant.crashed" and old.detail == "boom" and old.title
+    assert old.as_dict()["errors"] == [{"loc": [], "type": "assistant.crashed", "msg": "boom"}]

@@ -218,3 +218,26 @@ def test_only_an_approved_config_reaches_a_device_as_a_signed_overlay_beside_the
     assert claims["provenance"]["approved_by"] == "admin-2"
     with pytest.raises(NotFound):
         sign(a_bundle(package, content_hash, BundleState.REVOKED))
+
+
+def test_a_refused_output_becomes_a_problem_that_locates_each_error_as_a_422_does(world):
+    from content_service.service.assistant import generation_problem
+
+    package = built(world)
+    with pytest.raises(AssistantGenerationFailed) as refused:
+        generate(world, package.package_id, ai=LinkingGenerator())
+    problem = generation_problem(refused.value).as_dict()
+    assert problem["type"].endswith("/assistant-generation-failed")
+    assert problem["title"] == AssistantGenerationFailed.title and "evil.example" in problem["detail"]
+    [error] = [e for e in problem["errors"] if "evil.example" in e["msg"]]
+    assert error["loc"] == ["config", "summary"] and error["type"] == "assistant.AssistantGenerationFailed"
+    assert not error["msg"].startswith("/summary")
+
+
+def test_a_refusal_without_listed_errors_is_one_error_naming_its_kind():
+    from content_service.domain.assistant_ai import AssistantGeneratorUnavailable
+    from content_service.service.assistant import generation_problem
+
+    problem = generation_problem(AssistantGeneratorUnavailable("Bedrock throttled")).as_dict()
+    assert problem["errors"] == [{"loc": [], "type": "assistant.AssistantGeneratorUnavailable", "msg": "Bedrock throttled"}]
+    assert problem["type"].endswith("/assistant-generator-unavailable")
