@@ -45,6 +45,7 @@ from content_service.crypto import (
     generate_device_key,
     verify,
 )
+from content_service.device.assistant import OverlayInvalid, fetch_assistant
 from content_service.device.clock import MonotonicClock, TrustedClock, WallClock
 from content_service.device.content import Checked, ContentChecks
 from content_service.device.delta import is_version_2, open_package
@@ -449,8 +450,6 @@ class DeviceAgent:
 
         Returns why an overlay was refused, or None; being offline or refused by the API raises.
         """
-        from content_service.device.assistant import OverlayInvalid, fetch_assistant
-
         try:
             fetch_assistant(self, bundle_id)
         except OverlayInvalid as refused:

@@ -15,13 +15,32 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from content_service.crypto.signing import TokenError
-from content_service.device.agent import DeviceAgent
 from content_service.device.errors import BundleNotFound, DeviceError
-from content_service.device.store import PACKAGE_ID, write_private
+from content_service.device.http import DeviceApi
+from content_service.device.store import PACKAGE_ID, DeviceStore, write_private
+from content_service.device.trust import Trust
 from content_service.domain.assistant import OVERLAY_TYP, canonical_sha256
+
+
+class _Parts(Protocol):
+    @property
+    def trust(self) -> Trust: ...
+
+
+class DeviceAgent(Protocol):
+    """What this module needs of ``agent.DeviceAgent``, which composes it (so it is not imported here:
+    a sync that reads an approval calls ``fetch_assistant`` through the agent)."""
+
+    store: DeviceStore
+
+    @property
+    def api(self) -> DeviceApi: ...
+
+    @property
+    def parts(self) -> _Parts: ...
 
 
 class OverlayInvalid(DeviceError):

@@ -24,9 +24,9 @@ LAYERS = [
     "sync",
     "renewals",
     "mount",
-    "agent",
-    # Features on top of the composed agent.
+    # Reads a held bundle's folder, API and trust through the agent's parts (a Protocol).
     "assistant",
+    "agent",
 ]
 
 
