@@ -213,13 +213,7 @@ def _register_metrics(local_app: typer.Typer) -> None:
             for s in read_summaries(path, since=time.time() - 60 * minutes):
                 dims = ", ".join(f"{k}={v}" for k, v in s.dimensions if k != "service")
                 shown.add_row(
-                    s.name,
-                    dims,
-                    s.unit,
-                    str(len(s.values)),
-                    f"{s.total:g}",
-                    f"{s.p95:g}",
-                    f"{s.values[-1]:g}",
+                    s.name, dims, s.unit, str(len(s.values)), f"{s.total:g}", f"{s.p95:g}", f"{s.values[-1]:g}"
                 )
             return shown
 
