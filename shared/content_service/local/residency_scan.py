@@ -172,6 +172,7 @@ def _sqs(clients: _Clients, region: str, needle: str) -> Iterable[Finding]:
         if needle in url:
             yield Finding("sqs", region, url, "queue name")
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"]).get("Attributes", {})
+        attributes.pop("QueueArn", None)  # the queue's name again, reported above
         tags = sqs.list_queue_tags(QueueUrl=url).get("Tags", {})
         if needle in _text({"attributes": attributes, "tags": tags}):
             yield Finding("sqs", region, url, "attributes or tags")
