@@ -1,5 +1,6 @@
-"""``content-service local up|token|fail-region|heal``: run the embedded local stack, mint dev tokens
-for it, and fail or heal one of its regions (S3 and API answer 503)."""
+"""``content-service local up|token|fail-region|heal|residency-scan``: run the embedded local stack,
+mint dev tokens for it, fail or heal one of its regions (S3 and API answer 503), and look through a
+zone's regions for anything of a tenant."""
 
 from __future__ import annotations
 
@@ -158,6 +159,7 @@ def register(app: typer.Typer) -> None:
 
     _register_faults(local_app)
     _register_metrics(local_app)
+    _register_residency_scan(local_app)
     app.add_typer(local_app, name="local")
 
 
@@ -227,6 +229,47 @@ def _register_metrics(local_app: typer.Typer) -> None:
                     live.update(table())
             except KeyboardInterrupt:
                 pass
+
+
+def _register_residency_scan(local_app: typer.Typer) -> None:
+    @local_app.command("residency-scan")
+    def residency_scan(
+        tenant: Annotated[str, typer.Option(help="the tenant id to look for")],
+        zone: Annotated[str, typer.Option(help="the zone whose regions are scanned, e.g. us")],
+    ) -> None:
+        """Look through every bucket, table, KMS key, log group and queue of ZONE's regions in the
+        running local stack for TENANT; print each place it appears, exit 1 if there is any."""
+        import os
+
+        from content_service.auth.verifier import TENANT_ID
+        from content_service.domain.errors import ValidationFailed
+        from content_service.domain.zones import DEFAULT_ZONES, Zones
+        from content_service.local.moto_server import DUMMY_CREDENTIALS
+        from content_service.local.residency_scan import scan
+        from content_service.local.stack import RunningStack
+
+        if not TENANT_ID.match(tenant):
+            err.print(f"{tenant!r} is not a tenant id (letters, digits, _ and -, up to 64)")
+            raise typer.Exit(2)
+        running = RunningStack.find()
+        if running is None:
+            err.print("no local stack is running here; start one with [bold]content-service local up[/]")
+            raise typer.Exit(1)
+        try:
+            regions = (
+                Zones.parse(running.environment.get("RESIDENCY_ZONES") or DEFAULT_ZONES).get(zone).regions
+            )
+        except ValidationFailed as error:
+            err.print(str(error))
+            raise typer.Exit(2) from error
+        os.environ.update(DUMMY_CREDENTIALS)  # the moto endpoint's; never a real account's
+        findings = scan(running.endpoint_url, regions, tenant)
+        for finding in findings:
+            console.print(str(finding), markup=False, highlight=False)
+        if findings:
+            err.print(f"{len(findings)} place(s) in zone {zone} ({', '.join(regions)}) name {tenant}")
+            raise typer.Exit(1)
+        console.print(f"nothing of {tenant} in zone {zone} ({', '.join(regions)})")
 
 
 def _running_home() -> Path:

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import boto3
 import requests
 
 from content_service.local.stack import find_template
@@ -132,5 +133,50 @@ def test_fail_region_makes_the_api_answer_503_until_heal(tmp_path: Path) -> None
 
 def test_fail_region_without_a_running_stack_fails_clearly(tmp_path: Path) -> None:
     result = _cli(tmp_path, "local", "fail-region", "eu-west-1")
+    assert result.returncode == 1
+    assert "no local stack is running" in result.stderr
+
+
+def test_residency_scan_finds_nothing_then_a_planted_object_and_refuses_an_unknown_zone(
+    tmp_path: Path,
+) -> None:
+    env = {**os.environ, "CONTENT_SERVICE_HOME": str(tmp_path)}
+    process = subprocess.Popen(
+        [sys.executable, "-c", RUN_GROUP, "local", "up"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        state = _wait_for_state(tmp_path, process)
+        clean = _cli(tmp_path, "local", "residency-scan", "--tenant", "tenant-eu-1", "--zone", "us")
+        assert clean.returncode == 0, clean.stderr
+        assert "nothing of tenant-eu-1 in zone us (us-east-1, us-west-2)" in clean.stdout
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=str(state["endpoint_url"]),
+            region_name="us-west-2",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        s3.create_bucket(Bucket="planted", CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
+        s3.put_object(Bucket="planted", Key="tenants/tenant-eu-1/x.json", Body=b"{}")
+        found = _cli(tmp_path, "local", "residency-scan", "--tenant", "tenant-eu-1", "--zone", "us")
+        assert found.returncode == 1
+        assert "s3 us-west-2 planted: tenants/tenant-eu-1/x.json (key)" in found.stdout
+        assert "1 place(s) in zone us" in found.stderr
+        unknown = _cli(tmp_path, "local", "residency-scan", "--tenant", "tenant-eu-1", "--zone", "mars")
+        assert unknown.returncode == 2
+        assert "unknown residency zone 'mars'" in unknown.stderr
+        assert "Traceback" not in unknown.stderr
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=30)
+
+
+def test_residency_scan_without_a_running_stack_fails_clearly(tmp_path: Path) -> None:
+    result = _cli(tmp_path, "local", "residency-scan", "--tenant", "tenant-a", "--zone", "us")
     assert result.returncode == 1
     assert "no local stack is running" in result.stderr
