@@ -21,6 +21,11 @@ class Probe:
             self.calls.append((event, context))
         return self.respond(event)
 
+    def events(self) -> list[dict[str, Any]]:
+        """Every event delivered so far, in delivery order."""
+        with self._lock:
+            return [event for event, _ in self.calls]
+
     def records(self) -> list[dict[str, Any]]:
         """Every record of every batch delivered so far, in delivery order."""
         with self._lock:
