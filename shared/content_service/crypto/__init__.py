@@ -3,7 +3,7 @@
 This package is the only place in the service that imports ``cryptography.hazmat``.
 """
 
-from content_service.crypto.container import ContainerSummary, seal
+from content_service.crypto.container import ContainerSummary, ContainerWriter, seal
 from content_service.crypto.errors import (
     ContainerError,
     ContainerKeyMismatch,
@@ -29,6 +29,7 @@ __all__ = [
     "ContainerSummary",
     "ContainerTampered",
     "ContainerTruncated",
+    "ContainerWriter",
     "IndexEntry",
     "InvalidContainerInput",
     "RangeRead",

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -45,6 +45,74 @@ class ContainerSummary:
         return sum(entry.length for entry in self.files)
 
 
+class ContainerWriter:
+    """Seals a container file by file: ``add`` each file in order, then ``finish``.
+
+    The header is written at once. ``seal`` is this for files given as streams; a caller that
+    has already hashed a file on its way in (the build does, on the one pass that checks and
+    stores it) passes the SHA-256 so the plaintext is not hashed a second time.
+    """
+
+    def __init__(
+        self,
+        key: bytes,
+        out: BinaryIO,
+        *,
+        segment_size: int = DEFAULT_SEGMENT_SIZE,
+        _random: RandomSource = os.urandom,
+    ) -> None:
+        header, segment_key = new_header(key, segment_size, _random)
+        self._header = header
+        self._header_bytes = header.encode()
+        write_all(out, self._header_bytes)
+        self._writer = SegmentWriter(
+            SegmentCipher(segment_key, self._header_bytes, header.nonce_prefix), out, segment_size
+        )
+        self._segment_size = segment_size
+        self._entries: list[IndexEntry] = []
+        self._seen: set[str] = set()
+        self._offset = 0
+
+    def add(self, path: str, chunks: Iterable[bytes | memoryview], sha256: str | None = None) -> IndexEntry:
+        """Append one file's bytes; ``sha256`` is its digest if the caller computed it on the same bytes.
+
+        Raises ``InvalidContainerInput`` for an invalid or duplicate path, before reading any chunk.
+        """
+        problem = path_problem(path)
+        if problem is not None:
+            raise InvalidContainerInput(f"{problem}: {path!r}", path=path)
+        if path in self._seen:
+            raise InvalidContainerInput(f"the path {path!r} is given twice", path=path)
+        self._seen.add(path)
+        digest = hashlib.sha256() if sha256 is None else None
+        length = 0
+        write = self._writer.write
+        for chunk in chunks:
+            if digest is not None:
+                digest.update(chunk)
+            write(chunk)
+            length += len(chunk)
+        entry = IndexEntry(path, self._offset, length, sha256 if digest is None else digest.hexdigest())
+        self._entries.append(entry)
+        self._offset += length
+        return entry
+
+    def finish(self) -> ContainerSummary:
+        """Write the index and footer, seal the last segment, and describe what was written."""
+        index = encode_index(self._entries)
+        self._writer.write(index)
+        self._writer.write(FOOTER.pack(self._offset, len(index)))
+        self._writer.finish()
+        return ContainerSummary(
+            format_version=FORMAT_VERSION,
+            size=len(self._header_bytes) + self._writer.bytes_written,
+            segment_size=self._segment_size,
+            segments=self._writer.segments,
+            files=tuple(self._entries),
+            key_commitment=self._header.key_commitment.hex(),
+        )
+
+
 def seal(
     files: Iterable[tuple[str, BinaryIO]],
     key: bytes,
@@ -66,56 +134,20 @@ def seal(
     Raises ``InvalidContainerInput`` for an invalid or duplicate path, ``ValueError`` for a key
     that is not 32 bytes or a segment size out of range.
     """
-    header, segment_key = new_header(key, segment_size, _random)
-    header_bytes = header.encode()
-    write_all(out, header_bytes)
-    writer = SegmentWriter(SegmentCipher(segment_key, header_bytes, header.nonce_prefix), out, segment_size)
-    entries = _seal_files(files, writer, segment_size, on_file)
-    files_size = sum(entry.length for entry in entries)
-    index = encode_index(entries)
-    writer.write(index)
-    writer.write(FOOTER.pack(files_size, len(index)))
-    writer.finish()
-    return ContainerSummary(
-        format_version=FORMAT_VERSION,
-        size=len(header_bytes) + writer.bytes_written,
-        segment_size=segment_size,
-        segments=writer.segments,
-        files=tuple(entries),
-        key_commitment=header.key_commitment.hex(),
-    )
-
-
-def _seal_files(
-    files: Iterable[tuple[str, BinaryIO]],
-    writer: SegmentWriter,
-    chunk_size: int,
-    on_file: Callable[[IndexEntry], None] | None,
-) -> list[IndexEntry]:
-    """Stream every file into the writer, hashing as it goes; return the index entries."""
-    entries: list[IndexEntry] = []
-    seen: set[str] = set()
-    chunk = bytearray(chunk_size)
+    container = ContainerWriter(key, out, segment_size=segment_size, _random=_random)
+    chunk = bytearray(segment_size)
     view = memoryview(chunk)
-    offset = 0
     for path, stream in files:
-        problem = path_problem(path)
-        if problem is not None:
-            raise InvalidContainerInput(f"{problem}: {path!r}", path=path)
-        if path in seen:
-            raise InvalidContainerInput(f"the path {path!r} is given twice", path=path)
-        seen.add(path)
-        digest = hashlib.sha256()
-        length = 0
-        while n := _read_into(stream, view):
-            digest.update(view[:n])
-            writer.write(view[:n])
-            length += n
-        entries.append(IndexEntry(path, offset, length, digest.hexdigest()))
-        offset += length
+        entry = container.add(path, _chunks(stream, view))
         if on_file is not None:
-            on_file(entries[-1])
-    return entries
+            on_file(entry)
+    return container.finish()
+
+
+def _chunks(stream: BinaryIO, view: memoryview) -> Iterator[memoryview]:
+    """The stream's bytes, read into ``view`` piece by piece (each piece is used before the next read)."""
+    while n := _read_into(stream, view):
+        yield view[:n]
 
 
 def _read_into(stream: BinaryIO, view: memoryview) -> int:

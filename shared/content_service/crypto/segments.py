@@ -206,6 +206,12 @@ class SegmentWriter:
         while view:
             if self._fill == self._size:
                 self._emit(last=False)
+            if self._fill == 0 and len(view) > self._size:
+                # A whole segment with more data after it: seal it straight from the caller's
+                # bytes, not copied into the held segment first. The output is the same.
+                self._seal(view[: self._size], last=False)
+                view = view[self._size :]
+                continue
             take = min(self._size - self._fill, len(view))
             self._plain[self._fill : self._fill + take] = view[:take]
             self._fill += take
@@ -218,14 +224,16 @@ class SegmentWriter:
         self._emit(last=True)
 
     def _emit(self, last: bool) -> None:
-        size = self._fill
+        self._seal(memoryview(self._plain)[: self._fill], last)
+        self._fill = 0
+
+    def _seal(self, plaintext: memoryview, last: bool) -> None:
         # A fresh bytes object per segment (not a reused buffer) is handed to the output, so a
         # writer that keeps a reference to what it was given never sees it change.
-        sealed = self._cipher.seal(self.segments, memoryview(self._plain)[:size], last)
+        sealed = self._cipher.seal(self.segments, plaintext, last)
         write_all(self._out, sealed)
         self.segments += 1
-        self.bytes_written += size + TAG_SIZE
-        self._fill = 0
+        self.bytes_written += len(plaintext) + TAG_SIZE
 
 
 def write_all(out: BinaryIO, data: bytes) -> None:

@@ -8,20 +8,19 @@ from __future__ import annotations
 
 import hashlib
 import io
-import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from content_service.crypto import ContainerSummary, seal
-from content_service.crypto.index import IndexEntry
+from content_service.crypto import ContainerSummary, ContainerWriter, seal
 from content_service.domain.package import FileEntry, PackageManifest
 from content_service.packaging.boundary import BUILD_CRASHED, guarded, package_boundary
+from content_service.packaging.filepass import READ_SIZE, available_workers, hand_over, spooled_files
 from content_service.packaging.inspect import BlobStore, Parser, SandboxSource, default_parser, make_manifest
 from content_service.packaging.limits import ImportLimits
-from content_service.packaging.media_types import media_type
-from content_service.packaging.zipsafe import SafeEntry, SafeZip
+from content_service.packaging.zipsafe import SafeZip
 
 
 class ChunkReader(io.RawIOBase):
@@ -94,58 +93,6 @@ def seal_package(source: Path, limits: ImportLimits, key: bytes, destination: Pa
     return SealedContainer(destination, summary, writer.digest.hexdigest())
 
 
-class _Tee:
-    """The chunks of one entry, written to a spool file on their way into the seal."""
-
-    def __init__(self, chunks: Iterator[bytes], spool: BinaryIO) -> None:
-        self._chunks = chunks
-        self._spool = spool
-
-    def __iter__(self) -> Iterator[bytes]:
-        for chunk in self._chunks:
-            self._spool.write(chunk)
-            yield chunk
-
-
-class _OnePass:
-    """Feeds each checked file to the seal once, and stores it when the seal has hashed it.
-
-    Per file, one pass: the sandbox inflates and checks the size and CRC-32, the seal hashes
-    (SHA-256) and encrypts, and the same bytes go to a spool that the blob store receives as
-    soon as the seal reports the file's digest. Only one spool exists at a time.
-    """
-
-    def __init__(self, archive: SafeZip, store: BlobStore, workdir: Path) -> None:
-        self._archive = archive
-        self._store = store
-        self._workdir = workdir
-        self._spool: BinaryIO | None = None
-        self._entry: SafeEntry | None = None
-        self.files: list[FileEntry] = []
-
-    def inputs(self) -> Iterator[tuple[str, ChunkReader]]:
-        for entry in self._archive.files:
-            self._entry = entry
-            self._spool = tempfile.TemporaryFile(dir=self._workdir)  # noqa: SIM115 - closed in stored()
-            chunks = guarded(self._archive.iter_chunks(entry), BUILD_CRASHED, f"reading {entry.name!r}")
-            yield entry.name, ChunkReader(iter(_Tee(chunks, self._spool)))
-
-    def stored(self, sealed: IndexEntry) -> None:
-        """The seal has read and hashed the current file: hand its spool to the store."""
-        entry, spool = self._entry, self._spool
-        assert entry is not None and spool is not None and sealed.path == entry.name
-        with spool:
-            spool.seek(0)
-            entry_media_type = media_type(entry.name)
-            self._store.put(sealed.sha256, sealed.length, entry_media_type, spool)
-        self._spool = None
-        self.files.append(FileEntry(entry.name, sealed.length, entry_media_type, sealed.sha256))
-
-    def close(self) -> None:
-        if self._spool is not None:
-            self._spool.close()
-
-
 @dataclass(frozen=True)
 class BuiltPackage:
     manifest: PackageManifest
@@ -161,29 +108,42 @@ def build_and_seal(
     *,
     workdir: Path,
     parser: Parser | None = None,
+    workers: int | None = None,
 ) -> BuiltPackage:
     """The whole build in one pass per file: check, inflate, CRC, SHA-256, store and seal.
 
     ``content_key`` is called once the archive's structure and its descriptor have passed, so
     a refused package costs no key. Raises ``PackageRejected`` as ``build_from_zip`` does
     (files already stored are harmless, being content-addressed); the store's and the key
-    service's own errors propagate so that the delivery is retried.
+    service's own errors propagate so that the delivery is retried. ``workers`` threads spool
+    independent files at once (``limits.build_workers``, else every CPU available); the
+    container and the manifest are the same whatever their number.
     """
     subject = f"building {source.name}"
     with package_boundary(BUILD_CRASHED, subject):
         archive = SafeZip.open(source, limits)
+    files: list[FileEntry] = []
     with archive:
         with package_boundary(BUILD_CRASHED, subject):
             parse = parser or default_parser()
             descriptor = parse(SandboxSource(archive, limits.max_descriptor_bytes))
         key = content_key()
-        one_pass = _OnePass(archive, store, workdir)
-        try:
-            with destination.open("wb") as sink:
-                writer = _HashingWriter(sink)
-                summary = seal(one_pass.inputs(), key, writer, on_file=one_pass.stored)  # type: ignore[arg-type]
-        finally:
-            one_pass.close()
+        count = workers or limits.build_workers or available_workers()
+        buffer = bytearray(READ_SIZE)
+        with (
+            destination.open("wb") as sink,
+            closing(spooled_files(archive, archive.files, workdir, count)) as spooled,
+        ):
+            # The container's own SHA-256 is over the ciphertext, which exists only as it is
+            # written: it cannot be derived from the files' digests, so it is a second hash.
+            writer = _HashingWriter(sink)
+            container = ContainerWriter(key, writer)  # type: ignore[arg-type]
+            for file in spooled:
+                # The spool was hashed as it was written; the seal encrypts those same bytes.
+                container.add(file.entry.name, file.chunks(buffer), file.sha256)
+                hand_over(store, file)
+                files.append(FileEntry(file.entry.name, file.length, file.media_type, file.sha256))
+            summary = container.finish()
     with package_boundary(BUILD_CRASHED, subject):
-        manifest = make_manifest(descriptor, one_pass.files)
+        manifest = make_manifest(descriptor, files)
     return BuiltPackage(manifest, SealedContainer(destination, summary, writer.digest.hexdigest()))

@@ -1,27 +1,27 @@
 """Build a package version in container format version 2: one file object per file, and an index.
 
-The pass per file is the one ``containers.build_and_seal`` makes (inflate, size and CRC-32 checks,
-SHA-256, store content-addressed), then the file is sealed from its spool as a deterministic file
-object under the lineage key. An object the lineage already holds (the same file in an earlier
+The pass per file is the one ``containers.build_and_seal`` makes (``filepass``: inflate, size and
+CRC-32 checks, SHA-256, spool, store content-addressed), then the file is sealed from its spool as
+a deterministic file object under the lineage key. An object the lineage already holds (the same file in an earlier
 version) is not uploaded again. Last, the index is sealed under the version's content key.
 """
 
 from __future__ import annotations
 
 import hashlib
-import tempfile
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 from content_service.crypto import ContainerSummary
 from content_service.crypto.delta import FORMAT_VERSION_2, ObjectEntry, object_entry, seal_index, seal_object
 from content_service.crypto.header import DEFAULT_SEGMENT_SIZE
 from content_service.domain.package import FileEntry
-from content_service.packaging.boundary import BUILD_CRASHED, guarded, package_boundary
+from content_service.packaging.boundary import BUILD_CRASHED, package_boundary
 from content_service.packaging.containers import BuiltPackage, SealedContainer
+from content_service.packaging.filepass import available_workers, hand_over, spooled_files
 from content_service.packaging.inspect import BlobStore, Parser, SandboxSource, default_parser, make_manifest
 from content_service.packaging.limits import ImportLimits
-from content_service.packaging.media_types import media_type
 from content_service.packaging.zipsafe import SafeZip
 
 #: Stores one sealed file object (its name, the path of its bytes); True if it was uploaded.
@@ -49,11 +49,12 @@ def build_and_seal_objects(
     parser: Parser | None = None,
     segment_size: int = DEFAULT_SEGMENT_SIZE,
     report: DeltaBuild | None = None,
+    workers: int | None = None,
 ) -> BuiltPackage:
     """Check and store every file, seal each as a file object, and write the sealed index to ``destination``.
 
     The keys are asked for only once the archive and its descriptor have passed, as in
-    ``build_and_seal``. Raises ``PackageRejected`` the same way.
+    ``build_and_seal``. Raises ``PackageRejected`` the same way; ``workers`` as there.
     """
     subject = f"building {source.name}"
     with package_boundary(BUILD_CRASHED, subject):
@@ -65,32 +66,22 @@ def build_and_seal_objects(
             parse = parser or default_parser()
             descriptor = parse(SandboxSource(archive, limits.max_descriptor_bytes))
         version_key, lineage = content_key(), lineage_key()
-        for entry in archive.files:
-            chunks = guarded(archive.iter_chunks(entry), BUILD_CRASHED, f"reading {entry.name!r}")
-            with tempfile.TemporaryFile(dir=workdir) as spool:
-                digest = hashlib.sha256()
-                length = 0
-                for chunk in chunks:
-                    digest.update(chunk)
-                    spool.write(chunk)
-                    length += len(chunk)
-                sha256 = digest.hexdigest()
-                entry_media_type = media_type(entry.name)
-                spool.seek(0)
-                object_path = workdir / "object.csob"
-                with object_path.open("wb") as out:
-                    sealed = seal_object(spool, lineage, sha256, out, segment_size=segment_size)  # type: ignore[arg-type]
-                # Sealed first: the blob store may close the spool once it has uploaded it.
-                spool.seek(0)
-                store.put(sha256, length, entry_media_type, spool)
-                indexed = object_entry(lineage, entry.name, sealed)
+        count = workers or limits.build_workers or available_workers()
+        object_path = workdir / "object.csob"
+        with closing(spooled_files(archive, archive.files, workdir, count)) as spooled:
+            for file in spooled:
+                with file.path.open("rb") as spool, object_path.open("wb") as out:
+                    sealed = seal_object(spool, lineage, file.sha256, out, segment_size=segment_size)  # type: ignore[arg-type]
+                # Sealed first: the blob store may take the spool away.
+                hand_over(store, file)
+                indexed = object_entry(lineage, file.entry.name, sealed)
                 uploaded = put_object(indexed.object_name, object_path)
                 if report is not None:
                     report.uploaded += int(uploaded)
                     report.reused += int(not uploaded)
                 object_path.unlink()
-            files.append(FileEntry(entry.name, length, entry_media_type, sha256))
-            entries.append(indexed)
+                files.append(FileEntry(file.entry.name, file.length, file.media_type, file.sha256))
+                entries.append(indexed)
     with package_boundary(BUILD_CRASHED, subject):
         manifest = make_manifest(descriptor, files)
     index = seal_index(entries, version_key, segment_size=segment_size)

@@ -16,3 +16,6 @@ class ImportLimits(BaseModel):
     max_path_length: int = Field(default=1024, ge=1)
     max_descriptor_bytes: int = Field(default=8 * 1024**2, ge=1, description="imsmanifest.xml, cmi5.xml, ...")
     max_upload_bytes: int = Field(default=2 * 1024**3, ge=1, description="size of the uploaded zip itself")
+    build_workers: int | None = Field(
+        default=None, ge=1, le=64, description="threads spooling files at once; default: the CPUs available"
+    )

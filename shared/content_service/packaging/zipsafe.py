@@ -14,6 +14,7 @@ archive a second time through a parser that saw a different archive than ours di
 
 from __future__ import annotations
 
+import os
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -162,6 +163,14 @@ class SafeZip:
         """The entry's content in chunks of at most ``CHUNK_SIZE``, verified as it streams."""
         return stream_entry(self._stream, entry)
 
+    def iter_chunks_concurrently(self, entry: SafeEntry) -> Iterator[bytes]:
+        """``iter_chunks`` that may run in several threads at once, one entry each.
+
+        Each call reads through its own position (``os.pread`` on the archive's descriptor),
+        so streams in different threads never move each other's file position.
+        """
+        return stream_entry(_PositionalReader(self._stream.fileno()), entry)  # type: ignore[arg-type]
+
     def read_bounded(self, name: str, max_bytes: int) -> bytes:
         """A whole small file (a descriptor), refused if it declares more than ``max_bytes``."""
         entry = self.entry(name)
@@ -169,6 +178,23 @@ class SafeZip:
             detail = f"the file is {entry.size} bytes; descriptors may be at most {max_bytes}"
             raise reject("zip.descriptor_too_large", detail, printable(name))
         return b"".join(self.iter_chunks(entry))
+
+
+class _PositionalReader:
+    """``seek`` and ``read`` over a shared file descriptor, with a position of its own."""
+
+    def __init__(self, descriptor: int) -> None:
+        self._descriptor = descriptor
+        self._position = 0
+
+    def seek(self, position: int) -> int:
+        self._position = position
+        return position
+
+    def read(self, size: int) -> bytes:
+        data = os.pread(self._descriptor, size, self._position)
+        self._position += len(data)
+        return data
 
 
 def stream_entry(stream: BinaryIO, entry: SafeEntry, implementation: Inflater = FASTEST) -> Iterator[bytes]:

@@ -50,13 +50,17 @@ def test_every_file_is_read_once_and_lands_in_the_store_the_manifest_and_the_con
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reads: list[str] = []
-    original = zipsafe.SafeZip.iter_chunks
 
-    def counted(archive: zipsafe.SafeZip, entry: zipsafe.SafeEntry):  # type: ignore[no-untyped-def]
-        reads.append(entry.name)
-        return original(archive, entry)
+    def counting(method):  # type: ignore[no-untyped-def]
+        def counted(archive: zipsafe.SafeZip, entry: zipsafe.SafeEntry):  # type: ignore[no-untyped-def]
+            reads.append(entry.name)
+            return method(archive, entry)
 
-    monkeypatch.setattr(zipsafe.SafeZip, "iter_chunks", counted)
+        return counted
+
+    # The descriptor is read by iter_chunks, the files by the pass (which may run in threads).
+    for name in ("iter_chunks", "iter_chunks_concurrently"):
+        monkeypatch.setattr(zipsafe.SafeZip, name, counting(getattr(zipsafe.SafeZip, name)))
     big = os.urandom(3 * 1024 * 1024 + 5)
     source = _zip(tmp_path, package(Entry("assets/big.bin", big), Entry("assets/empty.txt", b"")))
     store, key = _Store(), _Key()
