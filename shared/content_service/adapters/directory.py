@@ -74,6 +74,18 @@ class _DirectoryBlobs:
             shutil.copyfileobj(spool, sink, _COPY_CHUNK)
         os.replace(partial, target)
 
+    def put_file(self, sha256: str, size: int, media_type: str, path: Path) -> None:
+        """Take the build's spool itself when it is on the same file system (the content is written once)."""
+        target = self._folder / sha256
+        if target.exists():
+            return
+        try:
+            path.chmod(0o644)
+            os.replace(path, target)
+        except OSError:  # another file system: copy, as put does
+            with path.open("rb") as spool:
+                self.put(sha256, size, media_type, spool)
+
 
 class DirectoryPackageStore:
     """Content-addressed files under ``files/`` and the manifest as ``manifest.json``."""
