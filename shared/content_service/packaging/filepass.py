@@ -16,6 +16,7 @@ problem the serial build gives. Memory stays at about two chunks per worker; dis
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import os
 import tempfile
@@ -130,7 +131,9 @@ def spooled_files(
         def submit_next() -> None:
             entry = next(upcoming, None)
             if entry is not None:
-                pending.append(pool.submit(spool_entry, archive, entry, workdir))
+                # In the caller's context, so that what a worker logs carries the build's correlation.
+                run = contextvars.copy_context().run
+                pending.append(pool.submit(run, spool_entry, archive, entry, workdir))
 
         try:
             for _ in range(workers):

@@ -14,10 +14,12 @@ from typing import BinaryIO
 
 import pytest
 
+from content_service import correlation
 from content_service.crypto import container as container_module
 from content_service.crypto import delta as delta_crypto
 from content_service.crypto.header import new_header
 from content_service.packaging import delta as delta_build
+from content_service.packaging import filepass
 from content_service.packaging.containers import build_and_seal
 from content_service.packaging.delta import build_and_seal_objects
 from content_service.packaging.filepass import available_workers
@@ -177,3 +179,18 @@ def test_the_default_is_every_cpu_available_and_the_setting_overrides_it() -> No
     assert ImportLimits(build_workers=3).build_workers == 3
     with pytest.raises(ValueError):
         ImportLimits(build_workers=0)
+
+
+def test_the_workers_run_in_the_builds_correlation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[str | None] = []
+    real = filepass.spool_entry
+
+    def spool_entry(*args):  # type: ignore[no-untyped-def]
+        seen.append(correlation.current())
+        return real(*args)
+
+    monkeypatch.setattr(filepass, "spool_entry", spool_entry)
+    source = _zip(tmp_path, *_files(4))
+    with correlation.bound("corr-123"):
+        _build(tmp_path, source, 2, _Store())
+    assert seen and set(seen) == {"corr-123"}
