@@ -358,8 +358,8 @@ build must write); **≥ 1.6× with two workers: {second}** ({spread("two_over_o
 1-worker build's speed, timed on this shared machine; {projected:.2f}× projected on two free cores).
 
 Where the single-thread time goes (the 100 MB build taken apart on 2026-12-03, CPU seconds of
-about 0.49 in all): inflating with the size and CRC-32 checks 0.24 (the limit's inflate costs the
-same), SHA-256 of the plaintext 0.10 (once, on the pass; the seal is given the digest), writing the
+about 0.49 in all): inflating with the size and CRC-32 checks 0.24 (most of the limit's time is its
+inflate too), SHA-256 of the plaintext 0.10 (once, on the pass; the seal is given the digest), writing the
 spool 0.05, and sealing from it 0.10: AES-GCM (small), reading the spool back from the page cache,
 writing the container and the second SHA-256, over the ciphertext for the container's digest, which
 exists only as it is written and cannot be derived from the files' digests. The writes are what

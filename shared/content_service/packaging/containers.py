@@ -1,7 +1,9 @@
 """Seal a checked package zip into its content container, streaming, in constant memory.
 
-``build_and_seal`` is the build the service runs: every file is read once, and on that one
-pass it is checked, hashed, stored and sealed. ``seal_package`` seals an already-built zip.
+``build_and_seal`` is the build the service runs: every file is read from the archive once, and
+on that one pass it is checked, hashed and written to the spool the store takes (``filepass``,
+several files at once on several threads); it is then sealed from the spool in the archive's
+order. ``seal_package`` seals an already-built zip.
 """
 
 from __future__ import annotations
@@ -140,7 +142,9 @@ def build_and_seal(
             container = ContainerWriter(key, writer)  # type: ignore[arg-type]
             for file in spooled:
                 # The spool was hashed as it was written; the seal encrypts those same bytes.
-                container.add(file.entry.name, file.chunks(buffer), file.sha256)
+                sealed = container.add(file.entry.name, file.chunks(buffer), file.sha256)
+                if sealed.length != file.length:  # the private spool changed under the build
+                    raise OSError(f"the spool of {file.entry.name!r} no longer holds what was written")
                 hand_over(store, file)
                 files.append(FileEntry(file.entry.name, file.length, file.media_type, file.sha256))
             summary = container.finish()
