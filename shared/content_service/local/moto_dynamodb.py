@@ -18,18 +18,27 @@ the same token within 10 minutes succeeds without writing again (so the SDK's re
 whose answer was lost is not mistaken for a conflict), and the same token with other items is an
 ``IdempotentParameterMismatchException``. The device enrolment relies on it (a retried enrolment
 otherwise finds its own key claim and answers 409), so it is emulated here too.
+
+And moto answers a Query on a table by reading every item of the table (``Table.all_items`` sorts
+the whole table) to keep the queried partition's items: each query costs O(n log n) in the table's
+size, under the lock above. DynamoDB reads one partition. A fan-out to 10,000 devices (a query of
+each device's feed in a table of ~50,000 items) then spends minutes on moto alone, which says
+nothing about the service. A base-table query is answered from the queried partition only (the
+same items, filtered, sorted and paged by moto's own code); index queries are left to moto.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import inspect
 import json
 import threading
 import time
 from typing import Any
 
 from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException
+from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
@@ -64,6 +73,7 @@ def serialise_dynamodb_requests() -> None:
         setattr(call_action, _MARK, True)
         handler.call_action = call_action  # type: ignore[method-assign]
     _honour_client_request_tokens()
+    query_one_partition()
 
 
 def _honour_client_request_tokens() -> None:
@@ -93,3 +103,38 @@ def _honour_client_request_tokens() -> None:
 
     setattr(transact_write_items, _MARK, True)
     DynamoHandler.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+_PARTITION = threading.local()
+
+
+def query_one_partition() -> None:
+    """Answer moto's base-table queries from the queried partition, not the whole table; idempotent."""
+    original_query = Table.query
+    if getattr(original_query, _MARK, False):
+        return
+    original_all_items = Table.all_items
+    signature = inspect.signature(original_query)
+
+    @functools.wraps(original_query)
+    def query(self: Table, *args: Any, **kwargs: Any) -> Any:
+        arguments = signature.bind(self, *args, **kwargs).arguments
+        if arguments.get("index_name") or not self.range_key_attr or arguments.get("hash_key") is None:
+            return original_query(self, *args, **kwargs)
+        _PARTITION.scope = (self, arguments["hash_key"])
+        try:
+            return original_query(self, *args, **kwargs)
+        finally:
+            _PARTITION.scope = None
+
+    @functools.wraps(original_all_items)
+    def all_items(self: Table) -> Any:
+        scope = getattr(_PARTITION, "scope", None)
+        if scope is not None and scope[0] is self:
+            # moto's query keeps the items of this hash key and sorts them by range key itself.
+            return list(self.items.get(scope[1], {}).values())
+        return original_all_items(self)
+
+    setattr(query, _MARK, True)
+    Table.query = query  # type: ignore[method-assign]
+    Table.all_items = all_items  # type: ignore[method-assign]
