@@ -259,3 +259,21 @@ def test_the_edge_refuses_a_missing_object_with_403_after_trying_both(
     before = local_edge.origin_requests
     assert requests.get(signer.signed_url("e/nowhere", _soon()), timeout=10).status_code == 403
     assert local_edge.origin_requests - before == 2
+
+
+def test_two_changes_to_one_item_in_one_round_settle_without_ping_pong(moto: MotoServer) -> None:
+    # Given an item written twice in the primary before the replicator runs (building, then built)
+    primary, secondary = _dynamodb(moto, PRIMARY), _dynamodb(moto, SECONDARY)
+    key = {"pk": {"S": "tenant#t1"}, "sk": {"S": "package#twice"}}
+    replicator = _replicator(moto)
+    replicator.run_once()
+    primary.put_item(TableName=TABLE, Item={**key, "state": {"S": "building"}})  # type: ignore[attr-defined]
+    primary.put_item(TableName=TABLE, Item={**key, "state": {"S": "built"}})  # type: ignore[attr-defined]
+    # When it replicates, round after round
+    first = replicator.run_once()
+    later = [replicator.run_once() for _ in range(3)]
+    # Then both changes reached the peer once, neither came back, and the primary never went back
+    assert [c.what for c in first if c.kind == "item"] == ["tenant#t1/package#twice"] * 2
+    assert [c for round_ in later for c in round_ if c.kind == "item"] == []
+    for table in (primary, secondary):
+        assert table.get_item(TableName=TABLE, Key=key)["Item"]["state"] == {"S": "built"}  # type: ignore[attr-defined]
