@@ -200,7 +200,7 @@ def main() -> None:
     load_start = "{:.2f} / {:.2f} / {:.2f}".format(*os.getloadavg())
     with (
         tempfile.TemporaryDirectory() as home,
-        start_zone(args.replication_delay, home=Path(home) / "stack") as stack,
+        start_zone(args.replication_delay, home=Path(home) / "stack", peer_api=False) as stack,
     ):
         results = runs(stack, args.runs, random.Random(args.seed), Path(home) / "device")
         assert stack.replicator is not None

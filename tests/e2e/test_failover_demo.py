@@ -1,5 +1,6 @@
 """`content-service demo --failover`: the primary fails mid-download, the device finishes from the
-secondary, verifies every byte and reads the content; the exit code says whether it did."""
+secondary, verifies every byte, gets its licence from the secondary's API, reads the content and
+loses the bundle to a revocation made in the secondary; the exit code says whether it did."""
 
 from __future__ import annotations
 
@@ -36,6 +37,12 @@ def test_the_failover_demo_finishes_the_download_from_the_secondary_and_exits_0(
     assert "the edge failed over to eu-central-1's bucket" in out
     assert "every byte verified: the container's SHA-256 is the signed manifest's" in out
     assert "identical to the uploaded file" in out
+    # The API half: the device's first licence and a revocation, both through the secondary.
+    assert re.search(
+        r"licence lic_\w+ issued by the secondary's API \(eu-central-1\) after the primary's 503", out
+    ), out
+    assert "revoked bnd_" in out and "through the secondary's API" in out
+    assert "the device synced through the secondary's API and removed the revoked bundle" in out
     assert "failover demo finished" in out
     assert not (tmp_path / "local.json").exists()
     assert not re.search(r"\w*Warning: |Traceback", out + result.stderr), out + result.stderr

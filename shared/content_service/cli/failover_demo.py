@@ -3,12 +3,14 @@ from the secondary through the zone's edge, verifies every byte and reads the co
 
 The demo runs its own local stack with a peer region (``LocalStack(peer_region=...)``): the
 replicator copies the bundles bucket and the table to the peer, and the zone's edge serves an
-origin group (the primary's bucket, then the peer's). A device enrols, gets a licence and starts a
+origin group (the primary's bucket, then the peer's), and the peer's API runs. A device enrols and starts a
 container download; a third of the way in, the primary region fails (the fault switch: its S3 and
 its API answer 503) and the connection drops. The device resumes with ``Range`` and the signed
 URL it holds; the edge, on a location that does not hold the object, fails over to the peer's
 bucket; the device checks the container's SHA-256 against the signed manifest, verifies every
-segment and file, mounts the bundle and reads a file identical to the one uploaded.
+segment and file, gets its licence from the secondary's API (the primary's answers 503),
+mounts the bundle and reads a file identical to the one uploaded. Last, a revocation made
+through the secondary's API reaches the device, whose sync the secondary answers.
 
 The pieces (``start_zone``, ``sample_bundle``, ``wait_for_replicas``, ``drill``) are what
 benchmarks/failover.py repeats.
@@ -30,7 +32,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from content_service.client import ApiClient, ApiError, put_upload
+from content_service.client import ApiClient, put_upload
 from content_service.device.agent import DeviceAgent
 from content_service.device.errors import DownloadIncomplete
 from content_service.device.store import DeviceStore
@@ -53,8 +55,11 @@ class FailoverDemoFailed(RuntimeError):
 
 
 @contextlib.contextmanager
-def start_zone(replication_delay: float = 0.0, home: Path | None = None) -> Iterator[LocalStack]:
-    """The local stack as a zone's primary with its peer; every region healthy again on exit."""
+def start_zone(
+    replication_delay: float = 0.0, home: Path | None = None, *, peer_api: bool = True
+) -> Iterator[LocalStack]:
+    """The local stack as a zone's primary with its peer (and the peer's API unless ``peer_api``
+    is False); every region healthy again on exit."""
     # The handlers run in this process; keep their logs and EMF lines out of the output. The
     # replicator retries (and logs) while the primary is failed, which is expected here.
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
@@ -66,6 +71,7 @@ def start_zone(replication_delay: float = 0.0, home: Path | None = None) -> Iter
             runner_settings=RunnerSettings(schedules_enabled=False),
             peer_region=PEER_REGION,
             replication_delay=replication_delay,
+            peer_api=peer_api,
         ).start()
     except StackAlreadyRunningError as error:
         raise FailoverDemoFailed(
@@ -236,10 +242,8 @@ def _run(console: Console, stack: LocalStack, timeout: float) -> int:
     with tempfile.TemporaryDirectory(prefix="demo-failover-device-") as home:
         network = device_network(stack)
         agent = enrolled_device(stack, Path(home), network)
-        endpoints = ", ".join(agent.api.candidates)
+        endpoints = " then ".join(agent.api.candidates)
         console.print(f"[green]✓[/] device enrolled: {agent.device_id} (API endpoints: {endpoints})")
-        claims = agent.fetch_licence(bundle_id)
-        console.print(f"[green]✓[/] licence {claims['jti']} from the primary's API, before the failure")
         listing = agent.api.download_urls(bundle_id, agent.device_id)
         container = listing["containers"][0]
         keys = [object_key(listing["manifest_url"]), object_key(container["url"])]
@@ -266,6 +270,7 @@ def _run(console: Console, stack: LocalStack, timeout: float) -> int:
         console.print(
             f"[green]✓[/] every byte verified: the container's SHA-256 is the signed manifest's ({done.sha256[:16]}…)"
         )
+        _licence_from_secondary(console, stack, agent, network, bundle_id)
         report = agent.verify(bundle_id)
         console.print(
             f"[green]✓[/] verified offline: signatures, licence binding, {report.files} file hashes, every segment"
@@ -274,10 +279,11 @@ def _run(console: Console, stack: LocalStack, timeout: float) -> int:
         console.print(
             f"[green]✓[/] read {entry} ({len(plaintext)} bytes) from the mounted bundle: identical to the uploaded file"
         )
-        _show_api_side(console, stack, agent)
+        _revocation_from_secondary(console, stack, agent, network, bundle_id, timeout)
     console.print(
         f"[bold green]failover demo finished: {stack.region} failed mid-download, the device finished from "
-        f"{stack.peer_region}, verified every byte and read the content[/]"
+        f"{stack.peer_region}, verified every byte, read the content, got a licence from the secondary "
+        "and lost the bundle to a revocation made there[/]"
     )
     return 0
 
@@ -295,14 +301,55 @@ def _read_entry(agent: DeviceAgent, bundle_id: str, package: dict, source_zip: b
     return plaintext, entry
 
 
-def _show_api_side(console: Console, stack: LocalStack, agent: DeviceAgent) -> None:
-    """What the device's API calls meet while the primary is failed, said as it is."""
-    try:
-        agent.api.jwks()
-    except ApiError as error:
-        console.print(
-            f"[yellow]–[/] the device's API calls get {stack.region}'s {error.status}: the secondary's API does "
-            'not run locally, so the enrolment named only the primary (docs/regions.md, "Left")'
-        )
-        return
-    console.print("[green]✓[/] the device's API calls were answered while the primary is failed")
+def _licence_from_secondary(
+    console: Console, stack: LocalStack, agent: DeviceAgent, network: RegionFailsMidDownload, bundle_id: str
+) -> None:
+    """With the primary failed, the device's first licence: the secondary's API issues it (the
+    device's API fails over along its enrolment endpoints), signing and unwrapping the content
+    key in its own region with the replicas of the primary's keys."""
+    peer_url = stack.peer_api_url.rstrip("/")
+    seen = len(network.answers)
+    claims = agent.fetch_licence(bundle_id)
+    answered = [(url, status) for url, status in network.answers[seen:] if "/licenses" in url]
+    if not answered or not answered[-1][0].startswith(peer_url) or answered[-1][1] >= 400:
+        raise FailoverDemoFailed(f"the licence did not come from the secondary's API ({answered})")
+    refused = [str(status) for url, status in answered if not url.startswith(peer_url)]
+    console.print(
+        f"[green]✓[/] licence {claims['jti']} issued by the secondary's API ({stack.peer_region}) after the "
+        f"primary's {', '.join(refused) or 'silence'}: content key unwrapped there and wrapped to this device, "
+        "signed with the replica of the signing key"
+    )
+
+
+def _revocation_from_secondary(
+    console: Console,
+    stack: LocalStack,
+    agent: DeviceAgent,
+    network: RegionFailsMidDownload,
+    bundle_id: str,
+    timeout: float,
+) -> None:
+    """Still with the primary failed: a revocation made through the secondary's API reaches the
+    device through its sync, which the secondary answers."""
+    peer_url = stack.peer_api_url.rstrip("/")
+    seen = len(network.answers)
+    catalog = ApiClient(peer_url, stack.mint_service_token(DEMO_TENANT, "catalog", ["catalog"]))
+    catalog.revoke_bundle(bundle_id, "withdrawn")
+    revoked_at = time.monotonic()
+    console.print(f"[green]✓[/] [cyan]catalog service[/]: revoked {bundle_id} through the secondary's API")
+    deadline = revoked_at + timeout
+    while agent.store.bundle(bundle_id).root.exists():
+        if time.monotonic() > deadline:
+            raise FailoverDemoFailed(
+                f"the revocation made in {stack.peer_region} did not reach the device within {timeout:g} s"
+            )
+        time.sleep(0.2)
+        agent.sync_once()
+    synced = [status for url, status in network.answers[seen:] if "/sync" in url and url.startswith(peer_url)]
+    if 200 not in synced:
+        raise FailoverDemoFailed("the device's sync was not answered by the secondary's API")
+    console.print(
+        f"[green]✓[/] the device synced through the secondary's API and removed the revoked bundle "
+        f"{(time.monotonic() - revoked_at) * 1000:.0f} ms after the revocation (the feed entry is the "
+        "primary's fan_out's: locally it keeps running, see docs/regions.md)"
+    )

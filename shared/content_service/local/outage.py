@@ -40,6 +40,8 @@ class RegionFailsMidDownload(requests.Session):
         self.failed_at: float | None = None
         self.next_byte_at: float | None = None
         self.api_calls_after_failure = 0
+        self.answers: list[tuple[str, int]] = []
+        """(URL, status) of every request that is not to the CDN, in order: which API answered."""
 
     def arm(self, cut: int) -> None:
         """Cut the next container body after ``cut`` bytes and fail the region then."""
@@ -58,6 +60,8 @@ class RegionFailsMidDownload(requests.Session):
         if self.failed_at is not None and url.startswith(self.api):
             self.api_calls_after_failure += 1
         response = super().request(method, url, *args, **kwargs)
+        if not url.startswith(self.cdn):
+            self.answers.append((url, response.status_code))
         if not url.startswith(self.cdn) or "manifest" in url.split("?")[0]:
             return response
         self.ranges.append((kwargs.get("headers") or {}).get("Range"))

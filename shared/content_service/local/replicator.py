@@ -23,6 +23,7 @@ small loop over the same APIs the services expose (ListObjectVersions, DynamoDB 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import threading
@@ -137,15 +138,29 @@ class LocalReplicator:
     def run_once(self) -> list[Copy]:
         """Copy every change old enough (``delay``) that is not copied yet; return the copies."""
         with self._lock:
+            jobs: list[Callable[[], list[Copy]]] = [
+                functools.partial(self._replicate_bucket, bucket) for bucket in self.buckets
+            ]
+            jobs += [
+                functools.partial(self._replicate_table, table.name, source, target)
+                for table in self.tables
+                for source in table.regions
+                for target in table.regions
+                if source != target
+            ]
             made: list[Copy] = []
-            for bucket in self.buckets:
-                made += self._replicate_bucket(bucket)
-            for table in self.tables:
-                for source in table.regions:
-                    for target in table.regions:
-                        if source != target:
-                            made += self._replicate_table(table.name, source, target)
+            failures: list[Exception] = []
+            for job in jobs:
+                # Each replication runs on its own, as S3 and DynamoDB do: a failed region's S3
+                # (the fault switch) must not hold up the table replicas, or a revocation
+                # written in the secondary would wait for the primary's S3.
+                try:
+                    made += job()
+                except Exception as failure:
+                    failures.append(failure)
             self.copies += made
+            if failures:
+                raise failures[0]
             return made
 
     # --------------------------------------------------------------- buckets

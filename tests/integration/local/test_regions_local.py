@@ -277,3 +277,22 @@ def test_two_changes_to_one_item_in_one_round_settle_without_ping_pong(moto: Mot
     assert [c for round_ in later for c in round_ if c.kind == "item"] == []
     for table in (primary, secondary):
         assert table.get_item(TableName=TABLE, Key=key)["Item"]["state"] == {"S": "built"}  # type: ignore[attr-defined]
+
+
+def test_table_replicas_keep_replicating_while_the_primary_region_s3_is_failed(
+    moto: MotoServer, switch: FaultSwitch
+) -> None:
+    # Given the primary region failed (its S3 answers 503) and a revocation written in the secondary
+    primary, secondary = _dynamodb(moto, PRIMARY), _dynamodb(moto, SECONDARY)
+    key = {"pk": {"S": "tenant#t1"}, "sk": {"S": "bundle#outage"}}
+    replicator = _replicator(moto)
+    switch.heal()
+    replicator.run_once()
+    switch.fail(PRIMARY)
+    secondary.put_item(TableName=TABLE, Item={**key, "state": {"S": "revoked"}})  # type: ignore[attr-defined]
+    # When a round runs, the bucket's replication fails (and says so)
+    with pytest.raises(ClientError):
+        replicator.run_once()
+    # Then the table's replication did not wait for the primary's S3
+    assert primary.get_item(TableName=TABLE, Key=key)["Item"]["state"] == {"S": "revoked"}  # type: ignore[attr-defined]
+    assert any(c.what == "tenant#t1/bundle#outage" for c in replicator.copies)
