@@ -506,6 +506,7 @@ class LocalStack:
             "template": str(self.template_path),
             "region": self.region,
             "api_url": endpoints.api_url,
+            "peer_api_url": self.peer_gateway.base_url if self.peer_gateway is not None else None,
             "endpoint_url": endpoints.endpoint_url,
             "buckets": endpoints.buckets,
             "tables": endpoints.tables,
