@@ -3,10 +3,10 @@ from the secondary with a Range request and every byte is verified; the device a
 ``download`` resumes with the signed URLs it holds, without the (failed) API.
 
 The other half (a licence from the secondary API, a revocation made there reaching the device)
-needs the secondary's API on the local stack, which does not run yet (docs/regions.md, "Left").
-What is proved here of the API side: the device keeps its enrolment's endpoints, and when every
-endpoint it holds is down, it gets the failed region's 503. The API failover itself is unit-tested
-(tests/unit/device/test_api_failover.py).
+is tests/e2e/test_secondary_api.py, on a stack that serves the peer's API. This stack does not:
+what is proved here of the API side is that the device keeps its enrolment's endpoints, and when
+every endpoint it holds is down, it gets the failed region's 503. The API failover rule itself is
+unit-tested (tests/unit/device/test_api_failover.py).
 """
 
 from __future__ import annotations
