@@ -1,32 +1,43 @@
 """Issue 12 part 4, the download half: the primary region fails mid-download, the device resumes
-from the secondary with a Range request and every byte is verified.
+from the secondary with a Range request and every byte is verified; the device agent's own
+``download`` resumes with the signed URLs it holds, without the (failed) API.
 
 The other half (a licence from the secondary API, a revocation made there reaching the device)
-needs the secondary's API on the local stack, which does not run yet (docs/regions.md, "Left").
-What is proved here of the API side: the device keeps its enrolment's endpoints, and when every
-endpoint it holds is down, it gets the failed region's 503. The API failover itself is unit-tested
-(tests/unit/device/test_api_failover.py).
+is tests/e2e/test_secondary_api.py, on a stack that serves the peer's API. This stack does not:
+what is proved here of the API side is that the device keeps its enrolment's endpoints, and when
+every endpoint it holds is down, it gets the failed region's 503. The API failover rule itself is
+unit-tested (tests/unit/device/test_api_failover.py).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import time
 import uuid
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
-import urllib3
 
+from content_service.cli.failover_demo import (
+    build_sample,
+    device_network,
+    drill,
+    enrolled_device,
+    object_key,
+    sample_bundle,
+    wait_for_replicas,
+)
 from content_service.client import ApiClient, ApiError, put_upload
 from content_service.device.agent import DeviceAgent
 from content_service.device.errors import DownloadIncomplete
 from content_service.device.http import fetch_resumable
 from content_service.device.store import DeviceStore
 from content_service.local.edge_cache import EdgeCache
+from content_service.local.outage import RegionFailsMidDownload
 from content_service.local.runner import RunnerSettings
 from content_service.local.stack import LocalStack
 from content_service.samples import sample_zip_bytes
@@ -45,36 +56,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     ) as running:
         yield running
         running.faults.heal()
-
-
-class RegionFailsMidDownload(requests.Session):
-    """The device's network: the first CDN body is cut after ``cut`` bytes, and at that moment
-    the primary region fails (as a regional outage drops the connections it served)."""
-
-    def __init__(self, stack: LocalStack, cdn: str, cut: int) -> None:
-        super().__init__()
-        self.stack, self.cdn, self.cut, self.armed = stack, cdn, cut, True
-        self.ranges: list[str | None] = []
-
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        response = super().request(method, url, *args, **kwargs)
-        if not url.startswith(self.cdn) or "manifest" in url:
-            return response
-        self.ranges.append((kwargs.get("headers") or {}).get("Range"))
-        if self.armed:
-            self.armed = False
-            raw, left, stack = response.raw, [self.cut], self.stack
-
-            def read1(amount: int = -1) -> bytes:
-                if left[0] <= 0:
-                    stack.faults.fail(stack.region)
-                    raise urllib3.exceptions.ProtocolError("the region failed mid-download")
-                chunk = raw.read(min(amount if amount > 0 else left[0], left[0]))
-                left[0] -= len(chunk)
-                return chunk
-
-            raw.read1 = read1  # type: ignore[method-assign]
-        return response
 
 
 def _wait_for_copy(stack: LocalStack, key: str) -> None:
@@ -115,7 +96,8 @@ def test_the_primary_fails_mid_download_and_the_device_resumes_from_the_secondar
     size = int(container["size"])
     _wait_for_copy(stack, container["url"].split("?")[0].split("/", 3)[3])
 
-    network = RegionFailsMidDownload(stack, edge.base_url, cut=size // 3)
+    network = RegionFailsMidDownload(edge.base_url, stack.api_url, lambda: stack.faults.fail(stack.region))
+    network.arm(size // 3)
     partial = tmp_path / "container.partial"
     with pytest.raises(DownloadIncomplete):
         fetch_resumable(network, container["url"], partial, size)
@@ -134,10 +116,50 @@ def test_the_primary_fails_mid_download_and_the_device_resumes_from_the_secondar
     assert edge.origin_hits[1] == from_peer + 1 and edge.origin_hits[0] == from_primary
     assert hashlib.sha256(partial.read_bytes()).hexdigest() == container["sha256"], "every byte verified"
     assert resumed_after < 30
+    assert network.failure_to_next_byte is not None and network.failure_to_next_byte < resumed_after + 1
 
     # The primary's API is failed and this stack runs no secondary API (the enrolment named only
     # the primary): the device gets the failed region's 503, and nothing it holds is touched.
     with pytest.raises(ApiError) as refused:
         agent.api.jwks()
     assert refused.value.status == 503
+    stack.faults.heal()
+
+
+def test_the_device_agent_resumes_its_own_download_with_the_urls_it_holds_while_the_api_is_failed(
+    stack: LocalStack, tmp_path: Path
+) -> None:
+    # Given a built bundle whose objects reached the peer, and a device with its licence
+    package, data = build_sample(stack, timeout=60)
+    bundle_id = sample_bundle(stack, package)
+    network = device_network(stack)
+    agent = enrolled_device(stack, tmp_path / "device", network)
+    agent.fetch_licence(bundle_id)
+    listing = agent.api.download_urls(bundle_id, agent.device_id)
+    container = listing["containers"][0]
+    wait_for_replicas(stack, [object_key(listing["manifest_url"]), object_key(container["url"])], PATIENCE)
+    from_primary = stack.edges["BundlesDistribution"].origin_hits[0]
+
+    # When the primary fails a quarter of the way into the container and the device downloads again
+    done = drill(stack, agent, network, bundle_id, cut=int(container["size"]) // 4)
+
+    # Then it resumed with Range, asked the failed API nothing, and the bytes came from the peer
+    assert done.kept == int(container["size"]) // 4
+    assert done.resume_range == f"bytes={done.kept}-"
+    assert done.api_calls_after_failure == 0
+    assert done.peer_hits == 2, "the manifest and the container came from the peer's bucket"
+    assert stack.edges["BundlesDistribution"].origin_hits[0] == from_primary + 2, (
+        "only the first download hit the primary"
+    )
+    files = agent.store.bundle(bundle_id)
+    assert (
+        hashlib.sha256(files.container(package["package_id"], 1).read_bytes()).hexdigest()
+        == container["sha256"]
+    )
+    assert not files.signed_urls.exists()
+    assert agent.verify(bundle_id).files == 5
+    with agent.mount(bundle_id) as mounted:
+        assert mounted.read(package["package_id"], package["entry"]) == zipfile.ZipFile(
+            io.BytesIO(data)
+        ).read(package["entry"])
     stack.faults.heal()

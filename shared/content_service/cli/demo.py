@@ -19,6 +19,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from content_service.cli.assistant_demo import generate_and_approve, read_on_device
+from content_service.cli.failover_demo import run_failover_demo
 from content_service.client import ApiClient, ApiError, put_upload
 from content_service.device.agent import DeviceAgent
 from content_service.device.store import DeviceStore
@@ -26,7 +27,7 @@ from content_service.domain.errors import DomainError
 from content_service.samples import sample_zip_bytes
 
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one line, however narrow the terminal
 
 DEMO_TENANT = "tenant-demo"
 DEMO_AUTHOR = "author-demo"
@@ -205,11 +206,25 @@ def show(package: dict) -> None:
 def register(app: typer.Typer) -> None:
     @app.command()
     def demo(
-        timeout: float = typer.Option(120.0, min=1, help="seconds to wait for the build"),
+        timeout: float = typer.Option(
+            120.0, min=1, help="seconds to wait for the build (and, with --failover, for replication)"
+        ),
+        failover: bool = typer.Option(
+            False,
+            "--failover",
+            help="fail the primary region mid-download: the device finishes from the secondary, verified",
+        ),
+        replication_delay: float = typer.Option(
+            0.0, min=0, help="with --failover: seconds of replication lag the local replicator plays"
+        ),
     ) -> None:
-        """Upload the sample package to the local stack, wait for the build, print the PlayPackage."""
+        """Upload the sample package to the local stack, wait for the build, print the PlayPackage.
+
+        With --failover: its own stack with a peer region; the primary fails mid-download and the
+        device finishes from the secondary; exits 0 only when it read verified content.
+        """
         try:
-            code = run_demo(timeout)
+            code = run_failover_demo(console, timeout, replication_delay) if failover else run_demo(timeout)
         except (ApiError, DomainError, TimeoutError, OSError, RuntimeError) as error:
             err.print(f"demo failed: {error}")
             raise typer.Exit(1) from error

@@ -9,11 +9,14 @@ import signal
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from content_service.local.stack import LocalStack
 
 console = Console()
 err = Console(stderr=True)
@@ -60,6 +63,21 @@ def _wait_for_interrupt() -> None:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _start_stack(template: Path | None, port: int, peer_region: str | None, peer_api: bool) -> LocalStack:
+    """Start ``local up``'s stack, or exit with one line."""
+    from content_service.local.stack import LocalStack, StackAlreadyRunningError
+
+    if peer_api and not peer_region:
+        err.print("[red]cannot start the local stack:[/] --peer-api needs --peer-region")
+        raise typer.Exit(2)
+    try:
+        with console.status("starting moto and creating the template's resources..."):
+            return LocalStack(template, gateway_port=port, peer_region=peer_region, peer_api=peer_api).start()
+    except (StackAlreadyRunningError, FileNotFoundError, OSError, KeyError, ValueError) as error:
+        err.print(f"[red]cannot start the local stack:[/] {error}")
+        raise typer.Exit(1) from error
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``local`` command group to the CLI."""
     local_app = typer.Typer(
@@ -79,21 +97,23 @@ def register(app: typer.Typer) -> None:
                 help="run as a zone's primary with this peer: replica bucket and table, edge failover"
             ),
         ] = None,
+        peer_api: Annotated[
+            bool,
+            typer.Option(
+                "--peer-api",
+                help="with --peer-region: also serve the peer's API (enrolments name both; slower: one invocation at a time)",
+            ),
+        ] = False,
     ) -> None:
         """Start the stack, print its endpoints, run until Ctrl-C, then stop everything it started."""
-        from content_service.local.stack import LocalStack, StackAlreadyRunningError
-
         logging.basicConfig(
             level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
         )
-        try:
-            with console.status("starting moto and creating the template's resources..."):
-                stack = LocalStack(template, gateway_port=port, peer_region=peer_region).start()
-        except (StackAlreadyRunningError, FileNotFoundError, OSError, KeyError, ValueError) as error:
-            err.print(f"[red]cannot start the local stack:[/] {error}")
-            raise typer.Exit(1) from error
+        stack = _start_stack(template, port, peer_region, peer_api)
         try:
             console.print(_endpoint_table(stack))
+            if stack.peer_gateway is not None:
+                console.print(f"peer API ({stack.peer_region}): {stack.peer_api_url}")
             console.print(
                 "Mint a token with [bold]content-service local token --tenant T --user U [--role author][/]. Ctrl-C stops."
             )
@@ -209,11 +229,19 @@ def _register_metrics(local_app: typer.Typer) -> None:
         def table() -> Table:
             shown = Table(title=f"content-service figures, last {minutes} min ({path})")
             for column in ("figure", "dimensions", "unit", "values", "sum", "p95", "latest"):
-                shown.add_column(column, justify="right" if column in ("values", "sum", "p95", "latest") else "left")
+                shown.add_column(
+                    column, justify="right" if column in ("values", "sum", "p95", "latest") else "left"
+                )
             for s in read_summaries(path, since=time.time() - 60 * minutes):
                 dims = ", ".join(f"{k}={v}" for k, v in s.dimensions if k != "service")
                 shown.add_row(
-                    s.name, dims, s.unit, str(len(s.values)), f"{s.total:g}", f"{s.p95:g}", f"{s.values[-1]:g}"
+                    s.name,
+                    dims,
+                    s.unit,
+                    str(len(s.values)),
+                    f"{s.total:g}",
+                    f"{s.p95:g}",
+                    f"{s.values[-1]:g}",
                 )
             return shown
 

@@ -215,6 +215,7 @@ class DeviceAgent:
                 api=lambda: self.api,
                 session=lambda: self.session,
                 device_id=lambda: self.device_id,
+                now=self.clock.now,
             ),
             syncer=Syncer(
                 api=lambda: self.api,

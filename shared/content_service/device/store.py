@@ -150,6 +150,11 @@ class BundleFiles:
     def licence(self) -> Path:
         return self.root / "licence.jws"
 
+    @property
+    def signed_urls(self) -> Path:
+        """The signed download URLs of a download in progress (kept to resume it without the API)."""
+        return self.root / "download-urls.json"
+
     def container(self, package_id: str, version: int) -> Path:
         """The finished container of one package version (present only once its hash matched)."""
         if not PACKAGE_ID.fullmatch(package_id) or not isinstance(version, int) or version < 0:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import sys
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
@@ -78,6 +79,14 @@ class ThreadingEdgeServer(ThreadingHTTPServer):
     daemon_threads = True
     # socketserver's default backlog of 5 drops SYNs under a burst, and clients then wait seconds.
     request_queue_size = 4096
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that drops its connection (a device losing its network, a reader that stops
+        # after the first bytes) is not an edge failure: say nothing, as CloudFront would.
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionResetError | BrokenPipeError | ConnectionAbortedError):
+            return
+        super().handle_error(request, client_address)
 
 
 class LocalEdge:

@@ -7,9 +7,12 @@ physical values in the template's resolver, as CloudFormation would.
 
 from __future__ import annotations
 
+import copy
 import json
 import secrets
 from typing import Any
+
+import boto3
 
 from content_service.local.template import LocalTemplate
 
@@ -90,3 +93,33 @@ def put_cdn_private_key(template: LocalTemplate, secretsmanager: Any, private_ke
         document["private_key_pem"] = private_key_pem
         secretsmanager.put_secret_value(SecretId=arn, SecretString=json.dumps(document))
     return filled
+
+
+def replicate_to_peer(template: LocalTemplate, region: str, peer: str) -> dict[str, str]:
+    """What the secondary's stack holds of the primary's keys and secrets, made in ``peer``.
+
+    Keys: the template's keys are multi-Region and the secondary has ``AWS::KMS::ReplicaKey``s
+    (same key id, same key material). Locally the keys are single-Region (above), and moto's
+    ``ReplicateKey`` fails on those, so the replica is made as moto's own ``replicate_key`` makes
+    one, in moto's in-process backend (the local stack's moto runs in this process): a copy of
+    the key under the same id in the peer. The peer signs and decrypts under the same key ids,
+    and one JWKS verifies both regions. Secrets: a replica of each secret
+    (``ReplicaRegions``) under the same name and value. Returns each secret's ARN → its
+    replica's ARN.
+    """
+    from moto.kms.models import kms_backends
+
+    for logical_id in template.of_type("AWS::KMS::Key"):
+        key_id = str(template.resolver.refs[logical_id])
+        replica = copy.copy(kms_backends[template.account_id][region].keys[key_id])
+        replica.region = peer
+        replica.arn = replica.arn.replace(f":{region}:", f":{peer}:")
+        kms_backends[template.account_id][peer].keys[key_id] = replica
+    source = boto3.client("secretsmanager", region_name=region)
+    target = boto3.client("secretsmanager", region_name=peer)
+    replicas: dict[str, str] = {}
+    for logical_id in template.of_type("AWS::SecretsManager::Secret"):
+        arn = str(template.resolver.refs[logical_id])
+        secret = source.get_secret_value(SecretId=arn)
+        replicas[arn] = target.create_secret(Name=secret["Name"], SecretString=secret["SecretString"])["ARN"]
+    return replicas

@@ -38,7 +38,9 @@ def summarise(lines: Iterable[str], since: float = 0.0) -> list[FigureSummary]:
         try:
             record = json.loads(line)
             name, value, unit = str(record["name"]), float(record["value"]), str(record["unit"])
-            dimensions = tuple(sorted((str(k), str(v)) for k, v in dict(record.get("dimensions") or {}).items()))
+            dimensions = tuple(
+                sorted((str(k), str(v)) for k, v in dict(record.get("dimensions") or {}).items())
+            )
             moment = float(record.get("t", 0))
         except (ValueError, KeyError, TypeError, AttributeError):
             continue  # a line cut by a crash mid-write, or not ours

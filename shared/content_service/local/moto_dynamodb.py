@@ -86,7 +86,9 @@ def _honour_client_request_tokens() -> None:
         token = self.body.get("ClientRequestToken")
         if not token:
             return original(self)
-        digest = hashlib.sha256(json.dumps(self.body.get("TransactItems"), sort_keys=True).encode()).hexdigest()
+        digest = hashlib.sha256(
+            json.dumps(self.body.get("TransactItems"), sort_keys=True).encode()
+        ).hexdigest()
         now = time.monotonic()
         for old in [t for t, (_, at, _) in _COMMITTED.items() if now - at > TOKEN_SECONDS]:
             del _COMMITTED[old]

@@ -7,8 +7,10 @@ nothing between them. :class:`LocalReplicator` plays both services for a zone:
   new object version of the source is copied to the target with its content type and metadata;
   delete markers are not (``DeleteMarkerReplication: Disabled``), so a delete stays local.
 * **Tables** (both ways, as a global table's replicas): every change on a replica's stream is
-  applied to the other replica. A change the target already holds is skipped, which is also what
-  stops a replicated write from echoing back.
+  applied to the other replica. A change the target already holds is skipped, and the stream
+  records of the replicator's own writes are not replicated back (as a global table does not
+  replicate its replication writes), so nothing echoes. Concurrent writes to one key in both
+  regions are applied in the order the replicator reads them, not last-writer-wins.
 
 Each copy is held back until it is at least ``delay`` seconds old (a stand-in for S3 RTC's and
 global tables' propagation time), and the replicator records each copy's lag, from the source
@@ -21,9 +23,12 @@ small loop over the same APIs the services expose (ListObjectVersions, DynamoDB 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -92,6 +97,8 @@ class LocalReplicator:
         self._clients: dict[tuple[str, str], Any] = {}
         self._copied_versions: set[tuple[str, str, str]] = set()
         self._cursors: dict[tuple[str, str], _StreamCursor] = {}
+        # Changes this replicator wrote, by (table, region, key, image): their stream records are echoes.
+        self._echoes: Counter[tuple[str, str, str, str]] = Counter()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -131,15 +138,29 @@ class LocalReplicator:
     def run_once(self) -> list[Copy]:
         """Copy every change old enough (``delay``) that is not copied yet; return the copies."""
         with self._lock:
+            jobs: list[Callable[[], list[Copy]]] = [
+                functools.partial(self._replicate_bucket, bucket) for bucket in self.buckets
+            ]
+            jobs += [
+                functools.partial(self._replicate_table, table.name, source, target)
+                for table in self.tables
+                for source in table.regions
+                for target in table.regions
+                if source != target
+            ]
             made: list[Copy] = []
-            for bucket in self.buckets:
-                made += self._replicate_bucket(bucket)
-            for table in self.tables:
-                for source in table.regions:
-                    for target in table.regions:
-                        if source != target:
-                            made += self._replicate_table(table.name, source, target)
+            failures: list[Exception] = []
+            for job in jobs:
+                # Each replication runs on its own, as S3 and DynamoDB do: a failed region's S3
+                # (the fault switch) must not hold up the table replicas, or a revocation
+                # written in the secondary would wait for the primary's S3.
+                try:
+                    made += job()
+                except Exception as failure:
+                    failures.append(failure)
             self.copies += made
+            if failures:
+                raise failures[0]
             return made
 
     # --------------------------------------------------------------- buckets
@@ -184,16 +205,33 @@ class LocalReplicator:
         target = self._client("dynamodb", target_region)
         made, waiting = [], []
         for record in cursor.pending:
+            if self._is_echo(name, source_region, record):
+                continue
             written = _record_time(record)
             if self._clock() - written < self.delay:
                 waiting.append(record)
                 continue
             if self._apply(target, name, record):
+                self._echoes[_change_id(name, target_region, record)] += 1
                 keys = record["dynamodb"]["Keys"]
                 what = "/".join(str(next(iter(v.values()))) for v in keys.values())
                 made.append(Copy("item", what, source_region, target_region, self._clock() - written))
         cursor.pending = waiting
         return made
+
+    def _is_echo(self, name: str, region: str, record: dict[str, Any]) -> bool:
+        """Whether ``record`` is the stream's view of a write this replicator made in ``region``.
+
+        Global tables do not replicate their own replication writes. Comparing with the target's
+        current item is not enough: when one key changes twice before a round, the target holds
+        the second image while the first one's copy is applied, so an echo of the first would put
+        the older image back, and the two replicas would trade it for ever.
+        """
+        change = _change_id(name, region, record)
+        if self._echoes[change] <= 0:
+            return False
+        self._echoes[change] -= 1
+        return True
 
     def _cursor(self, name: str, region: str) -> _StreamCursor:
         key = (name, region)
@@ -264,6 +302,18 @@ def _object_versions(s3: Any, bucket: str) -> list[dict[str, Any]]:
         # Delete markers are listed apart ("DeleteMarkers") and are deliberately not replicated.
         versions += page.get("Versions", [])
     return sorted(versions, key=lambda v: v["LastModified"])
+
+
+def _change_id(name: str, region: str, record: dict[str, Any]) -> tuple[str, str, str, str]:
+    """(table, region, key, new image) of a stream record, comparable across the two replicas."""
+    change = record["dynamodb"]
+    image = change.get("NewImage") if record["eventName"] != "REMOVE" else None
+    return (
+        name,
+        region,
+        json.dumps(change["Keys"], sort_keys=True),
+        json.dumps(image, sort_keys=True),
+    )
 
 
 def _record_time(record: dict[str, Any]) -> float:

@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 
+from content_service.local.cold_start import clear_cached_state
 from content_service.local.event_shapes import (
     dynamodb_stream_event,
     scheduled_event,
@@ -137,6 +139,37 @@ class EventSourceRunner:
             return self.handlers[logical_id](event, context)
         with self._invocation_lock:
             return self.handlers[logical_id](event, context)
+
+    def invoke_in_region(
+        self, logical_id: str, event: dict[str, Any], region: str, environment: Mapping[str, str]
+    ) -> Any:
+        """Invoke a function as another region's copy of it: with that region's environment.
+
+        Handlers read their settings from ``os.environ`` (once, then cached), so another region's
+        function runs with ``environment`` in place and every cached setting and client dropped,
+        and both are put back afterwards. That is only safe while no other invocation runs, so it
+        needs ``serialize_invocations``.
+        """
+        if self._invocation_lock is None:
+            raise RuntimeError("another region's invocation needs RunnerSettings(serialize_invocations=True)")
+        spec = self.template.functions[logical_id]
+        context = LambdaContext(
+            function_name=self.template.resolver.refs[logical_id],
+            timeout_seconds=spec.timeout,
+            memory_limit_in_mb=spec.memory_mb,
+            region=region,
+            account_id=self.template.account_id,
+        )
+        with self._invocation_lock:
+            saved = dict(os.environ)
+            os.environ.update(environment)
+            clear_cached_state()
+            try:
+                return self.handlers[logical_id](event, context)
+            finally:
+                os.environ.clear()
+                os.environ.update(saved)
+                clear_cached_state()
 
     def _poller_for(self, spec: FunctionSpec, source: Any) -> Callable[[], None] | None:
         if isinstance(source, SqsEventSource):

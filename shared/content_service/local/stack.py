@@ -22,6 +22,7 @@ and restores the previous values when it stops.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -40,7 +41,8 @@ from content_service.local.dev_issuer import DevIssuer
 from content_service.local.distribution import distributions, set_edge_domain
 from content_service.local.edge import LocalEdge, Origin
 from content_service.local.faults import FaultSwitch
-from content_service.local.gateway import LocalGateway, routes_from_template
+from content_service.local.gateway import LocalGateway, Route, routes_from_template
+from content_service.local.keys import replicate_to_peer
 from content_service.local.lambda_runtime import Handler, load_handler
 from content_service.local.moto_server import DUMMY_CREDENTIALS, MotoServer
 from content_service.local.replicator import (
@@ -143,6 +145,7 @@ class LocalStack:
         write_state_file: bool = True,
         peer_region: str | None = None,
         replication_delay: float = 0.0,
+        peer_api: bool = False,
     ) -> None:
         """Describe a stack; nothing starts before :meth:`start` (or ``with``).
 
@@ -153,7 +156,12 @@ class LocalStack:
         ``peer_region`` runs this stack as a zone's primary with that peer (``PeerRegion``): the
         peer's bundles bucket and table replica are made in moto, the replicator copies to them
         (after ``replication_delay`` seconds) and the edge fails over to the peer's bucket. The
-        peer's own functions and API do not run locally yet (docs/regions.md).
+        peer's own functions do not run locally (docs/regions.md).
+
+        ``peer_api`` (with ``peer_region``) also serves the peer's API on its own gateway
+        (``peer_api_url``): the API function invoked with the peer's environment (its region,
+        bucket, table replica, replica keys and secrets), one invocation at a time, and the
+        enrolment names both APIs. The fault switch fails it with the peer region.
         """
         self.template_path = template_path or find_template()
         self.home = ensure_home(state_home(home))
@@ -167,6 +175,12 @@ class LocalStack:
         self.peer_region = peer_region
         self._replication_delay = replication_delay
         self.replicator: LocalReplicator | None = None
+        self._peer_api = bool(peer_api and peer_region)
+        if self._peer_api:
+            # Another region's invocation swaps os.environ: no other invocation may run meanwhile.
+            self._runner_settings = dataclasses.replace(self._runner_settings, serialize_invocations=True)
+        self.peer_gateway: LocalGateway | None = None
+        self.peer_environment: dict[str, str] = {}
         # The fault switch lives in the state directory, so `content-service local fail-region`
         # (another process) reaches this stack; a new stack starts with every region healthy.
         self.faults = FaultSwitch(self.home)
@@ -241,10 +255,12 @@ class LocalStack:
             self.home, audience=template.user_pool_client_id, issuer=self.token_rules.issuer
         )
         jwks = self.issuer.jwks()
+        routes = routes_from_template(template)
+        verifier = TokenVerifier(lambda: jwks, self.token_rules)
         # The gateway binds its port before any handler loads: the handlers' settings name it.
         self.gateway = LocalGateway(
-            routes_from_template(template),
-            TokenVerifier(lambda: jwks, self.token_rules),
+            routes,
+            verifier,
             self._invoke,
             stage=template.api_stage,
             port=self._gateway_port,
@@ -253,12 +269,16 @@ class LocalStack:
         # The enrolment reply names this API; the gateway speaks plain HTTP on its own port, so
         # https://{domainName}/{stage} of AWS does not reach it (as CDN_BASE_URL for the edge).
         self.environment["API_URL"] = self.gateway.base_url
+        if self._peer_api:
+            self._start_peer_api(template, endpoint, routes, verifier)
         self._moto.apply_environment(self.environment)
         # Like a fresh Lambda container: nothing cached under another stack's endpoint survives.
         clear_cached_state()
         handlers = self._load_handlers(template)
         self.runner = EventSourceRunner(template, handlers, self._runner_settings)
         self.gateway.start()
+        if self.peer_gateway is not None:
+            self.peer_gateway.start()
         self.runner.start()
         if self._write_state_file:
             write_state(self.home, self._state())
@@ -271,6 +291,9 @@ class LocalStack:
         if self.gateway is not None:
             self.gateway.stop()
             self.gateway = None
+        if self.peer_gateway is not None:
+            self.peer_gateway.stop()
+            self.peer_gateway = None
         if self.runner is not None:
             self.runner.stop()
             self.runner = None
@@ -373,6 +396,49 @@ class LocalStack:
                 tables.append(TableReplicas(name, (self.region, peer)))
         self.replicator = LocalReplicator(endpoint, buckets, tables, delay=self._replication_delay).start()
 
+    def _start_peer_api(
+        self, template: LocalTemplate, endpoint: str, routes: list[Route], verifier: TokenVerifier
+    ) -> None:
+        """The peer region's API: its gateway, and the API function's environment in that region."""
+        assert self.peer_region is not None and self.gateway is not None
+        peer = self.peer_region
+        secret_replicas = replicate_to_peer(template, self.region, peer)
+        # Each region's API keeps its own idempotency table (a regional table, not a replica).
+        create_replica_table(endpoint, self.environment["IDEMPOTENCY_TABLE_NAME"], self.region, peer)
+        self.peer_gateway = LocalGateway(
+            routes,
+            verifier,
+            self._invoke_peer,
+            stage=template.api_stage,
+            unavailable=lambda: self.faults.is_failed(peer),
+        )
+        # The enrolment names this region's API first, then the peer's (and the peer's the other way).
+        self.environment["PEER_API_URL"] = self.peer_gateway.base_url
+        peer_buckets = [bucket for spec in distributions(template) for bucket, _ in spec.failover]
+        environment = {
+            **self.environment,
+            "AWS_REGION": peer,
+            "AWS_DEFAULT_REGION": peer,
+            "API_URL": self.peer_gateway.base_url,
+            "PEER_API_URL": self.gateway.base_url,
+            **({"BUNDLES_BUCKET": peer_buckets[0]} if peer_buckets else {}),
+        }
+        self.peer_environment = {
+            name: secret_replicas.get(value, value) for name, value in environment.items()
+        }
+
+    def _invoke_peer(self, logical_id: str, event: dict[str, Any]) -> Any:
+        if self.runner is None or self.peer_region is None:
+            raise RuntimeError("the local stack is not running")
+        return self.runner.invoke_in_region(logical_id, event, self.peer_region, self.peer_environment)
+
+    @property
+    def peer_api_url(self) -> str:
+        """The peer region's API base URL (``peer_api=True`` only)."""
+        if self.peer_gateway is None:
+            raise RuntimeError("this local stack serves no peer API")
+        return self.peer_gateway.base_url
+
     def _start_edges(self, template: LocalTemplate, endpoint: str) -> None:
         for spec in distributions(template):
             edge = LocalEdge(
@@ -440,6 +506,7 @@ class LocalStack:
             "template": str(self.template_path),
             "region": self.region,
             "api_url": endpoints.api_url,
+            "peer_api_url": self.peer_gateway.base_url if self.peer_gateway is not None else None,
             "endpoint_url": endpoints.endpoint_url,
             "buckets": endpoints.buckets,
             "tables": endpoints.tables,

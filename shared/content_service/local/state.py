@@ -101,9 +101,7 @@ class RunningStack:
         """The service app clients (their ids) the running stack accepts access tokens from."""
         return list(self.state.get("service_clients", []))
 
-    def mint_token(
-        self, tenant_id: str, user_id: str, ttl: int = 3600, roles: Iterable[str] = ()
-    ) -> str:
+    def mint_token(self, tenant_id: str, user_id: str, ttl: int = 3600, roles: Iterable[str] = ()) -> str:
         """Sign a person's dev ID token the running stack's gateway accepts."""
         return self._issuer().mint_token(tenant_id, user_id, ttl, roles=roles)
 

@@ -180,3 +180,37 @@ def test_residency_scan_without_a_running_stack_fails_clearly(tmp_path: Path) ->
     result = _cli(tmp_path, "local", "residency-scan", "--tenant", "tenant-a", "--zone", "us")
     assert result.returncode == 1
     assert "no local stack is running" in result.stderr
+
+
+def test_local_up_with_the_peer_api_serves_both_regions_apis_and_fails_each_apart(tmp_path: Path) -> None:
+    env = {**os.environ, "CONTENT_SERVICE_HOME": str(tmp_path)}
+    process = subprocess.Popen(
+        [sys.executable, "-c", RUN_GROUP, "local", "up", "--peer-region", "eu-central-1", "--peer-api"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        state = _wait_for_state(tmp_path, process)
+        primary = f"{state['api_url']}/v1/.well-known/jwks.json"
+        peer = f"{state['peer_api_url']}/v1/.well-known/jwks.json"
+        # One key set: the peer signs with the replica of the same key (ECDSA signatures differ per call).
+        assert (
+            requests.get(peer, timeout=10).json()["keys"] == requests.get(primary, timeout=10).json()["keys"]
+        )
+        assert _cli(tmp_path, "local", "fail-region", "eu-west-1").returncode == 0
+        assert requests.get(primary, timeout=10).status_code == 503
+        assert requests.get(peer, timeout=10).status_code == 200
+        assert _cli(tmp_path, "local", "fail-region", "eu-central-1").returncode == 0
+        assert requests.get(peer, timeout=10).status_code == 503
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=30)
+
+
+def test_the_peer_api_without_a_peer_region_is_refused_in_one_line(tmp_path: Path) -> None:
+    refused = _cli(tmp_path, "local", "up", "--peer-api")
+    assert refused.returncode == 2
+    assert refused.stderr.strip().count("\n") == 0 and "--peer-api needs --peer-region" in refused.stderr

@@ -259,3 +259,40 @@ def test_the_edge_refuses_a_missing_object_with_403_after_trying_both(
     before = local_edge.origin_requests
     assert requests.get(signer.signed_url("e/nowhere", _soon()), timeout=10).status_code == 403
     assert local_edge.origin_requests - before == 2
+
+
+def test_two_changes_to_one_item_in_one_round_settle_without_ping_pong(moto: MotoServer) -> None:
+    # Given an item written twice in the primary before the replicator runs (building, then built)
+    primary, secondary = _dynamodb(moto, PRIMARY), _dynamodb(moto, SECONDARY)
+    key = {"pk": {"S": "tenant#t1"}, "sk": {"S": "package#twice"}}
+    replicator = _replicator(moto)
+    replicator.run_once()
+    primary.put_item(TableName=TABLE, Item={**key, "state": {"S": "building"}})  # type: ignore[attr-defined]
+    primary.put_item(TableName=TABLE, Item={**key, "state": {"S": "built"}})  # type: ignore[attr-defined]
+    # When it replicates, round after round
+    first = replicator.run_once()
+    later = [replicator.run_once() for _ in range(3)]
+    # Then both changes reached the peer once, neither came back, and the primary never went back
+    assert [c.what for c in first if c.kind == "item"] == ["tenant#t1/package#twice"] * 2
+    assert [c for round_ in later for c in round_ if c.kind == "item"] == []
+    for table in (primary, secondary):
+        assert table.get_item(TableName=TABLE, Key=key)["Item"]["state"] == {"S": "built"}  # type: ignore[attr-defined]
+
+
+def test_table_replicas_keep_replicating_while_the_primary_region_s3_is_failed(
+    moto: MotoServer, switch: FaultSwitch
+) -> None:
+    # Given the primary region failed (its S3 answers 503) and a revocation written in the secondary
+    primary, secondary = _dynamodb(moto, PRIMARY), _dynamodb(moto, SECONDARY)
+    key = {"pk": {"S": "tenant#t1"}, "sk": {"S": "bundle#outage"}}
+    replicator = _replicator(moto)
+    switch.heal()
+    replicator.run_once()
+    switch.fail(PRIMARY)
+    secondary.put_item(TableName=TABLE, Item={**key, "state": {"S": "revoked"}})  # type: ignore[attr-defined]
+    # When a round runs, the bucket's replication fails (and says so)
+    with pytest.raises(ClientError):
+        replicator.run_once()
+    # Then the table's replication did not wait for the primary's S3
+    assert primary.get_item(TableName=TABLE, Key=key)["Item"]["state"] == {"S": "revoked"}  # type: ignore[attr-defined]
+    assert any(c.what == "tenant#t1/bundle#outage" for c in replicator.copies)

@@ -18,6 +18,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -50,6 +51,8 @@ class Faults:
     """Answer a Range request with 200 and the whole object."""
     extra_bytes: bytes = b""
     """Append these bytes after the object (a server sending more than the manifest says)."""
+    refuse_next: int = 0
+    """Answer this many next GETs with 403, as the CDN answers a signed URL it no longer accepts."""
 
 
 @dataclass
@@ -90,6 +93,10 @@ class FakeService:
     """The ``api_endpoints`` of the enrolment reply (a zone's primary, then its secondary)."""
     failed_stages: set[str] = field(default_factory=set)
     """Stages that answer 503 to everything, as a failed region's gateway does."""
+    download_url_ttl: float | None = None
+    """Seconds the download listing's signed URLs are valid (its ``expires_at``); None: no expiry given."""
+    download_requests: int = 0
+    """How many download listings (signed URLs) the API handed out."""
     _server: ThreadingHTTPServer | None = None
 
     # ------------------------------------------------------------ lifecycle
@@ -359,6 +366,10 @@ class FakeService:
                 return 404, {"title": "Not found"}
             if bundle.revoked or device["state"] != "active":
                 return 409, {"title": "Revoked"}
+            self.download_requests += 1
+            expires_at = ""
+            if self.download_url_ttl is not None:
+                expires_at = datetime.fromtimestamp(self.now() + self.download_url_ttl, tz=UTC).isoformat()
             return 200, {
                 "manifest_url": f"{self.base_url}/cdn/tenants/{self.tenant_id}/bundles/{bundle.bundle_id}/manifest.jws",
                 "containers": [
@@ -371,7 +382,7 @@ class FakeService:
                     }
                     for p in bundle.packages
                 ],
-                "expires_at": "",
+                "expires_at": expires_at,
             }
         if match := re.fullmatch(r"/v1/devices/(dev_\w+)/tamper-reports", path):
             if match[1] not in self.devices or body.get("bundle_id") not in self.bundles:
@@ -456,6 +467,9 @@ class _Handler(BaseHTTPRequestHandler):
         fake = self.fake
         fake.cdn_requests.append({"key": key, "range": self.headers.get("Range", "")})
         data = fake.objects.get(key)
+        if fake.faults.refuse_next:
+            fake.faults.refuse_next -= 1
+            return self._json(403, {"title": "Access denied"})
         if data is None:
             return self._json(403, {"title": "Access denied"})
         data = data + fake.faults.extra_bytes

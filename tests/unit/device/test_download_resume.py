@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 import requests
 
+from content_service.client import ApiError
 from content_service.device.agent import DeviceAgent
 from content_service.device.errors import DownloadIncomplete, TamperDetected
 from content_service.device.http import fetch_resumable
+from tests.unit.device.conftest import FakeTime
 from tests.unit.device.fake_service import FakeService
 
 DATA = bytes(range(256)) * 64  # 16 KiB, several chunks
@@ -138,3 +140,65 @@ def test_a_downloaded_container_with_another_hash_is_tamper_and_reported(
     assert [r["kind"] for r in service.tamper_reports] == ["container"]
     assert not list(agent.store.bundle(bundle_id).root.glob("*.part")), "a bad download is not resumed"
     assert hashlib.sha256(data).hexdigest() != service.bundles[bundle_id].packages[0]["container"]["sha256"]
+
+
+def _cut_mid_container(agent: DeviceAgent, bundle_id: str, service: FakeService) -> None:
+    service.faults.cut_after = 700
+    service.faults.cut_only = ".cspc"
+    with pytest.raises(DownloadIncomplete):
+        agent.download(bundle_id)
+    assert service.download_requests == 1
+
+
+def test_a_resume_uses_the_signed_urls_it_holds_while_they_are_valid_even_with_the_api_down(
+    agent: DeviceAgent, bundle_id: str, service: FakeService, fake_time: FakeTime
+) -> None:
+    # Given a download cut mid-container, whose signed URLs are valid for five minutes
+    service.download_url_ttl = 300
+    _cut_mid_container(agent, bundle_id, service)
+    # When the API's region fails and the device resumes a minute later
+    service.failed_stages.add("/prod")
+    fake_time.advance(60)
+    agent.download(bundle_id)
+    # Then it resumed from the CDN with the URLs it held, and asked the API for none
+    assert service.download_requests == 1
+    assert any(r["range"].startswith("bytes=") for r in service.cdn_requests)
+    files = agent.store.bundle(bundle_id)
+    assert not files.signed_urls.exists(), "a finished download keeps no signed URLs"
+    assert not list(files.root.glob("*.part"))
+
+
+def test_a_resume_after_the_signed_urls_expired_asks_the_api_again(
+    agent: DeviceAgent, bundle_id: str, service: FakeService, fake_time: FakeTime
+) -> None:
+    service.download_url_ttl = 300
+    _cut_mid_container(agent, bundle_id, service)
+    fake_time.advance(301)
+    agent.download(bundle_id)
+    assert service.download_requests == 2
+
+
+def test_a_resume_with_expired_urls_and_the_api_down_fails_without_losing_the_partial(
+    agent: DeviceAgent, bundle_id: str, service: FakeService, fake_time: FakeTime
+) -> None:
+    service.download_url_ttl = 300
+    _cut_mid_container(agent, bundle_id, service)
+    (partial,) = agent.store.bundle(bundle_id).root.glob("*.part")
+    kept = partial.stat().st_size
+    service.failed_stages.add("/prod")
+    fake_time.advance(301)
+    with pytest.raises(ApiError) as refused:
+        agent.download(bundle_id)
+    assert refused.value.status == 503
+    assert partial.stat().st_size == kept
+
+
+def test_held_urls_the_cdn_refuses_are_asked_for_again_once(
+    agent: DeviceAgent, bundle_id: str, service: FakeService
+) -> None:
+    service.download_url_ttl = 300
+    _cut_mid_container(agent, bundle_id, service)
+    service.faults.refuse_next = 1
+    agent.download(bundle_id)
+    assert service.download_requests == 2
+    assert not list(agent.store.bundle(bundle_id).root.glob("*.part"))
