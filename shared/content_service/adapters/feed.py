@@ -28,6 +28,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from content_service.migrations.kinds import stamped, versioned_update
 from content_service.service.outbox_ports import FeedChange, FeedEntry, UserBundle
 
 _MAX_SEQ = 10**12 - 1
@@ -63,11 +64,13 @@ class DynamoSyncStore:
     def deactivate_device(self, tenant_id: str, user_id: str, device_id: str) -> None:
         self._client.put_item(
             TableName=self._table,
-            Item={
-                **self._user_key(tenant_id, user_id, f"DEVICE#{device_id}"),
-                "entity": {"S": "sync_device"},
-                "state": {"S": "revoked"},
-            },
+            Item=stamped(
+                {
+                    **self._user_key(tenant_id, user_id, f"DEVICE#{device_id}"),
+                    "entity": {"S": "sync_device"},
+                    "state": {"S": "revoked"},
+                }
+            ),
         )
 
     def active_devices(self, tenant_id: str, user_id: str) -> list[str]:
@@ -93,8 +96,11 @@ class DynamoSyncStore:
         self._client.update_item(
             TableName=self._table,
             Key=self._user_key(tenant_id, user_id, f"BUNDLE#{bundle_id}"),
-            UpdateExpression="SET revoked = :true, entity = :entity",
-            ExpressionAttributeValues={":true": {"BOOL": True}, ":entity": {"S": "sync_bundle"}},
+            **versioned_update(
+                "sync_bundle",
+                "SET revoked = :true, entity = :entity",
+                {":true": {"BOOL": True}, ":entity": {"S": "sync_bundle"}},
+            ),
         )
 
     def user_bundles(self, tenant_id: str, user_id: str) -> list[UserBundle]:
@@ -238,7 +244,11 @@ class DynamoSyncStore:
     def _conditional_put(
         self, item: dict[str, Any], condition: str, values: dict[str, Any] | None = None
     ) -> bool:
-        arguments: dict[str, Any] = {"TableName": self._table, "Item": item, "ConditionExpression": condition}
+        arguments: dict[str, Any] = {
+            "TableName": self._table,
+            "Item": stamped(item),
+            "ConditionExpression": condition,
+        }
         if values:
             arguments["ExpressionAttributeValues"] = values
         try:
@@ -257,7 +267,7 @@ class DynamoSyncStore:
     def _put_if_absent(self, item: dict[str, Any]) -> None:
         try:
             self._client.put_item(
-                TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)"
+                TableName=self._table, Item=stamped(item), ConditionExpression="attribute_not_exists(pk)"
             )
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":

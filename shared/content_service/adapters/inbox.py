@@ -11,6 +11,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from content_service.migrations.kinds import stamped
+
 
 class DynamoInbox:
     def __init__(self, client: Any, table_name: str, ttl_seconds: int) -> None:
@@ -28,11 +30,13 @@ class DynamoInbox:
         try:
             self._client.put_item(
                 TableName=self._table,
-                Item={
-                    **self._key(consumer, event_id),
-                    "entity": {"S": "inbox"},
-                    "ttl": {"N": str(int(time.time()) + self._ttl)},
-                },
+                Item=stamped(
+                    {
+                        **self._key(consumer, event_id),
+                        "entity": {"S": "inbox"},
+                        "ttl": {"N": str(int(time.time()) + self._ttl)},
+                    }
+                ),
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except ClientError as error:

@@ -29,6 +29,7 @@ from content_service import correlation
 from content_service.domain.errors import ConcurrencyConflict, InvalidTransition, NotFound
 from content_service.domain.migration import Counters, MigrationState, TenantMigration
 from content_service.domain.tenant import TenantSettings
+from content_service.migrations.kinds import stamped
 from content_service.service.migration import StoredItem, StoredObject, sha256_of
 
 OUTBOX_ATTRIBUTES = frozenset({"events", "last_event"})
@@ -263,12 +264,14 @@ class DynamoMigrationRepository:
                     {
                         "Put": {
                             "TableName": self._table,
-                            "Item": {
-                                **_lock_key(migration.tenant_id),
-                                "entity": {"S": "tenant_migration_lock"},
-                                "tenant_id": {"S": migration.tenant_id},
-                                "migration_id": {"S": migration.migration_id},
-                            },
+                            "Item": stamped(
+                                {
+                                    **_lock_key(migration.tenant_id),
+                                    "entity": {"S": "tenant_migration_lock"},
+                                    "tenant_id": {"S": migration.tenant_id},
+                                    "migration_id": {"S": migration.migration_id},
+                                }
+                            ),
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
@@ -339,15 +342,17 @@ class DynamoMigrationRepository:
     def _put(self, migration: TenantMigration, condition: str, read: int | None = None) -> dict[str, Any]:
         put: dict[str, Any] = {
             "TableName": self._table,
-            "Item": {
-                "pk": {"S": _migration_pk(migration.tenant_id, migration.migration_id)},
-                "sk": {"S": "MIGRATION"},
-                "entity": {"S": "tenant_migration"},
-                "tenant_id": {"S": migration.tenant_id},
-                "state": {"S": migration.state.value},
-                "revision": {"N": str(migration.revision)},
-                "body": {"S": json.dumps(_body(migration))},
-            },
+            "Item": stamped(
+                {
+                    "pk": {"S": _migration_pk(migration.tenant_id, migration.migration_id)},
+                    "sk": {"S": "MIGRATION"},
+                    "entity": {"S": "tenant_migration"},
+                    "tenant_id": {"S": migration.tenant_id},
+                    "state": {"S": migration.state.value},
+                    "revision": {"N": str(migration.revision)},
+                    "body": {"S": json.dumps(_body(migration))},
+                }
+            ),
             "ConditionExpression": condition,
         }
         if read is not None:

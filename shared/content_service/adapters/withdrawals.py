@@ -19,6 +19,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from content_service.domain.withdrawal import Holder, WithdrawalChunk, WithdrawalProgress
+from content_service.migrations.kinds import stamped, versioned_update
 
 _COUNTERS = ("chunks_done", "bundles_revoked", "devices_notified")
 
@@ -40,12 +41,14 @@ class DynamoHolderIndex:
         # A plain put: the same holder written twice is the same item.
         self._client.put_item(
             TableName=self._table,
-            Item={
-                "pk": {"S": _holders_pk(tenant_id, package_id, version)},
-                "sk": {"S": f"BUNDLE#{holder.bundle_id}"},
-                "entity": {"S": "package_holder"},
-                "user_id": {"S": holder.user_id},
-            },
+            Item=stamped(
+                {
+                    "pk": {"S": _holders_pk(tenant_id, package_id, version)},
+                    "sk": {"S": f"BUNDLE#{holder.bundle_id}"},
+                    "entity": {"S": "package_holder"},
+                    "user_id": {"S": holder.user_id},
+                }
+            ),
         )
 
     def holders(self, tenant_id: str, package_id: str, version: int) -> list[Holder]:
@@ -73,14 +76,16 @@ class DynamoWithdrawalLog:
         self._table = table_name
 
     def start(self, progress: WithdrawalProgress) -> None:
-        item = {
-            **self._key(progress.tenant_id, progress.package_id, progress.version),
-            "entity": {"S": "withdrawal"},
-            "withdrawal_id": {"S": progress.withdrawal_id},
-            "reason": {"S": progress.reason},
-            "started_at": {"S": _iso(progress.started_at)},
-            **{name: {"N": "0"} for name in _COUNTERS},
-        }
+        item = stamped(
+            {
+                **self._key(progress.tenant_id, progress.package_id, progress.version),
+                "entity": {"S": "withdrawal"},
+                "withdrawal_id": {"S": progress.withdrawal_id},
+                "reason": {"S": progress.reason},
+                "started_at": {"S": _iso(progress.started_at)},
+                **{name: {"N": "0"} for name in _COUNTERS},
+            }
+        )
         try:
             self._client.put_item(
                 TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)"
@@ -115,12 +120,11 @@ class DynamoWithdrawalLog:
         self._client.update_item(
             TableName=self._table,
             Key=self._key(tenant_id, package_id, version),
-            UpdateExpression="SET bundles_total = :bundles, chunks_total = :chunks, planned_at = :now",
-            ExpressionAttributeValues={
-                ":bundles": {"N": str(bundles)},
-                ":chunks": {"N": str(chunks)},
-                ":now": {"S": _iso(now)},
-            },
+            **versioned_update(
+                "withdrawal",
+                "SET bundles_total = :bundles, chunks_total = :chunks, planned_at = :now",
+                {":bundles": {"N": str(bundles)}, ":chunks": {"N": str(chunks)}, ":now": {"S": _iso(now)}},
+            ),
         )
         self._complete_if_done(tenant_id, package_id, version, now)
 
@@ -136,12 +140,14 @@ class DynamoWithdrawalLog:
                     {
                         "Put": {
                             "TableName": self._table,
-                            "Item": {
-                                "pk": key["pk"],
-                                "sk": {"S": f"CHUNK#{chunk.number:06d}"},
-                                "entity": {"S": "withdrawal_chunk"},
-                                "done_at": {"S": _iso(now)},
-                            },
+                            "Item": stamped(
+                                {
+                                    "pk": key["pk"],
+                                    "sk": {"S": f"CHUNK#{chunk.number:06d}"},
+                                    "entity": {"S": "withdrawal_chunk"},
+                                    "done_at": {"S": _iso(now)},
+                                }
+                            ),
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
@@ -149,13 +155,15 @@ class DynamoWithdrawalLog:
                         "Update": {
                             "TableName": self._table,
                             "Key": key,
-                            "UpdateExpression": "ADD chunks_done :one, bundles_revoked :bundles, "
-                            "devices_notified :devices",
-                            "ExpressionAttributeValues": {
-                                ":one": {"N": "1"},
-                                ":bundles": {"N": str(bundles_revoked)},
-                                ":devices": {"N": str(devices_notified)},
-                            },
+                            **versioned_update(
+                                "withdrawal",
+                                "ADD chunks_done :one, bundles_revoked :bundles, devices_notified :devices",
+                                {
+                                    ":one": {"N": "1"},
+                                    ":bundles": {"N": str(bundles_revoked)},
+                                    ":devices": {"N": str(devices_notified)},
+                                },
+                            ),
                         }
                     },
                 ]

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+import boto3
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -25,6 +26,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from content_service.bootstrap import dependencies
 from content_service.domain.errors import PROBLEM_BASE, DomainError
 from content_service.domain.principal import Principal
+from content_service.migrations.kinds import stamped
 
 IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9._:-]{8,128}$"
 
@@ -48,7 +50,16 @@ def idempotency_config() -> IdempotencyConfig:
 
 @lru_cache(maxsize=1)
 def _persistence() -> DynamoDBPersistenceLayer:
-    return DynamoDBPersistenceLayer(table_name=dependencies().settings.idempotency_table_name)
+    settings = dependencies().settings
+    client = boto3.client("dynamodb", region_name=settings.aws_region)
+    # Powertools builds its records itself; the client stamps each one it puts with its kind and
+    # schema version, as every other item of the service is stamped (content_service.migrations.kinds).
+    client.meta.events.register("before-parameter-build.dynamodb.PutItem", _stamp_record)
+    return DynamoDBPersistenceLayer(table_name=settings.idempotency_table_name, boto3_client=client)
+
+
+def _stamp_record(params: dict[str, Any], **_: Any) -> None:
+    params["Item"] = stamped({**params["Item"], "entity": {"S": "idempotency"}})
 
 
 def body_digest(body: dict[str, Any]) -> str:

@@ -3,8 +3,8 @@
 Runs against the table named by the settings (``TABLE_NAME``, the region and ``AWS_ENDPOINT_URL``
 as for the functions, so the same command serves the local stack and AWS). A run shows its
 progress page by page; an interrupted run is resumed by running the command again. Exit 0 on
-success, 1 when the table cannot be migrated (another run is active, an unknown version, an AWS
-error), 2 for usage errors; errors are one line on stderr.
+success, 1 when the table cannot be migrated (another run is active, an unknown version, an item
+of a kind no migration knows, an AWS error), 2 for usage errors; errors are one line on stderr.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import boto3
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
 
+from content_service.migrations.kinds import UnknownItemKind
 from content_service.migrations.registry import migrations
 from content_service.migrations.runner import MigrationBusy, MigrationRunner, Progress, UnknownVersion
 from content_service.settings import get_settings
@@ -56,7 +57,7 @@ def _guarded(action: str, to: int | None) -> None:
     try:
         runner = _runner()
         version = runner.up(to) if action == "up" else runner.down(to)
-    except (MigrationBusy, UnknownVersion) as error:
+    except (MigrationBusy, UnknownVersion, UnknownItemKind) as error:
         _refuse(str(error))
     except (ClientError, BotoCoreError) as error:
         _refuse(f"the table could not be migrated: {error}")

@@ -374,9 +374,19 @@ class DeviceAgent:
         return licences.keep(bundle_id, str(answer["license"]))
 
     def download(self, bundle_id: str, progress: Progress | None = None) -> list[str]:
-        """Download the manifest and every container, resuming partial files; return the package ids."""
+        """Download the manifest and every container, resuming partial files; return the package ids.
+
+        The bundle's approved assistant overlays come with it: a bundle created or downloaded after
+        an approval was announced holds no feed entry for it, so getting the bundle is when the
+        device asks. An overlay that does not verify is not kept, and the content still is; an API
+        that cannot answer for the overlays (offline, an error) leaves the download done, and the
+        next download of the bundle (it resumes at once: nothing is missing) asks again.
+        """
         self.parts.licences.refuse_if_revoked(bundle_id)
-        return self.parts.downloads.download(bundle_id, progress)
+        packages = self.parts.downloads.download(bundle_id, progress)
+        with contextlib.suppress(ApiError, Offline):
+            self._refresh_assistant(bundle_id)
+        return packages
 
     def verify(self, bundle_id: str) -> VerifyReport:
         """Check everything once after a download: signatures, bindings, hashes, every segment and file."""
@@ -447,7 +457,7 @@ class DeviceAgent:
                 mounted.close()
 
     def _refresh_assistant(self, bundle_id: str) -> str | None:
-        """Fetch and verify a held bundle's assistant overlays (a sync told of an approval).
+        """Fetch and verify a held bundle's assistant overlays (a download, or a sync told of an approval).
 
         Returns why an overlay was refused, or None; being offline or refused by the API raises.
         """

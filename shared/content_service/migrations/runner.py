@@ -21,6 +21,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from content_service.migrations.kinds import ATTRIBUTE, kind_of, stamped, version_of
+
 STATE_KEY = {"pk": {"S": "MIGRATIONS"}, "sk": {"S": "MIGRATIONS"}}
 
 
@@ -139,6 +141,9 @@ class MigrationRunner:
             for item in page.get("Items", []):
                 if item["pk"] == STATE_KEY["pk"]:
                     continue
+                # An item of a kind no migration knows stops the run before anything touches it.
+                if not kind_of(item).migrated:
+                    continue
                 running["scanned"] += 1
                 running["changed"] += int(apply(self._client, self._table, item))
                 self._stamp(item, running["target"])
@@ -164,26 +169,34 @@ class MigrationRunner:
                 return state
 
     def _stamp(self, item: dict[str, Any], version: int) -> None:
-        """Record ``version`` on an aggregate item (one with a revision); version 1 is no attribute.
+        """Record ``version`` on an item of a migrated kind; version 1 is no attribute.
 
-        The stamp changes no revision, so it never looks like a new write of the aggregate (the
+        The stamp changes no revision, so it never looks like a new write of an aggregate (the
         stream adapter skips such records) and never fails the service's own conditional writes.
-        It is conditional on the revision the item has, re-read if the item changed meanwhile (the
-        migration itself, or the service, wrote it); the service writes the current version anyway.
+        It is conditional on what was read, re-read if the item changed meanwhile (the migration
+        itself, or the service, wrote it): an aggregate on its revision, a projection row (it has
+        none) on its stamp and its existence, so a stamp never brings back a row deleted meanwhile
+        (an expired inbox marker, a finished claim). The service writes the current version anyway.
         """
         key = {"pk": item["pk"], "sk": item["sk"]}
         for _ in range(5):
-            if "revision" not in item or _version_of(item) == version:
+            if version_of(item) == version and (version == 1) == (ATTRIBUTE not in item):
                 return
-            update = "REMOVE schema_version" if version == 1 else "SET schema_version = :v"
-            values = {":r": item["revision"], **({} if version == 1 else {":v": {"N": str(version)}})}
+            update = f"REMOVE {ATTRIBUTE}" if version == 1 else f"SET {ATTRIBUTE} = :v"
+            values = {} if version == 1 else {":v": {"N": str(version)}}
+            if "revision" in item:
+                condition, values = "revision = :r", {**values, ":r": item["revision"]}
+            elif ATTRIBUTE in item:
+                condition, values = f"{ATTRIBUTE} = :read", {**values, ":read": item[ATTRIBUTE]}
+            else:
+                condition = f"attribute_exists(pk) AND attribute_not_exists({ATTRIBUTE})"
             try:
                 self._client.update_item(
                     TableName=self._table,
                     Key=key,
                     UpdateExpression=update,
-                    ConditionExpression="revision = :r",
-                    ExpressionAttributeValues=values,
+                    ConditionExpression=condition,
+                    **({"ExpressionAttributeValues": values} if values else {}),
                 )
                 return
             except self._client.exceptions.ConditionalCheckFailedException:
@@ -211,12 +224,14 @@ class MigrationRunner:
         try:
             self._client.put_item(
                 TableName=self._table,
-                Item={
-                    **STATE_KEY,
-                    "entity": {"S": "migrations"},
-                    "revision": {"N": str(revision + 1)},
-                    "state": {"S": json.dumps(body)},
-                },
+                Item=stamped(
+                    {
+                        **STATE_KEY,
+                        "entity": {"S": "migrations"},
+                        "revision": {"N": str(revision + 1)},
+                        "state": {"S": json.dumps(body)},
+                    }
+                ),
                 ConditionExpression="attribute_not_exists(pk)" if revision == 0 else "revision = :r",
                 **({} if revision == 0 else {"ExpressionAttributeValues": {":r": {"N": str(revision)}}}),
             )
@@ -225,7 +240,3 @@ class MigrationRunner:
                 "another migration run changed the state; let it finish, then retry"
             ) from error
         return {**body, "revision": revision + 1}
-
-
-def _version_of(item: dict[str, Any]) -> int:
-    return int(item.get("schema_version", {}).get("N", "1"))

@@ -109,7 +109,10 @@ class FanOut:
                 ASSISTANT,
                 event,
                 lambda: announce_assistant_approval(
-                    event, holders.holders(event.tenant_id, event.data.package_id, event.data.version), self.store
+                    event,
+                    holders.holders(event.tenant_id, event.data.package_id, event.data.version),
+                    self.store,
+                    metrics=self.metrics,
                 ),
             )
 

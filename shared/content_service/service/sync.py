@@ -16,6 +16,9 @@ one of the two handlers; the feed's per-event marker makes the other one append 
 
 from __future__ import annotations
 
+import hashlib
+import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -35,6 +38,8 @@ from content_service.service.access import device_for
 from content_service.service.outbox_ports import FeedChange, FeedEntry, Metrics, SyncStore, UserBundle
 from content_service.service.ports import Clock, CursorSeal, DeviceRepository, TokenSigner
 from content_service.service.telemetry import REVOCATION_LAG
+
+logger = logging.getLogger(__name__)
 
 STATUS_TYPE = "device-status+jwt"
 
@@ -74,13 +79,40 @@ def _bundle_revoked(event: BundleRevokedV1, store: SyncStore) -> int:
     return revoke_for_devices(event.tenant_id, event.data.user_id, change, store)
 
 
-def announce_assistant_approval(event: AssistantConfigApprovedV1, holders: list[Holder], store: SyncStore) -> int:
+#: The most holding bundles one approval's fan-out tells in its single run (docs/assistant.md
+#: "Fan-out"): two reads per user and three round trips per (bundle, device), eight users at
+#: once, is some 15 s at 10 ms a round trip, well inside the fan_out function's 60-second
+#: timeout. A version held by more is over the bound: the run tells the first
+#: APPROVAL_FAN_OUT_LIMIT holders and logs and counts the rest (``AssistantApprovalHoldersUntold``),
+#: whose devices get the overlay only when they next download the bundle.
+APPROVAL_FAN_OUT_LIMIT = 2000
+APPROVAL_FAN_OUT_THREADS = 8
+APPROVAL_HOLDERS_UNTOLD = "AssistantApprovalHoldersUntold"
+
+
+def approval_feed_event_id(event_id: str, bundle_id: str) -> str:
+    """The id under which one approval enters a device's feed for one bundle.
+
+    One per (approval, bundle): a device holding two bundles of the version gets an entry for each
+    (the feed keeps one entry per id), and a redelivered approval appends none a second time.
+    """
+    return "evt_" + hashlib.sha256(f"{event_id}\x00{bundle_id}".encode()).hexdigest()[:32]
+
+
+def announce_assistant_approval(
+    event: AssistantConfigApprovedV1,
+    holders: list[Holder],
+    store: SyncStore,
+    *,
+    metrics: Metrics | None = None,
+    limit: int = APPROVAL_FAN_OUT_LIMIT,
+    threads: int = APPROVAL_FAN_OUT_THREADS,
+) -> int:
     """Tell every active device of each holder of the version that an assistant config was approved.
 
     ``holders`` are the bundles holding the package version (the withdrawal's holder index). A
     revoked bundle is skipped; the entry names the bundle, so the device fetches that bundle's
-    overlay. A device holding two bundles of the version gets one entry (the feed keeps one
-    entry per event).
+    overlay, and each bundle a device holds gets its own entry. Returns the entries appended.
     """
     tenant = event.tenant_id
     data = event.data
@@ -90,13 +122,44 @@ def announce_assistant_approval(event: AssistantConfigApprovedV1, holders: list[
         "config_id": data.config_id,
         "revision": int(data.config_id.rsplit("r", 1)[1]),
     }
-    appended = 0
-    for holder in holders:
-        revoked = {b.bundle_id for b in store.user_bundles(tenant, holder.user_id) if b.revoked}
-        if holder.bundle_id in revoked:
-            continue
-        change = FeedChange("assistant_config.approved", holder.bundle_id, event.occurred_at, event.id, None, detail)
-        appended += sum(store.append(tenant, device, change) for device in store.active_devices(tenant, holder.user_id))
+    told, untold = holders[:limit], holders[limit:]
+    if untold:
+        logger.error(
+            "assistant approval held by more bundles than one fan-out run tells",
+            extra={"config_id": data.config_id, "untold": [h.bundle_id for h in untold[:100]], "count": len(untold)},
+        )
+        if metrics is not None:
+            metrics.count(APPROVAL_HOLDERS_UNTOLD, len(untold))
+    by_user: dict[str, list[str]] = {}
+    for holder in told:
+        by_user.setdefault(holder.user_id, []).append(holder.bundle_id)
+    if not by_user:
+        return 0
+
+    def tell(user: str) -> int:
+        # The user's index is read once, however many of the version's bundles they hold.
+        revoked = {b.bundle_id for b in store.user_bundles(tenant, user) if b.revoked}
+        devices = store.active_devices(tenant, user)
+        appended = 0
+        for bundle_id in by_user[user]:
+            if bundle_id in revoked:
+                continue
+            change = FeedChange(
+                "assistant_config.approved",
+                bundle_id,
+                event.occurred_at,
+                approval_feed_event_id(event.id, bundle_id),
+                None,
+                detail,
+            )
+            appended += sum(store.append(tenant, device, change) for device in devices)
+        return appended
+
+    users = sorted(by_user)
+    # The first user alone: the store's client may be created lazily, which is not thread-safe.
+    appended = tell(users[0])
+    with ThreadPoolExecutor(max_workers=max(1, min(threads, len(users)))) as pool:
+        appended += sum(pool.map(tell, users[1:]))
     return appended
 
 

@@ -141,7 +141,7 @@ def test_an_append_costs_one_read_and_two_writes_and_keeps_no_head(table):
 def test_an_approval_is_told_to_the_active_devices_of_each_unrevoked_holder_once(table):
     from content_service.domain.withdrawal import Holder
     from content_service.events.models import AssistantConfigApprovedData, AssistantConfigApprovedV1
-    from content_service.service.sync import announce_assistant_approval
+    from content_service.service.sync import announce_assistant_approval, approval_feed_event_id
 
     store = DynamoSyncStore(boto3.client("dynamodb"), table)
     for user, device in (("u1", "dev_a"), ("u1", "dev_b"), ("u2", "dev_c"), ("u3", "dev_d")):
@@ -162,8 +162,58 @@ def test_an_approval_is_told_to_the_active_devices_of_each_unrevoked_holder_once
     assert announce_assistant_approval(event, holders, store) == 1
     [entry] = store.read("t", "dev_a", 0, 10)
     assert (entry.change.type, entry.change.bundle_id, entry.change.event_id) == (
-        "assistant_config.approved", "bnd_1", "evt_approved",
+        "assistant_config.approved", "bnd_1", approval_feed_event_id("evt_approved", "bnd_1"),
     )  # fmt: skip
     assert entry.change.detail == {"package_id": "pkg", "version": 3, "config_id": "v3r2", "revision": 2}
     assert [store.read("t", d, 0, 10) for d in ("dev_b", "dev_c", "dev_d")] == [[], [], []]
     assert announce_assistant_approval(event, holders, store) == 0  # redelivered: nothing twice
+
+
+def _approval(config_id: str = "v1r1"):  # noqa: ANN202
+    from content_service.events.models import AssistantConfigApprovedData, AssistantConfigApprovedV1
+
+    return AssistantConfigApprovedV1(
+        id=f"evt_{config_id}",
+        tenant_id="t",
+        occurred_at=NOW,
+        data=AssistantConfigApprovedData(
+            config_id=config_id, package_id="pkg", version=1, output_sha256="a" * 64, approved_by="admin-1"
+        ),
+    )
+
+
+def test_a_device_holding_two_bundles_of_the_version_gets_one_approval_entry_per_bundle(table):
+    from content_service.domain.withdrawal import Holder
+    from content_service.service.sync import announce_assistant_approval
+
+    store = DynamoSyncStore(boto3.client("dynamodb"), table)
+    store.put_device("t", "u1", "dev_a")
+    for bundle in ("bnd_1", "bnd_2"):
+        store.put_bundle("t", "u1", UserBundle(bundle, f"evt_{bundle}", NOW, revoked=False))
+    holders = [Holder("bnd_1", "u1"), Holder("bnd_2", "u1")]
+
+    assert announce_assistant_approval(_approval(), holders, store) == 2
+    entries = store.read("t", "dev_a", 0, 10)
+    assert sorted((e.change.type, e.change.bundle_id) for e in entries) == [
+        ("assistant_config.approved", "bnd_1"),
+        ("assistant_config.approved", "bnd_2"),
+    ]
+    assert announce_assistant_approval(_approval(), holders, store) == 0
+
+
+def test_an_approval_held_by_more_bundles_than_the_bound_tells_the_bound_and_counts_the_rest(table):
+    from content_service.domain.withdrawal import Holder
+    from content_service.service.sync import APPROVAL_HOLDERS_UNTOLD, announce_assistant_approval
+    from tests.outbox_fakes import FakeMetrics
+
+    store = DynamoSyncStore(boto3.client("dynamodb"), table)
+    holders = []
+    for n in range(5):
+        store.put_device("t", f"u{n}", f"dev_{n}")
+        store.put_bundle("t", f"u{n}", UserBundle(f"bnd_{n}", f"evt_{n}", NOW, revoked=False))
+        holders.append(Holder(f"bnd_{n}", f"u{n}"))
+    metrics = FakeMetrics()
+
+    assert announce_assistant_approval(_approval(), holders, store, metrics=metrics, limit=3, threads=2) == 3
+    assert [len(store.read("t", f"dev_{n}", 0, 10)) for n in range(5)] == [1, 1, 1, 0, 0]
+    assert metrics.named(APPROVAL_HOLDERS_UNTOLD) == [2]

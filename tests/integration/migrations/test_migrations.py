@@ -19,6 +19,7 @@ from content_service.domain.licence import LicenceTerms
 from content_service.domain.principal import Principal
 from content_service.local.cold_start import clear_cached_state
 from content_service.migrations import SCHEMA_VERSION
+from content_service.migrations.kinds import UnknownItemKind
 from content_service.migrations.m0002_device_slots import DeviceSlotsMigration
 from content_service.migrations.registry import migrations
 from content_service.migrations.runner import STATE_KEY, MigrationRunner
@@ -120,7 +121,13 @@ def _legacy_table(table: str) -> dict[str, list[str]]:
     body = json.loads(record["body"]["S"])
     body["slots"] = [s for s in body["slots"] if s["device_id"] == old["cy"][1]]
     client.put_item(TableName=table, Item={**record, "body": {"S": json.dumps(body)}})
-    # The code before versions wrote no schema_version.
+    _strip_versions(table)
+    return old
+
+
+def _strip_versions(table: str) -> None:
+    """The code before versions wrote no schema_version."""
+    client = boto3.client("dynamodb")
     for key, item in _snapshot(table).items():
         if "schema_version" in item:
             client.update_item(
@@ -128,7 +135,6 @@ def _legacy_table(table: str) -> dict[str, list[str]]:
                 Key={"pk": {"S": key[0]}, "sk": {"S": key[1]}},
                 UpdateExpression="REMOVE schema_version",
             )
-    return old
 
 
 def _runner(table: str, **kwargs: Any) -> MigrationRunner:
@@ -169,19 +175,43 @@ def _versions(table: str) -> dict[str, set[int | None]]:
     return found
 
 
-def test_every_aggregate_item_carries_the_version_it_was_migrated_to_and_projections_none(table):
+def test_every_item_of_every_kind_carries_the_version_it_was_migrated_to(table):
     _legacy_table(table)
     dependencies().inbox.mark("sync", "evt_1")
+    _strip_versions(table)
     assert {version for versions in _versions(table).values() for version in versions} == {None}
 
     _runner(table).up()
     versions = _versions(table)
     assert versions["device"] == versions["device_slots"] == versions["device_key"] == {2}
-    # Projection rows (here an inbox marker) are rebuilt from events, never migrated.
-    assert versions["inbox"] == {None}
+    # Projection rows (here an inbox marker) are migrated like aggregates: migration 2 is a no-op
+    # for them, so only their stamp moves.
+    assert versions["inbox"] == {2}
+    assert set().union(*versions.values()) == {2}
 
     _runner(table).down()
     assert {version for versions in _versions(table).values() for version in versions} == {None}
+
+
+def test_a_run_refuses_an_item_of_a_kind_no_migration_knows_before_touching_it(table):
+    _legacy_table(table)
+    client = boto3.client("dynamodb")
+    stray = {"pk": {"S": "STRAY"}, "sk": {"S": "STRAY"}, "entity": {"S": "mystery"}}
+    client.put_item(TableName=table, Item=stray)
+
+    with pytest.raises(UnknownItemKind, match="mystery"):
+        _runner(table).up()
+    assert client.get_item(TableName=table, Key={"pk": stray["pk"], "sk": stray["sk"]})["Item"] == stray
+    refused = CliRunner().invoke(app, ["migrate", "up"])
+    assert refused.exit_code == 1
+    assert "kind 'mystery'" in refused.output and "Traceback" not in refused.output
+
+
+def test_the_state_record_carries_its_own_fixed_version(table):
+    _legacy_table(table)
+    _runner(table).up()
+    state = boto3.client("dynamodb").get_item(TableName=table, Key=STATE_KEY)["Item"]
+    assert state["schema_version"] == {"N": "1"}
 
 
 def test_the_code_writes_the_newest_version(table):
