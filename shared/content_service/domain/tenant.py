@@ -137,11 +137,20 @@ class TenantSettings:
         if self.branding is None:
             return None
         return {
+            "iss": "content-service",
             "tenant_id": self.tenant_id,
             "revision": self.revision,
             "iat": issued_at,
             "branding": self.branding.as_dict(),
         }
+
+    @property
+    def branding_revision(self) -> int:
+        """The revision of the overlay devices should hold: the settings' revision, 0 if unbranded.
+
+        Every sync status carries it, so a device fetches the overlay only when it changed.
+        """
+        return self.revision if self.branding is not None else 0
 
     def auto_revoke(self, default: bool) -> bool:
         """Whether a corroborated tamper report revokes the bundle for this tenant."""

@@ -121,15 +121,21 @@ def test_branding_from_a_bad_dict_is_refused(data: object, message: str) -> None
         Branding.from_dict(data)
 
 
-def test_branding_claims_carry_tenant_revision_time_and_branding() -> None:
+def test_branding_claims_carry_issuer_tenant_revision_time_and_branding() -> None:
     settings = TenantSettings("t1", "eu", branding=Branding("A", "#000000"), revision=3)
     assert settings.branding_claims(1700) == {
+        "iss": "content-service",
         "tenant_id": "t1",
         "revision": 3,
         "iat": 1700,
         "branding": Branding("A", "#000000").as_dict(),
     }
     assert TenantSettings("t1", "eu").branding_claims(1700) is None
+
+
+def test_the_branding_revision_devices_hold_is_the_settings_revision_or_0_unbranded() -> None:
+    assert TenantSettings("t1", "eu", branding=Branding("A", "#000000"), revision=3).branding_revision == 3
+    assert TenantSettings("t1", "eu", tamper_auto_revoke=True, revision=4).branding_revision == 0
 
 
 def test_defaults_are_the_served_zone_unwritten_and_unbranded() -> None:
