@@ -58,6 +58,16 @@ class Branding:
             if not CSS_VALUE.match(value) or FORBIDDEN_CSS.search(value):
                 raise ValidationFailed(f"the value of {name} is not a plain CSS value")
 
+    def stylesheet(self) -> str:
+        """The branding as CSS custom properties on ``:root`` (what a launcher or export injects).
+
+        Safe to put inside a ``<style>`` element: every value passed the rules above (no ``;{}<>\\``).
+        """
+        declarations = [("--brand-primary", self.primary_colour)]
+        if self.secondary_colour is not None:
+            declarations.append(("--brand-secondary", self.secondary_colour))
+        declarations += [(name, value) for name, value in self.css_properties if name not in dict(declarations)]
+        return ":root {\n" + "".join(f"  {name}: {value};\n" for name, value in declarations) + "}\n"
 
     def as_dict(self) -> dict[str, object]:
         return {
