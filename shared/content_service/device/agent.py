@@ -14,7 +14,8 @@ rule of its own; each part calls only downward:
 - ``downloads``: manifest and containers, resumed;
 - ``sync``: the feed, the signed status, revocations (tombstone, then removal);
 - ``renewals``: licences renewed before expiry and on ``licence.renewed``, with back-off;
-- ``mount``: decrypt-on-read access under the licence.
+- ``mount``: decrypt-on-read access under the licence;
+- ``branding``: the tenant's signed branding overlay, kept sealed and injected at ``launch``.
 
 Content is decrypted on read, in memory; nothing plaintext is written to disk.
 """

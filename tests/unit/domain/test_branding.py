@@ -170,3 +170,9 @@ def test_a_bundle_gets_the_tenant_zone_and_only_where_that_zone_is_served() -> N
     assert raised.value.extensions == {"zone": "eu"}
     with pytest.raises(InvalidTransition, match="^tenant t1 is served from zone eu; this deployment serves us$"):
         settings.require_zone(None, "us")
+
+
+def test_the_stylesheet_puts_colours_and_custom_properties_on_root_once_each() -> None:
+    css = Branding("A", "#000000", None, (("--brand-primary", "red"), ("--gap", "4px"))).stylesheet()
+    assert css == ":root {\n  --brand-primary: #000000;\n  --gap: 4px;\n}\n"
+    assert "--brand-secondary: #111111;" in Branding("A", "#000000", "#111111").stylesheet()
