@@ -193,6 +193,10 @@ class ApiClient:
         """The progress of a package version's withdrawal (admin; docs/withdrawal.md)."""
         return self._request("GET", f"/v1/packages/{package_id}/versions/{version}/withdrawal").json()
 
+    def branding_overlay(self) -> dict[str, Any]:
+        """The tenant's signed branding overlay and its revision (``overlay`` null: unbranded)."""
+        return self._request("GET", "/v1/tenant/branding").json()
+
     def bundle_assistant(self, bundle_id: str) -> dict[str, Any]:
         """The signed overlays of the bundle's approved assistant configs (docs/assistant.md)."""
         return self._request("GET", f"/v1/bundles/{bundle_id}/assistant").json()

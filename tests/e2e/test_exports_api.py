@@ -101,3 +101,24 @@ def test_an_export_is_refused_for_bad_options_and_hidden_from_other_tenants(stac
         headers={"Idempotency-Key": uuid.uuid4().hex},
     )
     assert foreign.status_code == 404
+
+
+def test_a_branded_export_carries_the_tenants_branding_and_an_unbranded_tenant_gets_a_422(stack, package_id):
+    def create(body: dict) -> requests.Response:
+        return call(
+            stack, "POST", f"/v1/packages/{package_id}/exports", json=body, headers={"Idempotency-Key": uuid.uuid4().hex}
+        )
+
+    call(stack, "PATCH", "/v1/tenant/settings", json={"branding": None})
+    refused = create({"format": "scorm12", "branding": True})
+    assert refused.status_code == 422 and "no branding" in refused.json()["detail"]
+    branding = {"name": "Acme", "primary_colour": "#0a5cff", "css_properties": {"--brand-radius": "4px"}}
+    assert call(stack, "PATCH", "/v1/tenant/settings", json={"branding": branding}).status_code == 200
+    accepted = create({"format": "scorm12", "branding": True})
+    assert accepted.status_code == 202, accepted.text
+    view = wait_done(stack, accepted.json()["export_id"])
+    assert view["state"] == "done", view
+    with zipfile.ZipFile(io.BytesIO(requests.get(view["download_url"], timeout=30).content)) as archive:
+        assert b"--brand-radius: 4px;" in archive.read("content-branding.css")
+        assert b"content-branding.css" in archive.read("imsmanifest.xml")
+    call(stack, "PATCH", "/v1/tenant/settings", json={"branding": None})

@@ -64,6 +64,11 @@ class CreateExport(BaseModel):
     format: ExportFormat = Field(strict=False)
     version: JsonVersion | None = Field(default=None, description="default: the latest version")
     options: ExportRequestOptions = Field(default_factory=ExportRequestOptions)
+    branding: bool = Field(
+        default=False,
+        description="carry the tenant's branding (content-branding.css linked from each launched page,"
+        " content-branding.json beside it); a 422 when the tenant has no branding",
+    )
 
 
 class ExportView(BaseModel):
@@ -111,6 +116,7 @@ def _request_export(request: dict[str, Any]) -> dict[str, Any]:
         exports=deps.exports,
         queue=deps.export_queue,
         clock=deps.clock,
+        branding=deps.tenant_settings if body.branding else None,
     )
     return ExportView.of(job).model_dump(mode="json")
 

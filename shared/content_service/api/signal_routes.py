@@ -1,4 +1,4 @@
-"""The device signal route: a device tells the service it was sent a forged status or key set."""
+"""The device signal route: a device tells the service it was sent a forged status, key set or branding."""
 
 from __future__ import annotations
 
@@ -21,8 +21,9 @@ router = Router()
 class DeviceSignal(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    type: Literal["device.status_forged"] = Field(
-        description="device.status_forged: a sync status or key set that failed verification"
+    type: Literal["device.status_forged", "device.branding_refused"] = Field(
+        description="device.status_forged: a sync status or key set that failed verification; "
+        "device.branding_refused: a branding overlay that failed verification (shown unbranded)"
     )
     detail: str = Field(default="", max_length=1000)
 

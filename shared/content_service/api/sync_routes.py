@@ -122,6 +122,7 @@ def sync_device(
         clock=deps.clock,
         cursors=deps.cursor_seal,
         nonce=nonce,
+        settings=deps.tenant_settings,
     )
     return SyncView(
         changes=[ChangeView.of(entry, device_id) for entry in page.entries],

@@ -32,6 +32,7 @@ from rich.table import Table
 from content_service.client import ApiClient, ApiError
 from content_service.device.agent import DeviceAgent
 from content_service.device.assistant import fetch_assistant, read_assistant
+from content_service.device.branding import describe, fetch_branding
 from content_service.device.errors import NotEnrolled, Offline
 from content_service.device.http import HttpStatementSink
 from content_service.device.store import DeviceStore
@@ -226,6 +227,47 @@ def assistant_command(
                 fetch_assistant(agent, bundle_id)
         found = read_assistant(agent, bundle_id, package_id)
     typer.echo(json.dumps(found, indent=2, ensure_ascii=False, sort_keys=True))
+
+
+@device_app.command("branding")
+def branding_command(
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Do not ask the service; show what is kept.")
+    ] = False,
+    home: HomeOption = DEFAULT_HOME,
+    token: TokenOption = None,
+) -> None:
+    """Print the tenant branding launches apply (JSON), verified; fetched first unless offline."""
+    with _refusals():
+        agent = _agent(home, token)
+        if not offline:
+            with suppress(Offline, ApiError):
+                fetch_branding(agent)
+        shown = describe(agent.branding())
+    typer.echo(json.dumps(shown, indent=2, ensure_ascii=False, sort_keys=True))
+
+
+@device_app.command("launch")
+def launch_command(
+    bundle_id: BundleArgument,
+    package_id: Annotated[str, typer.Argument(help="The package id.", show_default=False)],
+    path: Annotated[str, typer.Argument(help="The launch entry's path.", show_default=False)],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write the page to this file instead of stdout.")
+    ] = None,
+    home: HomeOption = DEFAULT_HOME,
+    token: TokenOption = None,
+) -> None:
+    """Serve a launch entry as the launcher does: the content under its licence, branded if a page."""
+    with _refusals():
+        launch = _agent(home, token).launch(bundle_id, package_id, path)
+        if launch.branding.refused:
+            sys.stderr.write(f"content-service device: branding refused, unbranded: {_one_line(launch.branding.refused)}\n")
+        if output is None:
+            sys.stdout.buffer.write(launch.page)
+            sys.stdout.buffer.flush()
+        else:
+            output.write_bytes(launch.page)
 
 
 @device_app.command("remove")

@@ -21,9 +21,16 @@ class OverlayRefused(ValidationFailed):
     """The overlay verifies but is not for this tenant or breaks a branding rule."""
 
 
-def verify_branding(token: str, jwks: Mapping[str, Any], tenant_id: str) -> tuple[Branding, int]:
-    """The branding and its revision, or a ``TokenError`` / :class:`OverlayRefused`."""
+def verify_branding(
+    token: str, jwks: Mapping[str, Any], tenant_id: str, *, issuer: str | None = None
+) -> tuple[Branding, int]:
+    """The branding and its revision, or a ``TokenError`` / :class:`OverlayRefused`.
+
+    ``issuer``, when given (a device passes the one it pinned), must be the overlay's ``iss``.
+    """
     claims = verify(token, jwks, typ=BRANDING_TYPE)
+    if issuer is not None and claims.get("iss") != issuer:
+        raise OverlayRefused(f"the branding overlay names issuer {claims.get('iss')!r}, not {issuer!r}")
     if claims.get("tenant_id") != tenant_id:
         raise OverlayRefused("the branding overlay is for another tenant")
     revision = claims.get("revision")

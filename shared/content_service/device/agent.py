@@ -14,7 +14,8 @@ rule of its own; each part calls only downward:
 - ``downloads``: manifest and containers, resumed;
 - ``sync``: the feed, the signed status, revocations (tombstone, then removal);
 - ``renewals``: licences renewed before expiry and on ``licence.renewed``, with back-off;
-- ``mount``: decrypt-on-read access under the licence.
+- ``mount``: decrypt-on-read access under the licence;
+- ``branding``: the tenant's signed branding overlay, kept sealed and injected at ``launch``.
 
 Content is decrypted on read, in memory; nothing plaintext is written to disk.
 """
@@ -24,6 +25,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
+import hashlib
 import json
 import random
 import threading
@@ -46,6 +48,14 @@ from content_service.crypto import (
     verify,
 )
 from content_service.device.assistant import OverlayInvalid, fetch_assistant
+from content_service.device.branding import (
+    AppliedBranding,
+    applied_branding,
+    brand_page,
+    fetch_branding,
+    held_revision,
+    is_page,
+)
 from content_service.device.clock import MonotonicClock, TrustedClock, WallClock
 from content_service.device.content import Checked, ContentChecks
 from content_service.device.delta import is_version_2, open_package
@@ -131,6 +141,15 @@ class BundleInfo:
     licensed: bool
     licence_expires_at: int | None
     grace_ends_at: int | None
+
+
+@dataclass(frozen=True)
+class Launch:
+    """What the launcher serves for a launch entry: the page (branded), the content's own SHA-256."""
+
+    page: bytes
+    content_sha256: str
+    branding: AppliedBranding
 
 
 @dataclass(frozen=True)
@@ -312,6 +331,10 @@ class DeviceAgent:
         parts.state.save_record(record)
         self.clock.observe_server_time(float(claims["server_time"]))
         self.clock.checkpoint()
+        # Best effort: a service without branding, or a failed fetch, leaves the device unbranded
+        # until the next sync whose status names a revision.
+        with contextlib.suppress(Offline, ApiError):
+            fetch_branding(self)
         return record
 
     def refresh_jwks(self) -> list[str]:
@@ -485,12 +508,38 @@ class DeviceAgent:
         """
         with self._lock:
             result = self.parts.syncer.sync_once()
+            self._sync_branding(result.branding_revision)
             announced = [c.bundle_id for c in result.changes if c.type == "licence.renewed" and not c.removed]
             renewals = self.parts.renewals.run(announced=announced)
             result = dataclasses.replace(result, renewals=renewals)
             if any(o.outcome == "refused" for o in renewals):
                 result = _merged(result, self._sync_after_refusal())
             return result
+
+    def _sync_branding(self, revision: int | None) -> None:
+        """Fetch the tenant's branding overlay when the signed status names another revision.
+
+        Best effort: offline or refused, the held branding stays and the next sync tries again.
+        """
+        if revision is None or revision == held_revision(self):
+            return
+        with contextlib.suppress(Offline, ApiError):
+            fetch_branding(self)
+
+    def branding(self) -> AppliedBranding:
+        """The branding a launch applies now, checked again (offline too); refused means unbranded."""
+        return applied_branding(self)
+
+    def launch(self, bundle_id: str, package_id: str, path: str) -> Launch:
+        """Open a launch entry of a bundle under its licence, as the device's launcher serves it.
+
+        The entry's bytes are read from the mounted bundle (checked against their signed SHA-256);
+        a page gets the tenant's branding injected into what is served, never into the content.
+        """
+        with self._lock:
+            content = self._mount(bundle_id).read(package_id, path)
+        applied = self.branding() if is_page(path) else AppliedBranding(None, 0)
+        return Launch(brand_page(content, applied.branding), hashlib.sha256(content).hexdigest(), applied)
 
     def renew_licences(self) -> list[RenewalOutcome]:
         """Renew every held licence in its renewal window (not waiting out a back-off); one try each."""
@@ -657,6 +706,7 @@ def _peek_claims(files: BundleFiles) -> dict[str, Any] | None:
 __all__ = [
     "BundleInfo",
     "DeviceAgent",
+    "Launch",
     "LicenceRefreshStatus",
     "StatementSink",
     "StatusSource",

@@ -9,7 +9,8 @@ report raised offline is sent on the next flush. The two never mix:
   ``found_sha256``; see ``domain/tamper.py``): only corroborated reports can revoke;
 - a **signal** (``device.status_forged``) says the device was sent a status or key set that
   did not verify or was replayed. It names no bundle and revokes nothing: a forged status must
-  never become tamper reports against the bundles it governs.
+  never become tamper reports against the bundles it governs. ``device.branding_refused`` says
+  a branding overlay (fetched or stored) did not verify: the device shows content unbranded.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from content_service.device.http import DeviceApi, Link
 from content_service.device.outbox import FlushResult, Outbox, OutboxItem
 
 STATUS_FORGED = "device.status_forged"
+BRANDING_REFUSED = "device.branding_refused"
 #: API refusals that say "not for you any more" (revoked, foreign, gone), as opposed to "try later".
 REFUSALS = {403, 404, 409, 410, 422}
 
@@ -70,6 +72,11 @@ class Reporter:
         self.outbox.put("signal", f"sig-{uuid.uuid4()}", {"type": STATUS_FORGED, "detail": detail})
         self._send_now("signal")
         return error
+
+    def branding_refused(self, detail: str) -> None:
+        """Queue a ``device.branding_refused`` signal (sent at once if the service answers)."""
+        self.outbox.put("signal", f"sig-{uuid.uuid4()}", {"type": BRANDING_REFUSED, "detail": detail[:1000]})
+        self._send_now("signal")
 
     def flush(self) -> dict[str, FlushResult]:
         return {

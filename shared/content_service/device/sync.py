@@ -71,6 +71,8 @@ class SyncResult:
     pages: int
     #: Filled in by the agent: the licence renewals run after this sync (``renewals.RenewalOutcome``).
     renewals: list[Any] = field(default_factory=list)
+    #: The tenant's branding revision the last signed status named (None: the service names none).
+    branding_revision: int | None = None
 
 
 @dataclass
@@ -143,10 +145,12 @@ class Syncer:
         removed: list[str] = []
         server_time = 0
         pages = 0
+        branding_revision = None
         while pages < MAX_PAGES:
             page, claims = self.status(cursor=state.cursor, limit=limit)
             pages += 1
             server_time = int(claims["server_time"])
+            branding_revision = _revision(claims.get("branding_revision"))
             # The status answers this request's nonce: its time is the present, not just a floor.
             self._clock.resync(float(server_time))
             # Positions at or before the last one applied are skipped: after a zone move the new
@@ -188,6 +192,7 @@ class Syncer:
             server_time=server_time,
             last_seq=state.last_seq,
             pages=pages,
+            branding_revision=branding_revision,
         )
 
     def _assistant(self, applied: AppliedChange) -> AppliedChange:
@@ -278,6 +283,11 @@ def _first_migration(changes: list[Mapping[str, Any]], current: Any) -> Mapping[
         ):
             return change
     return None
+
+
+def _revision(value: Any) -> int | None:
+    """A signed status's ``branding_revision``, if it is a revision (an int, 0 or more)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def _seq(change: Mapping[str, Any]) -> int:

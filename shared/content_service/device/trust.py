@@ -18,9 +18,11 @@ from typing import Any
 
 from content_service.crypto import InvalidKey, TokenError, UnknownKey, verify
 from content_service.crypto.jwk import import_es256_public_jwk
+from content_service.crypto.overlay import verify_branding
 from content_service.device.errors import DeviceError, StatusForged
 from content_service.device.store import DeviceRecord
 from content_service.domain.licence import LicenceWrongDevice
+from content_service.domain.tenant import Branding
 
 MANIFEST_TYPE = "bundle-manifest+jwt"
 LICENCE_TYPE = "license+jwt"
@@ -107,6 +109,18 @@ class Trust:
         if claims.get("bundle_id") != bundle_id or claims.get("package_id") != package_id:
             raise ClaimsRefused("the assistant overlay is for another bundle or package")
         return claims
+
+    def branding(self, token: str) -> tuple[Branding, int]:
+        """The branding of a branding overlay of this device's tenant and issuer, and its revision.
+
+        ``crypto.overlay.verify_branding`` checks the signature against the pinned keys, the
+        tenant, the issuer and every branding rule again; an unknown key is ``UntrustedKey``.
+        """
+        record = self._record()
+        try:
+            return verify_branding(token, record.jwks, record.tenant_id, issuer=record.issuer)
+        except UnknownKey as error:
+            raise UntrustedKey("the branding overlay is signed by a key this device does not trust") from error
 
     def licence(self, bundle_id: str, token: str) -> dict[str, Any]:
         """The claims of a licence of ``bundle_id`` for this device, user and tenant.

@@ -58,6 +58,16 @@ class Branding:
             if not CSS_VALUE.match(value) or FORBIDDEN_CSS.search(value):
                 raise ValidationFailed(f"the value of {name} is not a plain CSS value")
 
+    def stylesheet(self) -> str:
+        """The branding as CSS custom properties on ``:root`` (what a launcher or export injects).
+
+        Safe to put inside a ``<style>`` element: every value passed the rules above (no ``;{}<>\\``).
+        """
+        declarations = [("--brand-primary", self.primary_colour)]
+        if self.secondary_colour is not None:
+            declarations.append(("--brand-secondary", self.secondary_colour))
+        declarations += [(name, value) for name, value in self.css_properties if name not in dict(declarations)]
+        return ":root {\n" + "".join(f"  {name}: {value};\n" for name, value in declarations) + "}\n"
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -137,11 +147,20 @@ class TenantSettings:
         if self.branding is None:
             return None
         return {
+            "iss": "content-service",
             "tenant_id": self.tenant_id,
             "revision": self.revision,
             "iat": issued_at,
             "branding": self.branding.as_dict(),
         }
+
+    @property
+    def branding_revision(self) -> int:
+        """The revision of the overlay devices should hold: the settings' revision, 0 if unbranded.
+
+        Every sync status carries it, so a device fetches the overlay only when it changed.
+        """
+        return self.revision if self.branding is not None else 0
 
     def auto_revoke(self, default: bool) -> bool:
         """Whether a corroborated tamper report revokes the bundle for this tenant."""

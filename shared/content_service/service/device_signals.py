@@ -4,6 +4,8 @@ A device that receives a status or key set that fails verification has been sent
 service did not sign: a man in the middle, a broken proxy, or an attacker replaying old documents.
 That is not tampering with any bundle, so it is never a tamper report (which could revoke
 bundles); it is a ``device.status_forged`` signal, counted and logged for the operators.
+A branding overlay that fails verification (fetched or stored) is ``device.branding_refused``:
+the device shows the content unbranded, and no bundle is at stake either.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from content_service.domain.principal import Principal
 from content_service.service.access import device_for
 from content_service.service.outbox_ports import Metrics
 from content_service.service.ports import DeviceRepository
-from content_service.service.telemetry import DEVICE_STATUS_FORGED
+from content_service.service.telemetry import DEVICE_BRANDING_REFUSED, DEVICE_STATUS_FORGED
 
-SignalType = Literal["device.status_forged"]
+SignalType = Literal["device.status_forged", "device.branding_refused"]
+_METRICS = {"device.status_forged": DEVICE_STATUS_FORGED, "device.branding_refused": DEVICE_BRANDING_REFUSED}
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +36,7 @@ def record_signal(
 ) -> None:
     """Count and log a device's signal; only the device's owner may raise one (else NotFound)."""
     device = device_for(principal, device_id, devices, owner_only=True)
-    metrics.count(DEVICE_STATUS_FORGED)  # the one signal type so far (docs/runbook.md)
+    metrics.count(_METRICS[signal])  # docs/runbook.md
     logger.warning(
         "device signal %s",
         signal,

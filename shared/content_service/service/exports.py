@@ -22,6 +22,7 @@ from content_service.service.ports import (
     ExportStore,
     PackageRepository,
     PackageStore,
+    TenantSettingsRepository,
 )
 from content_service.standards.export import ExportFormat, ExportOptions, export_package
 
@@ -37,13 +38,23 @@ def request_export(
     exports: ExportRepository,
     queue: ExportQueue,
     clock: Clock,
+    branding: TenantSettingsRepository | None = None,
 ) -> ExportJob:
-    """Record a pending export of a built package version and queue it for the export function."""
+    """Record a pending export of a built package version and queue it for the export function.
+
+    With ``branding`` (the tenant settings), the export carries the tenant's branding as it is
+    now (recorded in the job's options); a tenant without branding is refused.
+    """
     package = packages.get(tenant_id, package_id, version)
     if package.state is not PackageState.BUILT:
         raise NotFound(
             f"package {package_id} v{package.version} is {package.state.value}: only built packages export"
         )
+    if branding is not None:
+        stored = branding.get(tenant_id)
+        if stored is None or stored.branding is None:
+            raise ValidationFailed("the tenant has no branding to carry; set it in the tenant settings first")
+        options = {**options, "branding": stored.branding.as_dict()}
     try:
         export_format = ExportFormat(format)
         checked = ExportOptions.model_validate(options).model_dump(mode="json", exclude_none=True)

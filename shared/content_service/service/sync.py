@@ -36,7 +36,13 @@ from content_service.events.models import (
 )
 from content_service.service.access import device_for
 from content_service.service.outbox_ports import FeedChange, FeedEntry, Metrics, SyncStore, UserBundle
-from content_service.service.ports import Clock, CursorSeal, DeviceRepository, TokenSigner
+from content_service.service.ports import (
+    Clock,
+    CursorSeal,
+    DeviceRepository,
+    TenantSettingsRepository,
+    TokenSigner,
+)
 from content_service.service.telemetry import REVOCATION_LAG
 
 logger = logging.getLogger(__name__)
@@ -206,6 +212,7 @@ def sync_device(
     clock: Clock,
     cursors: CursorSeal,
     nonce: str | None = None,
+    settings: TenantSettingsRepository | None = None,
 ) -> SyncPage:
     """The device's changes after ``cursor``, a cursor to continue from, and a signed fresh status.
 
@@ -216,7 +223,9 @@ def sync_device(
     The status names the device, its tenant and user, and carries the signed ``server_time`` (the
     status epoch: devices refuse a status older than the newest they have seen). ``nonce``, a
     random value the device sent with this request, is echoed in the status so that a captured
-    status cannot be replayed to the device as the answer to a later request.
+    status cannot be replayed to the device as the answer to a later request. With ``settings``
+    the status also carries ``branding_revision`` (0: unbranded), so a device fetches the
+    tenant's branding overlay only when it changed.
     """
     device = device_for(principal, device_id, devices, owner_only=True)
     tenant_id, user_id = principal.tenant_id, principal.principal_id
@@ -237,6 +246,9 @@ def sync_device(
     }
     if nonce is not None:
         claims["nonce"] = nonce
+    if settings is not None:
+        stored = settings.get(tenant_id)
+        claims["branding_revision"] = stored.branding_revision if stored is not None else 0
     return SyncPage(
         entries=page,
         next_cursor=encode_sync_cursor(device_id, page[-1].seq if page else after, cursors),

@@ -68,6 +68,7 @@ TAMPER_TO_REVOCATION = "TamperToRevocation"
 
 # Devices' security signals (service/device_signals.py).
 DEVICE_STATUS_FORGED = "DeviceStatusForged"
+DEVICE_BRANDING_REFUSED = "DeviceBrandingRefused"
 
 # Problem codes that mean the service failed, not the upload.
 _OUR_FAILURES = frozenset(

@@ -53,6 +53,14 @@ def test_another_tenants_overlay_or_another_key_is_refused(signer) -> None:
         verify_branding(f"{header}.{payload}x.{signature}", _jwks(signer), "acme")
 
 
+def test_an_overlay_of_another_issuer_is_refused_where_the_issuer_is_pinned(signer) -> None:
+    token, _ = _overlay(signer)
+    assert token is not None
+    assert verify_branding(token, _jwks(signer), "acme", issuer="content-service") == (BRANDING, 1)
+    with pytest.raises(OverlayRefused, match="issuer"):
+        verify_branding(token, _jwks(signer), "acme", issuer="another-service")
+
+
 def test_a_manifest_is_not_an_overlay(signer) -> None:
     token = signer.sign({"tenant_id": "acme", "revision": 1, "branding": BRANDING.as_dict()}, typ="bundle-manifest+jwt")
     with pytest.raises(WrongTokenType):

@@ -25,6 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from content_service.crypto import LocalSigner, seal, wrap_content_key
 from content_service.domain.licence import LicenceTerms
+from content_service.domain.tenant import Branding, TenantSettings
 
 TOKEN = "device-test-token"
 
@@ -97,6 +98,11 @@ class FakeService:
     """Seconds the download listing's signed URLs are valid (its ``expires_at``); None: no expiry given."""
     download_requests: int = 0
     """How many download listings (signed URLs) the API handed out."""
+    settings: TenantSettings | None = None
+    """The tenant's settings (branding); None: never written, unbranded."""
+    mangle_branding: Callable[[str], str] | None = None
+    """Alter the signed branding overlay before it is sent (a forged overlay)."""
+    branding_requests: int = 0
     _server: ThreadingHTTPServer | None = None
 
     # ------------------------------------------------------------ lifecycle
@@ -268,6 +274,7 @@ class FakeService:
         }
         if nonce is not None:
             claims["nonce"] = nonce
+        claims["branding_revision"] = self.settings.branding_revision if self.settings else 0
         status = self.signer.sign(claims, typ="device-status+jwt")
         if self.mangle_status:
             status = self.mangle_status(status)
@@ -337,6 +344,13 @@ class FakeService:
                 return 404, {"title": "Not found"}
             self.signals.append({"device_id": match[1], **body})
             return 202, {"accepted": True}
+        if method == "GET" and path == "/v1/tenant/branding":
+            self.branding_requests += 1
+            claims = self.settings.branding_claims(int(self.now())) if self.settings else None
+            overlay = None if claims is None else self.signer.sign(claims, typ="branding-overlay+jwt")
+            if overlay is not None and self.mangle_branding:
+                overlay = self.mangle_branding(overlay)
+            return 200, {"overlay": overlay, "revision": self.settings.revision if self.settings else 0}
         if method == "GET" and path == "/v1/.well-known/jwks.json":
             return 200, self.key_set()
         if method == "GET" and path == "/v1/bundles":
@@ -391,6 +405,12 @@ class FakeService:
             self.tamper_reports.append({"device_id": match[1], "report_id": report_id, **body})
             return 202, {"report_id": report_id}
         return 404, {"title": "No such route"}
+
+    def brand(self, branding: Branding | None) -> TenantSettings:
+        """An admin changes the tenant's branding (the settings' revision moves on, as the store's does)."""
+        revision = self.settings.revision + 1 if self.settings else 1
+        self.settings = TenantSettings(self.tenant_id, "eu", branding=branding, revision=revision)
+        return self.settings
 
     def rotate_key(self) -> None:
         """A new signer signs from now on; the old key stays listed (and signs the key set) until retired."""

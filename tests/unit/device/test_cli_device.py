@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ import typer
 from typer.testing import CliRunner
 
 from content_service.cli.device import register
+from content_service.domain.tenant import Branding
 from tests.unit.device.conftest import WELCOME
 from tests.unit.device.fake_service import FakeService
 
@@ -131,3 +133,23 @@ def test_refresh_jwks_pins_a_rotated_key_and_an_altered_state_is_one_line(
     record.write_text(record.read_text().replace('"user_id": "', '"user_id": "x'))
     altered = run(cli, "list", "--home", home)
     assert altered.exit_code == 1 and altered.stderr.count("\n") == 1 and "EnrolmentAltered" in altered.stderr
+
+
+def test_branding_shows_what_launch_applies_and_a_tampered_overlay_launches_unbranded(
+    cli: typer.Typer, live: FakeService, tmp_path: Path
+) -> None:
+    home = str(tmp_path / "device")
+    bundle_id = live.add_bundle({"pkg_welcome": WELCOME})
+    live.brand(Branding("Acme", "#0a5cff"))
+    assert run(cli, "enroll", "--api", live.api_url, "--token", live.token, "--home", home).exit_code == 0
+    assert run(cli, "download", bundle_id, "--home", home).exit_code == 0
+    shown = run(cli, "branding", "--offline", "--home", home)
+    assert shown.exit_code == 0 and json.loads(shown.stdout)["branding"]["name"] == "Acme"
+    launched = run(cli, "launch", bundle_id, "pkg_welcome", "index.html", "--home", home)
+    assert launched.exit_code == 0 and b"--brand-primary: #0a5cff;" in launched.stdout_bytes
+    overlay = tmp_path / "device" / "branding.jws"
+    overlay.write_text(overlay.read_text()[:-4] + "AAAA")
+    refused = run(cli, "launch", bundle_id, "pkg_welcome", "index.html", "--home", home)
+    assert refused.exit_code == 0 and refused.stdout_bytes == WELCOME["index.html"]
+    assert "branding refused, unbranded" in refused.stderr
+    assert json.loads(run(cli, "branding", "--offline", "--home", home).stdout)["applied"] is False

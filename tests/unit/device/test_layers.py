@@ -24,6 +24,8 @@ LAYERS = [
     "sync",
     "renewals",
     "mount",
+    # The tenant's branding overlay: the agent's store, state, trust, API and reporter (a Protocol).
+    "branding",
     # Reads a held bundle's folder, API and trust through the agent's parts (a Protocol).
     "assistant",
     "agent",

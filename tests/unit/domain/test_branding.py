@@ -121,15 +121,21 @@ def test_branding_from_a_bad_dict_is_refused(data: object, message: str) -> None
         Branding.from_dict(data)
 
 
-def test_branding_claims_carry_tenant_revision_time_and_branding() -> None:
+def test_branding_claims_carry_issuer_tenant_revision_time_and_branding() -> None:
     settings = TenantSettings("t1", "eu", branding=Branding("A", "#000000"), revision=3)
     assert settings.branding_claims(1700) == {
+        "iss": "content-service",
         "tenant_id": "t1",
         "revision": 3,
         "iat": 1700,
         "branding": Branding("A", "#000000").as_dict(),
     }
     assert TenantSettings("t1", "eu").branding_claims(1700) is None
+
+
+def test_the_branding_revision_devices_hold_is_the_settings_revision_or_0_unbranded() -> None:
+    assert TenantSettings("t1", "eu", branding=Branding("A", "#000000"), revision=3).branding_revision == 3
+    assert TenantSettings("t1", "eu", tamper_auto_revoke=True, revision=4).branding_revision == 0
 
 
 def test_defaults_are_the_served_zone_unwritten_and_unbranded() -> None:
@@ -164,3 +170,9 @@ def test_a_bundle_gets_the_tenant_zone_and_only_where_that_zone_is_served() -> N
     assert raised.value.extensions == {"zone": "eu"}
     with pytest.raises(InvalidTransition, match="^tenant t1 is served from zone eu; this deployment serves us$"):
         settings.require_zone(None, "us")
+
+
+def test_the_stylesheet_puts_colours_and_custom_properties_on_root_once_each() -> None:
+    css = Branding("A", "#000000", None, (("--brand-primary", "red"), ("--gap", "4px"))).stylesheet()
+    assert css == ":root {\n  --brand-primary: #000000;\n  --gap: 4px;\n}\n"
+    assert "--brand-secondary: #111111;" in Branding("A", "#000000", "#111111").stylesheet()

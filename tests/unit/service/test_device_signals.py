@@ -54,6 +54,22 @@ def test_a_status_forged_signal_from_the_owner_is_counted(
     assert metrics.counts == {"DeviceStatusForged": 1}
 
 
+def test_a_branding_refused_signal_is_counted_on_its_own_metric(
+    device_and_repo: tuple[str, FakeDeviceRepository],
+) -> None:
+    device_id, devices = device_and_repo
+    metrics = CountingMetrics()
+    record_signal(
+        Principal.user("t1", "learner"),
+        device_id,
+        "device.branding_refused",
+        "stored overlay: bad signature",
+        devices=devices,
+        metrics=metrics,
+    )
+    assert metrics.counts == {"DeviceBrandingRefused": 1}
+
+
 @pytest.mark.parametrize(("tenant", "user"), [("t1", "someone-else"), ("t2", "learner")])
 def test_another_users_or_tenants_device_is_not_found_and_nothing_is_counted(
     device_and_repo: tuple[str, FakeDeviceRepository], tenant: str, user: str

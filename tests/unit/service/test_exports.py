@@ -9,6 +9,7 @@ import pytest
 
 from content_service.domain.errors import NotFound, ValidationFailed
 from content_service.domain.export import ExportState
+from content_service.domain.tenant import Branding, TenantSettings
 from content_service.packaging.limits import ImportLimits
 from content_service.samples import sample_zip_bytes
 from content_service.service.exports import (
@@ -29,6 +30,7 @@ from tests.fakes import (
     FakeExportStore,
     FakePackageRepository,
     FakePackageStore,
+    FakeTenantSettings,
     FakeUploadStore,
 )
 
@@ -118,6 +120,41 @@ def test_an_export_is_queued_then_built_from_the_stored_blobs(world, fmt, descri
         "t1", job.export_id, exports=world["exports"], results=world["results"], url_ttl_seconds=60
     )
     assert view.download_url.startswith("https://exports.example/tenants/t1/exports/")
+
+
+def test_a_branded_export_carries_the_tenants_branding_as_it_was_requested(world):
+    package = built(world)
+    settings = FakeTenantSettings()
+    with pytest.raises(ValidationFailed, match="no branding"):
+        request_export(
+            "t1",
+            package.package_id,
+            None,
+            "cmi5",
+            {},
+            packages=world["packages"],
+            exports=world["exports"],
+            queue=world["queue"],
+            clock=world["clock"],
+            branding=settings,
+        )
+    settings.save(TenantSettings("t1", "eu", branding=Branding("Acme", "#0a5cff")))
+    job = request_export(
+        "t1",
+        package.package_id,
+        None,
+        "cmi5",
+        {},
+        packages=world["packages"],
+        exports=world["exports"],
+        queue=world["queue"],
+        clock=world["clock"],
+        branding=settings,
+    )
+    assert job.options["branding"]["name"] == "Acme"
+    with zipfile.ZipFile(io.BytesIO(world["results"].objects[run(world, job).result.key])) as archive:
+        assert b"#0a5cff" in archive.read("content-branding.css")
+    assert "branding" not in requested(world, package.package_id, "cmi5").options
 
 
 def test_a_redelivered_export_job_is_not_run_twice(world):

@@ -14,7 +14,7 @@ from content_service.domain.device import Device
 from content_service.domain.errors import NotFound, ValidationFailed
 from content_service.domain.package import ContainerRef
 from content_service.domain.principal import Principal
-from content_service.domain.tenant import TenantSettings
+from content_service.domain.tenant import Branding, TenantSettings
 from content_service.events.mapping import OutboxRow, envelopes
 from content_service.service.fan_out import FanOut, PublishFailed
 from content_service.service.sync import decode_sync_cursor, encode_sync_cursor, sync_device
@@ -262,6 +262,25 @@ def test_sync_pages_with_an_opaque_cursor_bound_to_the_device() -> None:
         page(page(None, device="d2").next_cursor)
     with pytest.raises(NotFound):
         page(None, user="someone-else")
+
+
+def test_the_signed_status_carries_the_tenants_branding_revision() -> None:
+    w = World()
+    w.deliver(w.enroll("d1"))
+    signer, settings = FakeSigner(), FakeTenantSettings()
+
+    def status() -> dict:
+        sync_device(
+            Principal.user("t", "u"), "d1", None, 2, devices=w.devices, store=w.store, signer=signer,
+            clock=w.clock, cursors=SEAL, settings=settings,
+        )
+        return signer.last[0]
+
+    assert status()["branding_revision"] == 0
+    branded = settings.save(TenantSettings("t", "eu", branding=Branding("Acme", "#0a5cff")))
+    assert status()["branding_revision"] == branded.revision >= 1
+    settings.save(replace(branded, branding=None))
+    assert status()["branding_revision"] == 0
 
 
 def test_a_sync_cursor_round_trips_and_garbage_or_a_changed_byte_is_refused() -> None:

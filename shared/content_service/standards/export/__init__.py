@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from content_service.domain.package import FileEntry, PackageManifest, Standard
+from content_service.domain.tenant import Branding
 from content_service.standards.export.checks import DESCRIPTORS, check_export
 from content_service.standards.export.cmi5 import cmi5_xml
 from content_service.standards.export.errors import ExportCheckFailed, ExportError
@@ -34,7 +36,14 @@ from content_service.standards.export.options import (
     Reporting,
 )
 from content_service.standards.export.pages import inject
-from content_service.standards.export.plan import BRIDGE_PATH, LAUNCHER_PATH, ExportPlan, make_plan
+from content_service.standards.export.plan import (
+    BRANDING_CSS_PATH,
+    BRANDING_JSON_PATH,
+    BRIDGE_PATH,
+    LAUNCHER_PATH,
+    ExportPlan,
+    make_plan,
+)
 from content_service.standards.export.schemas import schema_files
 from content_service.standards.export.scorm import number, scorm12_manifest, scorm2004_manifest
 from content_service.standards.export.xapi import (
@@ -96,7 +105,7 @@ def export_package(
     """
     fmt = ExportFormat(format)
     options = options or ExportOptions()
-    extra = _generated(fmt)
+    extra = _generated(fmt, options)
     if fmt is ExportFormat.XAPI and len(manifest.launches) > 1:
         if any(entry.path.casefold() == LAUNCHER_PATH for entry in manifest.files):
             raise ExportError(
@@ -118,7 +127,7 @@ def export_package(
     if failures:
         raise ExportCheckFailed(failures)
     pages = _bridge_configs(fmt, plan, options)
-    entries = [_content_entry(entry, read_file, pages.get(entry.path)) for entry in plan.files]
+    entries = [_content_entry(entry, read_file, pages.get(entry.path), plan.branded) for entry in plan.files]
     for name, content in {DESCRIPTORS[fmt]: descriptor, **extra}.items():
         entries.append((name, len(content), _bytes_opener(content)))
     if out is None:
@@ -142,8 +151,13 @@ def _source_to_blame(
     return not (xsd_failures(fmt, descriptor) + check_export(fmt, descriptor, names))
 
 
-def _generated(fmt: ExportFormat) -> dict[str, bytes]:
+def _generated(fmt: ExportFormat, options: ExportOptions) -> dict[str, bytes]:
     files = {BRIDGE_PATH: bridge_source()}
+    if options.branding is not None:
+        # Beside the content, never in it: the content's files and hashes stay as they were.
+        branding = Branding.from_dict(options.branding)
+        files[BRANDING_CSS_PATH] = branding.stylesheet().encode()
+        files[BRANDING_JSON_PATH] = json.dumps(branding.as_dict(), indent=2, sort_keys=True).encode()
     if fmt in (ExportFormat.SCORM12, ExportFormat.SCORM2004):
         files.update(schema_files(fmt.value))
     return files
@@ -181,7 +195,7 @@ def _bytes_opener(content: bytes) -> Callable[[], BinaryIO]:
 
 
 def _content_entry(
-    entry: FileEntry, read_file: ReadFile, config: dict[str, str] | None
+    entry: FileEntry, read_file: ReadFile, config: dict[str, str] | None, branded: bool = False
 ) -> tuple[str, int, Callable[[], BinaryIO]]:
     if config is None:
         return entry.path, entry.size, lambda: _Verified(read_file(entry.path), entry)
@@ -190,7 +204,7 @@ def _content_entry(
         if len(page) > MAX_PAGE_BYTES:
             raise ExportError(f"launched page {entry.path!r} is larger than {MAX_PAGE_BYTES} bytes")
         stream.read()
-    content = inject(page, entry.path, config)
+    content = inject(page, entry.path, config, branded=branded)
     return entry.path, len(content), _bytes_opener(content)
 
 

@@ -17,8 +17,12 @@ from __future__ import annotations
 
 import enum
 import re
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from content_service.domain.errors import ValidationFailed
+from content_service.domain.tenant import Branding
 
 
 class ExportFormat(enum.StrEnum):
@@ -93,6 +97,21 @@ class ExportOptions(BaseModel):
         description="the bridge starts on page load and finishes on page hide; default: on for native"
         " packages, off for imported ones (they carry their own runtime calls)",
     )
+
+    branding: dict[str, Any] | None = Field(
+        default=None,
+        description="the tenant's branding (Branding.as_dict) the export carries as a stylesheet and JSON",
+    )
+
+    @field_validator("branding")
+    @classmethod
+    def _branding_rules(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        try:
+            return Branding.from_dict(value).as_dict()
+        except ValidationFailed as error:
+            raise ValueError(error.detail) from error
 
     @field_validator("language")
     @classmethod

@@ -14,7 +14,7 @@ import re
 from posixpath import dirname, relpath
 from xml.sax.saxutils import quoteattr
 
-from content_service.standards.export.plan import BRIDGE_PATH, encode_path
+from content_service.standards.export.plan import BRANDING_CSS_PATH, BRIDGE_PATH, encode_path
 
 _ANCHORS = (
     re.compile(rb"<head(\s[^>]*)?>", re.IGNORECASE),
@@ -23,19 +23,30 @@ _ANCHORS = (
     re.compile(rb"<\?xml[^>]*\?>"),
 )
 MARKER = "data-content-bridge"
-TAG_PATTERN = re.compile(rb'\n<script src="[^"]*" data-content-bridge="1"[^\n]*></script>\n')
+TAG_PATTERN = re.compile(
+    rb'\n(<link rel="stylesheet" href="[^"]*" data-content-branding="1">)?'
+    rb'<script src="[^"]*" data-content-bridge="1"[^\n]*></script>\n'
+)
 
 
-def script_tag(page: str, config: dict[str, str]) -> bytes:
-    """The tag for ``page``: a src relative to the page, and the config as data attributes."""
+def script_tag(page: str, config: dict[str, str], *, branded: bool = False) -> bytes:
+    """The tag for ``page``: a src relative to the page, and the config as data attributes.
+
+    A branded export links the tenant's stylesheet on the same line first, so the content's own
+    styles (which come later) can use its custom properties.
+    """
     src = encode_path(relpath(BRIDGE_PATH, dirname(page) or "."))
     attributes = "".join(f" data-{name}={quoteattr(value)}" for name, value in sorted(config.items()))
-    return f'\n<script src="{src}" {MARKER}="1"{attributes}></script>\n'.encode()
+    link = ""
+    if branded:
+        href = encode_path(relpath(BRANDING_CSS_PATH, dirname(page) or "."))
+        link = f'<link rel="stylesheet" href="{href}" data-content-branding="1">'
+    return f'\n{link}<script src="{src}" {MARKER}="1"{attributes}></script>\n'.encode()
 
 
-def inject(html: bytes, page: str, config: dict[str, str]) -> bytes:
-    """``html`` with the bridge's script tag added."""
-    tag = script_tag(page, config)
+def inject(html: bytes, page: str, config: dict[str, str], *, branded: bool = False) -> bytes:
+    """``html`` with the bridge's script tag (and, branded, the stylesheet link) added."""
+    tag = script_tag(page, config, branded=branded)
     for anchor in _ANCHORS:
         found = anchor.search(html)
         if found is not None:

@@ -24,6 +24,9 @@ from content_service.standards.export.schemas import all_schema_names
 
 BRIDGE_PATH = "content-bridge.js"
 LAUNCHER_PATH = "content-launcher.html"
+#: A branded export's tenant branding: the stylesheet each launched page links, and the same as JSON.
+BRANDING_CSS_PATH = "content-branding.css"
+BRANDING_JSON_PATH = "content-branding.json"
 HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml"})
 
 
@@ -60,6 +63,8 @@ class ExportPlan:
     auto_start: bool
     content_hash: str
     outline: Outline
+    #: The export carries the tenant's branding (``BRANDING_CSS_PATH``, ``BRANDING_JSON_PATH``).
+    branded: bool = False
 
 
 def encode_path(path: str) -> str:
@@ -110,6 +115,7 @@ def make_plan(manifest: PackageManifest, options: ExportOptions, generated: froz
         auto_start=auto,
         content_hash=manifest.content_hash,
         outline=build_outline(manifest, [launch.id for launch in manifest.launches]),
+        branded=options.branding is not None,
     )
 
 

@@ -34,7 +34,13 @@ from content_service.domain.package import Standard
 from content_service.standards.export.identifiers import UniqueNames, to_ncname
 from content_service.standards.export.options import ExportOptions
 from content_service.standards.export.outline import OutlineItem
-from content_service.standards.export.plan import BRIDGE_PATH, ExportPlan, encode_path
+from content_service.standards.export.plan import (
+    BRANDING_CSS_PATH,
+    BRANDING_JSON_PATH,
+    BRIDGE_PATH,
+    ExportPlan,
+    encode_path,
+)
 from content_service.standards.export.schemas import schema_files
 from content_service.standards.export.xmlwrite import Node, element, raw, render
 
@@ -347,7 +353,8 @@ def _organization_and_resources(plan: ExportPlan, version: str, options: ExportO
 
 def _all_paths(plan: ExportPlan, version: str) -> list[str]:
     schemas = schema_files("scorm12" if version == "1.2" else "scorm2004")
-    return sorted({*(entry.path for entry in plan.files), *schemas, BRIDGE_PATH})
+    branding = (BRANDING_CSS_PATH, BRANDING_JSON_PATH) if plan.branded else ()
+    return sorted({*(entry.path for entry in plan.files), *schemas, BRIDGE_PATH, *branding})
 
 
 def scorm12_manifest(plan: ExportPlan, options: ExportOptions) -> bytes:

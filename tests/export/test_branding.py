@@ -1,0 +1,61 @@
+"""A branded export carries the tenant's branding beside the content, linked from every launched page.
+
+The descriptor still passes the official XSD, the branding files are listed (SCORM) and reached
+from each page, and the content's own bytes are what they were once the injected line is removed.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+from defusedxml.ElementTree import fromstring
+
+from content_service.domain.tenant import Branding
+from content_service.standards.export import ExportOptions
+from content_service.standards.export.checks import DESCRIPTORS
+from content_service.standards.export.options import ExportFormat
+from content_service.standards.export.pages import strip
+from tests.export.conftest import FORMATS, Exporter
+from tests.export.schemas import xsd_errors
+
+ACME = Branding("Acme", "#0a5cff", None, (("--brand-radius", "4px"),))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_branded_export_links_the_stylesheet_from_each_page_and_passes_the_xsd(
+    fmt: str, export: Exporter, sample_zip: Path
+) -> None:
+    plain = export(sample_zip, fmt)
+    branded = export(sample_zip, fmt, ExportOptions(branding=ACME.as_dict()))
+    with zipfile.ZipFile(branded) as archive, zipfile.ZipFile(plain) as unbranded:
+        names = set(archive.namelist())
+        assert {"content-branding.css", "content-branding.json"} <= names
+        assert b"--brand-primary: #0a5cff;" in archive.read("content-branding.css")
+        assert Branding.from_dict(json.loads(archive.read("content-branding.json"))) == ACME
+        descriptor = archive.read(DESCRIPTORS[ExportFormat(fmt)])
+        assert xsd_errors(fmt, descriptor) == []
+        # The content's launched pages (the xAPI launcher page of a course of parts is generated).
+        pages = [
+            n
+            for n in names
+            if n.endswith(".html")
+            and n != "content-launcher.html"
+            and b"data-content-bridge" in archive.read(n)
+        ]
+        assert pages
+        for page in pages:
+            assert b'data-content-branding="1"' in archive.read(page)
+            # The content is untouched: without the injected line it is the unbranded export's page.
+            assert strip(archive.read(page)) == strip(unbranded.read(page))
+        if fmt.startswith("scorm"):
+            listed = {f.get("href") for f in fromstring(descriptor).iter() if f.tag.endswith("}file")}
+            assert {"content-branding.css", "content-branding.json"} <= listed
+        assert "content-branding.css" not in unbranded.namelist()
+
+
+def test_branding_that_breaks_a_rule_is_not_an_export_option() -> None:
+    with pytest.raises(ValueError, match="plain CSS value"):
+        ExportOptions(branding={**ACME.as_dict(), "css_properties": {"--x": "url(https://evil)"}})
