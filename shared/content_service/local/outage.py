@@ -9,7 +9,10 @@ fault switch) and drops the connection, as a regional outage drops the connectio
 It times what a device sees: ``failed_at`` is the moment of the failure and ``next_byte_at`` the
 moment the first body byte of a later CDN answer arrived (the resume's first byte; the caller
 verifies every byte against the signed manifest's SHA-256). It also counts the API calls made
-after the failure, so a drill can show that the resume needed no API.
+after the failure for the content, so a drill can show that the resume needed no API. The
+fetch of the bundle's assistant overlays that follows every download is not counted: it is
+best-effort (a download finishes without it, and the next one asks again), not on the way to
+the bytes.
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ class RegionFailsMidDownload(requests.Session):
         return self.next_byte_at - self.failed_at
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        if self.failed_at is not None and url.startswith(self.api):
+        if self.failed_at is not None and url.startswith(self.api) and not _best_effort(url):
             self.api_calls_after_failure += 1
         response = super().request(method, url, *args, **kwargs)
         if not url.startswith(self.cdn):
@@ -97,3 +100,8 @@ class RegionFailsMidDownload(requests.Session):
             return chunk
 
         raw.read1 = timed  # type: ignore[method-assign]
+
+
+def _best_effort(url: str) -> bool:
+    """A call a download makes after its bytes and finishes without: the assistant overlays."""
+    return url.split("?")[0].endswith("/assistant")
