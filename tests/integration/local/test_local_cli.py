@@ -47,6 +47,24 @@ def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _default_sigint() -> None:
+    """Let Ctrl-C reach ``local up`` however pytest was started: a shell that runs a command in the
+    background without job control (CI scripts, nohup) starts it with SIGINT ignored, the child
+    inherits that, and Python then installs no KeyboardInterrupt handler."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _interrupt(process: subprocess.Popen[str]) -> None:
+    """Ctrl-C, and no stack left running if it does not stop in time (the test fails on its own)."""
+    process.send_signal(signal.SIGINT)
+    try:
+        process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
 def _wait_for_state(home: Path, process: subprocess.Popen[str], timeout: float = 30.0) -> dict[str, object]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -67,6 +85,7 @@ def test_local_up_serves_until_ctrl_c_and_local_token_works_meanwhile(tmp_path: 
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_default_sigint,
     )
     try:
         state = _wait_for_state(tmp_path, process)
@@ -110,6 +129,7 @@ def test_fail_region_makes_the_api_answer_503_until_heal(tmp_path: Path) -> None
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_default_sigint,
     )
     try:
         state = _wait_for_state(tmp_path, process)
@@ -127,8 +147,7 @@ def test_fail_region_makes_the_api_answer_503_until_heal(tmp_path: Path) -> None
         assert bad.returncode == 2
         assert "not a region name" in bad.stderr
     finally:
-        process.send_signal(signal.SIGINT)
-        process.communicate(timeout=30)
+        _interrupt(process)
 
 
 def test_fail_region_without_a_running_stack_fails_clearly(tmp_path: Path) -> None:
@@ -148,6 +167,7 @@ def test_residency_scan_finds_nothing_then_a_planted_object_and_refuses_an_unkno
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_default_sigint,
     )
     try:
         state = _wait_for_state(tmp_path, process)
@@ -172,8 +192,7 @@ def test_residency_scan_finds_nothing_then_a_planted_object_and_refuses_an_unkno
         assert "unknown residency zone 'mars'" in unknown.stderr
         assert "Traceback" not in unknown.stderr
     finally:
-        process.send_signal(signal.SIGINT)
-        process.communicate(timeout=30)
+        _interrupt(process)
 
 
 def test_residency_scan_without_a_running_stack_fails_clearly(tmp_path: Path) -> None:
@@ -191,6 +210,7 @@ def test_local_up_with_the_peer_api_serves_both_regions_apis_and_fails_each_apar
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_default_sigint,
     )
     try:
         state = _wait_for_state(tmp_path, process)
@@ -206,8 +226,7 @@ def test_local_up_with_the_peer_api_serves_both_regions_apis_and_fails_each_apar
         assert _cli(tmp_path, "local", "fail-region", "eu-central-1").returncode == 0
         assert requests.get(peer, timeout=10).status_code == 503
     finally:
-        process.send_signal(signal.SIGINT)
-        process.communicate(timeout=30)
+        _interrupt(process)
 
 
 def test_the_peer_api_without_a_peer_region_is_refused_in_one_line(tmp_path: Path) -> None:
