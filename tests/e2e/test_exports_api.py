@@ -111,7 +111,7 @@ def test_a_branded_export_carries_the_tenants_branding_and_an_unbranded_tenant_g
 
     call(stack, "PATCH", "/v1/tenant/settings", json={"branding": None})
     refused = create({"format": "scorm12", "branding": True})
-    assert refused.status_code == 422 and "no branding" in refused.json()["detail"]
+    assert refused.status_code == 409 and "no branding" in refused.json()["detail"]
     branding = {"name": "Acme", "primary_colour": "#0a5cff", "css_properties": {"--brand-radius": "4px"}}
     assert call(stack, "PATCH", "/v1/tenant/settings", json={"branding": branding}).status_code == 200
     accepted = create({"format": "scorm12", "branding": True})

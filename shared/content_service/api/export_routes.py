@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from content_service.api.auth import principal_of
 from content_service.api.idempotency import IDEMPOTENCY_KEY_PATTERN
@@ -54,6 +55,9 @@ class ExportRequestOptions(ExportOptions):
         default=None, strict=False, description="cmi5 only; derived from reporting when unset"
     )
     launch_method: LaunchMethod = Field(default=LaunchMethod.ANY_WINDOW, strict=False)
+    # The branding an export carries is the tenant's, recorded by the service (``branding: true``
+    # on the request), never taken from the caller: not part of the API's options.
+    branding: SkipJsonSchema[None] = Field(default=None, exclude=True)
 
 
 class CreateExport(BaseModel):
@@ -67,7 +71,7 @@ class CreateExport(BaseModel):
     branding: bool = Field(
         default=False,
         description="carry the tenant's branding (content-branding.css linked from each launched page,"
-        " content-branding.json beside it); a 422 when the tenant has no branding",
+        " content-branding.json beside it); a 409 when the tenant has no branding",
     )
 
 

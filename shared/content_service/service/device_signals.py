@@ -20,7 +20,6 @@ from content_service.service.ports import DeviceRepository
 from content_service.service.telemetry import DEVICE_BRANDING_REFUSED, DEVICE_STATUS_FORGED
 
 SignalType = Literal["device.status_forged", "device.branding_refused"]
-_METRICS = {"device.status_forged": DEVICE_STATUS_FORGED, "device.branding_refused": DEVICE_BRANDING_REFUSED}
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +35,11 @@ def record_signal(
 ) -> None:
     """Count and log a device's signal; only the device's owner may raise one (else NotFound)."""
     device = device_for(principal, device_id, devices, owner_only=True)
-    metrics.count(_METRICS[signal])  # docs/runbook.md
+    # docs/runbook.md; each figure named at its call, so the dashboards' agreement test can read it.
+    if signal == "device.branding_refused":
+        metrics.count(DEVICE_BRANDING_REFUSED)
+    else:
+        metrics.count(DEVICE_STATUS_FORGED)
     logger.warning(
         "device signal %s",
         signal,

@@ -11,7 +11,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from content_service.domain.errors import ConcurrencyConflict, DomainError, NotFound, ValidationFailed
+from content_service.domain.errors import (
+    ConcurrencyConflict,
+    DomainError,
+    InvalidTransition,
+    NotFound,
+    ValidationFailed,
+)
 from content_service.domain.export import ExportJob, ExportResult, ExportState
 from content_service.domain.package import PackageState, Problem
 from content_service.service.ports import (
@@ -53,7 +59,8 @@ def request_export(
     if branding is not None:
         stored = branding.get(tenant_id)
         if stored is None or stored.branding is None:
-            raise ValidationFailed("the tenant has no branding to carry; set it in the tenant settings first")
+            # A conflict with the tenant's state, not a malformed request (409, like bundling an unbuilt package).
+            raise InvalidTransition("the tenant has no branding to carry; set it in the tenant settings first")
         options = {**options, "branding": stored.branding.as_dict()}
     try:
         export_format = ExportFormat(format)

@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-from content_service.domain.errors import NotFound, ValidationFailed
+from content_service.domain.errors import InvalidTransition, NotFound, ValidationFailed
 from content_service.domain.export import ExportState
 from content_service.domain.tenant import Branding, TenantSettings
 from content_service.packaging.limits import ImportLimits
@@ -125,7 +125,7 @@ def test_an_export_is_queued_then_built_from_the_stored_blobs(world, fmt, descri
 def test_a_branded_export_carries_the_tenants_branding_as_it_was_requested(world):
     package = built(world)
     settings = FakeTenantSettings()
-    with pytest.raises(ValidationFailed, match="no branding"):
+    with pytest.raises(InvalidTransition, match="no branding"):
         request_export(
             "t1",
             package.package_id,
