@@ -201,11 +201,7 @@ def read_command(
         agent = _agent(home, token)
         with agent.mount(bundle_id) as mounted:
             data = mounted.read(package_id, path)
-        if output is None:
-            sys.stdout.buffer.write(data)
-            sys.stdout.buffer.flush()
-        else:
-            output.write_bytes(data)
+        _write_out(data, output)
 
 
 @device_app.command("assistant")
@@ -263,11 +259,16 @@ def launch_command(
         launch = _agent(home, token).launch(bundle_id, package_id, path)
         if launch.branding.refused:
             sys.stderr.write(f"content-service device: branding refused, unbranded: {_one_line(launch.branding.refused)}\n")
-        if output is None:
-            sys.stdout.buffer.write(launch.page)
-            sys.stdout.buffer.flush()
-        else:
-            output.write_bytes(launch.page)
+        _write_out(launch.page, output)
+
+
+def _write_out(data: bytes, output: Path | None) -> None:
+    """Bytes to stdout, or to ``output`` when given (read and launch)."""
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        output.write_bytes(data)
 
 
 @device_app.command("remove")
