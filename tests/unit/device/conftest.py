@@ -15,8 +15,7 @@ from content_service.device.agent import DeviceAgent
 from content_service.device.store import DeviceStore
 from tests.unit.device.fake_service import FakeService
 
-# Fake time starts at the real time: file modification times, which the clock takes as
-# evidence when its own file is missing, are real.
+#: A fixed instant for tests that never touch the file system's clock (test_clock.py).
 START = float(int(time.time()))
 DAY = 86_400.0
 WELCOME = {
@@ -59,7 +58,11 @@ class Airplane(requests.Session):
 
 @pytest.fixture
 def fake_time() -> FakeTime:
-    return FakeTime()
+    # Each test's fake time starts at the real time of that test, not of this module's import:
+    # the device takes file modification times (real) as its clock floor while its state root is
+    # missing (as during enrolment), and a fake clock started 20 minutes earlier in a long run
+    # would judge 5-minute signed URLs already expired.
+    return FakeTime(float(int(time.time())))
 
 
 @pytest.fixture

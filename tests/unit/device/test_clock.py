@@ -11,6 +11,12 @@ from tests.unit.device.conftest import DAY, START, FakeTime
 WEEK = 7 * DAY
 
 
+@pytest.fixture
+def fake_time() -> FakeTime:
+    """These clocks persist through ``Floor``, not files, so a fixed START is safe and exact."""
+    return FakeTime(START)
+
+
 class Floor:
     """Where the floor persists across "reboots" (the sealed state root in the agent; tests/unit/device/test_state.py)."""
 
