@@ -11,7 +11,7 @@ import pytest
 
 from content_service.crypto import ContainerReader
 from content_service.packaging import zipsafe
-from content_service.packaging.containers import build_and_seal
+from content_service.packaging.containers import build_and_seal, seal_package
 from content_service.packaging.limits import ImportLimits
 from content_service.packaging.model import PackageRejected
 from tests.security.hostile import package
@@ -102,3 +102,32 @@ def test_a_file_that_fails_its_crc_on_the_pass_refuses_the_build(tmp_path: Path)
 
     assert rejected.value.problems[0].code == "zip.crc_mismatch"
     assert list(tmp_path.glob("tmp*")) == []
+
+
+def test_seal_package_seals_a_built_zip_with_the_files_it_holds(tmp_path: Path) -> None:
+    big = os.urandom(200_000)
+    source = _zip(tmp_path, package(Entry("assets/big.bin", big), Entry("a.txt", b"a")))
+    key = os.urandom(32)
+
+    sealed = seal_package(source, LIMITS, key, tmp_path / "c.cspc")
+
+    assert hashlib.sha256(sealed.path.read_bytes()).hexdigest() == sealed.sha256
+    with sealed.path.open("rb") as handle:
+        reader = ContainerReader(handle, key)
+        assert reader.read_range("assets/big.bin", 0, len(big)) == big
+        assert reader.entry("a.txt").sha256 == hashlib.sha256(b"a").hexdigest()
+    assert sealed.summary.files == reader.files() and sealed.summary.size == sealed.path.stat().st_size
+
+
+def test_seal_package_checks_the_zip_again_as_it_reads_it(tmp_path: Path) -> None:
+    source = _zip(tmp_path, package(Entry("lie.bin", b"content", declared_crc=1234)))
+
+    with pytest.raises(PackageRejected) as rejected:
+        seal_package(source, LIMITS, os.urandom(32), tmp_path / "c.cspc")
+
+    assert rejected.value.problems[0].code == "zip.crc_mismatch"
+
+
+def test_seal_package_refuses_what_is_not_a_zip(tmp_path: Path) -> None:
+    with pytest.raises(PackageRejected):
+        seal_package(_zip(tmp_path, b"not a zip at all"), LIMITS, os.urandom(32), tmp_path / "c.cspc")
