@@ -14,6 +14,7 @@ from content_service.domain.device import Device, DeviceKeyAlreadyEnrolled
 from content_service.domain.device_slots import DeviceSlots, DeviceSlotsChanged
 from content_service.domain.errors import ConcurrencyConflict, NotFound, ValidationFailed
 from content_service.domain.export import ExportJob, ExportState
+from content_service.domain.logo import BrandLogo
 from content_service.domain.package import PackageManifest, PackageState, PlayPackage
 from content_service.domain.tenant import TenantSettings
 from content_service.service.ports import (
@@ -387,3 +388,22 @@ class FakeTenantSettings:
         saved = replace(settings, revision=settings.revision + 1)
         self.items[settings.tenant_id] = saved
         return saved
+
+
+class FakeBrandingAssets:
+    """The branding assets in memory, keyed as S3BrandingAssets keys them (tenant, SHA-256)."""
+
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], bytes] = {}
+        self.puts = 0
+
+    def put_logo(self, tenant_id: str, logo: BrandLogo, data: bytes) -> str:
+        self.puts += 1
+        self.objects[tenant_id, logo.sha256] = data
+        return f"tenants/{tenant_id}/branding/logo/{logo.sha256}"
+
+    def get_logo(self, tenant_id: str, logo: BrandLogo) -> bytes:
+        try:
+            return self.objects[tenant_id, logo.sha256][: logo.size + 1]
+        except KeyError:
+            raise NotFound("the tenant's logo is not stored") from None

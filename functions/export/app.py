@@ -46,6 +46,7 @@ def _export(record: SQSRecord) -> None:
             blobs=deps.store,
             results=deps.export_store,
             clock=deps.clock,
+            assets=deps.branding_assets,
         )
     except Exception as error:
         if not last_attempt:

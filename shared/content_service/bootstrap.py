@@ -38,7 +38,14 @@ from content_service.adapters.migrations import (
     S3ZoneObjects,
     SqsMigrationQueue,
 )
-from content_service.adapters.s3 import S3BundleStore, S3ExportStore, S3PackageStore, S3UploadStore, s3_client
+from content_service.adapters.s3 import (
+    S3BrandingAssets,
+    S3BundleStore,
+    S3ExportStore,
+    S3PackageStore,
+    S3UploadStore,
+    s3_client,
+)
 from content_service.adapters.sqs import SqsAssistantQueue, SqsExportQueue, SqsWithdrawalQueue
 from content_service.adapters.withdrawals import DynamoHolderIndex, DynamoWithdrawalLog
 from content_service.crypto.cdn import CdnSigner
@@ -52,6 +59,7 @@ from content_service.service.migration import MigrationQueue, MigrationRepositor
 from content_service.service.outbox_ports import EventBus, Inbox, Metrics, SyncStore
 from content_service.service.ports import (
     AssistantQueue,
+    BrandingAssets,
     BundleRepository,
     BundleStore,
     Clock,
@@ -133,6 +141,10 @@ class Dependencies:
     @cached_property
     def bundle_store(self) -> BundleStore:
         return S3BundleStore(self._s3, self.settings.bundles_bucket)
+
+    @cached_property
+    def branding_assets(self) -> BrandingAssets:
+        return S3BrandingAssets(self._s3, self.settings.bundles_bucket)
 
     @cached_property
     def content_keys(self) -> ContentKeyService:

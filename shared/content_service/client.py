@@ -197,6 +197,18 @@ class ApiClient:
         """The tenant's signed branding overlay and its revision (``overlay`` null: unbranded)."""
         return self._request("GET", "/v1/tenant/branding").json()
 
+    def branding_logo(self, limit: int) -> bytes:
+        """The bytes of the logo the tenant's overlay names, at most ``limit`` + 1 of them read
+        (so a caller checking them against the overlay's size sees a longer answer, never all of it)."""
+        response = self._request("GET", "/v1/tenant/branding/logo", headers={"Accept": "image/*"}, stream=True)
+        with response:
+            data = bytearray()
+            for chunk in response.iter_content(64 * 1024):
+                data += chunk
+                if len(data) > limit:
+                    break
+            return bytes(data[: limit + 1])
+
     def bundle_assistant(self, bundle_id: str) -> dict[str, Any]:
         """The signed overlays of the bundle's approved assistant configs (docs/assistant.md)."""
         return self._request("GET", f"/v1/bundles/{bundle_id}/assistant").json()

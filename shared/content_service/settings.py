@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from content_service.domain.bundle import TamperPolicy
 from content_service.domain.licence import LicenceTerms
+from content_service.domain.logo import DEFAULT_LOGO_MAX_BYTES, LOGO_HARD_MAX_BYTES
 from content_service.domain.zones import DEFAULT_ZONES, Zones
 from content_service.packaging.limits import ImportLimits
 
@@ -142,6 +143,12 @@ class Settings(BaseSettings):
     )
     peer_api_url: str = Field(default="", description="the peer region's API base URL (PEER_API_URL)")
     device_cap: int = Field(default=5, ge=1, le=100, description="active devices per user")
+    branding_logo_max_bytes: int = Field(
+        default=DEFAULT_LOGO_MAX_BYTES,
+        ge=1024,
+        le=LOGO_HARD_MAX_BYTES,
+        description="the largest brand logo an admin may upload (BRANDING_LOGO_MAX_BYTES)",
+    )
     licence_validity_seconds: int = Field(default=7 * 24 * 3600, ge=60)
     offline_grace_seconds: int = Field(default=7 * 24 * 3600, ge=0)
     status_interval_seconds: int = Field(default=12 * 3600, ge=60)

@@ -38,6 +38,7 @@ from content_service.client import ApiClient, put_upload
 from content_service.local.runner import RunnerSettings
 from content_service.local.stack import LocalStack
 from content_service.samples import sample_zip_bytes
+from tests.logos import png
 
 pytestmark = pytest.mark.xdist_group("schemathesis")
 
@@ -106,6 +107,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             created = author.create_upload(len(data))
             put_upload(created["upload"], data)
             author.wait_until_settled(created["package"]["package_id"], 1, timeout=60, interval=0.1)
+        # Branded with a logo, so a valid logo upload (schemathesis writes real image headers) can
+        # succeed and the logo's bytes can be read back, not only refused with a 409 / 404.
+        admin = ApiClient(stack.api_url, world.tokens["admin"] or "")
+        admin._request("PATCH", "/v1/tenant/settings", json={"branding": {"name": "Fuzz", "primary_colour": "#000000"}})
+        admin._request("PUT", "/v1/tenant/branding/logo", data=png(), headers={"Content-Type": "image/png"})
         yield world
 
 

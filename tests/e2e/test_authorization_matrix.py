@@ -27,6 +27,7 @@ from content_service.domain.principal import Role
 from content_service.local.runner import RunnerSettings
 from content_service.local.stack import LocalStack
 from content_service.samples import sample_zip_bytes
+from tests.logos import png
 
 pytestmark = pytest.mark.xdist_group("authorization-matrix")
 
@@ -48,6 +49,10 @@ WITHDRAWAL_OPERATIONS = {"withdraw_package_version", "get_withdrawal"}
 #: target zone: an allowed call is checked to get past the roles and fail on what comes after
 #: (409: no zone to migrate to; 404: no such migration). tests/integration/functions has the 2xx.
 MIGRATION_OPERATIONS = {"create_migration": 409, "get_migration": 404}
+#: The logo operations act on the tenant's one logo: each case starts with it uploaded (an allowed
+#: DELETE would otherwise leave every later GET a 404).
+LOGO_OPERATIONS = {"put_branding_logo", "delete_branding_logo", "get_branding_logo"}
+BRANDING = {"name": "Matrix", "primary_colour": "#0a5cff"}
 
 
 @dataclass(frozen=True)
@@ -186,6 +191,15 @@ class World:
         assert job["state"] == "ready", job
         return job["config_id"]
 
+    def upload_logo(self, tenant: str) -> None:
+        """The tenant's branding with a logo (a logo belongs to a branding)."""
+        admin = self.admin(tenant)
+        assert self.call(admin, "PATCH", "/v1/tenant/settings", json={"branding": BRANDING}).status_code == 200
+        uploaded = self.call(
+            admin, "PUT", "/v1/tenant/branding/logo", data=png(), headers={"Content-Type": "image/png"}
+        )
+        assert uploaded.status_code == 200, uploaded.text
+
     def snapshot(self, target: dict[str, str]) -> dict[str, Any]:
         """Everything a call on ``target`` could change, read back with an admin token."""
         admin = self.admin(target["tenant"])
@@ -195,6 +209,8 @@ class World:
             "package": f"/v1/packages/{target['package']}",
             "devices": f"/v1/devices?user_id={target['user']}",
             "bundles": f"/v1/bundles?user_id={target['user']}",
+            # The tenant's settings hold its branding and logo (a refused logo upload changes neither).
+            "settings": "/v1/tenant/settings",
         }
         seen = {}
         for name, path in reads.items():
@@ -301,7 +317,12 @@ def request_for(operation: Operation, target: dict[str, str]) -> dict[str, Any]:
         elif parameter.get("required") and where == "header":
             headers[name] = fill(parameter.get("schema", {}), name, target)
     body = None
+    raw = None
     content = operation.spec.get("requestBody", {}).get("content", {}).get("application/json")
+    if "image/png" in operation.spec.get("requestBody", {}).get("content", {}):
+        # A raw image body (the brand logo): a real PNG, which no schema field describes.
+        raw = png()
+        headers["Content-Type"] = "image/png"
     if content:
         schema = _resolve(content["schema"])
         body = {
@@ -311,7 +332,7 @@ def request_for(operation: Operation, target: dict[str, str]) -> dict[str, Any]:
         }
         if operation.operation_id == "create_bundle":
             body["user_id"] = target["user"]
-    return {"path": path, "params": query, "headers": headers, "json": body}
+    return {"path": path, "params": query, "headers": headers, "json": body, "data": raw}
 
 
 @pytest.mark.parametrize(("operation", "role", "target"), list(cases()))
@@ -335,6 +356,8 @@ def test_each_role_gets_exactly_what_the_policy_table_says(
         caller = f"caller-{role}"
         owner = caller if target == "own" and role != "catalog" else "owner-shared"
         resources = world.shared_resources(owner, tenant)
+    if operation.operation_id in LOGO_OPERATIONS:
+        world.upload_logo(tenant)
     request = request_for(operation, resources)
     before = world.snapshot(resources)
 
@@ -345,6 +368,7 @@ def test_each_role_gets_exactly_what_the_policy_table_says(
         params=request["params"],
         headers=request["headers"],
         json=request["json"],
+        data=request["data"],
     )
 
     if expected == "2xx":

@@ -2,13 +2,18 @@
 
 An admin sets the tenant's branding; a learner's device syncs (its signed status names the new
 branding revision), fetches and verifies the overlay, and its launcher serves the entry page with
-the brand's stylesheet. The package's content hash, the bundle manifest and the containers on the
+the brand's stylesheet (and the uploaded logo, checked against the overlay, as ``--brand-logo``). The package's content hash, the bundle manifest and the containers on the
 device are what they were: changing the branding re-seals nothing.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import io
+import time
 import uuid
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +27,7 @@ from content_service.local.runner import RunnerSettings
 from content_service.local.stack import LocalStack
 from content_service.samples import sample_zip_bytes
 from tests.e2e.roles import LearnerWithCatalog, admin_client, author_client
+from tests.logos import SVG, png
 
 TENANT = "tenant-brand"
 
@@ -72,3 +78,66 @@ def test_admin_branding_reaches_the_device_launch_and_changes_no_content_hash(
     assert author.get_manifest(package["package_id"])["manifest"]["content_hash"] == manifest["content_hash"]
     assert {p.name: p.read_bytes() for p in files.root.iterdir() if p.is_file() and p.name != "licence.jws"} == held
     assert learner.get_bundle(bundle_id)["packages"][0]["content_hash"] == package["content_hash"]
+
+
+def test_an_uploaded_logo_reaches_the_device_launch_and_a_branded_export_and_svg_is_refused(
+    stack: LocalStack, tmp_path: Path
+) -> None:
+    tenant = "tenant-logo"
+    author = author_client(stack, tenant)
+    data = sample_zip_bytes("welcome")
+    created = author.create_upload(len(data))
+    put_upload(created["upload"], data)
+    package = author.wait_until_settled(created["package"]["package_id"], 1, timeout=60, interval=0.1)
+    assert package["state"] == "built", package
+    entry = author.get_manifest(package["package_id"])["manifest"]["launches"][0]["href"]
+    learner = LearnerWithCatalog(stack, tenant)
+    bundle_id = learner.create_bundle([{"package_id": package["package_id"]}], uuid.uuid4().hex)["bundle_id"]
+    agent = DeviceAgent(DeviceStore(tmp_path / "tablet").ensure(), session=requests.Session())
+    agent.enroll(learner, "tablet")
+    agent.fetch_licence(bundle_id)
+    agent.download(bundle_id)
+
+    admin = admin_client(stack, tenant)
+    url = stack.api_url + "/v1/tenant/branding/logo"
+
+    def put(body: bytes, content_type: str, token: str | None = None) -> requests.Response:
+        headers = {"Authorization": f"Bearer {token or admin.token}", "Content-Type": content_type}
+        return requests.put(url, data=body, headers=headers, timeout=30)
+
+    # Without branding there is nothing for a logo to belong to; then the admin brands the tenant.
+    assert put(png(), "image/png").status_code == 409
+    admin._request("PATCH", "/v1/tenant/settings", json={"branding": {"name": "Acme", "primary_colour": "#0a5cff"}})
+    refused = put(SVG, "image/svg+xml")
+    assert refused.status_code == 415 and refused.headers["Content-Type"] == "application/problem+json"
+    assert put(png(), "image/jpeg").status_code == 422
+    assert put(png(), "image/png", token=learner.token).status_code == 403
+    logo = png(8, 8)
+    uploaded = put(logo, "image/png")
+    assert uploaded.status_code == 200, uploaded.text
+    assert uploaded.json()["branding"]["logo"]["sha256"] == hashlib.sha256(logo).hexdigest()
+
+    served = requests.get(url, headers={"Authorization": f"Bearer {learner.token}", "Accept": "image/*"}, timeout=30)
+    assert served.status_code == 200 and served.content == logo and served.headers["Content-Type"] == "image/png"
+
+    agent.sync_once()
+    launch = agent.launch(bundle_id, package["package_id"], entry)
+    assert launch.branding.logo == logo and launch.branding.refused is None
+    data_url = "data:image/png;base64," + base64.b64encode(logo).decode()
+    assert f'--brand-logo: url("{data_url}");'.encode() in launch.page
+
+    export = admin._request(
+        "POST",
+        f"/v1/packages/{package['package_id']}/exports",
+        json={"format": "scorm12", "branding": True},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    ).json()
+    deadline = time.monotonic() + 60
+    view = admin._request("GET", f"/v1/exports/{export['export_id']}").json()
+    while view["state"] == "pending" and time.monotonic() < deadline:
+        time.sleep(0.1)
+        view = admin._request("GET", f"/v1/exports/{export['export_id']}").json()
+    assert view["state"] == "done", view
+    with zipfile.ZipFile(io.BytesIO(requests.get(view["download_url"], timeout=30).content)) as archive:
+        assert archive.read("content-branding-logo.png") == logo
+        assert b'href="content-branding-logo.png"' in archive.read("imsmanifest.xml")

@@ -48,12 +48,12 @@ def export(export_dir: Path) -> Exporter:
     """Export a source zip (cached per source, format and options) and return the export's path."""
     cache: dict[tuple[Path, str, str], Path] = {}
 
-    def run(source: Path, fmt: str, options: ExportOptions | None = None) -> Path:
+    def run(source: Path, fmt: str, options: ExportOptions | None = None, logo: bytes | None = None) -> Path:
         options = options or ExportOptions()
-        key = (source, fmt, options.model_dump_json())
+        key = (source, fmt, options.model_dump_json() + (logo or b"").hex())
         if key not in cache:
             out = export_dir / f"{source.stem}-{fmt}-{len(cache)}.zip"
-            export_zip(source, fmt, options, out, limits=ImportLimits(), workdir=export_dir)
+            export_zip(source, fmt, options, out, limits=ImportLimits(), workdir=export_dir, logo=logo)
             cache[key] = out
         return cache[key]
 

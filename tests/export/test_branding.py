@@ -13,13 +13,15 @@ from pathlib import Path
 import pytest
 from defusedxml.ElementTree import fromstring
 
+from content_service.domain.logo import DEFAULT_LOGO_MAX_BYTES, BrandLogo
 from content_service.domain.tenant import Branding
-from content_service.standards.export import ExportOptions
+from content_service.standards.export import ExportError, ExportOptions
 from content_service.standards.export.checks import DESCRIPTORS
 from content_service.standards.export.options import ExportFormat
 from content_service.standards.export.pages import strip
 from tests.export.conftest import FORMATS, Exporter
 from tests.export.schemas import xsd_errors
+from tests.logos import png
 
 ACME = Branding("Acme", "#0a5cff", None, (("--brand-radius", "4px"),))
 
@@ -59,3 +61,31 @@ def test_a_branded_export_links_the_stylesheet_from_each_page_and_passes_the_xsd
 def test_branding_that_breaks_a_rule_is_not_an_export_option() -> None:
     with pytest.raises(ValueError, match="plain CSS value"):
         ExportOptions(branding={**ACME.as_dict(), "css_properties": {"--x": "url(https://evil)"}})
+
+
+LOGO = png()
+WITH_LOGO = Branding("Acme", "#0a5cff", logo=BrandLogo.of(LOGO, "image/png", max_bytes=DEFAULT_LOGO_MAX_BYTES))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_branded_export_carries_the_logo_beside_the_stylesheet_and_lists_it(
+    fmt: str, export: Exporter, sample_zip: Path
+) -> None:
+    branded = export(sample_zip, fmt, ExportOptions(branding=WITH_LOGO.as_dict()), logo=LOGO)
+    with zipfile.ZipFile(branded) as archive:
+        assert archive.read("content-branding-logo.png") == LOGO
+        assert b'--brand-logo: url("content-branding-logo.png");' in archive.read("content-branding.css")
+        assert Branding.from_dict(json.loads(archive.read("content-branding.json"))) == WITH_LOGO
+        descriptor = archive.read(DESCRIPTORS[ExportFormat(fmt)])
+        assert xsd_errors(fmt, descriptor) == []
+        if fmt.startswith("scorm"):
+            listed = {f.get("href") for f in fromstring(descriptor).iter() if f.tag.endswith("}file")}
+            assert {"content-branding.css", "content-branding.json", "content-branding-logo.png"} <= listed
+
+
+@pytest.mark.parametrize("logo", [None, LOGO[:-1], png(rgb=(255, 0, 0))], ids=["missing", "truncated", "other"])
+def test_an_export_whose_logo_bytes_are_not_the_ones_the_branding_names_is_refused(
+    logo: bytes | None, export: Exporter, sample_zip: Path
+) -> None:
+    with pytest.raises(ExportError, match="logo"):
+        export(sample_zip, "scorm12", ExportOptions(branding=WITH_LOGO.as_dict()), logo=logo)

@@ -12,6 +12,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from content_service.domain.errors import NotFound, ValidationFailed
+from content_service.domain.logo import LOGO_MEDIA_TYPES, BrandLogo
 from content_service.domain.package import PackageManifest
 from content_service.service.ports import PresignedUpload, StoredUpload
 
@@ -211,6 +212,40 @@ class S3BundleStore:
         key = f"tenants/{tenant_id}/bundles/{bundle_id}/manifest.jws"
         self._s3.put_object(Bucket=self._bucket, Key=key, Body=token.encode(), ContentType="application/jose")
         return key
+
+
+class S3BrandingAssets:
+    """BrandingAssets on the bundles bucket: ``tenants/{tenant}/branding/logo/{sha256}.{ext}``.
+
+    Beside the tenant's bundles (so a residency migration moves them with the rest), named by the
+    SHA-256 of their bytes: a second upload of the same logo writes the same object again, and an
+    object under a name its bytes do not hash to is not the service's (the storage watch counts it).
+    """
+
+    def __init__(self, client: Any, bucket: str) -> None:
+        self._s3 = client
+        self._bucket = bucket
+
+    @staticmethod
+    def logo_key(tenant_id: str, logo: BrandLogo) -> str:
+        return f"tenants/{tenant_id}/branding/logo/{logo.sha256}.{LOGO_MEDIA_TYPES[logo.media_type]}"
+
+    def put_logo(self, tenant_id: str, logo: BrandLogo, data: bytes) -> str:
+        # Put unconditionally: the name is the bytes' SHA-256, so writing it again writes the same
+        # object (and a HEAD without s3:ListBucket would answer 403, not 404, for a new logo).
+        key = self.logo_key(tenant_id, logo)
+        self._s3.put_object(Bucket=self._bucket, Key=key, Body=data, ContentType=logo.media_type)
+        return key
+
+    def get_logo(self, tenant_id: str, logo: BrandLogo) -> bytes:
+        try:
+            body = self._s3.get_object(Bucket=self._bucket, Key=self.logo_key(tenant_id, logo))["Body"]
+        except ClientError as error:
+            if error.response["Error"]["Code"] in {"NoSuchKey", "404"}:
+                raise NotFound("the tenant's logo is not stored") from error
+            raise
+        # Never more than the logo's size plus one byte: whoever checks it sees a longer object.
+        return bytes(body.read(logo.size + 1))
 
 
 class S3ExportStore:

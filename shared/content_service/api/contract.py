@@ -35,6 +35,32 @@ EXTRA_PROBLEMS: dict[str, tuple[int, ...]] = {
     "create_upload": (404,),  # a new version of a package id that does not exist
     "list_devices": (404,),  # ?user_id= of another user, for a learner
     "list_bundles": (404,),
+    "get_branding_logo": (404,),  # the tenant's branding has no logo
+}
+
+_IMAGE = {"schema": {"type": "string", "format": "binary"}}
+_LOGO_TYPES = ("image/png", "image/jpeg", "image/webp")
+
+#: Operations whose body is not JSON (Powertools documents only pydantic bodies): the raw body.
+RAW_BODIES: dict[str, dict[str, Any]] = {
+    "put_branding_logo": {
+        "required": True,
+        "description": (
+            "the logo's bytes, at most the deployment's BRANDING_LOGO_MAX_BYTES (256 KiB by default);"
+            " the Content-Type must be the type the bytes' signature shows. SVG is refused: it can"
+            " carry scripts"
+        ),
+        "content": {media_type: _IMAGE for media_type in _LOGO_TYPES},
+    },
+}
+
+#: Operations whose success body is not JSON: its media types.
+RAW_SUCCESS: dict[str, dict[str, Any]] = {
+    "get_branding_logo": {
+        "description": "the logo's bytes (their SHA-256 is the overlay's branding.logo.sha256, also the ETag)",
+        "headers": {"ETag": {"description": "the logo's SHA-256 in quotes", "schema": {"type": "string"}}},
+        "content": {media_type: _IMAGE for media_type in _LOGO_TYPES},
+    },
 }
 
 DESCRIPTIONS = {
@@ -44,7 +70,7 @@ DESCRIPTIONS = {
     404: "No such resource for this caller (another user's or tenant's is a 404 too)",
     409: "The resource's state does not allow this, or it changed meanwhile",
     413: "The body (or the declared upload) is larger than allowed",
-    415: "The body's media type is not application/json",
+    415: "The body's media type is not one the operation takes (application/json, or the listed ones)",
     422: "The request is not valid (the errors list names each field)",
     429: "Throttled by the API Gateway stage; retry with backoff",
     502: "The assistant generator answered with nothing usable",
@@ -119,7 +145,11 @@ def _complete_operation(method: str, operation: dict[str, Any]) -> None:
     operation["x-ownership"] = policy.ownership.value
     operation["security"] = [] if policy.public else [{"bearer": []}]
 
+    if operation_id in RAW_BODIES:
+        operation["requestBody"] = RAW_BODIES[operation_id]
     responses = operation["responses"]
+    if operation_id in RAW_SUCCESS:
+        responses["200"] = RAW_SUCCESS[operation_id]
     status, location = SUCCESS.get(operation_id, (200, False))
     if status != 200 and "200" in responses:
         responses[str(status)] = responses.pop("200")

@@ -92,6 +92,7 @@ POLICIES: dict[str, Policy] = {
     "create_export": Policy(ADMIN, summary="export a package version to a standard"),
     "get_export": Policy(ADMIN, summary="an export and its download URL"),
     "get_branding_overlay": Policy(EVERYONE, summary="the tenant's signed branding overlay"),
+    "get_branding_logo": Policy(EVERYONE, summary="the logo bytes the branding overlay names"),
     # Assistant configs: authors and admins generate and read them; only admins approve (they ship).
     "create_assistant_config": Policy(
         AUTHORING, summary="queue the generation of a draft assistant config from a package's text"
@@ -109,6 +110,8 @@ POLICIES: dict[str, Policy] = {
     ),
     "get_tenant_settings": Policy(ADMIN, summary="the tenant's zone, tamper policy and branding"),
     "update_tenant_settings": Policy(ADMIN, summary="change the tenant's tamper policy, branding, first zone"),
+    "put_branding_logo": Policy(ADMIN, summary="upload the tenant's logo (PNG, JPEG or WebP; no SVG)"),
+    "delete_branding_logo": Policy(ADMIN, summary="remove the logo from the tenant's branding"),
     # Residency migration: admins only (it moves every object and item of the tenant to another zone).
     "create_migration": Policy(ADMIN, summary="start moving the tenant to another residency zone"),
     "get_migration": Policy(ADMIN, summary="a residency migration and its progress"),

@@ -78,6 +78,11 @@ def check_body(headers: Any, body: str | None, is_base64: bool, *, takes_body: b
     return parse_json(text)
 
 
+def raw_body(body: str | None, is_base64: bool) -> bytes:
+    """The bytes of a route's raw (non-JSON) body: base64-decoded when the gateway flagged it so."""
+    return b"" if not body else _decoded_bytes(body, is_base64)
+
+
 def parse_json(text: str) -> Any:
     """Strict JSON (RFC 8259): no NaN or Infinity, no lone surrogates, at most MAX_JSON_DEPTH deep."""
     try:

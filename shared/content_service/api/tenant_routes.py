@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from content_service.api.auth import principal_of
 from content_service.api.models import SAFE_TEXT, ZoneName
+from content_service.api.request_shape import raw_body
 from content_service.bootstrap import dependencies
 from content_service.domain.tenant import CSS_PROPERTY, CSS_VALUE, UNSET, Branding, TenantSettings
 from content_service.service import tenants as cases
@@ -44,6 +46,20 @@ class BrandingModel(BaseModel):
         )
 
 
+class BrandLogoView(BaseModel):
+    """The logo the branding names; its bytes are ``GET /v1/tenant/branding/logo``."""
+
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 (hex) of the logo's bytes")
+    media_type: Literal["image/png", "image/jpeg", "image/webp"]
+    size: int = Field(ge=1, description="bytes")
+
+
+class BrandingView(BrandingModel):
+    """The branding as stored: what an admin set, and the logo uploaded with ``PUT .../logo``."""
+
+    logo: BrandLogoView | None = None
+
+
 class TenantSettingsChange(BaseModel):
     """Fields to change; a field left out stays as it is, ``null`` removes branding or a policy."""
 
@@ -64,7 +80,7 @@ class TenantSettingsView(BaseModel):
     zone: str
     tamper_auto_revoke: bool = Field(description="the policy in force (the tenant's or the default)")
     tamper_auto_revoke_set: bool = Field(description="whether the tenant chose it (else: the default)")
-    branding: BrandingModel | None
+    branding: BrandingView | None
     revision: int = Field(description="0 while the tenant has only this deployment's defaults")
     updated_at: datetime | None
     updated_by: str | None
@@ -79,11 +95,16 @@ class TenantSettingsView(BaseModel):
             tamper_auto_revoke_set=settings.tamper_auto_revoke is not None,
             branding=None
             if branding is None
-            else BrandingModel(
+            else BrandingView(
                 name=branding.name,
                 primary_colour=branding.primary_colour,
                 secondary_colour=branding.secondary_colour,
                 css_properties=dict(branding.css_properties),
+                logo=None
+                if branding.logo is None
+                else BrandLogoView(
+                    sha256=branding.logo.sha256, media_type=branding.logo.media_type, size=branding.logo.size
+                ),
             ),
             revision=settings.revision,
             updated_at=settings.updated_at,
@@ -150,3 +171,69 @@ def update_tenant_settings(body: TenantSettingsChange) -> TenantSettingsView:
         clock=deps.clock,
     )
     return _view(changed)
+
+
+@router.put(
+    "/v1/tenant/branding/logo",
+    operation_id="put_branding_logo",
+    summary="Upload the tenant's logo (raw PNG, JPEG or WebP body; no SVG), which the overlay names",
+)
+def put_branding_logo() -> TenantSettingsView:
+    deps = dependencies()
+    event = router.current_event
+    changed = cases.set_logo(
+        principal_of(event),
+        raw_body(event.body, bool(event.is_base64_encoded)),
+        event.headers.get("content-type"),
+        max_bytes=deps.settings.branding_logo_max_bytes,
+        settings=deps.tenant_settings,
+        assets=deps.branding_assets,
+        zones=deps.settings.zones,
+        served_zone=deps.settings.residency_zone,
+        clock=deps.clock,
+    )
+    return _view(changed)
+
+
+@router.delete(
+    "/v1/tenant/branding/logo",
+    operation_id="delete_branding_logo",
+    summary="Remove the tenant's logo from its branding (a branding without one stays as it is)",
+)
+def delete_branding_logo() -> TenantSettingsView:
+    deps = dependencies()
+    changed = cases.remove_logo(
+        principal_of(router.current_event),
+        settings=deps.tenant_settings,
+        zones=deps.settings.zones,
+        served_zone=deps.settings.residency_zone,
+        clock=deps.clock,
+    )
+    return _view(changed)
+
+
+@router.get(
+    "/v1/tenant/branding/logo",
+    operation_id="get_branding_logo",
+    summary="The bytes of the logo the tenant's branding overlay names (check them against its claims)",
+)
+def get_branding_logo():
+    # No return annotation: Powertools would validate and JSON-serialise the image bytes; the
+    # OpenAPI document gets this route's image responses from contract.RAW_SUCCESS instead.
+    deps = dependencies()
+    logo, data = cases.branding_logo(
+        principal_of(router.current_event).tenant_id,
+        settings=deps.tenant_settings,
+        assets=deps.branding_assets,
+        served_zone=deps.settings.residency_zone,
+    )
+    return Response(
+        status_code=200,
+        content_type=logo.media_type,
+        body=data,
+        headers={
+            "ETag": f'"{logo.sha256}"',
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'",
+        },
+    )

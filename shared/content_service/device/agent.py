@@ -539,7 +539,9 @@ class DeviceAgent:
         with self._lock:
             content = self._mount(bundle_id).read(package_id, path)
         applied = self.branding() if is_page(path) else AppliedBranding(None, 0)
-        return Launch(brand_page(content, applied.branding), hashlib.sha256(content).hexdigest(), applied)
+        return Launch(
+            brand_page(content, applied.branding, applied.logo), hashlib.sha256(content).hexdigest(), applied
+        )
 
     def renew_licences(self) -> list[RenewalOutcome]:
         """Renew every held licence in its renewal window (not waiting out a back-off); one try each."""

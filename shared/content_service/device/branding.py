@@ -7,6 +7,13 @@ tenant and every branding rule, ``crypto/overlay.verify_branding``) and it is no
 one held. The overlay is written beside the bundles as ``branding.jws``; its revision and SHA-256
 go into the sealed state root, so an edited, swapped or restored overlay file is refused.
 
+An overlay whose branding names a logo (``branding.logo``: SHA-256, media type, size) is kept only
+with the logo: the device fetches ``GET /v1/tenant/branding/logo`` (reading at most the signed size
+plus one byte) and keeps the bytes as ``branding-logo`` only if their size, SHA-256 and image
+signature are the signed ones; other bytes are refused like a forged overlay. At launch the stored
+logo is checked against the verified overlay again and offered to the page as ``--brand-logo``, a
+``data:`` URL in the injected stylesheet (the page needs no other request, the content no change).
+
 At launch the held overlay is checked again. One that does not verify, or is not the one the root
 sealed, is refused: the content is shown unbranded and a ``device.branding_refused`` signal is
 queued (never a tamper report: no bundle is at stake). The branding is injected into the page the
@@ -64,10 +71,16 @@ class AppliedBranding:
     branding: Branding | None
     revision: int
     refused: str | None = None
+    #: The logo's bytes, checked against the signed overlay (None: the branding names no logo).
+    logo: bytes | None = None
 
 
 def overlay_path(agent: DeviceAgent) -> Path:
     return agent.store.home / "branding.jws"
+
+
+def logo_path(agent: DeviceAgent) -> Path:
+    return agent.store.home / "branding-logo"
 
 
 def held_revision(agent: DeviceAgent) -> int:
@@ -100,8 +113,17 @@ def fetch_branding(agent: DeviceAgent) -> AppliedBranding:
         detail = f"fetched branding overlay: revision {revision} is older than the one held"
         agent.reporter.branding_refused(detail)
         return AppliedBranding(None, held_revision(agent), refused=detail)
-    _keep(agent, str(token).encode("ascii"), revision)
-    return AppliedBranding(branding, revision)
+    logo = None
+    if branding.logo is not None:
+        logo = agent.api.branding_logo(limit=branding.logo.size)
+        try:
+            branding.logo.check(logo)
+        except ValidationFailed as error:
+            detail = f"fetched branding logo: {error.detail}"
+            agent.reporter.branding_refused(detail)
+            return AppliedBranding(None, held_revision(agent), refused=detail)
+    _keep(agent, str(token).encode("ascii"), revision, logo)
+    return AppliedBranding(branding, revision, logo=logo)
 
 
 def applied_branding(agent: DeviceAgent) -> AppliedBranding:
@@ -122,16 +144,35 @@ def applied_branding(agent: DeviceAgent) -> AppliedBranding:
         detail = f"stored branding overlay: {error}"
         agent.reporter.branding_refused(detail)
         return AppliedBranding(None, revision, refused=detail)
-    return AppliedBranding(branding, revision)
+    if branding.logo is None:
+        return AppliedBranding(branding, revision)
+    try:
+        logo = _read_bounded(logo_path(agent), branding.logo.size)
+        branding.logo.check(logo)
+    except (OSError, ValidationFailed) as error:
+        detail = f"stored branding logo: {error}"
+        agent.reporter.branding_refused(detail)
+        return AppliedBranding(None, revision, refused=detail)
+    return AppliedBranding(branding, revision, logo=logo)
 
 
-def brand_page(page: bytes, branding: Branding | None) -> bytes:
-    """The launch page with the branding's stylesheet and name injected (unchanged when unbranded)."""
+def _read_bounded(path: Path, size: int) -> bytes:
+    """At most ``size`` + 1 bytes of the file: enough to see it is longer than signed."""
+    with path.open("rb") as handle:
+        return handle.read(size + 1)
+
+
+def brand_page(page: bytes, branding: Branding | None, logo: bytes | None = None) -> bytes:
+    """The launch page with the branding's stylesheet and name injected (unchanged when unbranded).
+
+    ``logo``, the checked bytes of the branding's logo, becomes ``--brand-logo`` as a ``data:`` URL.
+    """
     if branding is None:
         return page
+    logo_url = None if branding.logo is None or logo is None else branding.logo.data_url(logo)
     snippet = (
         f'<meta name="content-service-brand" content="{html.escape(branding.name, quote=True)}">'
-        f'<style id="content-service-branding">{branding.stylesheet()}</style>'
+        f'<style id="content-service-branding">{branding.stylesheet(logo_url)}</style>'
     ).encode()
     for pattern in (_HEAD, _DOCTYPE):
         if match := pattern.search(page):
@@ -147,14 +188,20 @@ def _verify(agent: DeviceAgent, token: str) -> tuple[Branding, int]:
     return agent.parts.trust.branding(token)
 
 
-def _keep(agent: DeviceAgent, token: bytes | None, revision: int) -> None:
-    """The overlay file first, the sealed root second: a crash between leaves a refused file, never
-    a sealed digest whose file is missing silently."""
+def _keep(agent: DeviceAgent, token: bytes | None, revision: int, logo: bytes | None = None) -> None:
+    """The logo and overlay files first, the sealed root second: a crash between leaves a refused
+    file, never a sealed digest whose file is missing silently. The logo needs no seal of its own:
+    the overlay names its SHA-256 and size, and the overlay is sealed."""
     path = overlay_path(agent)
     if token is None:
         path.unlink(missing_ok=True)
+        logo_path(agent).unlink(missing_ok=True)
         agent.parts.state.update(lambda root: root.__setitem__("branding", {"revision": 0, "sha256": None}))
         return
+    if logo is None:
+        logo_path(agent).unlink(missing_ok=True)
+    else:
+        write_private(logo_path(agent), logo)
     write_private(path, token)
     digest = hashlib.sha256(token).hexdigest()
     agent.parts.state.update(

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from content_service.domain.errors import InvalidTransition, ValidationFailed
+from content_service.domain.logo import BrandLogo
 from content_service.domain.zones import Zones
 
 COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -21,6 +22,10 @@ CSS_PROPERTY = re.compile(r"^--[a-z][a-z0-9-]{0,62}$")
 CSS_VALUE = re.compile(r"^[A-Za-z0-9#%.,()\s'\"+-]{1,200}$")
 FORBIDDEN_CSS = re.compile(r"url\s*\(|expression\s*\(|@import|/\*", re.IGNORECASE)
 MAX_CSS_PROPERTIES = 50
+# What ``--brand-logo`` may point at: the export's logo file beside the stylesheet, or the bytes.
+LOGO_URL = re.compile(
+    r"^(?:content-branding-logo\.(?:png|jpg|webp)|data:image/(?:png|jpeg|webp);base64,[A-Za-z0-9+/]*={0,2})$"
+)
 
 
 def _plain_text(value: str, what: str, limit: int) -> str:
@@ -41,6 +46,8 @@ class Branding:
     primary_colour: str
     secondary_colour: str | None = None
     css_properties: tuple[tuple[str, str], ...] = ()
+    #: The logo, the overlay's one asset (its bytes beside the bundles, named by their SHA-256).
+    logo: BrandLogo | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "name", _plain_text(self.name, "the brand name", 100))
@@ -58,24 +65,34 @@ class Branding:
             if not CSS_VALUE.match(value) or FORBIDDEN_CSS.search(value):
                 raise ValidationFailed(f"the value of {name} is not a plain CSS value")
 
-    def stylesheet(self) -> str:
+    def stylesheet(self, logo_url: str | None = None) -> str:
         """The branding as CSS custom properties on ``:root`` (what a launcher or export injects).
 
         Safe to put inside a ``<style>`` element: every value passed the rules above (no ``;{}<>\\``).
+        ``logo_url``, when the branding has a logo, becomes ``--brand-logo: url("...")``: the
+        export's file name or the device's ``data:`` URL of the checked bytes, never a tenant's text.
         """
         declarations = [("--brand-primary", self.primary_colour)]
         if self.secondary_colour is not None:
             declarations.append(("--brand-secondary", self.secondary_colour))
+        if self.logo is not None and logo_url is not None:
+            if not LOGO_URL.match(logo_url):
+                raise ValidationFailed("the logo URL is neither a logo file name nor a base64 data: URL")
+            declarations.append(("--brand-logo", f'url("{logo_url}")'))
         declarations += [(name, value) for name, value in self.css_properties if name not in dict(declarations)]
         return ":root {\n" + "".join(f"  {name}: {value};\n" for name, value in declarations) + "}\n"
 
     def as_dict(self) -> dict[str, object]:
-        return {
+        """The dict form (overlay claims, exports, stored items); ``logo`` only when there is one."""
+        data: dict[str, object] = {
             "name": self.name,
             "primary_colour": self.primary_colour,
             "secondary_colour": self.secondary_colour,
             "css_properties": dict(self.css_properties),
         }
+        if self.logo is not None:
+            data["logo"] = self.logo.as_dict()
+        return data
 
     @classmethod
     def from_dict(cls, data: object) -> Branding:
@@ -88,7 +105,14 @@ class Branding:
         name, primary, secondary = data.get("name"), data.get("primary_colour"), data.get("secondary_colour")
         if not isinstance(name, str) or not isinstance(primary, str) or not isinstance(secondary, str | None):
             raise ValidationFailed("branding needs a name and colours as strings")
-        return cls(name, primary, secondary, tuple(sorted(css.items())))
+        logo = data.get("logo")
+        return cls(
+            name,
+            primary,
+            secondary,
+            tuple(sorted(css.items())),
+            None if logo is None else BrandLogo.from_dict(logo),
+        )
 
 
 class _Unset:
@@ -122,8 +146,13 @@ class TenantSettings:
         zone: str | None = None,
         tamper_auto_revoke: bool | None | _Unset = UNSET,
         branding: Branding | None | _Unset = UNSET,
+        logo: BrandLogo | None | _Unset = UNSET,
     ) -> TenantSettings:
-        """The settings with the given fields changed; the zone only while nothing was stored."""
+        """The settings with the given fields changed; the zone only while nothing was stored.
+
+        New branding keeps the logo held (the logo changes only through ``logo``); no branding
+        drops it. A logo needs branding to belong to (an ``InvalidTransition`` otherwise).
+        """
         changed = self
         if zone is not None and zone != self.zone:
             zones.get(zone)
@@ -136,7 +165,12 @@ class TenantSettings:
         if not isinstance(tamper_auto_revoke, _Unset):
             changed = replace(changed, tamper_auto_revoke=tamper_auto_revoke)
         if not isinstance(branding, _Unset):
-            changed = replace(changed, branding=branding)
+            kept = None if self.branding is None else self.branding.logo
+            changed = replace(changed, branding=None if branding is None else replace(branding, logo=kept))
+        if not isinstance(logo, _Unset):
+            if changed.branding is None:
+                raise InvalidTransition("the tenant has no branding for a logo; set the branding first")
+            changed = replace(changed, branding=replace(changed.branding, logo=logo))
         return replace(changed, updated_at=now, updated_by=by)
 
     def branding_claims(self, issued_at: int) -> dict[str, object] | None:

@@ -20,8 +20,10 @@ from content_service.domain.errors import (
 )
 from content_service.domain.export import ExportJob, ExportResult, ExportState
 from content_service.domain.package import PackageState, Problem
+from content_service.domain.tenant import Branding
 from content_service.service.ports import (
     BlobReader,
+    BrandingAssets,
     Clock,
     ExportQueue,
     ExportRepository,
@@ -91,8 +93,13 @@ def run_export(
     blobs: BlobReader,
     results: ExportStore,
     clock: Clock,
+    assets: BrandingAssets | None = None,
 ) -> ExportJob:
-    """Build the export zip from the stored manifest and blobs; idempotent on redelivery."""
+    """Build the export zip from the stored manifest and blobs; idempotent on redelivery.
+
+    A branded job whose branding names a logo reads the logo's bytes from ``assets`` (the ones
+    recorded when the export was asked for: content-addressed, so a later upload changes nothing).
+    """
     job = exports.get(tenant_id, export_id)
     if job.state is not ExportState.PENDING:
         return job
@@ -105,12 +112,14 @@ def run_export(
     with tempfile.TemporaryDirectory(prefix="export-") as scratch:
         out = Path(scratch) / "export.zip"
         try:
+            options = ExportOptions.model_validate(job.options)
             export_package(
                 manifest,
                 read_file,
                 ExportFormat(job.format),
-                ExportOptions.model_validate(job.options),
+                options,
                 out=out,
+                logo=_branding_logo(tenant_id, options, assets),
             )
         except DomainError as refused:
             problem = Problem(f"export.{type(refused).__name__}", refused.detail, None)
@@ -120,6 +129,14 @@ def run_export(
         key = results.put_export(tenant_id, export_id, filename, out)
         size = out.stat().st_size
     return exports.save(job.complete(ExportResult(key, size, digest), clock.now()))
+
+
+def _branding_logo(tenant_id: str, options: ExportOptions, assets: BrandingAssets | None) -> bytes | None:
+    """The bytes of the logo the job's branding names (None: it names none, or no store to ask)."""
+    logo = None if options.branding is None else Branding.from_dict(options.branding).logo
+    if logo is None or assets is None:
+        return None
+    return assets.get_logo(tenant_id, logo)
 
 
 def fail_export_after_retries(

@@ -15,6 +15,7 @@ from content_service.domain.bundle import Bundle
 from content_service.domain.device import Device
 from content_service.domain.device_slots import DeviceSlots
 from content_service.domain.export import ExportJob
+from content_service.domain.logo import BrandLogo
 from content_service.domain.package import PackageManifest, PlayPackage
 from content_service.domain.tamper import TamperEvidence
 from content_service.domain.tenant import TenantSettings
@@ -324,6 +325,18 @@ class BlobReader(Protocol):
     """Reads a tenant's content-addressed files."""
 
     def open_blob(self, tenant_id: str, sha256: str) -> BinaryIO: ...
+
+
+class BrandingAssets(Protocol):
+    """The branding overlay's assets (the logo) beside the bundles, named by their SHA-256."""
+
+    def put_logo(self, tenant_id: str, logo: BrandLogo, data: bytes) -> str:
+        """Store the logo's bytes unless they are there already; returns the object key."""
+        ...
+
+    def get_logo(self, tenant_id: str, logo: BrandLogo) -> bytes:
+        """The logo's stored bytes (at most its size plus one byte); NotFound if there are none."""
+        ...
 
 
 class TenantSettingsRepository(Protocol):

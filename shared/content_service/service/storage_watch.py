@@ -9,7 +9,9 @@ metadata), so it is not used. The rules:
   in flight (the service writes the object first and the record after it): not a tamper signal;
 - a created object that a record names must have the recorded size and SHA-256;
 - the service never deletes bundle objects, so removing a recorded object is tampering;
-- a key outside the service's layout is counted and logged (no bundle to revoke).
+- a key outside the service's layout is counted and logged (no bundle to revoke);
+- a branding asset (the logo) is the service's own when its bytes hash to its name, else counted
+  and logged (devices refuse a logo that is not the signed overlay's).
 
 A tampered object becomes a ``content.bundle.tampered.v1`` for every live bundle it belongs to,
 written as an outbox row, so the fan-out revokes the bundle by tenant policy.
@@ -40,6 +42,10 @@ _CONTAINER = re.compile(
 # Container format version 2 file objects, named by the SHA-256 of their own bytes.
 _OBJECT = re.compile(r"^tenants/(?P<tenant>[^/]+)/objects/(?P<package>[^/]+)/(?P<sha256>[0-9a-f]{64})\.csob$")
 _MANIFEST = re.compile(r"^tenants/(?P<tenant>[^/]+)/bundles/(?P<bundle>[^/]+)/manifest\.jws$")
+# Branding overlay assets (the logo), named by the SHA-256 of their own bytes like file objects.
+_BRANDING_ASSET = re.compile(
+    r"^tenants/(?P<tenant>[^/]+)/branding/logo/(?P<sha256>[0-9a-f]{64})\.(?:png|jpg|webp)$"
+)
 
 
 @dataclass(frozen=True)
@@ -123,6 +129,14 @@ def check_bundle_object(
             digests,
             page_size,
         )
+    elif asset := _BRANDING_ASSET.match(change.key):
+        # No bundle holds a logo (devices check it against the signed overlay): a write whose bytes
+        # hash to its name is the service's; anything else is counted and logged, never revoked.
+        if change.created and digests.sha256(change.key) == asset["sha256"]:
+            return []
+        metrics.count(TAMPER_EVENTS)
+        logger.error("a branding asset was altered or removed", extra={"key": change.key})
+        return []
     elif content_object := _OBJECT.match(change.key):
         # A file object is shared by every version of its lineage that holds the file, and is not
         # recorded one by one: it is the service's own when its bytes hash to its name. Otherwise

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from content_service.adapters.dynamodb import DynamoPackageRepository
-from content_service.adapters.s3 import S3PackageStore, S3UploadStore, s3_client
+from content_service.adapters.s3 import S3BrandingAssets, S3PackageStore, S3UploadStore, s3_client
 from content_service.domain.errors import ConcurrencyConflict, NotFound, ValidationFailed
+from content_service.domain.logo import DEFAULT_LOGO_MAX_BYTES, BrandLogo
 from content_service.domain.package import (
     DeclaredUpload,
     FileEntry,
@@ -23,6 +24,7 @@ from content_service.domain.package import (
     Standard,
 )
 from content_service.service.ports import StoredUpload
+from tests.logos import png
 
 ROOT = Path(__file__).parents[3]
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -177,6 +179,24 @@ def test_blobs_are_content_addressed_per_tenant_and_stored_once(aws):
     assert store.get_manifest("t1", "p1", 1) == manifest
     with pytest.raises(NotFound):
         store.get_manifest("t2", "p1", 1)
+
+
+def test_a_logo_is_stored_beside_the_tenants_bundles_by_its_sha256_and_read_back_bounded(aws):
+    client = s3_client("eu-west-1")
+    bucket = aws.buckets["BundlesBucket"].name
+    assets = S3BrandingAssets(client, bucket)
+    data = png()
+    logo = BrandLogo.of(data, "image/png", max_bytes=DEFAULT_LOGO_MAX_BYTES)
+    key = assets.put_logo("t1", logo, data)
+    assert key == f"tenants/t1/branding/logo/{logo.sha256}.png"
+    stored = client.get_object(Bucket=bucket, Key=key)
+    assert stored["Body"].read() == data and stored["ContentType"] == "image/png"
+    assert assets.get_logo("t1", logo) == data
+    with pytest.raises(NotFound):
+        assets.get_logo("t2", logo)
+    # An object grown behind the service's back is read at most one byte past the signed size.
+    client.put_object(Bucket=bucket, Key=key, Body=data + b"\x00" * 1000)
+    assert len(assets.get_logo("t1", logo)) == logo.size + 1
 
 
 def test_a_download_past_the_limit_is_refused(aws, tmp_path):

@@ -20,6 +20,7 @@ from content_service.adapters.entities import (
 from content_service.domain.bundle import Bundle, BundlePackage
 from content_service.domain.device import Device, DeviceState
 from content_service.domain.errors import ConcurrencyConflict, NotFound, ValidationFailed
+from content_service.domain.logo import BrandLogo
 from content_service.domain.package import ContainerRef
 from content_service.domain.tenant import Branding, TenantSettings
 from content_service.service.ports import IssuedLicence, TamperReportRecord
@@ -148,6 +149,13 @@ def test_tenant_settings_round_trip_and_a_stale_write_loses(table):
     assert store.get("t1").zone == "us"
     second = store.save(replace(first, branding=None))
     assert store.get("t1") == second and second.revision == 2
+
+
+def test_tenant_settings_keep_the_brandings_logo(table):
+    store = DynamoTenantSettings(table, "eu-west-1")
+    logo = BrandLogo("ab" * 32, "image/webp", 1234)
+    saved = store.save(TenantSettings("t1", "eu", branding=Branding("Acme", "#112233", logo=logo)))
+    assert store.get("t1") == saved and saved.branding.logo == logo
 
 
 def test_tenant_settings_written_with_css_pairs_still_read(table):

@@ -8,6 +8,7 @@ import pytest
 
 from content_service.crypto.overlay import BRANDING_TYPE, OverlayRefused, verify_branding
 from content_service.crypto.signing import LocalSigner, SignatureInvalid, TokenError, WrongTokenType
+from content_service.domain.logo import BrandLogo
 from content_service.domain.tenant import Branding, TenantSettings
 from content_service.service.tenants import branding_overlay
 from tests.fakes import FakeClock, FakeTenantSettings
@@ -91,3 +92,20 @@ def test_an_overlay_without_a_positive_revision_is_refused(signer, revision) -> 
     token = signer.sign({"tenant_id": "acme", "revision": revision, "branding": BRANDING.as_dict()}, typ=BRANDING_TYPE)
     with pytest.raises(TokenError):
         verify_branding(token, _jwks(signer), "acme")
+
+
+def test_the_overlay_names_the_logo_and_a_mis_issued_logo_claim_is_refused(signer) -> None:
+    logo = BrandLogo("ab" * 32, "image/png", 1234)
+    branded = Branding("Acme", "#0a5cff", logo=logo)
+    token, _ = _overlay(signer, branded)
+    assert token is not None
+    assert verify_branding(token, _jwks(signer), "acme") == (branded, 1)
+    claims = {"iss": "content-service", "tenant_id": "acme", "revision": 1, "iat": 0}
+    for bad in (
+        {**logo.as_dict(), "media_type": "image/svg+xml"},
+        {**logo.as_dict(), "size": 10 * 1024 * 1024},
+        {**logo.as_dict(), "href": "https://evil.example/logo.png"},
+    ):
+        forged = signer.sign({**claims, "branding": {**branded.as_dict(), "logo": bad}}, typ=BRANDING_TYPE)
+        with pytest.raises(OverlayRefused, match="logo"):
+            verify_branding(forged, _jwks(signer), "acme")

@@ -103,6 +103,8 @@ class FakeService:
     mangle_branding: Callable[[str], str] | None = None
     """Alter the signed branding overlay before it is sent (a forged overlay)."""
     branding_requests: int = 0
+    logo: bytes | None = None
+    """The bytes ``GET /v1/tenant/branding/logo`` answers (None: a 404)."""
     _server: ThreadingHTTPServer | None = None
 
     # ------------------------------------------------------------ lifecycle
@@ -480,6 +482,10 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._body() if method in ("POST", "PUT") else None
         if stage in self.fake.failed_stages:
             return self._json(503, {"title": "Service Unavailable", "detail": "the region is failed"})
+        if method == "GET" and url.path[len(stage) :] == "/v1/tenant/branding/logo":
+            if self.fake.logo is None:
+                return self._json(404, {"title": "Resource not found"})
+            return self._reply(200, self.fake.logo, {"Content-Type": "image/png"})
         status, answer = self.fake.handle_api(method, url.path[len(stage) :], query, body)
         self._json(status, answer)
 

@@ -6,9 +6,13 @@ import base64
 import hashlib
 import json
 
+import pytest
+
 from content_service.crypto import LocalSigner
-from content_service.device.branding import overlay_path
+from content_service.device.branding import logo_path, overlay_path
+from content_service.domain.logo import DEFAULT_LOGO_MAX_BYTES, BrandLogo
 from content_service.domain.tenant import Branding
+from tests.logos import png
 from tests.unit.device.conftest import WELCOME, Airplane, enroll, make_agent
 
 ACME = Branding("Acme <Learning>", "#0a5cff", "#112233", (("--brand-radius", "4px"),))
@@ -143,3 +147,76 @@ def _b64(claims: dict) -> str:
 def _payload(token: str) -> bytes:
     part = token.split(".")[1]
     return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def _logo_branding(service, data: bytes) -> Branding:
+    """The tenant's branding with a logo: the service serves ``data`` as its bytes."""
+    logo = BrandLogo.of(data, "image/png", max_bytes=DEFAULT_LOGO_MAX_BYTES)
+    service.logo = data
+    return Branding("Acme", "#0a5cff", logo=logo)
+
+
+def test_a_good_logo_is_kept_with_the_overlay_and_offered_to_the_page_as_brand_logo(ready, service, bundle_id) -> None:
+    data = png()
+    service.brand(_logo_branding(service, data))
+    ready.sync_once()
+    applied = ready.branding()
+    assert applied.logo == data and applied.refused is None
+    assert logo_path(ready).read_bytes() == data
+    launch = _page(ready, bundle_id)
+    data_url = "data:image/png;base64," + base64.b64encode(data).decode()
+    assert f'--brand-logo: url("{data_url}");'.encode() in launch.page
+    # The content is untouched.
+    assert launch.content_sha256 == hashlib.sha256(WELCOME["index.html"]).hexdigest()
+    assert service.signals == []
+
+
+@pytest.mark.parametrize("served", ["flipped", "longer", "shorter", "other-image"])
+def test_fetched_logo_bytes_that_are_not_the_signed_ones_are_refused_and_signalled(
+    ready, service, served
+) -> None:
+    service.brand(ACME)
+    ready.sync_once()
+    data = png()
+    branding = _logo_branding(service, data)
+    tampered = bytearray(data)
+    tampered[-5] ^= 1
+    service.logo = {
+        "flipped": bytes(tampered),
+        "longer": data + b"\x00" * 10_000_000,
+        "shorter": data[:-1],
+        "other-image": png(rgb=(255, 0, 0)),
+    }[served]
+    service.brand(branding)
+    ready.sync_once()
+    applied = ready.branding()
+    # The overlay naming the logo is not kept: the held one (without a logo) stays.
+    assert applied.branding == ACME and applied.logo is None
+    assert not logo_path(ready).exists()
+    assert [s["type"] for s in service.signals] == ["device.branding_refused"]
+    assert "fetched branding logo" in service.signals[0]["detail"]
+
+
+def test_a_stored_logo_edited_on_disk_is_refused_at_launch_unbranded_and_signalled(
+    ready, service, bundle_id, fake_time
+) -> None:
+    data = png()
+    service.brand(_logo_branding(service, data))
+    ready.sync_once()
+    logo_path(ready).write_bytes(png(rgb=(255, 0, 0)))
+    offline = make_agent(ready.store.home, fake_time, session=Airplane())
+    launch = _page(offline, bundle_id)
+    assert launch.branding.branding is None and "stored branding logo" in str(launch.branding.refused)
+    assert launch.page == WELCOME["index.html"]
+    ready.flush()
+    assert [s["type"] for s in service.signals] == ["device.branding_refused"]
+
+
+def test_a_logo_removed_from_the_branding_is_removed_from_the_device(ready, service, bundle_id) -> None:
+    service.brand(_logo_branding(service, png()))
+    ready.sync_once()
+    assert logo_path(ready).exists()
+    service.brand(ACME)
+    ready.sync_once()
+    assert ready.branding().branding == ACME and not logo_path(ready).exists()
+    assert b"--brand-logo" not in _page(ready, bundle_id).page

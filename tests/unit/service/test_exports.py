@@ -9,6 +9,7 @@ import pytest
 
 from content_service.domain.errors import InvalidTransition, NotFound, ValidationFailed
 from content_service.domain.export import ExportState
+from content_service.domain.logo import DEFAULT_LOGO_MAX_BYTES, BrandLogo
 from content_service.domain.tenant import Branding, TenantSettings
 from content_service.packaging.limits import ImportLimits
 from content_service.samples import sample_zip_bytes
@@ -22,6 +23,7 @@ from content_service.service.exports import (
 )
 from content_service.service.packages import RequestUpload, build_uploaded_package, request_upload
 from tests.fakes import (
+    FakeBrandingAssets,
     FakeBundleStore,
     FakeClock,
     FakeContentKeys,
@@ -33,6 +35,7 @@ from tests.fakes import (
     FakeTenantSettings,
     FakeUploadStore,
 )
+from tests.logos import png
 
 
 @pytest.fixture
@@ -155,6 +158,76 @@ def test_a_branded_export_carries_the_tenants_branding_as_it_was_requested(world
     with zipfile.ZipFile(io.BytesIO(world["results"].objects[run(world, job).result.key])) as archive:
         assert b"#0a5cff" in archive.read("content-branding.css")
     assert "branding" not in requested(world, package.package_id, "cmi5").options
+
+
+def _branded_request(world, package, settings):
+    return request_export(
+        "t1",
+        package.package_id,
+        None,
+        "scorm2004",
+        {},
+        packages=world["packages"],
+        exports=world["exports"],
+        queue=world["queue"],
+        clock=world["clock"],
+        branding=settings,
+    )
+
+
+def test_a_branded_export_carries_the_logo_recorded_at_the_request_read_from_the_assets(world):
+    package = built(world)
+    data = png()
+    logo = BrandLogo.of(data, "image/png", max_bytes=DEFAULT_LOGO_MAX_BYTES)
+    settings, assets = FakeTenantSettings(), FakeBrandingAssets()
+    assets.put_logo("t1", logo, data)
+    settings.save(TenantSettings("t1", "eu", branding=Branding("Acme", "#0a5cff", logo=logo)))
+    job = _branded_request(world, package, settings)
+    assert job.options["branding"]["logo"] == logo.as_dict()
+    # A logo uploaded after the request changes nothing: the job names the bytes by their SHA-256.
+    later = png(rgb=(1, 2, 3))
+    assets.put_logo("t1", BrandLogo.of(later, "image/png", max_bytes=DEFAULT_LOGO_MAX_BYTES), later)
+    done = run_export(
+        "t1",
+        job.export_id,
+        exports=world["exports"],
+        store=world["store"],
+        blobs=world["store"],
+        results=world["results"],
+        clock=world["clock"],
+        assets=assets,
+    )
+    assert done.state is ExportState.DONE, done.problem
+    with zipfile.ZipFile(io.BytesIO(world["results"].objects[done.result.key])) as archive:
+        assert archive.read("content-branding-logo.png") == data
+        assert b"content-branding-logo.png" in archive.read("imsmanifest.xml")
+
+
+def test_a_branded_export_whose_logo_is_gone_or_altered_fails_with_a_problem(world):
+    package = built(world)
+    data = png()
+    logo = BrandLogo.of(data, "image/png", max_bytes=DEFAULT_LOGO_MAX_BYTES)
+    settings, assets = FakeTenantSettings(), FakeBrandingAssets()
+    settings.save(TenantSettings("t1", "eu", branding=Branding("Acme", "#0a5cff", logo=logo)))
+
+    def run_with(job):
+        return run_export(
+            "t1",
+            job.export_id,
+            exports=world["exports"],
+            store=world["store"],
+            blobs=world["store"],
+            results=world["results"],
+            clock=world["clock"],
+            assets=assets,
+        )
+
+    gone = run_with(_branded_request(world, package, settings))
+    assert gone.state is ExportState.FAILED and gone.problem.code == "export.NotFound"
+    assets.objects["t1", logo.sha256] = data[:-1] + b"\x00"
+    altered = run_with(_branded_request(world, package, settings))
+    assert altered.state is ExportState.FAILED and "logo" in altered.problem.detail
+    assert world["results"].objects == {}
 
 
 def test_a_redelivered_export_job_is_not_run_twice(world):

@@ -147,3 +147,15 @@ def test_a_format_2_index_is_checked_like_a_container() -> None:
     bundles, packages = _world(container=index)
     assert _check(_change(index.key), bundles, packages, {index.key: "c" * 64})[0] == []
     assert _check(_change(index.key), bundles, packages, {index.key: "d" * 64})[0] == ["bnd_1"]
+
+
+def test_a_branding_logo_is_the_services_own_only_while_its_bytes_hash_to_its_name() -> None:
+    bundles, packages = _world()
+    name = "e" * 64
+    key = f"tenants/t/branding/logo/{name}.png"
+    flagged, log, metrics = _check(_change(key), bundles, packages, {key: name})
+    assert flagged == [] and log.rows == {} and metrics.named("TamperEvents") == []
+    flagged, log, metrics = _check(_change(key), bundles, packages, {key: "f" * 64})
+    assert flagged == [] and log.rows == {} and metrics.named("TamperEvents") == [1]
+    _, _, metrics = _check(_change(key, "ObjectRemoved:Delete"), bundles, packages, {})
+    assert metrics.named("TamperEvents") == [1]

@@ -23,6 +23,7 @@ from importlib import resources
 from pathlib import Path
 from typing import BinaryIO
 
+from content_service.domain.errors import ValidationFailed
 from content_service.domain.package import FileEntry, PackageManifest, Standard
 from content_service.domain.tenant import Branding
 from content_service.standards.export.checks import DESCRIPTORS, check_export
@@ -95,8 +96,12 @@ def export_package(
     options: ExportOptions | None = None,
     *,
     out: Path | None = None,
+    logo: bytes | None = None,
 ) -> Path:
     """Export ``manifest``'s package in ``format`` and return the path of the zip written.
+
+    ``logo`` is the bytes of the logo ``options.branding`` names (when it names one): the export
+    carries them beside the stylesheet only if they are that logo (size, SHA-256, image type).
 
     ``out`` is where to write (default: a new file in a fresh temporary directory that the
     caller owns). Raises ``ExportError`` when the package cannot be carried by the format,
@@ -105,7 +110,7 @@ def export_package(
     """
     fmt = ExportFormat(format)
     options = options or ExportOptions()
-    extra = _generated(fmt, options)
+    extra = _generated(fmt, options, logo)
     if fmt is ExportFormat.XAPI and len(manifest.launches) > 1:
         if any(entry.path.casefold() == LAUNCHER_PATH for entry in manifest.files):
             raise ExportError(
@@ -151,12 +156,22 @@ def _source_to_blame(
     return not (xsd_failures(fmt, descriptor) + check_export(fmt, descriptor, names))
 
 
-def _generated(fmt: ExportFormat, options: ExportOptions) -> dict[str, bytes]:
+def _generated(fmt: ExportFormat, options: ExportOptions, logo: bytes | None = None) -> dict[str, bytes]:
     files = {BRIDGE_PATH: bridge_source()}
     if options.branding is not None:
         # Beside the content, never in it: the content's files and hashes stay as they were.
         branding = Branding.from_dict(options.branding)
-        files[BRANDING_CSS_PATH] = branding.stylesheet().encode()
+        logo_name = None
+        if branding.logo is not None:
+            if logo is None:
+                raise ExportError("the branding names a logo, but its bytes are not there")
+            try:
+                branding.logo.check(logo)
+            except ValidationFailed as error:
+                raise ExportError(f"the branding's logo is not the one it names: {error.detail}") from error
+            logo_name = branding.logo.filename
+            files[logo_name] = logo
+        files[BRANDING_CSS_PATH] = branding.stylesheet(logo_name).encode()
         files[BRANDING_JSON_PATH] = json.dumps(branding.as_dict(), indent=2, sort_keys=True).encode()
     if fmt in (ExportFormat.SCORM12, ExportFormat.SCORM2004):
         files.update(schema_files(fmt.value))

@@ -35,9 +35,12 @@ def export_zip(
     *,
     limits: ImportLimits,
     workdir: Path,
+    logo: bytes | None = None,
 ) -> PackageManifest:
-    """Import ``source`` through the sandbox, export it to ``out``; returns the source manifest."""
+    """Import ``source`` through the sandbox, export it to ``out``; returns the source manifest.
+
+    ``logo`` is the bytes of the logo ``options.branding`` names, if it names one."""
     manifest = import_zip(source, limits, workdir)
     with zip_reader(source) as read_file:
-        export_package(manifest, read_file, fmt, options, out=out)
+        export_package(manifest, read_file, fmt, options, out=out, logo=logo)
     return manifest

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
+from content_service.domain.logo import BrandLogo
 from content_service.domain.package import FileEntry, PackageManifest, Standard
 from content_service.standards import DESCRIPTOR_NAMES
 from content_service.standards.export.errors import ExportError
@@ -65,6 +66,8 @@ class ExportPlan:
     outline: Outline
     #: The export carries the tenant's branding (``BRANDING_CSS_PATH``, ``BRANDING_JSON_PATH``).
     branded: bool = False
+    #: The branding's logo file beside them (``content-branding-logo.{png,jpg,webp}``), if it has one.
+    branding_logo: str | None = None
 
 
 def encode_path(path: str) -> str:
@@ -116,7 +119,13 @@ def make_plan(manifest: PackageManifest, options: ExportOptions, generated: froz
         content_hash=manifest.content_hash,
         outline=build_outline(manifest, [launch.id for launch in manifest.launches]),
         branded=options.branding is not None,
+        branding_logo=_logo_name(options),
     )
+
+
+def _logo_name(options: ExportOptions) -> str | None:
+    logo = (options.branding or {}).get("logo")
+    return None if logo is None else BrandLogo.from_dict(logo).filename
 
 
 def _dropped_names() -> frozenset[str]:

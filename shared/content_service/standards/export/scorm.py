@@ -354,6 +354,8 @@ def _organization_and_resources(plan: ExportPlan, version: str, options: ExportO
 def _all_paths(plan: ExportPlan, version: str) -> list[str]:
     schemas = schema_files("scorm12" if version == "1.2" else "scorm2004")
     branding = (BRANDING_CSS_PATH, BRANDING_JSON_PATH) if plan.branded else ()
+    if plan.branding_logo is not None:
+        branding += (plan.branding_logo,)
     return sorted({*(entry.path for entry in plan.files), *schemas, BRIDGE_PATH, *branding})
 
 
