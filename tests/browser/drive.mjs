@@ -7,7 +7,9 @@
 // throw); then collect the bridge state and, in an LMS host page, window.lmsLog and
 // window.lmsSnapshot(). A scenario with "unload": true navigates the content away instead
 // of calling finish, to prove the bridge finishes on pagehide. A scenario with "parts": true
-// opens an xAPI launcher page, follows each part link in turn and drives every part.
+// opens an xAPI launcher page, follows each part link in turn and drives every part; each
+// page it reaches (the launcher and every part) has its look recorded (lookAt: the brand's
+// custom properties as the browser resolved them, the title's colour, the header's logo).
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -86,6 +88,7 @@ async function callBridge(content, calls, out) {
 // launcher between parts) and drive the part that opens.
 async function followParts(page, scenario, out) {
   const links = "a[data-activity]";
+  out.look = await lookAt(page.mainFrame());
   out.links = await page.$$eval(links, (found) => found.map((a) => ({ href: a.href, activity: a.dataset.activity })));
   out.parts = [];
   for (let index = 0; index < out.links.length; index++) {
@@ -94,10 +97,26 @@ async function followParts(page, scenario, out) {
     await page.locator(links).nth(index).click();
     await page.waitForURL((url) => url.href !== launcher, { timeout: 10000 });
     await page.waitForLoadState("load");
-    const part = { url: page.url(), calls: [] };
+    const part = { url: page.url(), calls: [], look: await lookAt(page.mainFrame()) };
     await callBridge(page.mainFrame(), scenario.calls, part);
     out.parts.push(part);
   }
+}
+
+// What the learner sees of the brand on a page, as the browser computed it.
+async function lookAt(frame) {
+  return frame.evaluate(() => {
+    const root = getComputedStyle(document.documentElement);
+    const title = document.querySelector("h1");
+    const logo = document.querySelector(".content-brand img");
+    return {
+      primary: root.getPropertyValue("--brand-primary").trim(),
+      logoProperty: root.getPropertyValue("--brand-logo").trim(),
+      titleColour: title ? getComputedStyle(title).color : null,
+      header: document.querySelector(".content-brand")?.textContent ?? null,
+      logo: logo ? { alt: logo.alt, width: logo.naturalWidth, complete: logo.complete } : null,
+    };
+  });
 }
 
 async function contentFrame(page, marker) {

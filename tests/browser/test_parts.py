@@ -22,7 +22,9 @@ from urllib.parse import urlencode
 import pytest
 from defusedxml.ElementTree import fromstring
 
+from content_service.domain.logo import DEFAULT_LOGO_MAX_BYTES, BrandLogo
 from content_service.domain.package import Launch, PackageManifest
+from content_service.domain.tenant import Branding
 from content_service.packaging.limits import ImportLimits
 from content_service.samples import sample_zip_bytes
 from content_service.standards.export import ExportOptions
@@ -30,6 +32,7 @@ from content_service.standards.export.local import export_zip, import_zip
 from tests.browser.conftest import HERE, require_browser
 from tests.browser.lms_server import LmsServer, Recorder
 from tests.export.courses import SCORM12_PARTS, SCORM2004_PARTS, scorm12_course, scorm2004_course
+from tests.logos import png
 
 pytestmark = pytest.mark.xdist_group("browser")
 
@@ -52,7 +55,12 @@ COURSES = [
     ("tree2004-cmi5", "course2004", "cmi5", list(SCORM2004_PARTS.values())),
     ("tree12-xapi", "course12", "xapi", list(SCORM12_PARTS.values())),
     ("sample-xapi", "sample", "xapi", ["Welcome", "How it works"]),
+    ("branded-tree12-xapi", "course12", "xapi", list(SCORM12_PARTS.values())),
 ]
+#: The logo (a real 4×4 PNG) and branding the branded course is exported with.
+LOGO = png()
+BRAND = Branding("Acme", "#0a5cff", logo=BrandLogo.of(LOGO, "image/png", max_bytes=DEFAULT_LOGO_MAX_BYTES))
+BRANDED = {"branded-tree12-xapi"}
 
 
 @dataclass
@@ -133,7 +141,14 @@ def courses(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Course]:
     with LmsServer(recorder) as server:
         for name, source, fmt, titles in COURSES:
             package = workdir / f"{name}.zip"
-            export_zip(sources[source], fmt, ExportOptions(), package, limits=ImportLimits(), workdir=workdir)
+            options, logo = (
+                (ExportOptions(branding=BRAND.as_dict()), LOGO)
+                if name in BRANDED
+                else (ExportOptions(), None)
+            )
+            export_zip(
+                sources[source], fmt, options, package, limits=ImportLimits(), workdir=workdir, logo=logo
+            )
             recorder.packages[name] = package
             manifest = import_zip(package, ImportLimits(), workdir)
             course = Course(name, fmt, package, manifest, titles, {}, {})
@@ -238,3 +253,25 @@ def test_the_xapi_launcher_reaches_every_part_and_each_reports_under_the_course(
                 {"id": course_id, "objectType": "Activity"}
             ]
     assert {statement["object"]["id"] for statement in statements} == set(part_ids)
+
+
+def test_a_branded_xapi_course_shows_the_brand_on_its_launcher_and_in_every_part(
+    courses: dict[str, Course],
+) -> None:
+    branded = courses["branded-tree12-xapi"].runs["branded-tree12-xapi#0"]
+    plain = courses["tree12-xapi"].runs["tree12-xapi#0"]
+    parts = _driven(branded)
+    # The launcher: the brand's colour resolved from content-branding.css, the title in it, and
+    # the header's logo decoded from the package's own file (4×4 pixels), named by the brand.
+    look = branded["look"]
+    assert look["primary"] == "#0a5cff"
+    assert look["titleColour"] == "rgb(10, 92, 255)"
+    assert look["logo"] == {"alt": "Acme", "width": 4, "complete": True}
+    assert look["logoProperty"] == 'url("content-branding-logo.png")'
+    # Each part's page links the stylesheet too, so its own styles can use the brand's properties.
+    assert [part["look"]["primary"] for part in parts] == ["#0a5cff"] * len(parts)
+    # Unbranded, nothing of it.
+    assert (
+        plain["look"]["primary"] == "" and plain["look"]["logo"] is None and plain["look"]["header"] is None
+    )
+    assert plain["look"]["titleColour"] != "rgb(10, 92, 255)"

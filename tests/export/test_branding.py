@@ -7,6 +7,7 @@ from each page, and the content's own bytes are what they were once the injected
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from content_service.standards.export.checks import DESCRIPTORS
 from content_service.standards.export.options import ExportFormat
 from content_service.standards.export.pages import strip
 from tests.export.conftest import FORMATS, Exporter
+from tests.export.courses import scorm12_course
 from tests.export.schemas import xsd_errors
 from tests.logos import png
 
@@ -89,3 +91,32 @@ def test_an_export_whose_logo_bytes_are_not_the_ones_the_branding_names_is_refus
 ) -> None:
     with pytest.raises(ExportError, match="logo"):
         export(sample_zip, "scorm12", ExportOptions(branding=WITH_LOGO.as_dict()), logo=logo)
+
+
+def test_the_xapi_launcher_page_of_a_course_of_parts_is_branded(
+    export: Exporter, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    course = scorm12_course(tmp_path_factory.mktemp("courses") / "branded12.zip")
+    plain = export(course, "xapi")
+    branded = export(course, "xapi", ExportOptions(branding=WITH_LOGO.as_dict()), logo=LOGO)
+    with zipfile.ZipFile(branded) as archive, zipfile.ZipFile(plain) as unbranded:
+        assert xsd_errors("xapi", archive.read(DESCRIPTORS[ExportFormat.XAPI])) == []
+        launcher = archive.read("content-launcher.html").decode()
+        assert '<link rel="stylesheet" href="content-branding.css" data-content-branding="1">' in launcher
+        # The header shows the logo the package carries, named by the brand.
+        (src,) = re.findall(r'<header class="content-brand"><img src="([^"]+)" alt="Acme"></header>', launcher)
+        assert archive.read(src) == LOGO
+        # The links to the parts are the unbranded launcher's.
+        links = re.compile(r'<a href="[^"]+" data-activity="[^"]+">')
+        assert links.findall(launcher) == links.findall(unbranded.read("content-launcher.html").decode())
+        assert "content-brand" not in unbranded.read("content-launcher.html").decode()
+
+
+def test_a_branded_launcher_without_a_logo_shows_the_brand_name(
+    export: Exporter, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    course = scorm12_course(tmp_path_factory.mktemp("courses") / "named12.zip")
+    branded = export(course, "xapi", ExportOptions(branding=Branding("Acme &amp; Co", "#0a5cff").as_dict()))
+    with zipfile.ZipFile(branded) as archive:
+        launcher = archive.read("content-launcher.html").decode()
+        assert '<header class="content-brand"><span>Acme &amp;amp; Co</span></header>' in launcher

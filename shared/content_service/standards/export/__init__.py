@@ -120,7 +120,8 @@ def export_package(
         extra[LAUNCHER_PATH] = b""
     plan = make_plan(manifest, options, frozenset({DESCRIPTORS[fmt], *extra}))
     if LAUNCHER_PATH in extra:
-        extra[LAUNCHER_PATH] = launcher_page(plan)
+        branding = Branding.from_dict(options.branding) if options.branding is not None else None
+        extra[LAUNCHER_PATH] = launcher_page(plan, branding)
     descriptor = _WRITERS[fmt](plan, options)
     names = frozenset({entry.path for entry in plan.files} | {DESCRIPTORS[fmt], *extra})
     failures = xsd_failures(fmt, descriptor) + check_export(fmt, descriptor, names)

@@ -18,11 +18,18 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape, quoteattr
 
+from content_service.domain.tenant import Branding
 from content_service.standards.export.errors import ExportError
 from content_service.standards.export.identifiers import UniqueNames, child_iri, course_iri
 from content_service.standards.export.options import ExportOptions
 from content_service.standards.export.outline import OutlineItem
-from content_service.standards.export.plan import BRIDGE_PATH, LAUNCHER_PATH, ExportPlan, encode_path
+from content_service.standards.export.plan import (
+    BRANDING_CSS_PATH,
+    BRIDGE_PATH,
+    LAUNCHER_PATH,
+    ExportPlan,
+    encode_path,
+)
 from content_service.standards.export.xmlwrite import element, render
 from content_service.standards.hrefs import is_absolute_iri
 
@@ -80,13 +87,38 @@ def tincan_xml(plan: ExportPlan, options: ExportOptions) -> bytes:
     return render(root)
 
 
-def launcher_page(plan: ExportPlan) -> bytes:
+#: The launcher page's own rules for a branded export: only the brand's custom properties, which
+#: content-branding.css defines (each passed the branding's CSS rules), with plain fallbacks.
+BRANDED_STYLE = (
+    ".content-brand{border-bottom:4px solid var(--brand-primary);padding:.5rem 0}"
+    ".content-brand img{max-height:3rem;max-width:12rem}"
+    "h1{color:var(--brand-primary)}"
+    "a{color:var(--brand-secondary,var(--brand-primary))}"
+)
+
+
+def launcher_page(plan: ExportPlan, branding: Branding | None = None) -> bytes:
     """The page the course launches when it has several parts: the outline, one link per part.
 
     The links work without script; the bridge (``data-role="launcher"``) adds the LMS's launch
-    parameters to each, with the part's ``activity_id``.
+    parameters to each, with the part's ``activity_id``. The page is ours, not the content's, so
+    a branded export brands it throughout: the tenant's stylesheet, a header with the brand's logo
+    (or name), and the title and links in the brand's colours (``BRANDED_STYLE``).
     """
     ids = activity_ids(plan)
+    brand: list[str] = []
+    header: list[str] = []
+    if branding is not None:
+        brand = [
+            f'<link rel="stylesheet" href="{encode_path(BRANDING_CSS_PATH)}" data-content-branding="1">',
+            f"<style>{BRANDED_STYLE}</style>",
+        ]
+        mark = (
+            f"<img src={quoteattr(encode_path(branding.logo.filename))} alt={quoteattr(branding.name)}>"
+            if branding.logo is not None
+            else f"<span>{escape(branding.name)}</span>"
+        )
+        header = [f'<header class="content-brand">{mark}</header>']
     lines = [
         "<!doctype html>",
         f"<html lang={quoteattr(plan.language)}>",
@@ -94,10 +126,12 @@ def launcher_page(plan: ExportPlan) -> bytes:
         '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{escape(plan.title)}</title>",
+        *brand,
         f'<script src="{encode_path(BRIDGE_PATH)}" data-content-bridge="1" data-standard="xapi"'
         f' data-role="launcher" data-course={quoteattr(course_id(plan))}></script>',
         "</head>",
         "<body>",
+        *header,
         f"<h1>{escape(plan.title)}</h1>",
         '<nav aria-label="Parts">',
         *_list(plan, plan.outline.items, ids),
