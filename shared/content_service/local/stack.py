@@ -146,6 +146,7 @@ class LocalStack:
         peer_region: str | None = None,
         replication_delay: float = 0.0,
         peer_api: bool = False,
+        parameters: Mapping[str, str] | None = None,
     ) -> None:
         """Describe a stack; nothing starts before :meth:`start` (or ``with``).
 
@@ -162,6 +163,9 @@ class LocalStack:
         (``peer_api_url``): the API function invoked with the peer's environment (its region,
         bucket, table replica, replica keys and secrets), one invocation at a time, and the
         enrolment names both APIs. The fault switch fails it with the peer region.
+
+        ``parameters`` overrides the template's parameters as a deployment's
+        ``--parameter-overrides`` would (e.g. ``MigrationTargets``, ``MigrationGraceSeconds``).
         """
         self.template_path = template_path or find_template()
         self.home = ensure_home(state_home(home))
@@ -176,6 +180,7 @@ class LocalStack:
         self._replication_delay = replication_delay
         self.replicator: LocalReplicator | None = None
         self._peer_api = bool(peer_api and peer_region)
+        self._parameters = dict(parameters or {})
         if self._peer_api:
             # Another region's invocation swaps os.environ: no other invocation may run meanwhile.
             self._runner_settings = dataclasses.replace(self._runner_settings, serialize_invocations=True)
@@ -231,7 +236,11 @@ class LocalStack:
             stack_name=self.stack_name,
             region=self.region,
             endpoint_url=endpoint,
-            parameter_overrides={"PeerRegion": self.peer_region} if self.peer_region else None,
+            parameter_overrides={
+                **self._parameters,
+                **({"PeerRegion": self.peer_region} if self.peer_region else {}),
+            }
+            or None,
         )
         for extra in self._extra_functions:
             template.add_function(extra)

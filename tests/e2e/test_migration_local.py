@@ -1,0 +1,173 @@
+"""A residency migration on the local stack, end to end over HTTP.
+
+The local stack is the ``eu`` zone's primary; the ``us`` zone's primary region (us-east-1) is a
+table and three buckets in the same moto server, named in the template's ``MigrationTargets``
+parameter as a deployment names them. An eu tenant's whole flow runs first (upload, build,
+bundle, a device's download); then an admin starts a migration to ``us`` through the API and
+the real migrate function (its SQS queue, polled by the local runner) copies, verifies,
+switches, tells the devices and cleans up. While it runs a second device downloads the bundle
+from the eu edge: no download fails. The first device, syncing in the grace period, is
+re-pointed at the us endpoints. At the end every object is in us with the same SHA-256, the
+tenant's settings there name ``us`` and nothing of the tenant's objects is left in eu.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import requests
+
+from content_service.adapters.entities import DynamoTenantSettings
+from content_service.client import put_upload
+from content_service.device.agent import DeviceAgent
+from content_service.device.errors import Offline
+from content_service.device.store import DeviceStore
+from content_service.local.runner import RunnerSettings
+from content_service.local.stack import LocalStack
+from content_service.samples import sample_zip_bytes
+from tests.e2e.roles import LearnerWithCatalog, admin_client, author_client
+
+US = "us-east-1"
+SUFFIX = uuid.uuid4().hex[:8]
+TARGET_TABLE = f"content-service-us-{SUFFIX}"
+TARGET_BUCKETS = {role: f"content-service-us-{role}-{SUFFIX}" for role in ("bundles", "packages", "exports")}
+#: Where the us zone's API would be; a device told of the move points there (nothing answers).
+US_ENDPOINTS = ["http://127.0.0.1:9/prod"]
+GRACE_SECONDS = 5
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    targets = {
+        "us": {
+            "region": US,
+            "table_name": TARGET_TABLE,
+            "buckets": TARGET_BUCKETS,
+            "api_endpoints": US_ENDPOINTS,
+        }
+    }
+    with LocalStack(
+        home=tmp_path_factory.mktemp("home"),
+        runner_settings=RunnerSettings(schedules_enabled=False),
+        parameters={"MigrationTargets": json.dumps(targets), "MigrationGraceSeconds": str(GRACE_SECONDS)},
+    ) as running:
+        endpoint = running.endpoints.endpoint_url
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name=US)
+        for bucket in TARGET_BUCKETS.values():
+            s3.create_bucket(Bucket=bucket)
+        assert running.template is not None
+        create = dict(running.template.tables["Table"].create_args)
+        create.pop("StreamSpecification", None)
+        boto3.client("dynamodb", endpoint_url=endpoint, region_name=US).create_table(
+            **{**create, "TableName": TARGET_TABLE}
+        )
+        yield running
+
+
+def _tenant_objects(s3: Any, buckets: dict[str, str], tenant: str) -> dict[tuple[str, str], str]:
+    """(bucket role, key) → SHA-256 of every object of the tenant in ``buckets``."""
+    found: dict[tuple[str, str], str] = {}
+    for role, bucket in buckets.items():
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"tenants/{tenant}/"):
+            for item in page.get("Contents", []):
+                body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+                found[(role, item["Key"])] = hashlib.sha256(body).hexdigest()
+    return found
+
+
+def test_a_tenant_migrates_to_another_zone_while_its_devices_keep_downloading(
+    stack: LocalStack, tmp_path: Path
+) -> None:
+    # Given an eu tenant with a built package, a bundle and a device holding it
+    tenant = f"tenant-mig-{uuid.uuid4().hex[:8]}"
+    author = author_client(stack, tenant)
+    data = sample_zip_bytes("welcome")
+    created = author.create_upload(len(data))
+    put_upload(created["upload"], data)
+    package = author.wait_until_settled(created["package"]["package_id"], 1, timeout=60, interval=0.1)
+    assert package["state"] == "built", package
+    learner = LearnerWithCatalog(stack, tenant)
+    bundle_id = learner.create_bundle([{"package_id": package["package_id"]}], uuid.uuid4().hex, "eu")[
+        "bundle_id"
+    ]
+    first = DeviceAgent(DeviceStore(tmp_path / "first").ensure(), session=requests.Session())
+    first.enroll(learner, "phone")
+    first.fetch_licence(bundle_id)
+    first.download(bundle_id)
+    second = DeviceAgent(DeviceStore(tmp_path / "second").ensure(), session=requests.Session())
+    second.enroll(learner, "tablet")
+    second.fetch_licence(bundle_id)
+
+    endpoint = stack.endpoints.endpoint_url
+    source_s3 = boto3.client("s3", endpoint_url=endpoint, region_name=stack.region)
+    source_buckets = {
+        "bundles": stack.endpoints.buckets["BundlesBucket"],
+        "packages": stack.endpoints.buckets["PackagesBucket"],
+        "exports": stack.endpoints.buckets["ExportsBucket"],
+    }
+    before = _tenant_objects(source_s3, source_buckets, tenant)
+    assert any(role == "bundles" for role, _ in before) and any(role == "packages" for role, _ in before)
+
+    # When an admin starts a migration to us, and the second device downloads while it runs
+    admin = admin_client(stack, tenant)
+    started = admin._request(
+        "POST",
+        "/v1/tenant/migrations",
+        json={"target_zone": "us"},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert started.status_code == 202, started.text
+    location = f"/v1/tenant/migrations/{started.json()['migration_id']}"
+    assert started.headers["Location"].endswith(location)
+    downloaded: list[BaseException | None] = []
+
+    def download() -> None:
+        try:
+            second.download(bundle_id)
+            second.mount(bundle_id).close()
+            downloaded.append(None)
+        except BaseException as error:  # noqa: BLE001 - handed to the test thread
+            downloaded.append(error)
+
+    during = threading.Thread(target=download)
+    during.start()
+    states: list[str] = []
+    repointed = False
+    deadline = time.monotonic() + 180
+    while (view := admin._request("GET", location).json())["state"] != "done":
+        assert view["state"] != "failed", view
+        assert time.monotonic() < deadline, f"the migration never finished: {view}"
+        if not states or states[-1] != view["state"]:
+            states.append(view["state"])
+        if view["notified_at"] and not repointed:
+            # In the grace period the eu zone still serves the device, whose feed tells it of the
+            # move; the sync then goes on at the us endpoints, where nothing answers locally.
+            with contextlib.suppress(Offline):
+                first.sync_once()
+            repointed = first.parts.state.read()["api_endpoints"] == US_ENDPOINTS
+        time.sleep(0.2)
+    during.join(timeout=120)
+
+    # Then the download during the migration verified and mounted
+    assert downloaded == [None], downloaded
+    # And every object is in us with the same bytes, counted and verified by the migration
+    target_s3 = boto3.client("s3", endpoint_url=endpoint, region_name=US)
+    assert _tenant_objects(target_s3, TARGET_BUCKETS, tenant) == before
+    assert view["progress"]["objects_total"] == view["progress"]["objects_verified"] == len(before)
+    # And the tenant's settings in us name us; nothing of its objects is left in eu
+    settings = DynamoTenantSettings(TARGET_TABLE, US).get(tenant)
+    assert settings is not None and settings.zone == "us"
+    assert _tenant_objects(source_s3, source_buckets, tenant) == {}
+    # And the first device, syncing in the grace period, was re-pointed at the us zone's API
+    assert repointed, states
+    assert {"switched", "cleaning"} & set(states), states
