@@ -285,6 +285,11 @@ class Dependencies:
         s = self.settings
         return {"bundles": s.bundles_bucket, "packages": s.packages_bucket, "exports": s.exports_bucket}
 
+    def zone_api_endpoints(self, zone: str) -> tuple[str, ...]:
+        """Another zone's API endpoints, as ``MIGRATION_TARGETS`` names them (none if it does not)."""
+        target = self.settings.migration_target_map.get(zone)
+        return tuple(target.api_endpoints) if target is not None else ()
+
     def _migration_target(self, zone: str) -> ZoneData:
         target = self.settings.migration_target_map.get(zone)
         if target is None:

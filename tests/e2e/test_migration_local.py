@@ -7,7 +7,8 @@ bundle, a device's download); then an admin starts a migration to ``us`` through
 the real migrate function (its SQS queue, polled by the local runner) copies, verifies,
 switches, tells the devices and cleans up. While it runs a second device downloads the bundle
 from the eu edge: no download fails. The first device, syncing in the grace period, is
-re-pointed at the us endpoints. At the end every object is in us with the same SHA-256, the
+re-pointed at the us endpoints; the other, syncing only after the clean-up, is re-pointed by
+the old zone's 421 ``tenant-moved`` problem. At the end every object is in us with the same SHA-256, the
 tenant's settings there name ``us`` and nothing of the tenant's objects is left in eu.
 """
 
@@ -171,3 +172,9 @@ def test_a_tenant_migrates_to_another_zone_while_its_devices_keep_downloading(
     # And the first device, syncing in the grace period, was re-pointed at the us zone's API
     assert repointed, states
     assert {"switched", "cleaning"} & set(states), states
+    # And the second device, which did not sync before the clean-up, finds its device unknown in
+    # eu, and eu's 421 (the tenant's settings stay, naming us) re-points it at the us API
+    assert second.parts.state.read()["api_endpoints"] != US_ENDPOINTS
+    with contextlib.suppress(Offline):
+        second.sync_once()
+    assert second.parts.state.read()["api_endpoints"] == US_ENDPOINTS

@@ -36,6 +36,7 @@ EXTRA_PROBLEMS: dict[str, tuple[int, ...]] = {
     "list_devices": (404,),  # ?user_id= of another user, for a learner
     "list_bundles": (404,),
     "get_branding_logo": (404,),  # the tenant's branding has no logo
+    "sync_device": (421,),  # the tenant moved zones and this zone no longer knows the device
 }
 
 _IMAGE = {"schema": {"type": "string", "format": "binary"}}
@@ -72,6 +73,7 @@ DESCRIPTIONS = {
     413: "The body (or the declared upload) is larger than allowed",
     415: "The body's media type is not one the operation takes (application/json, or the listed ones)",
     422: "The request is not valid (the errors list names each field)",
+    421: "The tenant moved to another residency zone: sync at the problem's api_endpoints",
     429: "Throttled by the API Gateway stage; retry with backoff",
     502: "The assistant generator answered with nothing usable",
     503: "The assistant generator is unavailable; retry later",
@@ -113,6 +115,7 @@ EXAMPLE_PROBLEMS = {
     413: ("request-too-large", "The request body is larger than allowed", "the limit is 10485760 bytes"),
     415: ("unsupported-media-type", "The request body's media type is not supported", "send application/json"),
     422: ("validation-failed", "The request is not valid", "body.content_length: Field required"),
+    421: ("tenant-moved", "The tenant moved to another residency zone", "the tenant is served by zone us now"),
     429: ("throttled", "Too many requests", "the stage's rate limit was exceeded"),
     502: ("assistant-generation-failed", "The generator's output was refused", "it named a URL"),
     503: ("assistant-generator-unavailable", "The generator is unavailable", "Bedrock throttled"),

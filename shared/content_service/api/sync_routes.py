@@ -123,6 +123,8 @@ def sync_device(
         cursors=deps.cursor_seal,
         nonce=nonce,
         settings=deps.tenant_settings,
+        zone=deps.settings.residency_zone,
+        zone_endpoints=deps.zone_api_endpoints,
     )
     return SyncView(
         changes=[ChangeView.of(entry, device_id) for entry in page.entries],

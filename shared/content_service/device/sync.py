@@ -44,8 +44,12 @@ MAX_SYNC_INTERVAL = 15.0
 PAGE_LIMIT = 100
 #: A feed that keeps saying ``has_more`` past this many pages in one sync is read on the next one.
 MAX_PAGES = 1000
+#: The status of a `tenant-moved` problem: the old zone of a migrated tenant no longer knows the device.
+MOVED_STATUS = 421
 #: Where a ``tenant.migrated`` change may point a device: https, or plain http on loopback (local stack).
-_API_URL = re.compile(r"^(https://[A-Za-z0-9.-]+(:\d+)?|http://(127\.0\.0\.1|localhost)(:\d+)?)(/[A-Za-z0-9._~/-]*)?$")
+_API_URL = re.compile(
+    r"^(https://[A-Za-z0-9.-]+(:\d+)?|http://(127\.0\.0\.1|localhost)(:\d+)?)(/[A-Za-z0-9._~/-]*)?$"
+)
 
 
 @dataclass(frozen=True)
@@ -147,7 +151,19 @@ class Syncer:
         pages = 0
         branding_revision = None
         while pages < MAX_PAGES:
-            page, claims = self.status(cursor=state.cursor, limit=limit)
+            try:
+                page, claims = self.status(cursor=state.cursor, limit=limit)
+            except ApiError as refused:
+                # Offline through a whole migration's grace period: the old zone no longer knows
+                # this device, and says where its tenant went (421). Re-point there and read the
+                # new zone's copy of the feed from its start, as a tenant.migrated change would.
+                moved = self._moved(refused)
+                if moved is None:
+                    raise
+                pages += 1
+                state.cursor = None
+                self._acknowledge(state, set(), endpoints=moved)
+                continue
             pages += 1
             server_time = int(claims["server_time"])
             branding_revision = _revision(claims.get("branding_revision"))
@@ -219,6 +235,12 @@ class Syncer:
 
         self._state.update(change)
 
+    def _moved(self, refused: ApiError) -> list[str] | None:
+        """The endpoints a ``tenant-moved`` problem (421) names, if they are a well-formed move."""
+        if refused.status != MOVED_STATUS:
+            return None
+        return _moved_endpoints(refused.problem.get("api_endpoints"), self._state.read().get("api_endpoints"))
+
     def _acknowledge(self, state: SyncState, doomed: set[str], endpoints: list[str] | None = None) -> None:
         """Persist the cursor and the status; the status counts as fresh only now that it is applied.
 
@@ -273,15 +295,21 @@ def _first_migration(changes: list[Mapping[str, Any]], current: Any) -> Mapping[
     points elsewhere than ``current``: the new zone's feed repeats the change, and there it is only
     acknowledged."""
     for change in changes:
-        if change.get("type") != "tenant.migrated" or change.get("api_endpoints") == current:
-            continue
-        endpoints = change.get("api_endpoints")
-        if (
-            isinstance(endpoints, list)
-            and endpoints
-            and all(isinstance(u, str) and _API_URL.match(u) for u in endpoints)
-        ):
+        if change.get("type") == "tenant.migrated" and _moved_endpoints(change.get("api_endpoints"), current):
             return change
+    return None
+
+
+def _moved_endpoints(endpoints: Any, current: Any) -> list[str] | None:
+    """``endpoints`` if they are a move: a non-empty list of well-formed API URLs (https, or http on
+    loopback) other than ``current``."""
+    if (
+        isinstance(endpoints, list)
+        and endpoints
+        and endpoints != current
+        and all(isinstance(u, str) and _API_URL.match(u) for u in endpoints)
+    ):
+        return [str(u) for u in endpoints]
     return None
 
 

@@ -28,6 +28,14 @@ class NotFound(DomainError):
     status = 404
 
 
+class TenantMoved(DomainError):
+    """The tenant lives in another residency zone now; ``zone`` and ``api_endpoints`` say where."""
+
+    problem_type = PROBLEM_BASE + "tenant-moved"
+    title = "The tenant moved to another residency zone"
+    status = 421
+
+
 class InvalidTransition(DomainError):
     problem_type = PROBLEM_BASE + "invalid-transition"
     title = "The resource is not in a state that allows this"

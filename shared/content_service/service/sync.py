@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
-from content_service.domain.errors import ValidationFailed
+from content_service.domain.errors import NotFound, TenantMoved, ValidationFailed
 from content_service.domain.principal import Principal
 from content_service.domain.withdrawal import Holder
 from content_service.events.models import (
@@ -132,7 +133,11 @@ def announce_assistant_approval(
     if untold:
         logger.error(
             "assistant approval held by more bundles than one fan-out run tells",
-            extra={"config_id": data.config_id, "untold": [h.bundle_id for h in untold[:100]], "count": len(untold)},
+            extra={
+                "config_id": data.config_id,
+                "untold": [h.bundle_id for h in untold[:100]],
+                "count": len(untold),
+            },
         )
         if metrics is not None:
             metrics.count(APPROVAL_HOLDERS_UNTOLD, len(untold))
@@ -213,6 +218,8 @@ def sync_device(
     cursors: CursorSeal,
     nonce: str | None = None,
     settings: TenantSettingsRepository | None = None,
+    zone: str | None = None,
+    zone_endpoints: Callable[[str], Sequence[str]] | None = None,
 ) -> SyncPage:
     """The device's changes after ``cursor``, a cursor to continue from, and a signed fresh status.
 
@@ -226,8 +233,16 @@ def sync_device(
     status cannot be replayed to the device as the answer to a later request. With ``settings``
     the status also carries ``branding_revision`` (0: unbranded), so a device fetches the
     tenant's branding overlay only when it changed.
+
+    With ``zone`` (this deployment's) and ``zone_endpoints``, a device this zone does not know, of
+    a tenant whose settings here name another zone (a residency migration cleaned up while the
+    device was offline), is a ``TenantMoved`` naming that zone's API endpoints instead of a 404.
     """
-    device = device_for(principal, device_id, devices, owner_only=True)
+    try:
+        device = device_for(principal, device_id, devices, owner_only=True)
+    except NotFound:
+        _refuse_if_moved(principal.tenant_id, settings, zone, zone_endpoints)
+        raise
     tenant_id, user_id = principal.tenant_id, principal.principal_id
     after = decode_sync_cursor(cursor, device_id, cursors)
     entries = store.read(tenant_id, device_id, after, limit + 1)
@@ -255,6 +270,24 @@ def sync_device(
         has_more=has_more,
         server_time=now,
         status=signer.sign(claims, typ=STATUS_TYPE),
+    )
+
+
+def _refuse_if_moved(
+    tenant_id: str,
+    settings: TenantSettingsRepository | None,
+    zone: str | None,
+    zone_endpoints: Callable[[str], Sequence[str]] | None,
+) -> None:
+    if settings is None or zone is None or zone_endpoints is None:
+        return
+    stored = settings.get(tenant_id)
+    if stored is None or stored.zone == zone:
+        return
+    raise TenantMoved(
+        f"the tenant is served by zone {stored.zone} now; its devices sync there",
+        zone=stored.zone,
+        api_endpoints=list(zone_endpoints(stored.zone)),
     )
 
 

@@ -94,6 +94,9 @@ class FakeService:
     """The ``api_endpoints`` of the enrolment reply (a zone's primary, then its secondary)."""
     failed_stages: set[str] = field(default_factory=set)
     """Stages that answer 503 to everything, as a failed region's gateway does."""
+    moved_stages: dict[str, Any] = field(default_factory=dict)
+    """Stage → the ``api_endpoints`` its 421 ``tenant-moved`` problem names: an old zone that
+    cleaned up after a residency migration and knows the tenant's devices no more."""
     download_url_ttl: float | None = None
     """Seconds the download listing's signed URLs are valid (its ``expires_at``); None: no expiry given."""
     download_requests: int = 0
@@ -480,6 +483,17 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(401, {"title": "Unauthorized"})
         self.fake.stage_requests.append(stage)
         body = self._body() if method in ("POST", "PUT") else None
+        if stage in self.fake.moved_stages:
+            return self._json(
+                421,
+                {
+                    "type": "https://content-service.example/problems/tenant-moved",
+                    "title": "The tenant moved to another residency zone",
+                    "status": 421,
+                    "zone": "us",
+                    "api_endpoints": self.fake.moved_stages[stage],
+                },
+            )
         if stage in self.fake.failed_stages:
             return self._json(503, {"title": "Service Unavailable", "detail": "the region is failed"})
         if method == "GET" and url.path[len(stage) :] == "/v1/tenant/branding/logo":

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from content_service.client import ApiError
 from content_service.device.agent import DeviceAgent
 from content_service.device.errors import DeviceError, LicenceRevoked, Offline, StatusForged
 from content_service.device.sync import Syncer, SyncLoop
@@ -280,6 +281,43 @@ def test_a_tenant_migrated_change_re_points_the_device_to_the_new_zones_api(
     assert set(service.stage_requests) == {"/us"} and ready.sync_state().last_seq == before + 2
     # And the re-pointing is sealed state: a restarted agent keeps using the new zone
     assert make_agent(ready.store.home, fake_time).api.base_url == new_api
+
+
+def test_a_device_offline_through_a_whole_migration_follows_the_old_zones_421(
+    ready: DeviceAgent, bundle_id: str, service: FakeService, fake_time: FakeTime
+) -> None:
+    # Given a synced device, offline while its tenant moved to another zone (served on /us) and
+    # the old zone cleaned up: the old zone answers 421 naming the new zone's API
+    ready.sync_once()
+    before = ready.sync_state().last_seq
+    new_api = service.base_url + "/us"
+    service.stages = (*service.stages, "/us")
+    service.moved_stages["/prod"] = [new_api]
+    service.revoke_bundle(bundle_id)  # a change made in the new zone meanwhile
+    # When the device syncs again
+    service.stage_requests.clear()
+    result = ready.sync_once()
+    # Then it re-pointed to the new zone and read its feed from the start, skipping what it applied
+    assert ready.api.base_url == new_api
+    assert service.stage_requests[0] == "/prod" and set(service.stage_requests[1:]) == {"/us"}
+    assert [c.type for c in result.changes] == ["bundle.revoked"]
+    assert ready.sync_state().last_seq == before + 1
+    assert not ready.store.bundle(bundle_id).root.exists()
+    # And the re-pointing is sealed state: a restarted agent keeps using the new zone
+    assert make_agent(ready.store.home, fake_time).api.base_url == new_api
+
+
+@pytest.mark.parametrize("endpoints", [["http://evil.example/prod"], [], "https://api.example/prod", None])
+def test_a_421_naming_no_well_formed_endpoints_moves_nothing(
+    ready: DeviceAgent, service: FakeService, endpoints: object
+) -> None:
+    ready.sync_once()
+    home = ready.api.base_url
+    service.moved_stages["/prod"] = endpoints
+    with pytest.raises(ApiError) as refused:
+        ready.sync_once()
+    assert refused.value.status == 421
+    assert ready.api.base_url == home
 
 
 def test_a_tenant_migrated_change_to_a_plain_http_host_is_ignored(

@@ -11,7 +11,7 @@ from cryptography.fernet import Fernet
 from content_service.adapters.cursors import FernetCursorSeal
 from content_service.domain.bundle import Bundle, BundlePackage, BundleState, TamperPolicy
 from content_service.domain.device import Device
-from content_service.domain.errors import NotFound, ValidationFailed
+from content_service.domain.errors import NotFound, TenantMoved, ValidationFailed
 from content_service.domain.package import ContainerRef
 from content_service.domain.principal import Principal
 from content_service.domain.tenant import Branding, TenantSettings
@@ -281,6 +281,36 @@ def test_the_signed_status_carries_the_tenants_branding_revision() -> None:
     assert status()["branding_revision"] == branded.revision >= 1
     settings.save(replace(branded, branding=None))
     assert status()["branding_revision"] == 0
+
+
+def test_an_unknown_device_of_a_tenant_that_moved_zones_is_told_where_it_went() -> None:
+    w = World()
+    w.deliver(w.enroll("d1"))
+    settings = FakeTenantSettings()
+    endpoints = {"us": ("https://api.us.example/prod",)}
+
+    def sync(device: str, zone: str | None = "eu") -> None:
+        sync_device(
+            Principal.user("t", "u"), device, None, 2, devices=w.devices, store=w.store, signer=FakeSigner(),
+            clock=w.clock, cursors=SEAL, settings=settings, zone=zone,
+            zone_endpoints=lambda name: endpoints.get(name, ()),
+        )
+
+    # A tenant at home: an unknown device is a plain 404, a known one syncs
+    settings.save(TenantSettings("t", "eu"))
+    with pytest.raises(NotFound):
+        sync("d-gone")
+    sync("d1")
+    # Moved to us (the settings item stays in eu, naming us): an unknown device learns where to go
+    settings.save(replace(settings.get("t"), zone="us"))
+    with pytest.raises(TenantMoved) as moved:
+        sync("d-gone")
+    assert moved.value.status == 421
+    assert moved.value.extensions == {"zone": "us", "api_endpoints": ["https://api.us.example/prod"]}
+    # A device this zone still knows (the grace period) syncs here as before; without a zone, a 404
+    sync("d1")
+    with pytest.raises(NotFound):
+        sync("d-gone", zone=None)
 
 
 def test_a_sync_cursor_round_trips_and_garbage_or_a_changed_byte_is_refused() -> None:
