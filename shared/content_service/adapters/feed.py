@@ -4,26 +4,29 @@ Keys:
   user's devices   pk = ``TENANT#{t}#USER#{u}#SYNC``   sk = ``DEVICE#{device}``  (state)
   user's bundles   pk = ``TENANT#{t}#USER#{u}#SYNC``   sk = ``BUNDLE#{bundle}``  (added event, revoked)
   feed entry       pk = ``TENANT#{t}#DEVICE#{d}#FEED`` sk = ``E#{seq:012d}``     (event_id, body)
-  claim            pk = ``TENANT#{t}#DEVICE#{d}#FEED`` sk = ``CLAIM#{event_id}`` (seq, claimed_at)
 
-Appending an event to a device's feed is one read and two conditional puts, no transaction: the
-feed's last entry (a strongly consistent query, newest first, limit 1), the event's claim
-(absent → ``seq`` = last + 1), the entry at that ``seq`` (absent → present). Two write units per
-device is what a withdrawal's fan-out to thousands of devices pays, so there is no head item to
-keep up to date: the last entry is the position, and it never runs ahead of the entries. A writer
-whose position is taken moves on by one, so an entry is only ever written right after an existing
-one, entries exist in sequence order with no gaps, and a reader stops at the first gap: a cursor
-never skips a late writer. The claim makes a redelivered event append nothing: it finds its claim and
-its entry. A claim whose entry is missing is a crash between the two puts (finished by the next
-delivery once the claim is older than the grace period) or a position another event took first
-(the claim moves on).
+Appending an event to a device's feed is one read and one conditional put, no transaction, no
+claim and no head item: one write unit per device is what a withdrawal's fan-out to thousands of
+devices pays. The read is the feed's tail, newest first and strongly consistent, back to the
+entries written before the event happened (``FeedChange.at`` less ``CLOCK_SKEW``): an entry of this
+event can only be among those, so finding it there means the event is already appended. Otherwise
+the entry is put at the last position + 1, on condition that the position is free. The condition
+is what makes the read exact: the put succeeds only if nothing was appended since the read, so
+the tail that did not hold the event is still the whole tail. A writer whose position is taken
+reads again (and may then find its own event, written by a concurrent delivery). So an entry is
+only ever written right after an existing one, entries exist in sequence order with no gaps, a
+redelivered event appends nothing, and a reader stops at the first gap: a cursor never skips a
+late writer. The tail read costs one read unit in the common case (the feed's last entries are
+older than the event); a device told many events within the skew reads those few entries too.
+
+Feeds written before this layout also hold ``CLAIM#{event_id}`` items (the former two-put append);
+nothing reads them, and the feed's range queries (``E#…``) never meet them.
 """
 
 from __future__ import annotations
 
 import json
-import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -32,23 +35,23 @@ from content_service.migrations.kinds import stamped, versioned_update
 from content_service.service.outbox_ports import FeedChange, FeedEntry, UserBundle
 
 _MAX_SEQ = 10**12 - 1
+#: How far apart two writers' clocks (an event's producer and a feed's writer) may be. Lambda
+#: clocks are NTP-synchronised to well under a second; five minutes also covers a put that
+#: took its time after the writer read its clock.
+CLOCK_SKEW = timedelta(minutes=5)
+#: Entries read per page of the tail; the first page usually ends the read (about 300 bytes each).
+_TAIL_PAGE = 8
 
 
 class FeedContention(RuntimeError):
-    """The feed kept moving under this writer, or another delivery holds the event's fresh claim;
-    the stream retries the record."""
-
-
-class _Retry(Exception):
-    """Start the append over: a concurrent writer changed what was read."""
+    """The feed kept moving under this writer; the stream retries the record."""
 
 
 class DynamoSyncStore:
-    def __init__(self, client: Any, table_name: str, attempts: int = 32, claim_grace: float = 10.0) -> None:
+    def __init__(self, client: Any, table_name: str, attempts: int = 32) -> None:
         self._client = client
         self._table = table_name
         self._attempts = attempts
-        self._claim_grace = claim_grace
 
     # ------------------------------------------------------------ user index
     def put_device(self, tenant_id: str, user_id: str, device_id: str) -> None:
@@ -118,39 +121,12 @@ class DynamoSyncStore:
     def append(self, tenant_id: str, device_id: str, change: FeedChange) -> bool:
         pk = _feed_pk(tenant_id, device_id)
         for _ in range(self._attempts):
-            seq: int | None = self._last_seq(pk) + 1
-            # The common case is one read and two writes: claim the position after the last
-            # entry, write the entry there.
-            if not self._claim(pk, change.event_id, seq):
-                try:
-                    seq = self._resume(pk, change)
-                except _Retry:
-                    continue
-                if seq is None:
-                    return False  # This event is already in this device's feed.
-            if self._put_entry(pk, seq, change):
+            last, present = self._tail(pk, change)
+            if present:
+                return False  # This event is already in this device's feed.
+            if self._put_entry(pk, last + 1, change):
                 return True
         raise FeedContention(f"feed of device {device_id} kept changing; giving up for now")
-
-    def _resume(self, pk: str, change: FeedChange) -> int | None:
-        """The position to write an already claimed event at; None if its entry is written."""
-        claim = self._get(pk, f"CLAIM#{change.event_id}")
-        if claim is None:
-            raise _Retry  # The claim that refused ours is gone (it cannot be; be safe and retry).
-        claimed = int(claim["seq"]["N"])
-        entry = self._get(pk, f"E#{claimed:012d}")
-        if entry is not None and entry["event_id"]["S"] == change.event_id:
-            return None
-        if entry is not None:
-            # The claimed position went to another event: move the claim past it.
-            seq = max(self._last_seq(pk), claimed) + 1
-            if not self._move_claim(pk, change.event_id, claimed, seq):
-                raise _Retry
-            return seq
-        if time.time() - float(claim["claimed_at"]["N"]) < self._claim_grace:
-            # Another delivery may be writing this entry right now; the stream retries later.
-            raise FeedContention(f"event {change.event_id} is being appended to {pk}")
-        return claimed  # A crash between claim and entry: finish the job.
 
     def read(self, tenant_id: str, device_id: str, after: int, limit: int) -> list[FeedEntry]:
         response = self._client.query(
@@ -175,48 +151,38 @@ class DynamoSyncStore:
         return run
 
     # --------------------------------------------------------------- helpers
-    def _last_seq(self, pk: str) -> int:
-        """The sequence number of the feed's last entry (0 for an empty feed)."""
-        response = self._client.query(
-            TableName=self._table,
-            KeyConditionExpression="pk = :pk AND sk BETWEEN :low AND :high",
-            ExpressionAttributeValues={
+    def _tail(self, pk: str, change: FeedChange) -> tuple[int, bool]:
+        """(the feed's last position, 0 if empty; whether ``change``'s event is among its entries).
+
+        Reads newest first until an entry written before the event happened (less the skew
+        between writers' clocks): no entry of this event can be older than that.
+        """
+        horizon = change.at - CLOCK_SKEW
+        arguments: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
+            "ExpressionAttributeValues": {
                 ":pk": {"S": pk},
                 ":low": {"S": f"E#{1:012d}"},
                 ":high": {"S": f"E#{_MAX_SEQ:012d}"},
             },
-            ProjectionExpression="seq",
-            ScanIndexForward=False,
-            ConsistentRead=True,
-            Limit=1,
-        )
-        items = response.get("Items", [])
-        return int(items[0]["seq"]["N"]) if items else 0
-
-    def _claim(self, pk: str, event_id: str, seq: int) -> bool:
-        return self._conditional_put(
-            {
-                "pk": {"S": pk},
-                "sk": {"S": f"CLAIM#{event_id}"},
-                "entity": {"S": "feed_claim"},
-                "seq": {"N": str(seq)},
-                "claimed_at": {"N": f"{time.time():.3f}"},
-            },
-            "attribute_not_exists(pk)",
-        )
-
-    def _move_claim(self, pk: str, event_id: str, old: int, new: int) -> bool:
-        return self._conditional_put(
-            {
-                "pk": {"S": pk},
-                "sk": {"S": f"CLAIM#{event_id}"},
-                "entity": {"S": "feed_claim"},
-                "seq": {"N": str(new)},
-                "claimed_at": {"N": f"{time.time():.3f}"},
-            },
-            "seq = :old",
-            {":old": {"N": str(old)}},
-        )
+            "ProjectionExpression": "seq, event_id, body",
+            "ScanIndexForward": False,
+            "ConsistentRead": True,
+            "Limit": _TAIL_PAGE,
+        }
+        last = 0
+        while True:
+            response = self._client.query(**arguments)
+            for item in response.get("Items", []):
+                last = last or int(item["seq"]["N"])
+                if item["event_id"]["S"] == change.event_id:
+                    return last, True
+                if _written_at(item) < horizon:
+                    return last, False
+            if "LastEvaluatedKey" not in response:
+                return last, False
+            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def _put_entry(self, pk: str, seq: int, change: FeedChange) -> bool:
         body: dict[str, Any] = {
@@ -259,11 +225,6 @@ class DynamoSyncStore:
                 return False
             raise
 
-    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
-        return self._client.get_item(
-            TableName=self._table, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True
-        ).get("Item")
-
     def _put_if_absent(self, item: dict[str, Any]) -> None:
         try:
             self._client.put_item(
@@ -305,6 +266,10 @@ def _user_pk(tenant_id: str, user_id: str) -> str:
 
 def _feed_pk(tenant_id: str, device_id: str) -> str:
     return f"TENANT#{tenant_id}#DEVICE#{device_id}#FEED"
+
+
+def _written_at(item: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(json.loads(item["body"]["S"])["written_at"])
 
 
 def _entry(item: dict[str, Any]) -> FeedEntry:

@@ -365,7 +365,8 @@ class Migrations:
             change = FeedChange(
                 MIGRATED_FEED_TYPE,
                 "",
-                migration.switched_at or now,
+                # Stable across runs: the feed finds an entry of this event by its time.
+                migration.switched_at or migration.requested_at,
                 device_event_id(migration.migration_id, device_id),
                 detail={"zone": migration.target_zone, "api_endpoints": list(target.api_endpoints)},
             )

@@ -87,7 +87,7 @@ def _bundle_revoked(event: BundleRevokedV1, store: SyncStore) -> int:
 
 
 #: The most holding bundles one approval's fan-out tells in its single run (docs/assistant.md
-#: "Fan-out"): two reads per user and three round trips per (bundle, device), eight users at
+#: "Fan-out"): two reads per user and two round trips per (bundle, device), eight users at
 #: once, is some 15 s at 10 ms a round trip, well inside the fan_out function's 60-second
 #: timeout. A version held by more is over the bound: the run tells the first
 #: APPROVAL_FAN_OUT_LIMIT holders and logs and counts the rest (``AssistantApprovalHoldersUntold``),
