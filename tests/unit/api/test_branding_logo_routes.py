@@ -11,7 +11,7 @@ import pytest
 from content_service.domain.tenant import Branding, TenantSettings
 from tests.fakes import FakeBrandingAssets
 from tests.logos import SVG, jpeg_header, png
-from tests.unit.api.test_routes import api_event, call, resolve
+from tests.unit.api.test_routes import api_event, call, resolve, with_content_type
 from tests.unit.api.test_routes import deps as deps  # noqa: F401 (the fixture)
 from tests.unit.api.test_tenant_routes import settings as settings  # noqa: F401 (the fixture)
 
@@ -29,11 +29,7 @@ def store(deps, settings):  # noqa: F811
 
 def raw(method: str, data: bytes | None = None, content_type: str | None = "image/png", roles: str = "admin"):
     """A request with a raw body, as API Gateway hands a binary media type over (base64)."""
-    event = api_event(method, LOGO, roles=roles)
-    headers = {k: v for k, v in event["headers"].items() if k != "Content-Type"}
-    if content_type is not None:
-        headers["Content-Type"] = content_type
-    event["headers"], event["multiValueHeaders"] = headers, {k: [v] for k, v in headers.items()}
+    event = with_content_type(api_event(method, LOGO, roles=roles), content_type)
     event["body"] = None if data is None else base64.b64encode(data).decode()
     event["isBase64Encoded"] = data is not None
     status, headers, response = resolve(event)

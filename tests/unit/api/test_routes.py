@@ -63,6 +63,15 @@ def api_event(
     return event
 
 
+def with_content_type(event: dict, content_type: str | None) -> dict:
+    """``event`` with ``content_type`` as its only Content-Type header (none if it is None)."""
+    headers = {k: v for k, v in event["headers"].items() if k != "Content-Type"}
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    event["headers"], event["multiValueHeaders"] = headers, {k: [v] for k, v in headers.items()}
+    return event
+
+
 def resolve(event: dict) -> tuple[int, dict[str, str], dict]:
     """The API's answer to ``event``: its status, its headers (the last value of each) and itself."""
     response = api.app.resolve(event, Context())
