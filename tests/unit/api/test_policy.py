@@ -72,7 +72,8 @@ def test_device_bound_operations_are_owner_only_whatever_the_role():
 
 
 def test_a_caller_without_the_role_gets_a_403_before_its_request_is_validated():
-    status, _, body = call("POST", "/v1/bundles/bnd_" + "0" * 32 + "/revoke", body={"not": "valid"}, roles="learner")
+    revoke = "/v1/bundles/bnd_" + "0" * 32 + "/revoke"
+    status, _, body = call("POST", revoke, body={"not": "valid"}, roles="learner")
     assert status == 403
     assert body["type"].endswith("/forbidden") and body["required_roles"] == ["admin", "catalog"]
 
