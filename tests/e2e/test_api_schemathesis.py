@@ -34,10 +34,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from content_service.client import ApiClient, put_upload
+from content_service.client import ApiClient
 from content_service.local.runner import RunnerSettings
 from content_service.local.stack import LocalStack
 from content_service.samples import sample_zip_bytes
+from tests.e2e.uploads import upload_and_build
 from tests.logos import png
 
 pytestmark = pytest.mark.xdist_group("schemathesis")
@@ -103,10 +104,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         world = World(stack)
         author = ApiClient(stack.api_url, world.tokens["author"] or "")
         for _ in range(2):  # two packages, so the package list has a second page and a cursor
-            data = sample_zip_bytes("welcome")
-            created = author.create_upload(len(data))
-            put_upload(created["upload"], data)
-            author.wait_until_settled(created["package"]["package_id"], 1, timeout=60, interval=0.1)
+            upload_and_build(author, sample_zip_bytes("welcome"))
         # Branded with a logo, so a valid logo upload (schemathesis writes real image headers) can
         # succeed and the logo's bytes can be read back, not only refused with a 409 / 404.
         admin = ApiClient(stack.api_url, world.tokens["admin"] or "")

@@ -17,13 +17,14 @@ import requests
 from rich.console import Console
 
 from content_service.cli.assistant_demo import generate_and_approve
-from content_service.client import ApiClient, put_upload
+from content_service.client import ApiClient
 from content_service.device.agent import DeviceAgent
 from content_service.device.assistant import read_assistant
 from content_service.device.store import DeviceStore
 from content_service.local.runner import RunnerSettings
 from content_service.local.stack import LocalStack
 from content_service.samples import sample_zip_bytes
+from tests.e2e.uploads import upload_and_build
 
 TENANT = "tenant-assist"
 
@@ -38,12 +39,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 
 def _built(stack: LocalStack) -> dict:
     author = ApiClient(stack.api_url, stack.mint_token(TENANT, "author-1", roles=["author"]))
-    data = sample_zip_bytes("welcome")
-    created = author.create_upload(len(data))
-    put_upload(created["upload"], data)
-    package = author.wait_until_settled(created["package"]["package_id"], 1, timeout=60, interval=0.1)
-    assert package["state"] == "built", package
-    return package
+    return upload_and_build(author, sample_zip_bytes("welcome"))
 
 
 def test_a_device_holding_two_bundles_of_the_version_hears_of_the_approval_for_each(stack, tmp_path: Path):

@@ -21,12 +21,13 @@ import pytest
 import requests
 
 from content_service.api.policy import POLICIES, Ownership
-from content_service.client import ApiClient, put_upload
+from content_service.client import ApiClient
 from content_service.crypto.licence import device_public_jwk, generate_device_key
 from content_service.domain.principal import Role
 from content_service.local.runner import RunnerSettings
 from content_service.local.stack import LocalStack
 from content_service.samples import sample_zip_bytes
+from tests.e2e.uploads import upload_and_build
 from tests.logos import png
 
 pytestmark = pytest.mark.xdist_group("authorization-matrix")
@@ -228,11 +229,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         world = World(stack)
         for tenant in (TENANT, OTHER_TENANT):
             author = ApiClient(stack.api_url, stack.mint_token(tenant, "author-1", roles=["author"]))
-            data = sample_zip_bytes("welcome")
-            created = author.create_upload(len(data))
-            put_upload(created["upload"], data)
-            package = author.wait_until_settled(created["package"]["package_id"], 1, timeout=60, interval=0.1)
-            assert package["state"] == "built", package
+            package = upload_and_build(author, sample_zip_bytes("welcome"))
             world.packages[tenant] = package["package_id"]
             export = world.call(
                 world.admin(tenant),
@@ -244,11 +241,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             assert export.status_code == 202, export.text
             world.exports[tenant] = export.json()["export_id"]
             world.assistant_configs[tenant] = world.draft_assistant_config(tenant, package["package_id"])
-            created = author.create_upload(len(data))
-            put_upload(created["upload"], data)
-            withdrawn = author.wait_until_settled(
-                created["package"]["package_id"], 1, timeout=60, interval=0.1
-            )
+            withdrawn = upload_and_build(author, sample_zip_bytes("welcome"))
             withdrawal = world.call(
                 world.admin(tenant),
                 "POST",

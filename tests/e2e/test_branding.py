@@ -20,13 +20,13 @@ from pathlib import Path
 import pytest
 import requests
 
-from content_service.client import put_upload
 from content_service.device.agent import DeviceAgent
 from content_service.device.store import DeviceStore
 from content_service.local.runner import RunnerSettings
 from content_service.local.stack import LocalStack
 from content_service.samples import sample_zip_bytes
 from tests.e2e.roles import LearnerWithCatalog, admin_client, author_client
+from tests.e2e.uploads import upload_and_build
 from tests.logos import SVG, png
 
 TENANT = "tenant-brand"
@@ -46,11 +46,7 @@ def test_admin_branding_reaches_the_device_launch_and_changes_no_content_hash(
     stack: LocalStack, tmp_path: Path
 ) -> None:
     author = author_client(stack, TENANT)
-    data = sample_zip_bytes("welcome")
-    created = author.create_upload(len(data))
-    put_upload(created["upload"], data)
-    package = author.wait_until_settled(created["package"]["package_id"], 1, timeout=60, interval=0.1)
-    assert package["state"] == "built", package
+    package = upload_and_build(author, sample_zip_bytes("welcome"))
     manifest = author.get_manifest(package["package_id"])["manifest"]
     entry = manifest["launches"][0]["href"]
 
@@ -85,11 +81,7 @@ def test_an_uploaded_logo_reaches_the_device_launch_and_a_branded_export_and_svg
 ) -> None:
     tenant = "tenant-logo"
     author = author_client(stack, tenant)
-    data = sample_zip_bytes("welcome")
-    created = author.create_upload(len(data))
-    put_upload(created["upload"], data)
-    package = author.wait_until_settled(created["package"]["package_id"], 1, timeout=60, interval=0.1)
-    assert package["state"] == "built", package
+    package = upload_and_build(author, sample_zip_bytes("welcome"))
     entry = author.get_manifest(package["package_id"])["manifest"]["launches"][0]["href"]
     learner = LearnerWithCatalog(stack, tenant)
     bundle_id = learner.create_bundle([{"package_id": package["package_id"]}], uuid.uuid4().hex)["bundle_id"]

@@ -9,12 +9,13 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from content_service.client import ApiClient, put_upload
+from content_service.client import ApiClient
 from content_service.crypto.licence import device_public_jwk, generate_device_key
 from content_service.crypto.signing import verify
 from content_service.local.runner import RunnerSettings
 from content_service.local.stack import LocalStack
 from content_service.samples import sample_zip_bytes
+from tests.e2e.uploads import upload_and_build
 
 
 @pytest.fixture(scope="module")
@@ -40,12 +41,7 @@ class Api:
 @pytest.fixture(scope="module")
 def built(stack: LocalStack) -> dict:
     client = ApiClient(stack.api_url, stack.mint_token("tenant-a", "author-1", roles=["author"]))
-    data = sample_zip_bytes("welcome")
-    created = client.create_upload(len(data))
-    put_upload(created["upload"], data)
-    package = client.wait_until_settled(created["package"]["package_id"], 1, timeout=60, interval=0.1)
-    assert package["state"] == "built", package
-    return package
+    return upload_and_build(client, sample_zip_bytes("welcome"))
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,6 @@ from typing import Any
 import pytest
 import requests
 
-from content_service.client import ApiClient, put_upload
 from content_service.device.agent import DeviceAgent
 from content_service.device.delta import objects_dir
 from content_service.device.store import DeviceStore
@@ -29,6 +28,7 @@ from content_service.local.runner import RunnerSettings
 from content_service.local.stack import LocalStack
 from content_service.samples import sample_zip_bytes
 from tests.e2e.roles import LearnerWithCatalog, author_client
+from tests.e2e.uploads import upload_and_build
 
 TENANT = "tenant-delta"
 FILES = 20
@@ -85,21 +85,12 @@ class EdgeBytes:
         return taken
 
 
-def build(author: ApiClient, data: bytes, package_id: str | None = None) -> dict[str, Any]:
-    created = author.create_upload(len(data), package_id=package_id)
-    put_upload(created["upload"], data)
-    package = created["package"]
-    settled = author.wait_until_settled(package["package_id"], int(package["version"]), timeout=60, interval=0.1)
-    assert settled["state"] == "built", settled
-    return settled
-
-
 def test_a_new_version_downloads_only_the_changed_file_and_the_index(stack: LocalStack, tmp_path: Path) -> None:
     author = author_client(stack, TENANT)
     learner = LearnerWithCatalog(stack, TENANT)
-    first = build(author, package_zip())
+    first = upload_and_build(author, package_zip())
     package_id = str(first["package_id"])
-    second = build(author, package_zip(changed=7), package_id)
+    second = upload_and_build(author, package_zip(changed=7), package_id)
     assert int(second["version"]) == 2
 
     session = requests.Session()
@@ -152,7 +143,7 @@ def test_an_altered_object_on_the_device_is_tamper_not_content(stack: LocalStack
 
     author = author_client(stack, TENANT)
     learner = LearnerWithCatalog(stack, TENANT)
-    package_id = str(build(author, package_zip())["package_id"])
+    package_id = str(upload_and_build(author, package_zip())["package_id"])
     agent = DeviceAgent(DeviceStore(tmp_path / "device").ensure(), session=requests.Session())
     agent.enroll(learner, "tamper-device")
     bundle = learner.create_bundle([{"package_id": package_id}], uuid.uuid4().hex)["bundle_id"]

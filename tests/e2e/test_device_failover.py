@@ -31,7 +31,7 @@ from content_service.cli.failover_demo import (
     sample_bundle,
     wait_for_replicas,
 )
-from content_service.client import ApiClient, ApiError, put_upload
+from content_service.client import ApiClient, ApiError
 from content_service.device.agent import DeviceAgent
 from content_service.device.errors import DownloadIncomplete
 from content_service.device.http import fetch_resumable
@@ -41,6 +41,7 @@ from content_service.local.outage import RegionFailsMidDownload
 from content_service.local.runner import RunnerSettings
 from content_service.local.stack import LocalStack
 from content_service.samples import sample_zip_bytes
+from tests.e2e.uploads import upload_and_build
 
 PEER = "eu-central-1"
 PATIENCE = 60.0
@@ -70,11 +71,7 @@ def test_the_primary_fails_mid_download_and_the_device_resumes_from_the_secondar
     stack: LocalStack, tmp_path: Path
 ) -> None:
     author = ApiClient(stack.api_url, stack.mint_token("tenant-a", "author-1", roles=["author"]))
-    data = sample_zip_bytes("welcome")
-    created = author.create_upload(len(data))
-    put_upload(created["upload"], data)
-    package = author.wait_until_settled(created["package"]["package_id"], 1, timeout=60, interval=0.1)
-    assert package["state"] == "built", package
+    package = upload_and_build(author, sample_zip_bytes("welcome"))
     catalog = stack.mint_service_token("tenant-a", "catalog", ["catalog"])
     bundle = requests.post(
         f"{stack.api_url}/v1/bundles",

@@ -24,7 +24,7 @@ import boto3
 import pytest
 import requests
 
-from content_service.client import ApiClient, ApiError, put_upload
+from content_service.client import ApiClient, ApiError
 from content_service.crypto import LicenceKeyError, unwrap_content_key
 from content_service.device.agent import DeviceAgent
 from content_service.device.errors import LicenceRevoked, TamperDetected
@@ -35,6 +35,7 @@ from content_service.local.runner import RunnerSettings
 from content_service.local.stack import LocalStack
 from content_service.samples import sample_zip_bytes
 from tests.e2e.roles import LearnerWithCatalog, author_client
+from tests.e2e.uploads import upload_and_build
 
 TENANT = "tenant-a"
 DAY = 86_400.0
@@ -113,14 +114,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 def package(stack: LocalStack) -> dict[str, Any]:
     """The welcome sample, uploaded and built once for the tenant."""
     author = author_client(stack, TENANT)
-    data = sample_zip_bytes("welcome")
-    created = author.create_upload(len(data))
-    put_upload(created["upload"], data)
-    package = author.wait_until_settled(
-        created["package"]["package_id"], created["package"]["version"], timeout=60, interval=0.1
-    )
-    assert package["state"] == "built", package
-    return package
+    return upload_and_build(author, sample_zip_bytes("welcome"))
 
 
 @pytest.fixture

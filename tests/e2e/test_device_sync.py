@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import requests
 
-from content_service.client import ApiClient, put_upload
+from content_service.client import ApiClient
 from content_service.device.agent import DeviceAgent
 from content_service.device.errors import DeviceError, StatusForged, TamperDetected
 from content_service.device.store import DeviceStore
@@ -27,6 +27,7 @@ from content_service.local.runner import RunnerSettings
 from content_service.local.stack import LocalStack
 from content_service.samples import sample_zip_bytes
 from tests.e2e.roles import LearnerWithCatalog, author_client
+from tests.e2e.uploads import upload_and_build
 
 TENANT = "tenant-a"
 #: How long a device polls its sync for a change the stream is still carrying.
@@ -46,11 +47,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 @pytest.fixture(scope="module")
 def package_id(stack: LocalStack) -> str:
     author = author_client(stack, TENANT)
-    data = sample_zip_bytes("welcome")
-    created = author.create_upload(len(data))
-    put_upload(created["upload"], data)
-    package = author.wait_until_settled(created["package"]["package_id"], 1, timeout=60, interval=0.1)
-    assert package["state"] == "built", package
+    package = upload_and_build(author, sample_zip_bytes("welcome"))
     return str(package["package_id"])
 
 

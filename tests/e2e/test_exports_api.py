@@ -11,10 +11,11 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from content_service.client import ApiClient, put_upload
+from content_service.client import ApiClient
 from content_service.local.runner import RunnerSettings
 from content_service.local.stack import LocalStack
 from content_service.samples import sample_zip_bytes
+from tests.e2e.uploads import upload_and_build
 
 
 @pytest.fixture(scope="module")
@@ -28,11 +29,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 @pytest.fixture(scope="module")
 def package_id(stack: LocalStack) -> str:
     client = ApiClient(stack.api_url, stack.mint_token("tenant-a", "admin-1", roles=["admin"]))
-    data = sample_zip_bytes("welcome")
-    created = client.create_upload(len(data))
-    put_upload(created["upload"], data)
-    package = client.wait_until_settled(created["package"]["package_id"], 1, timeout=60, interval=0.1)
-    assert package["state"] == "built", package
+    package = upload_and_build(client, sample_zip_bytes("welcome"))
     return package["package_id"]
 
 

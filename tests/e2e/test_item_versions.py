@@ -21,7 +21,7 @@ import requests
 from rich.console import Console
 
 from content_service.cli.assistant_demo import generate_and_approve
-from content_service.client import ApiClient, put_upload
+from content_service.client import ApiClient
 from content_service.device.agent import DeviceAgent
 from content_service.device.store import DeviceStore
 from content_service.local.runner import RunnerSettings
@@ -31,6 +31,7 @@ from content_service.migrations.kinds import ITEM_KINDS, PROJECTIONS, kind_of
 from content_service.migrations.registry import migrations
 from content_service.migrations.runner import STATE_KEY, MigrationRunner
 from content_service.samples import sample_zip_bytes
+from tests.e2e.uploads import upload_and_build
 
 TENANT = "tenant-versions"
 
@@ -59,11 +60,7 @@ def _flow(stack: LocalStack, home: Path) -> None:
     catalog = ApiClient(stack.api_url, stack.mint_service_token(TENANT, "catalog", ["catalog"]))
     learner = ApiClient(stack.api_url, stack.mint_token(TENANT, "learner-1"))
 
-    data = sample_zip_bytes("welcome")
-    created = author.create_upload(len(data))
-    put_upload(created["upload"], data)
-    package = author.wait_until_settled(created["package"]["package_id"], 1, timeout=60, interval=0.1)
-    assert package["state"] == "built", package
+    package = upload_and_build(author, sample_zip_bytes("welcome"))
     package_id = package["package_id"]
     generate_and_approve(Console(file=io.StringIO()), admin, package)
 

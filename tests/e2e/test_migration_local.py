@@ -29,7 +29,6 @@ import pytest
 import requests
 
 from content_service.adapters.entities import DynamoTenantSettings
-from content_service.client import put_upload
 from content_service.device.agent import DeviceAgent
 from content_service.device.errors import Offline
 from content_service.device.store import DeviceStore
@@ -37,6 +36,7 @@ from content_service.local.runner import RunnerSettings
 from content_service.local.stack import LocalStack
 from content_service.samples import sample_zip_bytes
 from tests.e2e.roles import LearnerWithCatalog, admin_client, author_client
+from tests.e2e.uploads import upload_and_build
 
 US = "us-east-1"
 SUFFIX = uuid.uuid4().hex[:8]
@@ -92,11 +92,7 @@ def test_a_tenant_migrates_to_another_zone_while_its_devices_keep_downloading(
     # Given an eu tenant with a built package, a bundle and a device holding it
     tenant = f"tenant-mig-{uuid.uuid4().hex[:8]}"
     author = author_client(stack, tenant)
-    data = sample_zip_bytes("welcome")
-    created = author.create_upload(len(data))
-    put_upload(created["upload"], data)
-    package = author.wait_until_settled(created["package"]["package_id"], 1, timeout=60, interval=0.1)
-    assert package["state"] == "built", package
+    package = upload_and_build(author, sample_zip_bytes("welcome"))
     learner = LearnerWithCatalog(stack, tenant)
     bundle_id = learner.create_bundle([{"package_id": package["package_id"]}], uuid.uuid4().hex, "eu")[
         "bundle_id"

@@ -16,7 +16,7 @@ import boto3
 import pytest
 import requests
 
-from content_service.client import ApiClient, put_upload
+from content_service.client import ApiClient
 from content_service.crypto.cdn import CdnSigner
 from content_service.crypto.licence import device_public_jwk, generate_device_key
 from content_service.local.distribution import distributions
@@ -25,6 +25,7 @@ from content_service.local.replicator import BucketReplication, LocalReplicator
 from content_service.local.runner import RunnerSettings
 from content_service.local.stack import LocalStack
 from content_service.samples import sample_zip_bytes
+from tests.e2e.uploads import upload_and_build
 
 PEER = "eu-central-1"
 
@@ -46,11 +47,7 @@ def healed(stack: LocalStack) -> Iterator[LocalStack]:
 @pytest.fixture(scope="module")
 def package_id(stack: LocalStack) -> str:
     client = ApiClient(stack.api_url, stack.mint_token("tenant-a", "author-1", roles=["author"]))
-    data = sample_zip_bytes("welcome")
-    created = client.create_upload(len(data))
-    put_upload(created["upload"], data)
-    package = client.wait_until_settled(created["package"]["package_id"], 1, timeout=60, interval=0.1)
-    assert package["state"] == "built", package
+    package = upload_and_build(client, sample_zip_bytes("welcome"))
     return str(package["package_id"])
 
 

@@ -18,7 +18,6 @@ import boto3
 import pytest
 import requests
 
-from content_service.client import put_upload
 from content_service.crypto.licence import device_public_jwk, generate_device_key
 from content_service.crypto.signing import verify
 from content_service.local.lambda_runtime import load_handler
@@ -26,6 +25,7 @@ from content_service.local.runner import RunnerSettings
 from content_service.local.stack import LocalStack, find_template
 from content_service.samples import sample_zip_bytes
 from tests.e2e.roles import author_client
+from tests.e2e.uploads import upload_and_build
 
 FAN_OUT_FILE = find_template().parent / "functions" / "fan_out" / "app.py"
 
@@ -152,11 +152,7 @@ class Learner:
 @pytest.fixture(scope="module")
 def package_id(stack: LocalStack) -> str:
     client = author_client(stack, "tenant-a", "author")
-    data = sample_zip_bytes("welcome")
-    created = client.create_upload(len(data))
-    put_upload(created["upload"], data)
-    package = client.wait_until_settled(created["package"]["package_id"], 1, timeout=60, interval=0.1)
-    assert package["state"] == "built", package
+    package = upload_and_build(client, sample_zip_bytes("welcome"))
     return package["package_id"]
 
 

@@ -16,10 +16,11 @@ import boto3
 import pytest
 import requests
 
-from content_service.client import ApiClient, put_upload
+from content_service.client import ApiClient
 from content_service.local.runner import RunnerSettings
 from content_service.local.stack import LocalStack
 from content_service.samples import sample_zip_bytes
+from tests.e2e.uploads import upload_and_build
 
 ZIP = sample_zip_bytes("welcome")
 
@@ -56,11 +57,7 @@ def test_the_upload_url_points_at_the_s3_front(stack: LocalStack, author: ApiCli
 
 
 def test_an_upload_with_the_signed_headers_is_built(author: ApiClient) -> None:
-    created = author.create_upload(len(ZIP))
-    put_upload(created["upload"], ZIP)
-    package = created["package"]
-    settled = author.wait_until_settled(package["package_id"], package["version"], timeout=60, interval=0.1)
-    assert settled["state"] == "built", settled
+    upload_and_build(author, ZIP)
 
 
 def test_a_put_of_another_length_and_type_is_refused_and_nothing_is_built(

@@ -11,11 +11,12 @@ import boto3
 import pytest
 import requests
 
-from content_service.client import ApiClient, ApiError, put_upload
+from content_service.client import ApiClient, ApiError
 from content_service.local.runner import RunnerSettings
 from content_service.local.stack import LocalStack
 from content_service.samples import sample_zip_bytes
 from tests.conformance_data import PACKAGES
+from tests.e2e.uploads import upload_and_settle
 
 
 @pytest.fixture(scope="module")
@@ -31,15 +32,8 @@ def author(stack: LocalStack) -> ApiClient:
     return ApiClient(stack.api_url, stack.mint_token("tenant-a", "author-1", roles=["author"]))
 
 
-def upload_and_wait(client: ApiClient, data: bytes) -> dict:
-    created = client.create_upload(len(data))
-    put_upload(created["upload"], data)
-    package = created["package"]
-    return client.wait_until_settled(package["package_id"], package["version"], timeout=60, interval=0.1)
-
-
 def test_the_sample_package_is_built_with_its_manifest(author: ApiClient) -> None:
-    package = upload_and_wait(author, sample_zip_bytes("welcome"))
+    package = upload_and_settle(author, sample_zip_bytes("welcome"))
     assert package["state"] == "built", package
     assert package["standard"] == "native"
     manifest = author.get_manifest(package["package_id"])["manifest"]
@@ -55,7 +49,7 @@ def test_a_real_scorm_2004_package_builds_with_its_scos(author: ApiClient) -> No
     data = (
         PACKAGES / "scorm2004" / "golf_SequencingPostTestRollup4thEd_SCORM20044thEdition.zip"
     ).read_bytes()
-    package = upload_and_wait(author, data)
+    package = upload_and_settle(author, data)
     assert package["state"] == "built", package
     assert package["standard"] == "scorm2004"
     manifest = author.get_manifest(package["package_id"])["manifest"]
@@ -71,14 +65,14 @@ def test_a_hostile_upload_fails_with_a_specific_problem(author: ApiClient) -> No
         )
         archive.writestr("a.html", "<p>x</p>")
         archive.writestr("../../../tmp/owned.txt", "x")
-    package = upload_and_wait(author, buffer.getvalue())
+    package = upload_and_settle(author, buffer.getvalue())
     assert package["state"] == "failed"
     assert package["problem"]["code"].startswith("zip.")
     assert package["problem"]["path"] == "../../../tmp/owned.txt"
 
 
 def test_another_tenant_sees_a_404_and_no_token_is_a_401(stack: LocalStack, author: ApiClient) -> None:
-    package = upload_and_wait(author, sample_zip_bytes("welcome"))
+    package = upload_and_settle(author, sample_zip_bytes("welcome"))
     stranger = ApiClient(stack.api_url, stack.mint_token("tenant-b", "someone", roles=["author"]))
     with pytest.raises(ApiError) as refused:
         stranger.get_package(package["package_id"])
@@ -99,7 +93,7 @@ def test_an_upload_over_the_limit_is_refused_up_front(author: ApiClient) -> None
 
 
 def test_a_redelivered_upload_event_creates_nothing_new(stack: LocalStack, author: ApiClient) -> None:
-    package = upload_and_wait(author, sample_zip_bytes("welcome"))
+    package = upload_and_settle(author, sample_zip_bytes("welcome"))
     before = author.list_packages(limit=100)["items"]
     event = {
         "Records": [

@@ -15,12 +15,13 @@ from urllib.parse import urljoin
 import pytest
 import requests
 
-from content_service.client import ApiClient, put_upload
+from content_service.client import ApiClient
 from content_service.crypto.licence import device_public_jwk, generate_device_key
 from content_service.local.runner import RunnerSettings
 from content_service.local.stack import LocalStack
 from content_service.samples import sample_zip_bytes
 from tests.e2e.roles import admin_client, author_client, catalog_client
+from tests.e2e.uploads import upload_and_build
 
 pytestmark = pytest.mark.xdist_group("withdrawal")
 
@@ -42,11 +43,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 
 def built_package(stack: LocalStack) -> str:
     author = author_client(stack, TENANT)
-    data = sample_zip_bytes("welcome")
-    created = author.create_upload(len(data))
-    put_upload(created["upload"], data)
-    package = author.wait_until_settled(created["package"]["package_id"], 1, timeout=60, interval=0.1)
-    assert package["state"] == "built", package
+    package = upload_and_build(author, sample_zip_bytes("welcome"))
     return str(package["package_id"])
 
 

@@ -15,11 +15,12 @@ import boto3
 import pytest
 import requests
 
-from content_service.client import ApiClient, put_upload
+from content_service.client import ApiClient
 from content_service.crypto.licence import device_public_jwk, generate_device_key
 from content_service.local.runner import RunnerSettings
 from content_service.local.stack import LocalStack
 from content_service.samples import sample_zip_bytes
+from tests.e2e.uploads import upload_and_build
 
 PEER = "eu-central-1"
 PATIENCE = 60.0
@@ -54,11 +55,7 @@ def test_a_bundle_written_in_the_primary_downloads_from_the_replica_when_the_pri
     stack: LocalStack,
 ) -> None:
     author = ApiClient(stack.api_url, stack.mint_token("tenant-a", "author-1", roles=["author"]))
-    data = sample_zip_bytes("welcome")
-    created = author.create_upload(len(data))
-    put_upload(created["upload"], data)
-    package = author.wait_until_settled(created["package"]["package_id"], 1, timeout=60, interval=0.1)
-    assert package["state"] == "built", package
+    package = upload_and_build(author, sample_zip_bytes("welcome"))
     learner = stack.mint_token("tenant-a", "learner-1")
     catalog = stack.mint_service_token("tenant-a", "catalog", ["catalog"])
     bundle = requests.post(

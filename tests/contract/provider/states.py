@@ -24,10 +24,11 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from content_service.client import ApiClient, put_upload
+from content_service.client import ApiClient
 from content_service.crypto.licence import device_public_jwk, generate_device_key
 from content_service.local.stack import LocalStack
 from content_service.samples import sample_zip_bytes
+from tests.e2e.uploads import upload_and_build, upload_and_settle
 
 TENANT = "tenant-pact"
 STATE_PATH = "/_pact/state"
@@ -109,12 +110,7 @@ class ProviderStates:
     # ------------------------------------------------------------------ data
     def _package(self, kind: str, data: bytes) -> str:
         if kind not in self._packages:
-            author = self.author()
-            created = author.create_upload(len(data))
-            put_upload(created["upload"], data)
-            package_id = created["package"]["package_id"]
-            author.wait_until_settled(package_id, 1, timeout=90, interval=0.1)
-            self._packages[kind] = package_id
+            self._packages[kind] = upload_and_settle(self.author(), data, timeout=90)["package_id"]
         return self._packages[kind]
 
     def _built_package(self, _: dict[str, Any]) -> dict[str, Any]:
@@ -157,14 +153,7 @@ class ProviderStates:
         raise AssertionError(f"the withdrawal of {package_id} v1 never finished")
 
     def _fresh_package(self, data: bytes) -> str:
-        author = self.author()
-        created = author.create_upload(len(data))
-        put_upload(created["upload"], data)
-        package_id = created["package"]["package_id"]
-        package = author.wait_until_settled(package_id, 1, timeout=90, interval=0.1)
-        if package["state"] != "built":
-            raise AssertionError(f"the package did not build: {package}")
-        return package_id
+        return upload_and_build(self.author(), data, timeout=90)["package_id"]
 
     def _enrolled_device(self, _: dict[str, Any]) -> dict[str, Any]:
         user, learner = self.learner()

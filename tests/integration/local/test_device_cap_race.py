@@ -8,7 +8,6 @@ record's revision, so however the requests interleave, exactly ``device_cap`` de
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,16 +28,10 @@ PARALLEL = 20
 
 
 @pytest.fixture
-def table_on_moto_server() -> Iterator[str]:
-    server = MotoServer()
-    server.start()
-    server.apply_environment()
-    try:
-        template = load_local_template(ROOT / "template.yaml")
-        create_resources(template)
-        yield template.tables["Table"].name
-    finally:
-        server.stop()
+def table_on_moto_server(moto_server: MotoServer) -> str:
+    template = load_local_template(ROOT / "template.yaml")
+    create_resources(template)
+    return template.tables["Table"].name
 
 
 def test_twenty_parallel_enrolments_for_one_user_end_with_exactly_the_cap(table_on_moto_server):

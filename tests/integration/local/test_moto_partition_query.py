@@ -3,7 +3,6 @@ table for each one) with exactly the items, order and pages moto's full read giv
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -17,43 +16,40 @@ TABLE = "partitions"
 
 
 @pytest.fixture(scope="module")
-def dynamodb() -> Iterator[Any]:
-    server = MotoServer()
-    server.start()
-    server.apply_environment()
-    try:
-        client = boto3.client("dynamodb")
-        client.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-                {"AttributeName": "g", "AttributeType": "S"},
-            ],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": "by_g",
-                    "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        for p in range(12):
-            for s in range(15):
-                client.put_item(
-                    TableName=TABLE,
-                    Item={
-                        "pk": {"S": f"P#{p:02d}"},
-                        "sk": {"S": f"{'A' if s % 2 else 'B'}#{s:03d}"},
-                        "n": {"N": str(s)},
-                        "g": {"S": f"G#{s % 3}"},
-                    },
-                )
-        yield client
-    finally:
-        server.stop()
+def dynamodb(module_moto_server: MotoServer) -> Any:
+    client = boto3.client("dynamodb")
+    client.create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+            {"AttributeName": "g", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by_g",
+                "KeySchema": [
+                    {"AttributeName": "g", "KeyType": "HASH"},
+                    {"AttributeName": "sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for p in range(12):
+        for s in range(15):
+            client.put_item(
+                TableName=TABLE,
+                Item={
+                    "pk": {"S": f"P#{p:02d}"},
+                    "sk": {"S": f"{'A' if s % 2 else 'B'}#{s:03d}"},
+                    "n": {"N": str(s)},
+                    "g": {"S": f"G#{s % 3}"},
+                },
+            )
+    return client
 
 
 def scanned(client: Any) -> list[dict[str, Any]]:

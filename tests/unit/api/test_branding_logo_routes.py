@@ -3,61 +3,38 @@
 from __future__ import annotations
 
 import base64
-import copy
 import hashlib
 import json
 
 import pytest
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from content_service.api import app as api
-from content_service.api import tenant_routes
 from content_service.domain.tenant import Branding, TenantSettings
-from tests.fakes import FakeBrandingAssets, FakeTenantSettings
+from tests.fakes import FakeBrandingAssets
 from tests.logos import SVG, jpeg_header, png
-from tests.unit.api.test_routes import EVENTS, call
+from tests.unit.api.test_routes import api_event, call, resolve, with_content_type
 from tests.unit.api.test_routes import deps as deps  # noqa: F401 (the fixture)
+from tests.unit.api.test_tenant_routes import settings as settings  # noqa: F401 (the fixture)
 
 LOGO = "/v1/tenant/branding/logo"
 
 
-class Context(LambdaContext):
-    function_name = "api"
-    aws_request_id = "req-1"
-
-
 @pytest.fixture
-def store(deps, monkeypatch):  # noqa: F811
-    settings, assets = FakeTenantSettings(), FakeBrandingAssets()
+def store(deps, settings):  # noqa: F811
+    """The tenant branded (no logo yet), and the assets its logo would be stored in."""
     settings.items["tenant-a"] = TenantSettings("tenant-a", "eu", branding=Branding("Acme", "#0a5cff"), revision=1)
-    deps.__dict__.update(tenant_settings=settings, branding_assets=assets)
-    monkeypatch.setattr(tenant_routes, "dependencies", lambda: deps)
+    assets = FakeBrandingAssets()
+    deps.__dict__.update(branding_assets=assets)
     return settings, assets
 
 
 def raw(method: str, data: bytes | None = None, content_type: str | None = "image/png", roles: str = "admin"):
     """A request with a raw body, as API Gateway hands a binary media type over (base64)."""
-    event = copy.deepcopy(json.loads((EVENTS / "post_uploads.json").read_text()))
-    event.update(httpMethod=method, path=LOGO, queryStringParameters=None, multiValueQueryStringParameters=None)
-    event["requestContext"]["path"] = f"/Prod{LOGO}"
-    headers = {k: v for k, v in event["headers"].items() if k != "Content-Type"}
-    if content_type is not None:
-        headers["Content-Type"] = content_type
-    event["headers"], event["multiValueHeaders"] = headers, {k: [v] for k, v in headers.items()}
+    event = with_content_type(api_event(method, LOGO, roles=roles), content_type)
     event["body"] = None if data is None else base64.b64encode(data).decode()
     event["isBase64Encoded"] = data is not None
-    event["requestContext"]["authorizer"] = {
-        "principalId": "user-1",
-        "tenant_id": "tenant-a",
-        "principal_id": "user-1",
-        "principal_type": "user",
-        "roles": roles,
-        "token_use": "id",
-    }
-    response = api.app.resolve(event, Context())
-    headers = {name: values[-1] for name, values in response["multiValueHeaders"].items()}
+    status, headers, response = resolve(event)
     body = response["body"] or ""
-    return response["statusCode"], headers, base64.b64decode(body) if response.get("isBase64Encoded") else body
+    return status, headers, base64.b64decode(body) if response.get("isBase64Encoded") else body
 
 
 def test_an_admin_uploads_a_logo_the_branding_then_names_and_everyone_reads(store) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 
@@ -14,15 +13,7 @@ from content_service.api import authorization
 from content_service.api.policy import POLICIES, Ownership, PolicyMissing, require_policy_for, require_role
 from content_service.domain.errors import Forbidden
 from content_service.domain.principal import Principal, Role
-
-EVENTS = Path(__file__).parents[3] / "events" / "api"
-
-
-class Context:
-    function_name = "api"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:api"
-    aws_request_id = "req-1"
+from tests.unit.api.test_routes import call
 
 
 def test_every_route_of_the_app_has_exactly_one_policy_entry():
@@ -80,32 +71,15 @@ def test_device_bound_operations_are_owner_only_whatever_the_role():
     }
 
 
-def _event(method: str, path: str, body: object, roles: str) -> dict:
-    event = copy.deepcopy(json.loads((EVENTS / "post_uploads.json").read_text()))
-    event["httpMethod"], event["path"], event["body"] = method, path, json.dumps(body)
-    event["requestContext"]["authorizer"] = {
-        "principalId": "alice",
-        "tenant_id": "tenant-a",
-        "principal_id": "alice",
-        "principal_type": "user",
-        "roles": roles,
-        "token_use": "id",
-    }
-    return event
-
-
 def test_a_caller_without_the_role_gets_a_403_before_its_request_is_validated():
-    event = _event("POST", "/v1/bundles/bnd_" + "0" * 32 + "/revoke", {"not": "valid"}, "learner")
-    response = api.app.resolve(event, Context())
-    assert response["statusCode"] == 403
-    body = json.loads(response["body"])
+    revoke = "/v1/bundles/bnd_" + "0" * 32 + "/revoke"
+    status, _, body = call("POST", revoke, body={"not": "valid"}, roles="learner")
+    assert status == 403
     assert body["type"].endswith("/forbidden") and body["required_roles"] == ["admin", "catalog"]
 
 
 def test_a_context_without_a_usable_tenant_is_a_401():
-    event = _event("GET", "/v1/packages", None, "author")
-    event["requestContext"]["authorizer"]["tenant_id"] = "../other#tenant"
-    assert api.app.resolve(event, Context())["statusCode"] == 401
+    assert call("GET", "/v1/packages", tenant="../other#tenant", roles="author")[0] == 401
 
 
 def test_the_openapi_document_carries_each_operations_roles_and_the_bearer_scheme():

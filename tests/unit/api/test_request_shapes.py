@@ -7,63 +7,25 @@ straight to the function, as API Gateway would forward them.
 from __future__ import annotations
 
 import base64
-import copy
 import json
-from pathlib import Path
 
 import pytest
 
-from content_service.api import app as api
-from content_service.bootstrap import Dependencies
-from content_service.settings import Settings
-from tests.fakes import FakeClock, FakePackageRepository, FakePackageStore, FakeUploadStore
+from tests.unit.api.test_routes import api_event, resolve, with_content_type
+from tests.unit.api.test_routes import deps as deps  # noqa: F401 (the fixture)
 
-EVENTS = Path(__file__).parents[3] / "events" / "api"
 PROBLEM = "application/problem+json"
 UPLOAD = {"content_type": "application/zip", "content_length": 99}
 
 
-class Context:
-    function_name = "api"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:api"
-    aws_request_id = "req-1"
-
-
-@pytest.fixture
-def deps(tmp_path, monkeypatch):
-    dependencies = Dependencies(Settings(import_limits={"max_upload_bytes": 10_000}))
-    dependencies.clock = FakeClock()
-    dependencies.__dict__.update(
-        packages=FakePackageRepository(), uploads=FakeUploadStore(tmp_path), store=FakePackageStore()
-    )
-    monkeypatch.setattr(api, "dependencies", lambda: dependencies)
-    return dependencies
-
-
 def send(method, path, body, content_type="application/json", *, base64_body=False, query=None):
-    event = copy.deepcopy(json.loads((EVENTS / "post_uploads.json").read_text()))
-    event["httpMethod"], event["path"] = method, path
-    headers = {k: v for k, v in event["headers"].items() if k != "Content-Type"}
-    if content_type is not None:
-        headers["Content-Type"] = content_type
-    event["headers"] = headers
-    event["multiValueHeaders"] = {k: [v] for k, v in headers.items()}
+    event = with_content_type(api_event(method, path, query=query), content_type)
     if isinstance(body, bytes):
         event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
     else:
         event["body"], event["isBase64Encoded"] = body, base64_body
-    event["queryStringParameters"] = query
-    event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} if query else None
-    event["requestContext"]["authorizer"] = {
-        "tenant_id": "tenant-a",
-        "principal_id": "user-1",
-        "principal_type": "user",
-        "roles": "author learner",
-    }
-    response = api.app.resolve(event, Context())
-    headers = {name.lower(): values[-1] for name, values in response["multiValueHeaders"].items()}
-    return response["statusCode"], headers, json.loads(response["body"])
+    status, headers, response = resolve(event)
+    return status, {name.lower(): value for name, value in headers.items()}, json.loads(response["body"])
 
 
 @pytest.mark.parametrize(

@@ -36,9 +36,11 @@ def deps(tmp_path, monkeypatch):
     return dependencies
 
 
-def call(
+def api_event(
     method: str, path: str, *, body=None, query=None, tenant="tenant-a", claims=None, roles="author learner"
-):
+) -> dict:
+    """The sample API Gateway event sent to ``path``: a JSON (or string) body, a query, and the
+    authorizer's claims (a user of ``tenant`` with ``roles`` unless ``claims`` are given)."""
     event = copy.deepcopy(json.loads((EVENTS / "post_uploads.json").read_text()))
     event["httpMethod"] = method
     event["path"] = path
@@ -58,9 +60,33 @@ def call(
             "token_use": "id",
         }
     )
+    return event
+
+
+def with_content_type(event: dict, content_type: str | None) -> dict:
+    """``event`` with ``content_type`` as its only Content-Type header (none if it is None)."""
+    headers = {k: v for k, v in event["headers"].items() if k != "Content-Type"}
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    event["headers"], event["multiValueHeaders"] = headers, {k: [v] for k, v in headers.items()}
+    return event
+
+
+def resolve(event: dict) -> tuple[int, dict[str, str], dict]:
+    """The API's answer to ``event``: its status, its headers (the last value of each) and itself."""
     response = api.app.resolve(event, Context())
     headers = {name: values[-1] for name, values in response["multiValueHeaders"].items()}
-    return response["statusCode"], headers, json.loads(response["body"]) if response["body"] else None
+    return response["statusCode"], headers, response
+
+
+def call(
+    method: str, path: str, *, body=None, query=None, tenant="tenant-a", claims=None, roles="author learner"
+):
+    """Send :func:`api_event` and read the JSON body of the answer."""
+    status, headers, response = resolve(
+        api_event(method, path, body=body, query=query, tenant=tenant, claims=claims, roles=roles)
+    )
+    return status, headers, json.loads(response["body"]) if response["body"] else None
 
 
 def test_post_uploads_returns_201_with_a_presigned_put_and_a_building_package(deps):

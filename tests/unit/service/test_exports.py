@@ -74,7 +74,7 @@ def built(world):
     ).package
 
 
-def requested(world, package_id, fmt="scorm12", options=None, tenant="t1"):
+def requested(world, package_id, fmt="scorm12", options=None, tenant="t1", branding=None):
     return request_export(
         tenant,
         package_id,
@@ -85,10 +85,11 @@ def requested(world, package_id, fmt="scorm12", options=None, tenant="t1"):
         exports=world["exports"],
         queue=world["queue"],
         clock=world["clock"],
+        branding=branding,
     )
 
 
-def run(world, job):
+def run(world, job, assets=None):
     return run_export(
         "t1",
         job.export_id,
@@ -97,7 +98,16 @@ def run(world, job):
         blobs=world["store"],
         results=world["results"],
         clock=world["clock"],
+        assets=assets,
     )
+
+
+def branded_with_a_logo(data):
+    """Tenant settings whose branding names ``data`` as its logo, and branding assets without it."""
+    logo = BrandLogo.of(data, "image/png", max_bytes=DEFAULT_LOGO_MAX_BYTES)
+    settings = FakeTenantSettings()
+    settings.save(TenantSettings("t1", "eu", branding=Branding("Acme", "#0a5cff", logo=logo)))
+    return logo, settings, FakeBrandingAssets()
 
 
 @pytest.mark.parametrize(
@@ -129,74 +139,26 @@ def test_a_branded_export_carries_the_tenants_branding_as_it_was_requested(world
     package = built(world)
     settings = FakeTenantSettings()
     with pytest.raises(InvalidTransition, match="no branding"):
-        request_export(
-            "t1",
-            package.package_id,
-            None,
-            "cmi5",
-            {},
-            packages=world["packages"],
-            exports=world["exports"],
-            queue=world["queue"],
-            clock=world["clock"],
-            branding=settings,
-        )
+        requested(world, package.package_id, "cmi5", branding=settings)
     settings.save(TenantSettings("t1", "eu", branding=Branding("Acme", "#0a5cff")))
-    job = request_export(
-        "t1",
-        package.package_id,
-        None,
-        "cmi5",
-        {},
-        packages=world["packages"],
-        exports=world["exports"],
-        queue=world["queue"],
-        clock=world["clock"],
-        branding=settings,
-    )
+    job = requested(world, package.package_id, "cmi5", branding=settings)
     assert job.options["branding"]["name"] == "Acme"
     with zipfile.ZipFile(io.BytesIO(world["results"].objects[run(world, job).result.key])) as archive:
         assert b"#0a5cff" in archive.read("content-branding.css")
     assert "branding" not in requested(world, package.package_id, "cmi5").options
 
 
-def _branded_request(world, package, settings):
-    return request_export(
-        "t1",
-        package.package_id,
-        None,
-        "scorm2004",
-        {},
-        packages=world["packages"],
-        exports=world["exports"],
-        queue=world["queue"],
-        clock=world["clock"],
-        branding=settings,
-    )
-
-
 def test_a_branded_export_carries_the_logo_recorded_at_the_request_read_from_the_assets(world):
     package = built(world)
     data = png()
-    logo = BrandLogo.of(data, "image/png", max_bytes=DEFAULT_LOGO_MAX_BYTES)
-    settings, assets = FakeTenantSettings(), FakeBrandingAssets()
+    logo, settings, assets = branded_with_a_logo(data)
     assets.put_logo("t1", logo, data)
-    settings.save(TenantSettings("t1", "eu", branding=Branding("Acme", "#0a5cff", logo=logo)))
-    job = _branded_request(world, package, settings)
+    job = requested(world, package.package_id, "scorm2004", branding=settings)
     assert job.options["branding"]["logo"] == logo.as_dict()
     # A logo uploaded after the request changes nothing: the job names the bytes by their SHA-256.
     later = png(rgb=(1, 2, 3))
     assets.put_logo("t1", BrandLogo.of(later, "image/png", max_bytes=DEFAULT_LOGO_MAX_BYTES), later)
-    done = run_export(
-        "t1",
-        job.export_id,
-        exports=world["exports"],
-        store=world["store"],
-        blobs=world["store"],
-        results=world["results"],
-        clock=world["clock"],
-        assets=assets,
-    )
+    done = run(world, job, assets)
     assert done.state is ExportState.DONE, done.problem
     with zipfile.ZipFile(io.BytesIO(world["results"].objects[done.result.key])) as archive:
         assert archive.read("content-branding-logo.png") == data
@@ -206,26 +168,12 @@ def test_a_branded_export_carries_the_logo_recorded_at_the_request_read_from_the
 def test_a_branded_export_whose_logo_is_gone_or_altered_fails_with_a_problem(world):
     package = built(world)
     data = png()
-    logo = BrandLogo.of(data, "image/png", max_bytes=DEFAULT_LOGO_MAX_BYTES)
-    settings, assets = FakeTenantSettings(), FakeBrandingAssets()
-    settings.save(TenantSettings("t1", "eu", branding=Branding("Acme", "#0a5cff", logo=logo)))
+    logo, settings, assets = branded_with_a_logo(data)
 
-    def run_with(job):
-        return run_export(
-            "t1",
-            job.export_id,
-            exports=world["exports"],
-            store=world["store"],
-            blobs=world["store"],
-            results=world["results"],
-            clock=world["clock"],
-            assets=assets,
-        )
-
-    gone = run_with(_branded_request(world, package, settings))
+    gone = run(world, requested(world, package.package_id, "scorm2004", branding=settings), assets)
     assert gone.state is ExportState.FAILED and gone.problem.code == "export.NotFound"
     assets.objects["t1", logo.sha256] = data[:-1] + b"\x00"
-    altered = run_with(_branded_request(world, package, settings))
+    altered = run(world, requested(world, package.package_id, "scorm2004", branding=settings), assets)
     assert altered.state is ExportState.FAILED and "logo" in altered.problem.detail
     assert world["results"].objects == {}
 
