@@ -121,6 +121,8 @@ def test_the_aggregate_table_streams_new_and_old_images(default_stack: dict[str,
     assert table["SSESpecification"]["SSEEnabled"] is True
     # gsi1 lists a tenant's packages; gsi2 is the sparse index of builds in progress for the sweep.
     assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == ["gsi1", "gsi2"]
+    # Keys only: a state change that keeps an item's index keys (a bundle revoked) writes no index.
+    assert [i["Projection"] for i in table["GlobalSecondaryIndexes"]] == [{"ProjectionType": "KEYS_ONLY"}] * 2
 
 
 def test_the_idempotency_table_expires_records(transformed: dict[str, Any]) -> None:

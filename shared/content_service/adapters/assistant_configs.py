@@ -18,6 +18,7 @@ from pynamodb.exceptions import DoesNotExist
 from pynamodb.models import Model
 
 from content_service.adapters.entities import _events, _optional_iso, _optional_time, _Store
+from content_service.adapters.index_reads import items_of
 from content_service.domain.assistant import (
     AssistantConfigState,
     AssistantGeneration,
@@ -130,7 +131,7 @@ class DynamoAssistantGenerationRepository(_Store):
         results = self._model.gsi2.query(
             ASSISTANT_PENDING_PARTITION, self._model.gsi2sk < cutoff.isoformat(), limit=limit
         )
-        return [self._job(item) for item in results]
+        return [self._job(item) for item in items_of(self._model, results, ("gsi2pk", "gsi2sk"))]
 
     @staticmethod
     def _job(item: Any) -> AssistantGeneration:

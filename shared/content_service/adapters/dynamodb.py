@@ -18,11 +18,12 @@ from typing import Any
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import DoesNotExist
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from content_service.adapters.conditional import persist
 from content_service.adapters.cursors import decode_cursor, encode_cursor
+from content_service.adapters.index_reads import items_of
 from content_service.correlation import stamped
 from content_service.domain.errors import NotFound
 from content_service.domain.package import (
@@ -62,7 +63,7 @@ def package_model(table_name: str, region: str) -> type[Model]:
     class ByTenant(GlobalSecondaryIndex):
         class Meta:
             index_name = "gsi1"
-            projection = AllProjection()
+            projection = KeysOnlyProjection()
 
         gsi1pk = UnicodeAttribute(hash_key=True)
         gsi1sk = UnicodeAttribute(range_key=True)
@@ -70,7 +71,7 @@ def package_model(table_name: str, region: str) -> type[Model]:
     class Building(GlobalSecondaryIndex):
         class Meta:
             index_name = "gsi2"
-            projection = AllProjection()
+            projection = KeysOnlyProjection()
 
         gsi2pk = UnicodeAttribute(hash_key=True)
         gsi2sk = UnicodeAttribute(range_key=True)
@@ -160,17 +161,18 @@ class DynamoPackageRepository:
         results = self._model.by_tenant.query(
             _list_pk(tenant_id), scan_index_forward=False, limit=limit, last_evaluated_key=start
         )
-        items = [self._from_item(item) for item in results]
+        hits = list(results)
         last = results.last_evaluated_key
+        items = [self._from_item(item) for item in items_of(self._model, hits, ("gsi1pk", "gsi1sk"))]
         return Page(
-            items=items, next_cursor=self._encode_cursor(last) if last and len(items) >= limit else None
+            items=items, next_cursor=self._encode_cursor(last) if last and len(hits) >= limit else None
         )
 
     def building_since_before(self, cutoff: datetime, limit: int) -> list[PlayPackage]:
         results = self._model.building.query(
             BUILDING_PARTITION, self._model.gsi2sk < cutoff.isoformat(), limit=limit
         )
-        return [self._from_item(item) for item in results]
+        return [self._from_item(item) for item in items_of(self._model, results, ("gsi2pk", "gsi2sk"))]
 
     @staticmethod
     def _encode_cursor(last: dict[str, Any]) -> str:

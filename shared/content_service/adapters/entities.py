@@ -29,12 +29,13 @@ from typing import Any
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from content_service.adapters.conditional import conditional_save, persist
 from content_service.adapters.cursors import decode_cursor, encode_cursor
+from content_service.adapters.index_reads import items_of
 from content_service.correlation import stamped
 from content_service.domain.bundle import Bundle, BundlePackage, BundleState
 from content_service.domain.device import Device, DeviceKeyAlreadyEnrolled, DeviceState
@@ -55,7 +56,7 @@ def entity_model(table_name: str, region: str) -> type[Model]:
     class ByOwner(GlobalSecondaryIndex):
         class Meta:
             index_name = "gsi1"
-            projection = AllProjection()
+            projection = KeysOnlyProjection()
 
         gsi1pk = UnicodeAttribute(hash_key=True)
         gsi1sk = UnicodeAttribute(range_key=True)
@@ -65,7 +66,7 @@ def entity_model(table_name: str, region: str) -> type[Model]:
     class Gsi2(GlobalSecondaryIndex):
         class Meta:
             index_name = "gsi2"
-            projection = AllProjection()
+            projection = KeysOnlyProjection()
 
         gsi2pk = UnicodeAttribute(hash_key=True)
         gsi2sk = UnicodeAttribute(range_key=True)
@@ -150,9 +151,10 @@ class _Store:
             position = decode_cursor(cursor, fields, f"TENANT#{tenant_id}#")
             start = {field: {"S": value} for field, value in {**position, f"{name}pk": partition}.items()}
         results = index.query(partition, scan_index_forward=False, limit=limit, last_evaluated_key=start)
-        items = list(results)
+        hits = list(results)
         last = results.last_evaluated_key
-        return items, encode_cursor(last, fields) if last and len(items) >= limit else None
+        items = items_of(self._model, hits, (f"{name}pk", f"{name}sk"))
+        return items, encode_cursor(last, fields) if last and len(hits) >= limit else None
 
 
 class DynamoDeviceRepository(_Store):
@@ -194,7 +196,11 @@ class DynamoDeviceRepository(_Store):
         try:
             item = self._model.get(*_slots_key(tenant_id, user_id), consistent_read=True)
         except DoesNotExist:
-            devices = self._model.by_owner.query(f"TENANT#{tenant_id}#USER#{user_id}#DEVICES")
+            devices = items_of(
+                self._model,
+                self._model.by_owner.query(f"TENANT#{tenant_id}#USER#{user_id}#DEVICES"),
+                ("gsi1pk", "gsi1sk"),
+            )
             active = (i.body["device_id"] for i in devices if i.body["state"] == DeviceState.ACTIVE.value)
             return DeviceSlots.first(tenant_id, user_id, active)
         return DeviceSlots(
@@ -420,9 +426,10 @@ class DynamoLicenceRecords(_Store):
     def latest_expiry(self, tenant_id: str, device_id: str) -> datetime | None:
         # gsi1 sorts a device's records by expiry, so the newest one answers. Records written
         # before they carried these keys are not in the index (they expire within a validity).
-        for item in self._model.by_owner.query(
+        hits = self._model.by_owner.query(
             _device_licences_key(tenant_id, device_id), scan_index_forward=False, limit=1
-        ):
+        )
+        for item in items_of(self._model, hits, ("gsi1pk", "gsi1sk")):
             return datetime.fromisoformat(item.body["expires_at"])
         return None
 
@@ -535,7 +542,7 @@ class DynamoExportRepository(_Store):
         results = self._model.gsi2.query(
             EXPORT_PENDING_PARTITION, self._model.gsi2sk < cutoff.isoformat(), limit=limit
         )
-        return [self._job(item) for item in results]
+        return [self._job(item) for item in items_of(self._model, results, ("gsi2pk", "gsi2sk"))]
 
     @staticmethod
     def _job(item: Any) -> ExportJob:

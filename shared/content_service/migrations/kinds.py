@@ -69,6 +69,9 @@ PROJECTIONS = (
     "withdrawal",
     "withdrawal_chunk",
 )
+#: Kinds the code no longer writes but a table may still hold, so a migration still knows them:
+#: the feed's claim items (a feed append was two puts until it learnt to find an event in its tail).
+RETIRED = ("feed_claim",)
 FIXED = ("migrations", "idempotency")
 
 ITEM_KINDS: dict[str, ItemKind] = {

@@ -221,3 +221,31 @@ def test_the_head_of_an_upload_is_its_stored_size_and_content_type(aws):
     assert uploads.head("uploads/t1/p1/v1/source.zip") == StoredUpload(57, "text/plain")
     with pytest.raises(NotFound):
         uploads.head("uploads/t1/missing/v1/source.zip")
+
+
+def test_the_indexes_hold_keys_only_and_the_list_reads_the_items_behind_them(aws, repo):
+    import boto3
+
+    built = repo.add(building("p1"))
+    repo.save(built.mark_built(a_manifest(), NOW))
+    raw = boto3.client("dynamodb", region_name="eu-west-1").query(
+        TableName=aws.tables["Table"].name,
+        IndexName="gsi1",
+        KeyConditionExpression="gsi1pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "TENANT#t1#PACKAGES"}},
+    )["Items"]
+    assert [sorted(item) for item in raw] == [["gsi1pk", "gsi1sk", "pk", "sk"]]
+    (listed,) = repo.list("t1", None, 10).items
+    assert listed.state is PackageState.BUILT and listed.summary is not None and listed.summary.title == "T"
+
+
+def test_an_item_that_left_the_index_after_the_index_read_is_not_returned(repo):
+    from content_service.adapters.dynamodb import package_model
+    from content_service.adapters.index_reads import items_of
+
+    repo.add(building("stays", at=NOW - timedelta(hours=2)))
+    left = repo.add(building("left", at=NOW - timedelta(hours=2)))
+    model = package_model(repo._model.Meta.table_name, "eu-west-1")
+    hits = list(model.building.query("BUILDING"))
+    repo.save(left.mark_built(a_manifest(), NOW))  # leaves the sparse index between the two reads
+    assert [item.package_id for item in items_of(model, hits, ("gsi2pk", "gsi2sk"))] == ["stays"]
