@@ -382,7 +382,7 @@ the ratio cannot fall much below the calls per device: moto answers every call i
 service's own Python, and each device needs two calls of its own (the feed's tail read, which makes
 the append idempotent, and its entry) besides its share of the bundle's. On AWS the workers'
 calls run in parallel against a table with no such bound: the model above puts 100,000 devices
-at about 15 s.
+at about 14 s.
 
 Progress at `done`: {fig["progress"]["bundles_revoked"]:,} bundles revoked, {fig["progress"]["devices_notified"]:,}
 device feeds told, {fig["progress"]["chunks_done"]} of {fig["progress"]["chunks_total"]} chunks.
