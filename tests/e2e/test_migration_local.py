@@ -10,6 +10,11 @@ from the eu edge: no download fails. The first device, syncing in the grace peri
 re-pointed at the us endpoints; the other, syncing only after the clean-up, is re-pointed by
 the old zone's 421 ``tenant-moved`` problem. At the end every object is in us with the same SHA-256, the
 tenant's settings there name ``us`` and nothing of the tenant's objects is left in eu.
+
+The crash test runs three tenants' migrations at once through the same function, each crashing at
+a third of the checkpoints (at most three crashes per queued run, inside the queue's
+maxReceiveCount of 5): every crashed run is redelivered by the queue and resumes from the saved
+progress, and each migration ends ``done`` with everything moved and verified.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from content_service.device.store import DeviceStore
 from content_service.local.runner import RunnerSettings
 from content_service.local.stack import LocalStack
 from content_service.samples import sample_zip_bytes
+from content_service.service.migration import Migrations
 from tests.e2e.roles import LearnerWithCatalog, admin_client, author_client
 from tests.e2e.uploads import upload_and_build
 
@@ -59,7 +65,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     }
     with LocalStack(
         home=tmp_path_factory.mktemp("home"),
-        runner_settings=RunnerSettings(schedules_enabled=False),
+        # A crashed migration run is redelivered after 2 s, not the queue's 90 minutes.
+        runner_settings=RunnerSettings(schedules_enabled=False, failed_visibility_timeout=2),
         parameters={"MigrationTargets": json.dumps(targets), "MigrationGraceSeconds": str(GRACE_SECONDS)},
     ) as running:
         endpoint = running.endpoints.endpoint_url
@@ -174,3 +181,98 @@ def test_a_tenant_migrates_to_another_zone_while_its_devices_keep_downloading(
     with contextlib.suppress(Offline):
         second.sync_once()
     assert second.parts.state.read()["api_endpoints"] == US_ENDPOINTS
+
+
+#: Each tenant's run crashes once at each of its checkpoints; together they cover every step.
+CRASH_POINTS = (
+    ("copy:saved", "copy:worked", "verify:saved"),
+    ("switch:saved", "notify:caught-up", "notify:worked"),
+    ("notify:saved", "clean:worked", "clean:saved"),
+)
+
+
+class Crash(RuntimeError):
+    """The migrate function dies at a checkpoint (as a timeout or an out-of-memory kill would)."""
+
+
+def test_migrations_crashed_at_every_checkpoint_resume_on_the_local_stack_to_done(
+    stack: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given three eu tenants, each with a built package, a bundle and a device
+    tenants = [f"tenant-crash{i}-{uuid.uuid4().hex[:6]}" for i in range(len(CRASH_POINTS))]
+    for index, tenant in enumerate(tenants):
+        package = upload_and_build(author_client(stack, tenant), sample_zip_bytes("welcome"))
+        learner = LearnerWithCatalog(stack, tenant)
+        bundle_id = learner.create_bundle([{"package_id": package["package_id"]}], uuid.uuid4().hex, "eu")[
+            "bundle_id"
+        ]
+        device = DeviceAgent(DeviceStore(tmp_path / f"device{index}").ensure(), session=requests.Session())
+        device.enroll(learner, "phone")
+        device.fetch_licence(bundle_id)
+    endpoint = stack.endpoints.endpoint_url
+    source_s3 = boto3.client("s3", endpoint_url=endpoint, region_name=stack.region)
+    source_buckets = {
+        "bundles": stack.endpoints.buckets["BundlesBucket"],
+        "packages": stack.endpoints.buckets["PackagesBucket"],
+        "exports": stack.endpoints.buckets["ExportsBucket"],
+    }
+    before = {tenant: _tenant_objects(source_s3, source_buckets, tenant) for tenant in tenants}
+
+    # And a migrate function that crashes once at each of a tenant's checkpoints
+    crashed: dict[str, list[str]] = {tenant: [] for tenant in tenants}
+    lock = threading.Lock()
+    original_run = Migrations.run
+
+    running = threading.local()  # the tenant whose run this poller thread is in
+
+    def fault(point: str) -> None:
+        tenant_id = getattr(running, "tenant_id", None)
+        if tenant_id not in crashed:
+            return
+        with lock:
+            if point in CRASH_POINTS[tenants.index(tenant_id)] and point not in crashed[tenant_id]:
+                crashed[tenant_id].append(point)
+                raise Crash(f"crashed at {point}")
+
+    def crashing_run(self: Migrations, tenant_id: str, migration_id: str, **kwargs: Any) -> Any:
+        # One worker serves every poller thread: its fault finds the run's tenant thread-locally.
+        running.tenant_id, self.fault = tenant_id, fault
+        return original_run(self, tenant_id, migration_id, **kwargs)
+
+    monkeypatch.setattr(Migrations, "run", crashing_run)
+
+    # When an admin of each starts a migration to us
+    locations = {}
+    for tenant in tenants:
+        started = admin_client(stack, tenant)._request(
+            "POST",
+            "/v1/tenant/migrations",
+            json={"target_zone": "us"},
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+        )
+        assert started.status_code == 202, started.text
+        locations[tenant] = f"/v1/tenant/migrations/{started.json()['migration_id']}"
+
+    # Then each ends done, after a crash at each of its checkpoints
+    views: dict[str, dict[str, Any]] = {}
+    deadline = time.monotonic() + 240
+    while len(views) < len(tenants):
+        assert time.monotonic() < deadline, f"migrations never finished: {crashed}"
+        for tenant in set(tenants) - set(views):
+            view = admin_client(stack, tenant)._request("GET", locations[tenant]).json()
+            assert view["state"] != "failed", view
+            if view["state"] == "done":
+                views[tenant] = view
+        time.sleep(0.5)
+    assert {tenant: set(points) for tenant, points in crashed.items()} == {
+        tenant: set(points) for tenant, points in zip(tenants, CRASH_POINTS, strict=True)
+    }
+    # And for each, every object is in us with its bytes, verified, and none is left in eu
+    target_s3 = boto3.client("s3", endpoint_url=endpoint, region_name=US)
+    for tenant in tenants:
+        assert _tenant_objects(target_s3, TARGET_BUCKETS, tenant) == before[tenant]
+        progress = views[tenant]["progress"]
+        assert progress["objects_total"] == progress["objects_verified"] == len(before[tenant])
+        assert _tenant_objects(source_s3, source_buckets, tenant) == {}
+        settings = DynamoTenantSettings(TARGET_TABLE, US).get(tenant)
+        assert settings is not None and settings.zone == "us"
