@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
 
 from content_service.cli.failover_demo import build_sample, device_network, enrolled_device, sample_bundle
@@ -39,6 +40,20 @@ def test_with_the_primary_failed_the_secondary_licenses_and_its_revocation_reach
     network = device_network(stack)
     agent = enrolled_device(stack, tmp_path / "device", network)
     assert agent.api.candidates == [stack.api_url.rstrip("/"), stack.peer_api_url.rstrip("/")]
+    # (and the table's replicator has copied the device and the bundle to the secondary: a
+    # region that fails within the replication lag of an enrolment takes the enrolment with it)
+    peer = boto3.client("dynamodb", endpoint_url=stack.endpoints.endpoint_url, region_name=PEER)
+    table = stack.endpoints.tables["Table"]
+    keys = [
+        (f"TENANT#tenant-demo#DEVICE#{agent.device_id}", "DEVICE"),
+        (f"TENANT#tenant-demo#BUNDLE#{bundle_id}", "BUNDLE"),
+    ]
+    deadline = time.monotonic() + 30
+    while not all(
+        peer.get_item(TableName=table, Key={"pk": {"S": pk}, "sk": {"S": sk}}).get("Item") for pk, sk in keys
+    ):
+        assert time.monotonic() < deadline, "the device and the bundle were not replicated to the secondary"
+        time.sleep(0.2)
 
     # When the primary region fails and the device asks for its first licence
     stack.faults.fail(stack.region)
