@@ -7,25 +7,30 @@ physical values in the template's resolver, as CloudFormation would.
 
 from __future__ import annotations
 
-import copy
 import json
 import secrets
 from typing import Any
 
 import boto3
 
+from content_service.local.moto_kms import keep_long_key_ids_in_ciphertext_blobs
 from content_service.local.template import LocalTemplate
 
-# MultiRegion is left out on purpose: moto 5.2's ciphertext blob holds a 36-character key id, so
-# data keys made under an "mrk-..." key (40 characters) never decrypt again. Locally the keys
-# are single-Region; the template's multi-Region keys are held by tests/infrastructure.
-_KEY_PROPERTIES = {"Description": "Description", "KeySpec": "KeySpec", "KeyUsage": "KeyUsage"}
+# MultiRegion as the template says: moto's ciphertext blobs are widened for multi-Region key ids
+# (local/moto_kms.py), so data keys made under them decrypt in the key's region and its replicas'.
+_KEY_PROPERTIES = {
+    "Description": "Description",
+    "KeySpec": "KeySpec",
+    "KeyUsage": "KeyUsage",
+    "MultiRegion": "MultiRegion",
+}
 CDN_SECRET_FIELDS = frozenset({"key_pair_id", "private_key_pem"})
 """The shape of the CloudFront signing-key secret (CdnSigningKeySecret in template.yaml)."""
 
 
 def create_keys(template: LocalTemplate, kms: Any) -> dict[str, str]:
     """Create every ``AWS::KMS::Key`` (then its aliases); return logical id → key id."""
+    keep_long_key_ids_in_ciphertext_blobs()
     created: dict[str, str] = {}
     for logical_id, resource in template.of_type("AWS::KMS::Key").items():
         props = template.resolver.resolve(resource.get("Properties", {}))
@@ -99,22 +104,14 @@ def replicate_to_peer(template: LocalTemplate, region: str, peer: str) -> dict[s
     """What the secondary's stack holds of the primary's keys and secrets, made in ``peer``.
 
     Keys: the template's keys are multi-Region and the secondary has ``AWS::KMS::ReplicaKey``s
-    (same key id, same key material). Locally the keys are single-Region (above), and moto's
-    ``ReplicateKey`` fails on those, so the replica is made as moto's own ``replicate_key`` makes
-    one, in moto's in-process backend (the local stack's moto runs in this process): a copy of
-    the key under the same id in the peer. The peer signs and decrypts under the same key ids,
-    and one JWKS verifies both regions. Secrets: a replica of each secret
-    (``ReplicaRegions``) under the same name and value. Returns each secret's ARN → its
-    replica's ARN.
+    (same key id, same key material); KMS's ``ReplicateKey`` makes each here, so the peer signs
+    and decrypts under the same key ids and one JWKS verifies both regions. Secrets: a replica of
+    each secret (``ReplicaRegions``) under the same name and value. Returns each secret's ARN →
+    its replica's ARN.
     """
-    from moto.kms.models import kms_backends
-
+    kms = boto3.client("kms", region_name=region)
     for logical_id in template.of_type("AWS::KMS::Key"):
-        key_id = str(template.resolver.refs[logical_id])
-        replica = copy.copy(kms_backends[template.account_id][region].keys[key_id])
-        replica.region = peer
-        replica.arn = replica.arn.replace(f":{region}:", f":{peer}:")
-        kms_backends[template.account_id][peer].keys[key_id] = replica
+        kms.replicate_key(KeyId=str(template.resolver.refs[logical_id]), ReplicaRegion=peer)
     source = boto3.client("secretsmanager", region_name=region)
     target = boto3.client("secretsmanager", region_name=peer)
     replicas: dict[str, str] = {}
