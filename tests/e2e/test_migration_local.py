@@ -82,6 +82,17 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         yield running
 
 
+def _source_zone(stack: LocalStack) -> tuple[Any, dict[str, str]]:
+    """The eu zone's S3 client and its buckets by role (as MigrationTargets names the target's)."""
+    s3 = boto3.client("s3", endpoint_url=stack.endpoints.endpoint_url, region_name=stack.region)
+    buckets = {
+        "bundles": stack.endpoints.buckets["BundlesBucket"],
+        "packages": stack.endpoints.buckets["PackagesBucket"],
+        "exports": stack.endpoints.buckets["ExportsBucket"],
+    }
+    return s3, buckets
+
+
 def _tenant_objects(s3: Any, buckets: dict[str, str], tenant: str) -> dict[tuple[str, str], str]:
     """(bucket role, key) → SHA-256 of every object of the tenant in ``buckets``."""
     found: dict[tuple[str, str], str] = {}
@@ -113,12 +124,7 @@ def test_a_tenant_migrates_to_another_zone_while_its_devices_keep_downloading(
     second.fetch_licence(bundle_id)
 
     endpoint = stack.endpoints.endpoint_url
-    source_s3 = boto3.client("s3", endpoint_url=endpoint, region_name=stack.region)
-    source_buckets = {
-        "bundles": stack.endpoints.buckets["BundlesBucket"],
-        "packages": stack.endpoints.buckets["PackagesBucket"],
-        "exports": stack.endpoints.buckets["ExportsBucket"],
-    }
+    source_s3, source_buckets = _source_zone(stack)
     before = _tenant_objects(source_s3, source_buckets, tenant)
     assert any(role == "bundles" for role, _ in before) and any(role == "packages" for role, _ in before)
 
@@ -210,12 +216,7 @@ def test_migrations_crashed_at_every_checkpoint_resume_on_the_local_stack_to_don
         device.enroll(learner, "phone")
         device.fetch_licence(bundle_id)
     endpoint = stack.endpoints.endpoint_url
-    source_s3 = boto3.client("s3", endpoint_url=endpoint, region_name=stack.region)
-    source_buckets = {
-        "bundles": stack.endpoints.buckets["BundlesBucket"],
-        "packages": stack.endpoints.buckets["PackagesBucket"],
-        "exports": stack.endpoints.buckets["ExportsBucket"],
-    }
+    source_s3, source_buckets = _source_zone(stack)
     before = {tenant: _tenant_objects(source_s3, source_buckets, tenant) for tenant in tenants}
 
     # And a migrate function that crashes once at each of a tenant's checkpoints

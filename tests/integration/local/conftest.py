@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -31,3 +32,19 @@ def moto_server() -> Iterator[MotoServer]:
 def module_moto_server() -> Iterator[MotoServer]:
     """One moto server for the module's tests, for data that is costly to write and only read."""
     yield from _serving()
+
+
+def create_pk_sk_table(
+    client: Any, name: str, *, more_attributes: tuple[str, ...] = (), **options: Any
+) -> None:
+    """An on-demand table keyed like the service's (string ``pk`` and ``sk``); ``more_attributes``
+    are further string attributes for the indexes in ``options``."""
+    client.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": attribute, "AttributeType": "S"} for attribute in ("pk", "sk", *more_attributes)
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        **options,
+    )

@@ -11,6 +11,7 @@ from moto.dynamodb.models.table import Table
 
 from content_service.local.moto_dynamodb import _MARK
 from content_service.local.moto_server import MotoServer
+from tests.integration.local.conftest import create_pk_sk_table
 
 TABLE = "partitions"
 
@@ -18,14 +19,10 @@ TABLE = "partitions"
 @pytest.fixture(scope="module")
 def dynamodb(module_moto_server: MotoServer) -> Any:
     client = boto3.client("dynamodb")
-    client.create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-            {"AttributeName": "g", "AttributeType": "S"},
-        ],
+    create_pk_sk_table(
+        client,
+        TABLE,
+        more_attributes=("g",),
         GlobalSecondaryIndexes=[
             {
                 "IndexName": "by_g",
@@ -36,7 +33,6 @@ def dynamodb(module_moto_server: MotoServer) -> Any:
                 "Projection": {"ProjectionType": "ALL"},
             }
         ],
-        BillingMode="PAY_PER_REQUEST",
     )
     for p in range(12):
         for s in range(15):
@@ -117,7 +113,9 @@ def test_range_conditions_paging_and_direction_match_the_full_read(dynamodb: Any
 
 
 def test_an_absent_partition_is_empty_and_index_queries_still_read_the_index(dynamodb: Any) -> None:
-    assert pages(dynamodb, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "P#99"}}) == [[]]
+    assert pages(
+        dynamodb, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "P#99"}}
+    ) == [[]]
     by_index = pages(
         dynamodb,
         IndexName="by_g",

@@ -16,6 +16,7 @@ from moto.backends import get_backend
 from moto.dynamodb.models.dynamo_type import DynamoType
 
 from content_service.local.moto_server import MotoServer
+from tests.integration.local.conftest import create_pk_sk_table
 
 TABLE = "transactions"
 ACCOUNT, REGION = "123456789012", "us-east-1"
@@ -24,15 +25,8 @@ ACCOUNT, REGION = "123456789012", "us-east-1"
 @pytest.fixture
 def dynamodb(moto_server: MotoServer) -> Any:
     client = boto3.client("dynamodb", region_name=REGION)
-    client.create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    create_pk_sk_table(
+        client, TABLE, StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
     )
     for pk in ("A", "B", "C", "UNTOUCHED"):
         client.put_item(TableName=TABLE, Item={"pk": {"S": pk}, "sk": {"S": "1"}, "n": {"N": "1"}})
