@@ -324,6 +324,48 @@ def test_local_up_runs_both_zones_each_with_its_api_edge_and_the_others_migratio
         assert crossed.status_code == 401
         unknown = _cli(tmp_path, "local", "token", "--tenant", "t-1", "--user", "u-1", "--zone", "mars")
         assert unknown.returncode == 2 and "runs no zone 'mars'" in unknown.stderr
+        # A migration started on eu's API over HTTP lands in the running us zone: after the switch
+        # us's own API serves the tenant's settings, naming us.
+        admin = {
+            zone: _cli(
+                tmp_path,
+                "local",
+                "token",
+                "--tenant",
+                "t-move",
+                "--user",
+                "a-1",
+                "--role",
+                "admin",
+                "--zone",
+                zone,
+            ).stdout.strip()
+            for zone in ("eu", "us")
+        }
+        started = requests.post(
+            f"{zones['eu']['api_url']}/v1/tenant/migrations",
+            json={"target_zone": "us"},
+            headers={"Authorization": f"Bearer {admin['eu']}", "Idempotency-Key": "move-t-move-1"},
+            timeout=10,
+        )
+        assert started.status_code == 202, started.text
+        migration = f"{zones['eu']['api_url']}/v1/tenant/migrations/{started.json()['migration_id']}"
+        deadline = time.monotonic() + 40
+        while (
+            view := requests.get(
+                migration, headers={"Authorization": f"Bearer {admin['eu']}"}, timeout=10
+            ).json()
+        )["state"] not in ("switched", "cleaning", "done"):
+            assert view["state"] != "failed" and time.monotonic() < deadline, view
+            time.sleep(0.3)
+        in_us = requests.get(
+            f"{zones['us']['api_url']}/v1/tenant/settings",
+            headers={"Authorization": f"Bearer {admin['us']}"},
+            timeout=10,
+        )
+        assert in_us.status_code == 200, in_us.text
+        # Revision 0 would be us's defaults for an unknown tenant: this is the item the switch wrote.
+        assert in_us.json()["zone"] == "us" and in_us.json()["revision"] >= 1, in_us.json()
         # The fault switch reaches the child's gateway: us fails, eu does not.
         assert _cli(tmp_path, "local", "fail-region", "us-east-1").returncode == 0
         jwks = "/v1/.well-known/jwks.json"
