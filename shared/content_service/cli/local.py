@@ -7,46 +7,66 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from content_service.local.stack import LocalStack
+    from content_service.local.zones import LocalZones
 
 console = Console()
 err = Console(stderr=True)
 
 
-def _endpoint_table(stack: object) -> Table:
-    from content_service.local.stack import LocalStack
-
-    assert isinstance(stack, LocalStack)
-    endpoints = stack.endpoints
-    table = Table(title="content-service local stack", show_header=False)
-    table.add_row("API", endpoints.api_url)
-    table.add_row("AWS_ENDPOINT_URL", endpoints.endpoint_url)
-    table.add_row("region", endpoints.region)
-    for logical_id, url in endpoints.edges.items():
-        table.add_row(f"CDN edge {logical_id}", url)
-    for kind, names in (
-        ("bucket", endpoints.buckets),
-        ("table", endpoints.tables),
-        ("queue", endpoints.queues),
-        ("KMS key", endpoints.keys),
-        ("secret", endpoints.secrets),
+def _endpoint_table(zone: str, state: dict[str, Any], home: Path) -> Table:
+    """One zone's endpoints and resource names, from its state document."""
+    peer = state.get("peer_region")
+    regions = f"{state['region']} + {peer}" if peer else str(state["region"])
+    table = Table(title=f"zone {zone} ({regions})", show_header=False)
+    table.add_row("API", str(state["api_url"]))
+    if state.get("peer_api_url"):
+        table.add_row(f"peer API ({peer})", str(state["peer_api_url"]))
+    table.add_row("AWS_ENDPOINT_URL", str(state["endpoint_url"]))
+    table.add_row("region", str(state["region"]))
+    for logical_id, url in dict(state.get("edges") or {}).items():
+        table.add_row(f"CDN edge {logical_id}", str(url))
+    for kind, key in (
+        ("bucket", "buckets"),
+        ("table", "tables"),
+        ("queue", "queues"),
+        ("KMS key", "keys"),
+        ("secret", "secrets"),
     ):
-        for logical_id, name in names.items():
-            table.add_row(f"{kind} {logical_id}", name)
-    table.add_row("state", str(stack.home))
+        for logical_id, name in dict(state.get(key) or {}).items():
+            table.add_row(f"{kind} {logical_id}", str(name))
+    table.add_row("state", str(home))
     return table
 
 
-def _wait_for_interrupt() -> None:
+def _zones_table(zones: LocalZones) -> Table:
+    """Every zone's API and edge on one screen (its process, for ``kill``)."""
+    table = Table(title="content-service local zones")
+    for column in ("zone", "regions", "API", "CDN edge", "pid"):
+        table.add_column(column, overflow="fold")
+    for zone, state in zones.states.items():
+        peer = state.get("peer_region")
+        table.add_row(
+            zone,
+            f"{state['region']}, {peer}" if peer else str(state["region"]),
+            str(state["api_url"]),
+            str(state.get("edge_url") or "-"),
+            str(state["pid"]),
+        )
+    return table
+
+
+def _wait_for_interrupt(gone: Callable[[], str | None] = lambda: None) -> str | None:
+    """Wait for Ctrl-C or SIGTERM, or until ``gone`` names a zone whose process ended (returned)."""
     # SIGTERM is treated like Ctrl-C, so "kill <pid>" also stops the stack cleanly.
     stop = threading.Event()
 
@@ -56,24 +76,43 @@ def _wait_for_interrupt() -> None:
     previous = signal.signal(signal.SIGTERM, request_stop)
     try:
         while not stop.wait(0.5):
-            pass
+            if (zone := gone()) is not None:
+                return zone
     except KeyboardInterrupt:
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
+    return None
 
 
-def _start_stack(template: Path | None, port: int, peer_region: str | None, peer_api: bool) -> LocalStack:
-    """Start ``local up``'s stack, or exit with one line."""
-    from content_service.local.stack import LocalStack, StackAlreadyRunningError
+def _start_zones(
+    template: Path | None,
+    port: int,
+    zone_names: list[str],
+    peer_region: str | None,
+    peer_api: bool,
+    verbose: bool,
+) -> LocalZones:
+    """Start ``local up``'s zones, or exit with one line."""
+    from content_service.domain.errors import ValidationFailed
+    from content_service.local.stack import StackAlreadyRunningError, find_template
+    from content_service.local.zones import LocalZones, ZoneStartFailedError, plan_zones
 
     if peer_api and not peer_region:
         err.print("[red]cannot start the local stack:[/] --peer-api needs --peer-region")
         raise typer.Exit(2)
     try:
-        with console.status("starting moto and creating the template's resources..."):
-            return LocalStack(template, gateway_port=port, peer_region=peer_region, peer_api=peer_api).start()
-    except (StackAlreadyRunningError, FileNotFoundError, OSError, KeyError, ValueError) as error:
+        template_path = template or find_template()
+        runs = plan_zones(template_path, zone_names, port=port, peer_region=peer_region)
+    except (FileNotFoundError, ValueError, ValidationFailed) as error:
+        err.print(f"[red]cannot start the local stack:[/] {error}")
+        raise typer.Exit(2) from error
+    try:
+        with console.status(
+            f"starting moto and zone(s) {', '.join(run.zone for run in runs)} (the template's resources)..."
+        ):
+            return LocalZones(template_path, runs, peer_api=peer_api, verbose=verbose).start()
+    except (StackAlreadyRunningError, ZoneStartFailedError, OSError, KeyError, ValueError) as error:
         err.print(f"[red]cannot start the local stack:[/] {error}")
         raise typer.Exit(1) from error
 
@@ -84,17 +123,33 @@ def register(app: typer.Typer) -> None:
         help="The embedded local stack (moto on 127.0.0.1, no Docker, no AWS account).", no_args_is_help=True
     )
 
+    _register_up(local_app)
+    _register_token(local_app)
+    _register_faults(local_app)
+    _register_metrics(local_app)
+    _register_residency_scan(local_app)
+    app.add_typer(local_app, name="local")
+
+
+def _register_up(local_app: typer.Typer) -> None:
     @local_app.command("up")
     def up(
         template: Annotated[
             Path | None, typer.Option(help="template.yaml to run (default: found upwards)")
         ] = None,
-        port: Annotated[int, typer.Option(help="gateway port (0 picks a free one)")] = 0,
+        port: Annotated[int, typer.Option(help="the first zone's gateway port (0 picks a free one)")] = 0,
         verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log every invocation")] = False,
+        zone: Annotated[
+            list[str] | None,
+            typer.Option(
+                help="start only this zone (repeat for more; default: every zone of ResidencyZones, "
+                "each with its peer region, in a process of its own)"
+            ),
+        ] = None,
         peer_region: Annotated[
             str | None,
             typer.Option(
-                help="run as a zone's primary with this peer: replica bucket and table, edge failover"
+                help="with one --zone: run it as its primary with this peer: replica bucket and table, edge failover"
             ),
         ] = None,
         peer_api: Annotated[
@@ -105,23 +160,30 @@ def register(app: typer.Typer) -> None:
             ),
         ] = False,
     ) -> None:
-        """Start the stack, print its endpoints, run until Ctrl-C, then stop everything it started."""
+        """Start every zone (or --zone's), print their endpoints, run until Ctrl-C, then stop everything."""
         logging.basicConfig(
             level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
         )
-        stack = _start_stack(template, port, peer_region, peer_api)
+        zones = _start_zones(template, port, zone or [], peer_region, peer_api, verbose)
+        gone = None
         try:
-            console.print(_endpoint_table(stack))
-            if stack.peer_gateway is not None:
-                console.print(f"peer API ({stack.peer_region}): {stack.peer_api_url}")
+            for name, state in zones.states.items():
+                console.print(_endpoint_table(name, state, zones.home))
+            console.print(_zones_table(zones))
             console.print(
-                "Mint a token with [bold]content-service local token --tenant T --user U [--role author][/]. Ctrl-C stops."
+                "Mint a token with [bold]content-service local token --tenant T --user U [--role author] "
+                "[--zone Z][/]. Ctrl-C stops."
             )
-            _wait_for_interrupt()
+            gone = _wait_for_interrupt(zones.exited_zone)
         finally:
-            stack.stop()
+            zones.stop()
+        if gone is not None:
+            err.print(f"[red]zone {gone}'s process ended; stopped every zone[/]")
+            raise typer.Exit(1)
         console.print("local stack stopped")
 
+
+def _register_token(local_app: typer.Typer) -> None:
     @local_app.command("token")
     def token(
         tenant: Annotated[str, typer.Option(help="custom:tenant_id claim")],
@@ -134,6 +196,9 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option(help="a service client instead of a person (authoring, catalog)")
         ] = None,
         ttl: Annotated[int, typer.Option(min=1, help="seconds until the token expires")] = 3600,
+        zone: Annotated[
+            str | None, typer.Option(help="the zone whose API accepts it (default: the first zone, eu)")
+        ] = None,
     ) -> None:
         """Print a dev token the running local stack accepts: a person's ID token (--user) or a
         service's client-credentials access token (--service, whose roles are --role; --role
@@ -157,10 +222,15 @@ def register(app: typer.Typer) -> None:
         if not TENANT_ID.match(tenant):
             err.print(f"{tenant!r} is not a tenant id (letters, digits, _ and -, up to 64)")
             raise typer.Exit(2)
-        running = RunningStack.find()
-        if running is None:
+        found = RunningStack.find()
+        if found is None:
             err.print("no local stack is running here; start one with [bold]content-service local up[/]")
             raise typer.Exit(1)
+        try:
+            running = found.zone(zone)
+        except KeyError as error:
+            err.print(str(error.args[0]))
+            raise typer.Exit(2) from error
         if service is not None:
             if service not in running.service_clients:
                 err.print(
@@ -176,11 +246,6 @@ def register(app: typer.Typer) -> None:
             minted = running.mint_token(tenant, user, ttl, roles=roles)
         # Plain print: the token is meant for $(...) and must not be wrapped or styled.
         print(minted)  # noqa: T201
-
-    _register_faults(local_app)
-    _register_metrics(local_app)
-    _register_residency_scan(local_app)
-    app.add_typer(local_app, name="local")
 
 
 def _register_faults(local_app: typer.Typer) -> None:

@@ -49,20 +49,34 @@ class _FaultableMotoServer(ThreadedMotoServer):
 
 
 class MotoServer:
-    """moto's threaded server on 127.0.0.1 and an ephemeral port, with a readiness check."""
+    """moto's threaded server on 127.0.0.1 and an ephemeral port, with a readiness check.
+
+    With ``attach_to`` (the endpoint of a moto server another process started) nothing is
+    started: :meth:`start` waits until that server answers, and neither it nor :meth:`stop`
+    resets the other process's resources.
+    """
 
     def __init__(
-        self, region: str = "eu-west-1", ready_timeout: float = 10.0, faults: FaultSwitch | None = None
+        self,
+        region: str = "eu-west-1",
+        ready_timeout: float = 10.0,
+        faults: FaultSwitch | None = None,
+        attach_to: str | None = None,
     ) -> None:
         self.region = region
         self._faults = faults
         self._ready_timeout = ready_timeout
         self._server: ThreadedMotoServer | None = None
         self._saved_environment: dict[str, str | None] = {}
+        self._attach_to = attach_to
         self.endpoint_url = ""
 
     def start(self) -> str:
-        """Start the server, wait until it answers HTTP, and return its endpoint URL."""
+        """Start the server (or find the attached one), wait until it answers HTTP, return its URL."""
+        if self._attach_to is not None:
+            self.endpoint_url = self._attach_to.rstrip("/")
+            self._wait_until_ready()
+            return self.endpoint_url
         # werkzeug logs every request to stderr; the local stack's own log says what matters.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         # moto serves requests on threads without making DynamoDB writes atomic (see the module).

@@ -53,8 +53,16 @@ def _create_table(dynamodb: Any, template: LocalTemplate, table: TableSpec) -> N
         template.resolver.attributes[(table.logical_id, "StreamArn")] = description["LatestStreamArn"]
 
 
+def create_bucket_in(s3: Any, name: str, region: str) -> None:
+    """CreateBucket in ``region``; us-east-1 takes no location constraint (S3 refuses one naming it)."""
+    if region == "us-east-1":
+        s3.create_bucket(Bucket=name)
+    else:
+        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
+
+
 def _create_bucket(s3: Any, region: str, bucket: BucketSpec) -> None:
-    s3.create_bucket(Bucket=bucket.name, CreateBucketConfiguration={"LocationConstraint": region})
+    create_bucket_in(s3, bucket.name, region)
     if bucket.public_access_block:
         s3.put_public_access_block(
             Bucket=bucket.name, PublicAccessBlockConfiguration=bucket.public_access_block

@@ -51,7 +51,7 @@ from content_service.local.replicator import (
     TableReplicas,
     create_replica_table,
 )
-from content_service.local.resources import create_resources
+from content_service.local.resources import create_bucket_in, create_resources
 from content_service.local.runner import EventSourceRunner, RunnerSettings
 from content_service.local.s3_front import LocalS3Front
 from content_service.local.state import RunningStack, ensure_home, remove_state, state_home, write_state
@@ -147,6 +147,7 @@ class LocalStack:
         replication_delay: float = 0.0,
         peer_api: bool = False,
         parameters: Mapping[str, str] | None = None,
+        moto_endpoint: str | None = None,
     ) -> None:
         """Describe a stack; nothing starts before :meth:`start` (or ``with``).
 
@@ -166,6 +167,11 @@ class LocalStack:
 
         ``parameters`` overrides the template's parameters as a deployment's
         ``--parameter-overrides`` would (e.g. ``MigrationTargets``, ``MigrationGraceSeconds``).
+
+        ``moto_endpoint`` uses the moto server another process runs (``content-service local up``
+        runs each further zone in a child process on the first zone's moto, see
+        :mod:`content_service.local.zones`) instead of starting one; that process's moto holds the
+        fault switch's S3 half, so both must share ``home``.
         """
         self.template_path = template_path or find_template()
         self.home = ensure_home(state_home(home))
@@ -180,6 +186,9 @@ class LocalStack:
         self._replication_delay = replication_delay
         self.replicator: LocalReplicator | None = None
         self._peer_api = bool(peer_api and peer_region)
+        if self._peer_api and moto_endpoint is not None:
+            # The peer's replica keys are copies made in moto's backend, which must be in this process.
+            raise ValueError("the peer API needs the moto server in this process (no moto_endpoint)")
         self._parameters = dict(parameters or {})
         if self._peer_api:
             # Another region's invocation swaps os.environ: no other invocation may run meanwhile.
@@ -189,7 +198,7 @@ class LocalStack:
         # The fault switch lives in the state directory, so `content-service local fail-region`
         # (another process) reaches this stack; a new stack starts with every region healthy.
         self.faults = FaultSwitch(self.home)
-        self._moto = MotoServer(region=region, faults=self.faults)
+        self._moto = MotoServer(region=region, faults=self.faults, attach_to=moto_endpoint)
         self.template: LocalTemplate | None = None
         self.issuer: DevIssuer | None = None
         self.token_rules: TokenRules | None = None
@@ -290,7 +299,7 @@ class LocalStack:
             self.peer_gateway.start()
         self.runner.start()
         if self._write_state_file:
-            write_state(self.home, self._state())
+            write_state(self.home, self.state_document())
 
     def stop(self) -> None:
         """Stop the gateway, the runner and moto, remove the state file, restore the environment."""
@@ -393,7 +402,7 @@ class LocalStack:
         buckets = []
         for spec in distributions(template):
             for bucket, region in spec.failover:
-                peer_s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+                create_bucket_in(peer_s3, bucket, region)
                 peer_s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
                 source = template.buckets[spec.bucket_logical_id].name
                 buckets.append(BucketReplication(source, self.region, bucket, region))
@@ -505,7 +514,8 @@ class LocalStack:
                 logger.exception("cannot load the handler of %s; it will not run", logical_id)
         return handlers
 
-    def _state(self) -> dict[str, Any]:
+    def state_document(self) -> dict[str, Any]:
+        """What the state file says of this running stack (``pid`` is this process)."""
         endpoints = self.endpoints
         assert self.issuer is not None
         return {
@@ -514,6 +524,7 @@ class LocalStack:
             "stack_name": self.stack_name,
             "template": str(self.template_path),
             "region": self.region,
+            "peer_region": self.peer_region,
             "api_url": endpoints.api_url,
             "peer_api_url": self.peer_gateway.base_url if self.peer_gateway is not None else None,
             "endpoint_url": endpoints.endpoint_url,

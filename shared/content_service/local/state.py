@@ -76,6 +76,23 @@ class RunningStack:
         return cls(state=state, home=directory)
 
     @property
+    def zone_names(self) -> list[str]:
+        """The zones this stack runs (``content-service local up`` starts every zone by default)."""
+        return list(self.state.get("zones") or [self.state.get("zone", "")])
+
+    def zone(self, name: str | None = None) -> RunningStack:
+        """One zone's view (its API, issuer, environment); ``None`` is the first zone, the top level.
+
+        A KeyError names the zones when this stack does not run ``name``.
+        """
+        if name is None:
+            return self
+        zones = dict(self.state.get("zones") or {})
+        if name not in zones:
+            raise KeyError(f"the local stack runs no zone {name!r}; it runs {', '.join(self.zone_names)}")
+        return RunningStack(state=dict(zones[name]), home=self.home)
+
+    @property
     def api_url(self) -> str:
         """The API base URL (ends with the stage; routes start with /v1)."""
         return str(self.state["api_url"])

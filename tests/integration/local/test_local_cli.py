@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import boto3
 import requests
@@ -65,7 +66,7 @@ def _interrupt(process: subprocess.Popen[str]) -> None:
             process.communicate()
 
 
-def _wait_for_state(home: Path, process: subprocess.Popen[str], timeout: float = 30.0) -> dict[str, object]:
+def _wait_for_state(home: Path, process: subprocess.Popen[str], timeout: float = 60.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if (home / "local.json").exists():
@@ -204,7 +205,18 @@ def test_residency_scan_without_a_running_stack_fails_clearly(tmp_path: Path) ->
 def test_local_up_with_the_peer_api_serves_both_regions_apis_and_fails_each_apart(tmp_path: Path) -> None:
     env = {**os.environ, "CONTENT_SERVICE_HOME": str(tmp_path)}
     process = subprocess.Popen(
-        [sys.executable, "-c", RUN_GROUP, "local", "up", "--peer-region", "eu-central-1", "--peer-api"],
+        [
+            sys.executable,
+            "-c",
+            RUN_GROUP,
+            "local",
+            "up",
+            "--zone",
+            "eu",
+            "--peer-region",
+            "eu-central-1",
+            "--peer-api",
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -233,3 +245,152 @@ def test_the_peer_api_without_a_peer_region_is_refused_in_one_line(tmp_path: Pat
     refused = _cli(tmp_path, "local", "up", "--peer-api")
     assert refused.returncode == 2
     assert refused.stderr.strip().count("\n") == 0 and "--peer-api needs --peer-region" in refused.stderr
+
+
+def _gone(pid: int, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_local_up_runs_both_zones_each_with_its_api_edge_and_the_others_migration_target(
+    tmp_path: Path,
+) -> None:
+    env = {**os.environ, "CONTENT_SERVICE_HOME": str(tmp_path)}
+    process = subprocess.Popen(
+        [sys.executable, "-c", RUN_GROUP, "local", "up"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_default_sigint,
+    )
+    try:
+        state = _wait_for_state(tmp_path, process)
+        zones = state["zones"]
+        assert sorted(zones) == ["eu", "us"]
+        assert (zones["eu"]["region"], zones["eu"]["peer_region"]) == ("eu-west-1", "eu-central-1")
+        assert (zones["us"]["region"], zones["us"]["peer_region"]) == ("us-east-1", "us-west-2")
+        # One moto for both zones; each zone its own API, edge and process.
+        assert zones["eu"]["endpoint_url"] == zones["us"]["endpoint_url"] == state["endpoint_url"]
+        assert zones["eu"]["api_url"] == state["api_url"] != zones["us"]["api_url"]
+        assert zones["eu"]["edge_url"] != zones["us"]["edge_url"]
+        child = int(state["children"]["us"])
+        assert zones["us"]["pid"] == child != process.pid == state["pid"]
+        # Each zone's migration target is the other's real table, buckets and API.
+        eu_targets = json.loads(zones["eu"]["environment"]["MIGRATION_TARGETS"])
+        us_targets = json.loads(zones["us"]["environment"]["MIGRATION_TARGETS"])
+        assert list(eu_targets) == ["us"] and list(us_targets) == ["eu"]
+        assert eu_targets["us"]["api_endpoints"] == [zones["us"]["api_url"]]
+        assert eu_targets["us"]["table_name"] == zones["us"]["tables"]["Table"]
+        assert eu_targets["us"]["buckets"]["bundles"] == zones["us"]["buckets"]["BundlesBucket"]
+        assert us_targets["eu"]["api_endpoints"] == [zones["eu"]["api_url"]]
+        assert us_targets["eu"]["buckets"]["packages"] == zones["eu"]["buckets"]["PackagesBucket"]
+
+        tokens = {}
+        for zone in ("eu", "us"):
+            minted = _cli(
+                tmp_path,
+                "local",
+                "token",
+                "--tenant",
+                "t-1",
+                "--user",
+                "u-1",
+                "--role",
+                "author",
+                "--zone",
+                zone,
+            )
+            assert minted.returncode == 0, minted.stderr
+            tokens[zone] = minted.stdout.strip()
+        for zone in ("eu", "us"):
+            packages = f"{zones[zone]['api_url']}/v1/packages"
+            answered = requests.get(packages, headers={"Authorization": f"Bearer {tokens[zone]}"}, timeout=10)
+            assert answered.status_code == 200, (zone, answered.text)
+            assert answered.json()["items"] == []
+        # A token of one zone's issuer is not the other's.
+        crossed = requests.get(
+            f"{zones['us']['api_url']}/v1/packages",
+            headers={"Authorization": f"Bearer {tokens['eu']}"},
+            timeout=10,
+        )
+        assert crossed.status_code == 401
+        unknown = _cli(tmp_path, "local", "token", "--tenant", "t-1", "--user", "u-1", "--zone", "mars")
+        assert unknown.returncode == 2 and "runs no zone 'mars'" in unknown.stderr
+        # A migration started on eu's API over HTTP lands in the running us zone: after the switch
+        # us's own API serves the tenant's settings, naming us.
+        admin = {
+            zone: _cli(
+                tmp_path,
+                "local",
+                "token",
+                "--tenant",
+                "t-move",
+                "--user",
+                "a-1",
+                "--role",
+                "admin",
+                "--zone",
+                zone,
+            ).stdout.strip()
+            for zone in ("eu", "us")
+        }
+        started = requests.post(
+            f"{zones['eu']['api_url']}/v1/tenant/migrations",
+            json={"target_zone": "us"},
+            headers={"Authorization": f"Bearer {admin['eu']}", "Idempotency-Key": "move-t-move-1"},
+            timeout=10,
+        )
+        assert started.status_code == 202, started.text
+        migration = f"{zones['eu']['api_url']}/v1/tenant/migrations/{started.json()['migration_id']}"
+        deadline = time.monotonic() + 40
+        while (
+            view := requests.get(
+                migration, headers={"Authorization": f"Bearer {admin['eu']}"}, timeout=10
+            ).json()
+        )["state"] not in ("switched", "cleaning", "done"):
+            assert view["state"] != "failed" and time.monotonic() < deadline, view
+            time.sleep(0.3)
+        in_us = requests.get(
+            f"{zones['us']['api_url']}/v1/tenant/settings",
+            headers={"Authorization": f"Bearer {admin['us']}"},
+            timeout=10,
+        )
+        assert in_us.status_code == 200, in_us.text
+        # Revision 0 would be us's defaults for an unknown tenant: this is the item the switch wrote.
+        assert in_us.json()["zone"] == "us" and in_us.json()["revision"] >= 1, in_us.json()
+        # The fault switch reaches the child's gateway: us fails, eu does not.
+        assert _cli(tmp_path, "local", "fail-region", "us-east-1").returncode == 0
+        jwks = "/v1/.well-known/jwks.json"
+        assert requests.get(f"{zones['us']['api_url']}{jwks}", timeout=10).status_code == 503
+        assert requests.get(f"{zones['eu']['api_url']}{jwks}", timeout=10).status_code == 200
+
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=40)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, stderr
+    assert zones["eu"]["api_url"] in stdout and zones["us"]["api_url"] in stdout
+    assert "zone us (us-east-1 + us-west-2)" in stdout
+    assert _gone(child), "the us zone's process outlived local up"
+    assert not (tmp_path / "local.json").exists()
+
+
+def test_local_up_refuses_an_unknown_zone_and_a_peer_region_for_several_zones_in_one_line(
+    tmp_path: Path,
+) -> None:
+    unknown = _cli(tmp_path, "local", "up", "--zone", "mars")
+    assert unknown.returncode == 2
+    assert "unknown residency zone 'mars'" in unknown.stderr and "Traceback" not in unknown.stderr
+    several = _cli(tmp_path, "local", "up", "--peer-region", "eu-central-1")
+    assert several.returncode == 2
+    assert several.stderr.strip().count("\n") == 0 and "--peer-region needs one --zone" in several.stderr
