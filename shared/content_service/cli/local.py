@@ -98,15 +98,16 @@ def _start_zones(
     from content_service.local.stack import StackAlreadyRunningError, find_template
     from content_service.local.zones import LocalZones, ZoneStartFailedError, plan_zones
 
-    if peer_api and not peer_region:
-        err.print("[red]cannot start the local stack:[/] --peer-api needs --peer-region")
-        raise typer.Exit(2)
     try:
         template_path = template or find_template()
         runs = plan_zones(template_path, zone_names, port=port, peer_region=peer_region)
     except (FileNotFoundError, ValueError, ValidationFailed) as error:
         err.print(f"[red]cannot start the local stack:[/] {error}")
         raise typer.Exit(2) from error
+    if peer_api and any(run.peer_region is None for run in runs):
+        # Several zones each take their zone's second region as the peer; one --zone names it.
+        err.print("[red]cannot start the local stack:[/] --peer-api needs --peer-region with --zone")
+        raise typer.Exit(2)
     try:
         with console.status(
             f"starting moto and zone(s) {', '.join(run.zone for run in runs)} (the template's resources)..."
@@ -156,7 +157,8 @@ def _register_up(local_app: typer.Typer) -> None:
             bool,
             typer.Option(
                 "--peer-api",
-                help="with --peer-region: also serve the peer's API (enrolments name both; slower: one invocation at a time)",
+                help="also serve each zone's peer region's API (one --zone: with --peer-region); enrolments "
+                "name both; slower: one invocation at a time",
             ),
         ] = False,
     ) -> None:

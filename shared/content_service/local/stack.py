@@ -186,9 +186,6 @@ class LocalStack:
         self._replication_delay = replication_delay
         self.replicator: LocalReplicator | None = None
         self._peer_api = bool(peer_api and peer_region)
-        if self._peer_api and moto_endpoint is not None:
-            # The peer's replica keys are copies made in moto's backend, which must be in this process.
-            raise ValueError("the peer API needs the moto server in this process (no moto_endpoint)")
         self._parameters = dict(parameters or {})
         if self._peer_api:
             # Another region's invocation swaps os.environ: no other invocation may run meanwhile.

@@ -14,8 +14,9 @@ Why one child process per further zone, all on the first zone's moto server:
 * One moto for every zone, as one AWS account holds every region: moto serves each region by the
   request's signature, so zone ``us``'s us-east-1 resources sit beside ``eu``'s eu-west-1 ones, a
   migration's copy from eu reaches us's real table and buckets, and ``local residency-scan``
-  sees every zone through one endpoint. The first zone's process starts it (moto's backends live
-  in that process, which the peer API's replica keys need, so ``--peer-api`` is single-zone).
+  sees every zone through one endpoint. The first zone's process starts it. With ``--peer-api``
+  each zone also serves its peer region's API (the keys are multi-Region with replicas made by
+  KMS's ``ReplicateKey`` over HTTP, so a child's peer signs and decrypts like the first's).
 * The children share the state directory: the fault switch (``faults.json``: the moto wrapper in
   the first process fails S3, each zone's gateway its API), the dev issuer's key and the
   metrics file. Only this process writes the state file, once every zone is ready, with every
@@ -196,8 +197,6 @@ class LocalZones:
     ) -> None:
         if not runs:
             raise ValueError("no zone to run")
-        if peer_api and len(runs) > 1:
-            raise ValueError("--peer-api runs with one zone only (add --zone)")
         self.template_path = template_path
         self.runs = list(runs)
         self.home = ensure_home(state_home(home))
@@ -285,6 +284,7 @@ class LocalZones:
             "template": str(self.template_path),
             "home": str(self.home),
             "moto_endpoint": moto_endpoint,
+            "peer_api": self._peer_api,
             "verbose": self._verbose,
         }
         child = subprocess.Popen(  # noqa: S603 - this interpreter, this module
@@ -341,6 +341,7 @@ def _serve_zone(spec: dict[str, Any]) -> int:
         gateway_port=int(spec["port"]),
         write_state_file=False,
         peer_region=spec.get("peer_region"),
+        peer_api=bool(spec.get("peer_api")),
         parameters=spec.get("parameters") or {},
         moto_endpoint=spec["moto_endpoint"],
     )

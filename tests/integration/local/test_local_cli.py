@@ -241,8 +241,8 @@ def test_local_up_with_the_peer_api_serves_both_regions_apis_and_fails_each_apar
         _interrupt(process)
 
 
-def test_the_peer_api_without_a_peer_region_is_refused_in_one_line(tmp_path: Path) -> None:
-    refused = _cli(tmp_path, "local", "up", "--peer-api")
+def test_the_peer_api_of_one_zone_without_a_peer_region_is_refused_in_one_line(tmp_path: Path) -> None:
+    refused = _cli(tmp_path, "local", "up", "--zone", "eu", "--peer-api")
     assert refused.returncode == 2
     assert refused.stderr.strip().count("\n") == 0 and "--peer-api needs --peer-region" in refused.stderr
 
@@ -394,3 +394,40 @@ def test_local_up_refuses_an_unknown_zone_and_a_peer_region_for_several_zones_in
     several = _cli(tmp_path, "local", "up", "--peer-region", "eu-central-1")
     assert several.returncode == 2
     assert several.stderr.strip().count("\n") == 0 and "--peer-region needs one --zone" in several.stderr
+
+
+def test_local_up_with_the_peer_api_serves_each_zones_peer_api_the_child_zones_too(tmp_path: Path) -> None:
+    env = {**os.environ, "CONTENT_SERVICE_HOME": str(tmp_path)}
+    process = subprocess.Popen(
+        [sys.executable, "-c", RUN_GROUP, "local", "up", "--peer-api"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_default_sigint,
+    )
+    try:
+        zones = _wait_for_state(tmp_path, process, timeout=90)["zones"]
+        jwks = "/v1/.well-known/jwks.json"
+        for zone in ("eu", "us"):
+            primary, peer = zones[zone]["api_url"], zones[zone]["peer_api_url"]
+            assert peer and peer != primary
+            # The peer signs with the replica of the primary's multi-Region key: one key set.
+            peer_keys = requests.get(f"{peer}{jwks}", timeout=10).json()["keys"]
+            assert peer_keys and peer_keys == requests.get(f"{primary}{jwks}", timeout=10).json()["keys"]
+        # us runs in a child process attached to eu's moto: its peer API reads the us-west-2 replica.
+        token = _cli(
+            tmp_path, "local", "token", "--tenant", "t-1", "--user", "u-1", "--role", "author", "--zone", "us"
+        ).stdout.strip()
+        assert _cli(tmp_path, "local", "fail-region", "us-east-1").returncode == 0
+        headers = {"Authorization": f"Bearer {token}"}
+        assert (
+            requests.get(f"{zones['us']['api_url']}/v1/packages", headers=headers, timeout=10).status_code
+            == 503
+        )
+        listed = requests.get(f"{zones['us']['peer_api_url']}/v1/packages", headers=headers, timeout=10)
+        assert listed.status_code == 200, listed.text
+        assert listed.json()["items"] == []
+    finally:
+        _interrupt(process)
