@@ -59,11 +59,26 @@ def _interrupt(process: subprocess.Popen[str]) -> None:
     """Ctrl-C, and no stack left running if it does not stop in time (the test fails on its own)."""
     process.send_signal(signal.SIGINT)
     try:
-        process.communicate(timeout=30)
+        # A zone's child may take up to CHILD_STOP_TIMEOUT (20 s) before it is killed, and the
+        # first zone stops after it: on a loaded machine that is more than 30 s.
+        process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
             process.communicate()
+
+
+def _local_up(home: Path, *options: str) -> subprocess.Popen[str]:
+    """``content-service local up OPTIONS`` in a process of its own, its state under ``home``."""
+    return subprocess.Popen(
+        [sys.executable, "-c", RUN_GROUP, "local", "up", *options],
+        cwd=ROOT,
+        env={**os.environ, "CONTENT_SERVICE_HOME": str(home)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_default_sigint,
+    )
 
 
 def _wait_for_state(home: Path, process: subprocess.Popen[str], timeout: float = 60.0) -> dict[str, Any]:
@@ -78,16 +93,7 @@ def _wait_for_state(home: Path, process: subprocess.Popen[str], timeout: float =
 
 
 def test_local_up_serves_until_ctrl_c_and_local_token_works_meanwhile(tmp_path: Path) -> None:
-    env = {**os.environ, "CONTENT_SERVICE_HOME": str(tmp_path)}
-    process = subprocess.Popen(
-        [sys.executable, "-c", RUN_GROUP, "local", "up"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=_default_sigint,
-    )
+    process = _local_up(tmp_path)
     try:
         state = _wait_for_state(tmp_path, process)
         minted = _cli(tmp_path, "local", "token", "--tenant", "tenant-a", "--user", "user-1")
@@ -122,16 +128,7 @@ def test_local_token_without_a_running_stack_fails_clearly(tmp_path: Path) -> No
 
 
 def test_fail_region_makes_the_api_answer_503_until_heal(tmp_path: Path) -> None:
-    env = {**os.environ, "CONTENT_SERVICE_HOME": str(tmp_path)}
-    process = subprocess.Popen(
-        [sys.executable, "-c", RUN_GROUP, "local", "up"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=_default_sigint,
-    )
+    process = _local_up(tmp_path)
     try:
         state = _wait_for_state(tmp_path, process)
         jwks = f"{state['api_url']}/v1/.well-known/jwks.json"
@@ -160,16 +157,7 @@ def test_fail_region_without_a_running_stack_fails_clearly(tmp_path: Path) -> No
 def test_residency_scan_finds_nothing_then_a_planted_object_and_refuses_an_unknown_zone(
     tmp_path: Path,
 ) -> None:
-    env = {**os.environ, "CONTENT_SERVICE_HOME": str(tmp_path)}
-    process = subprocess.Popen(
-        [sys.executable, "-c", RUN_GROUP, "local", "up"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=_default_sigint,
-    )
+    process = _local_up(tmp_path)
     try:
         state = _wait_for_state(tmp_path, process)
         clean = _cli(tmp_path, "local", "residency-scan", "--tenant", "tenant-eu-1", "--zone", "us")
@@ -203,27 +191,7 @@ def test_residency_scan_without_a_running_stack_fails_clearly(tmp_path: Path) ->
 
 
 def test_local_up_with_the_peer_api_serves_both_regions_apis_and_fails_each_apart(tmp_path: Path) -> None:
-    env = {**os.environ, "CONTENT_SERVICE_HOME": str(tmp_path)}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            RUN_GROUP,
-            "local",
-            "up",
-            "--zone",
-            "eu",
-            "--peer-region",
-            "eu-central-1",
-            "--peer-api",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=_default_sigint,
-    )
+    process = _local_up(tmp_path, "--zone", "eu", "--peer-region", "eu-central-1", "--peer-api")
     try:
         state = _wait_for_state(tmp_path, process)
         primary = f"{state['api_url']}/v1/.well-known/jwks.json"
@@ -261,16 +229,7 @@ def _gone(pid: int, timeout: float = 10.0) -> bool:
 def test_local_up_runs_both_zones_each_with_its_api_edge_and_the_others_migration_target(
     tmp_path: Path,
 ) -> None:
-    env = {**os.environ, "CONTENT_SERVICE_HOME": str(tmp_path)}
-    process = subprocess.Popen(
-        [sys.executable, "-c", RUN_GROUP, "local", "up"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=_default_sigint,
-    )
+    process = _local_up(tmp_path)
     try:
         state = _wait_for_state(tmp_path, process)
         zones = state["zones"]
@@ -397,16 +356,7 @@ def test_local_up_refuses_an_unknown_zone_and_a_peer_region_for_several_zones_in
 
 
 def test_local_up_with_the_peer_api_serves_each_zones_peer_api_the_child_zones_too(tmp_path: Path) -> None:
-    env = {**os.environ, "CONTENT_SERVICE_HOME": str(tmp_path)}
-    process = subprocess.Popen(
-        [sys.executable, "-c", RUN_GROUP, "local", "up", "--peer-api"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=_default_sigint,
-    )
+    process = _local_up(tmp_path, "--peer-api")
     try:
         zones = _wait_for_state(tmp_path, process, timeout=90)["zones"]
         jwks = "/v1/.well-known/jwks.json"
