@@ -136,7 +136,9 @@ class Dependencies:
 
     @cached_property
     def store(self) -> PackageStore:
-        return S3PackageStore(self._s3, self.settings.packages_bucket)
+        return S3PackageStore(
+            self._s3, self.settings.packages_bucket, upload_threads=self.settings.blob_upload_threads
+        )
 
     @cached_property
     def bundle_store(self) -> BundleStore:

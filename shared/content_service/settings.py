@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from content_service.adapters.background_uploads import DEFAULT_THREADS as DEFAULT_UPLOAD_THREADS
 from content_service.domain.bundle import TamperPolicy
 from content_service.domain.licence import LicenceTerms
 from content_service.domain.logo import DEFAULT_LOGO_MAX_BYTES, LOGO_HARD_MAX_BYTES
@@ -72,6 +73,12 @@ class Settings(BaseSettings):
         default=3,
         ge=1,
         description="the build queue's maxReceiveCount: the last attempt fails the package on a crash",
+    )
+    blob_upload_threads: int = Field(
+        default=DEFAULT_UPLOAD_THREADS,
+        ge=1,
+        le=64,
+        description="files of one build uploaded to the packages bucket at the same time",
     )
     export_timeout_seconds: int = Field(
         default=18_000,

@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import boto3
+from boto3.s3.transfer import TransferConfig, create_transfer_manager
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from content_service.adapters.background_uploads import DEFAULT_THREADS as DEFAULT_UPLOAD_THREADS
+from content_service.adapters.background_uploads import BackgroundUploads
 from content_service.domain.errors import NotFound, ValidationFailed
 from content_service.domain.logo import LOGO_MEDIA_TYPES, BrandLogo
 from content_service.domain.package import PackageManifest
 from content_service.service.ports import PresignedUpload, StoredUpload
 
 _CHUNK = 1024 * 1024
+
+#: Sends one file to S3 under a key, with the object's ExtraArgs.
+_Send = Callable[[str, dict[str, Any]], object]
 
 
 def s3_client(region: str, endpoint_url: str | None = None) -> Any:
@@ -93,27 +100,66 @@ class S3UploadStore:
 
 
 class S3TenantBlobs:
-    """One tenant's content-addressed files: ``tenants/{tenant}/blobs/sha256/{hex}``."""
+    """One tenant's content-addressed files: ``tenants/{tenant}/blobs/sha256/{hex}``.
 
-    def __init__(self, client: Any, bucket: str, tenant_id: str) -> None:
+    ``put`` stores a file before it returns. ``put_file`` takes the build's spool itself (a
+    rename) and uploads it in the background (``uploads``: by default ``DEFAULT_THREADS`` at once,
+    at most twice as many files staged); the build calls ``finish`` once it has handed over every
+    file, which waits for them and raises the first upload error, or ``abandon`` when it fails.
+    """
+
+    def __init__(
+        self, client: Any, bucket: str, tenant_id: str, *, uploads: BackgroundUploads | None = None
+    ) -> None:
         self._s3 = client
         self._bucket = bucket
         self._prefix = f"tenants/{tenant_id}/blobs/sha256/"
+        self._uploads = uploads or BackgroundUploads()
 
     def key(self, sha256: str) -> str:
         return self._prefix + sha256
 
     def put(self, sha256: str, size: int, media_type: str, spool: BinaryIO) -> None:
+        # upload_fileobj streams in parts, so a large file never sits in memory whole.
+        self._store(
+            sha256,
+            size,
+            media_type,
+            lambda key, extra: self._s3.upload_fileobj(spool, self._bucket, key, ExtraArgs=extra),
+        )
+
+    def put_file(self, sha256: str, size: int, media_type: str, path: Path) -> None:
+        """Take the file at ``path`` (a rename) and store it in the background; see ``finish``."""
+
+        def upload(staged: Path) -> None:
+            self._store(sha256, size, media_type, lambda key, extra: self._upload_path(staged, key, extra))
+
+        self._uploads.submit(self.key(sha256), path, upload)
+
+    def finish(self) -> None:
+        """Wait for every file ``put_file`` took; raises the first error an upload raised, unchanged."""
+        self._uploads.finish()
+
+    def abandon(self) -> None:
+        """The build failed: cancel or wait for the uploads, and remove every file taken."""
+        self._uploads.abandon()
+
+    def _store(self, sha256: str, size: int, media_type: str, send: _Send) -> None:
+        """The one rule of both puts: a file already stored under its SHA-256 is not sent again."""
         key = self.key(sha256)
         if self._exists(key):
             return
-        # upload_fileobj streams in parts, so a large file never sits in memory whole.
-        self._s3.upload_fileobj(
-            spool,
-            self._bucket,
-            key,
-            ExtraArgs={"ContentType": media_type, "Metadata": {"sha256": sha256, "size": str(size)}},
-        )
+        send(key, {"ContentType": media_type, "Metadata": {"sha256": sha256, "size": str(size)}})
+
+    def _upload_path(self, path: Path, key: str, extra: dict[str, Any]) -> None:
+        """What ``upload_fileobj`` does, given the file's name rather than a stream.
+
+        Each part is read from the file, where a stream's parts would be buffered in memory (and
+        several uploads run at once); a failed request raises its own ``ClientError``, as in
+        ``put``, where ``upload_file`` would rewrap it as ``S3UploadFailedError``.
+        """
+        with create_transfer_manager(self._s3, TransferConfig()) as manager:
+            manager.upload(str(path), self._bucket, key, extra_args=extra).result()
 
     def _exists(self, key: str) -> bool:
         try:
@@ -128,12 +174,14 @@ class S3TenantBlobs:
 class S3PackageStore:
     """PackageStore on the packages bucket."""
 
-    def __init__(self, client: Any, bucket: str) -> None:
+    def __init__(self, client: Any, bucket: str, *, upload_threads: int = DEFAULT_UPLOAD_THREADS) -> None:
         self._s3 = client
         self._bucket = bucket
+        self._upload_threads = upload_threads
 
     def blobs(self, tenant_id: str) -> S3TenantBlobs:
-        return S3TenantBlobs(self._s3, self._bucket, tenant_id)
+        uploads = BackgroundUploads(self._upload_threads)
+        return S3TenantBlobs(self._s3, self._bucket, tenant_id, uploads=uploads)
 
     @staticmethod
     def manifest_key(tenant_id: str, package_id: str, version: int) -> str:

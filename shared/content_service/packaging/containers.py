@@ -19,7 +19,13 @@ from typing import BinaryIO
 from content_service.crypto import ContainerSummary, ContainerWriter, seal
 from content_service.domain.package import FileEntry, PackageManifest
 from content_service.packaging.boundary import BUILD_CRASHED, guarded, package_boundary
-from content_service.packaging.filepass import READ_SIZE, available_workers, hand_over, spooled_files
+from content_service.packaging.filepass import (
+    READ_SIZE,
+    available_workers,
+    hand_over,
+    handing_over,
+    spooled_files,
+)
 from content_service.packaging.inspect import BlobStore, Parser, SandboxSource, default_parser, make_manifest
 from content_service.packaging.limits import ImportLimits
 from content_service.packaging.zipsafe import SafeZip
@@ -117,7 +123,8 @@ def build_and_seal(
     ``content_key`` is called once the archive's structure and its descriptor have passed, so
     a refused package costs no key. Raises ``PackageRejected`` as ``build_from_zip`` does
     (files already stored are harmless, being content-addressed); the store's and the key
-    service's own errors propagate so that the delivery is retried. ``workers`` threads spool
+    service's own errors propagate so that the delivery is retried. Every file is stored when
+    it returns, also by a store that stores in the background (``filepass.handing_over``). ``workers`` threads spool
     independent files at once (``limits.build_workers``, else every CPU available); the
     container and the manifest are the same whatever their number.
     """
@@ -133,6 +140,9 @@ def build_and_seal(
         count = workers or limits.build_workers or available_workers()
         buffer = bytearray(READ_SIZE)
         with (
+            # Left last: every spool is gone and the container closed before the store's uploads
+            # are waited for; a failure anywhere has the store drop what it still holds.
+            handing_over(store),
             destination.open("wb") as sink,
             closing(spooled_files(archive, archive.files, workdir, count)) as spooled,
         ):

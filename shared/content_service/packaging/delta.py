@@ -19,7 +19,7 @@ from content_service.crypto.header import DEFAULT_SEGMENT_SIZE
 from content_service.domain.package import FileEntry
 from content_service.packaging.boundary import BUILD_CRASHED, package_boundary
 from content_service.packaging.containers import BuiltPackage, SealedContainer
-from content_service.packaging.filepass import available_workers, hand_over, spooled_files
+from content_service.packaging.filepass import available_workers, hand_over, handing_over, spooled_files
 from content_service.packaging.inspect import BlobStore, Parser, SandboxSource, default_parser, make_manifest
 from content_service.packaging.limits import ImportLimits
 from content_service.packaging.zipsafe import SafeZip
@@ -68,7 +68,8 @@ def build_and_seal_objects(
         version_key, lineage = content_key(), lineage_key()
         count = workers or limits.build_workers or available_workers()
         object_path = workdir / "object.csob"
-        with closing(spooled_files(archive, archive.files, workdir, count)) as spooled:
+        # The store has every file once the block ends (``filepass.handing_over``), or none it still holds.
+        with handing_over(store), closing(spooled_files(archive, archive.files, workdir, count)) as spooled:
             for file in spooled:
                 with file.path.open("rb") as spool, object_path.open("wb") as out:
                     sealed = seal_object(spool, lineage, file.sha256, out, segment_size=segment_size)  # type: ignore[arg-type]

@@ -4,7 +4,10 @@ Both builds (``containers.build_and_seal``, ``delta.build_and_seal_objects``) ta
 from ``spooled_files``: each file is inflated and checked by the sandbox, hashed and written once
 to a private spool in the work directory, and then handed to the caller, in the archive's order,
 to seal from the spool (the page cache) and to give to the blob store (``hand_over``), which may
-take the spool file itself rather than a copy of it.
+take the spool file itself rather than a copy of it. A store may also store it in the background
+(S3 uploads it in threads while the build seals the next files): the build hands its files over
+inside ``handing_over``, which waits for the store to have every file before the build returns,
+and has it drop what it holds when the build fails.
 
 Files are independent until they are sealed, so with ``workers`` > 1 they are spooled by a pool
 of threads (inflating, CRC-32 and SHA-256 all release the GIL on large buffers) while the caller
@@ -23,7 +26,7 @@ import tempfile
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -75,6 +78,38 @@ class FileBlobStore(BlobStore, Protocol):
     def put_file(self, sha256: str, size: int, media_type: str, path: Path) -> None:
         """Store the file at ``path``; the store may move it away."""
         ...
+
+
+class BackgroundBlobStore(FileBlobStore, Protocol):
+    """A blob store whose ``put_file`` may return before the file is stored (S3: uploads in threads)."""
+
+    def finish(self) -> None:
+        """Return once every file handed over is stored; raise the first error storing one did."""
+        ...
+
+    def abandon(self) -> None:
+        """The build failed: stop storing, and remove every file the store took and still holds."""
+        ...
+
+
+@contextmanager
+def handing_over(store: BlobStore) -> Iterator[None]:
+    """Around a build's ``hand_over`` calls: all of its files are stored when this block ends.
+
+    A store that stores in the background (``BackgroundBlobStore``) is finished once the block
+    is done, so its first error is the build's, and abandoned when the block raises; any other
+    store has stored each file before ``hand_over`` returned.
+    """
+    try:
+        yield
+    except BaseException:
+        abandon = getattr(store, "abandon", None)
+        if abandon is not None:
+            abandon()
+        raise
+    finish = getattr(store, "finish", None)
+    if finish is not None:
+        finish()
 
 
 def hand_over(store: BlobStore, spooled: SpooledFile) -> None:
