@@ -11,6 +11,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from content_service.adapters.background_uploads import DEFAULT_THREADS as DEFAULT_UPLOAD_THREADS
+from content_service.adapters.background_uploads import MAX_THREADS as MAX_UPLOAD_THREADS
 from content_service.domain.bundle import TamperPolicy
 from content_service.domain.licence import LicenceTerms
 from content_service.domain.logo import DEFAULT_LOGO_MAX_BYTES, LOGO_HARD_MAX_BYTES
@@ -77,7 +78,7 @@ class Settings(BaseSettings):
     blob_upload_threads: int = Field(
         default=DEFAULT_UPLOAD_THREADS,
         ge=1,
-        le=64,
+        le=MAX_UPLOAD_THREADS,
         description="files of one build uploaded to the packages bucket at the same time",
     )
     export_timeout_seconds: int = Field(

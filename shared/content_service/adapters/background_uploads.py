@@ -28,6 +28,8 @@ from pathlib import Path
 
 #: Uploads run at once by default: they wait on the network, not the CPU.
 DEFAULT_THREADS = 8
+#: The most a build may run at once (the ``BLOB_UPLOAD_THREADS`` setting's bound).
+MAX_THREADS = 64
 
 #: Uploads one staged file to where it belongs; runs on a worker thread.
 Upload = Callable[[Path], None]

@@ -14,6 +14,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from content_service.adapters.background_uploads import DEFAULT_THREADS as DEFAULT_UPLOAD_THREADS
+from content_service.adapters.background_uploads import MAX_THREADS as MAX_UPLOAD_THREADS
 from content_service.adapters.background_uploads import BackgroundUploads
 from content_service.domain.errors import NotFound, ValidationFailed
 from content_service.domain.logo import LOGO_MEDIA_TYPES, BrandLogo
@@ -21,6 +22,12 @@ from content_service.domain.package import PackageManifest
 from content_service.service.ports import PresignedUpload, StoredUpload
 
 _CHUNK = 1024 * 1024
+
+#: Parts of one large file sent at once: the build already runs several files' uploads at once.
+PARTS_AT_ONCE = 2
+#: Connections the client keeps, enough for every upload's parts (boto's default is 10, and a
+#: request beyond the pool opens a connection only to throw it away, with a warning).
+POOL_CONNECTIONS = MAX_UPLOAD_THREADS * PARTS_AT_ONCE
 
 #: Sends one file to S3 under a key, with the object's ExtraArgs.
 _Send = Callable[[str, dict[str, Any]], object]
@@ -33,7 +40,10 @@ def s3_client(region: str, endpoint_url: str | None = None) -> Any:
     """
     # SigV4 so that presigned URLs sign the Content-Type and Content-Length headers (SigV2 cannot).
     return boto3.client(
-        "s3", region_name=region, endpoint_url=endpoint_url, config=Config(signature_version="s3v4")
+        "s3",
+        region_name=region,
+        endpoint_url=endpoint_url,
+        config=Config(signature_version="s3v4", max_pool_connections=POOL_CONNECTIONS),
     )
 
 
@@ -158,7 +168,7 @@ class S3TenantBlobs:
         several uploads run at once); a failed request raises its own ``ClientError``, as in
         ``put``, where ``upload_file`` would rewrap it as ``S3UploadFailedError``.
         """
-        with create_transfer_manager(self._s3, TransferConfig()) as manager:
+        with create_transfer_manager(self._s3, TransferConfig(max_concurrency=PARTS_AT_ONCE)) as manager:
             manager.upload(str(path), self._bucket, key, extra_args=extra).result()
 
     def _exists(self, key: str) -> bool:
