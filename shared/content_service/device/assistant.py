@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from content_service.crypto.signing import TokenError
-from content_service.device.errors import BundleNotFound, DeviceError
+from content_service.device.errors import BundleNotFound, DeviceError, InsecureStateDir
 from content_service.device.http import DeviceApi
-from content_service.device.store import PACKAGE_ID, DeviceStore, write_private
+from content_service.device.store import PACKAGE_ID, DeviceStore, read_private, write_private
 from content_service.device.trust import Trust
 from content_service.domain.assistant import OVERLAY_TYP, canonical_sha256
 
@@ -91,8 +91,8 @@ def read_assistant(agent: DeviceAgent, bundle_id: str, package_id: str) -> dict[
             f"no approved assistant config of {package_id} in bundle {bundle_id} on this device"
         )
     try:
-        overlay = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeError) as error:
+        overlay = json.loads(read_private(path).decode("utf-8"))
+    except (ValueError, UnicodeError, InsecureStateDir) as error:
         raise OverlayInvalid(f"the stored assistant overlay of {package_id} is not JSON") from error
     claims = _check(agent, bundle_id, package_id, overlay)
     return {"claims": claims, "config": overlay["config"]}

@@ -41,7 +41,7 @@ from content_service.crypto.errors import ContainerError
 from content_service.device.errors import DownloadIncomplete
 from content_service.device.http import Progress, fetch_resumable
 from content_service.device.reports import Reporter
-from content_service.device.store import DIR_MODE, BundleFiles, DeviceStore
+from content_service.device.store import BundleFiles, DeviceStore, private_dir
 
 
 @dataclass
@@ -101,7 +101,7 @@ class DeltaObjects:
         except ContainerError as error:
             raise self._reporter.tamper(bundle_id, "container", f"{package_id} v{version}: {error}") from error
         folder = objects_dir(files)
-        folder.mkdir(mode=DIR_MODE, exist_ok=True)
+        private_dir(folder)
         report = DeltaReport()
         for item in needed:
             final = folder / item.name

@@ -24,10 +24,10 @@ import requests
 
 from content_service.device.content import ContentChecks, sha256_file
 from content_service.device.delta import DeltaObjects, DeltaReport
-from content_service.device.errors import BundleNotFound
+from content_service.device.errors import BundleNotFound, InsecureStateDir
 from content_service.device.http import DeviceApi, Progress, RemoteRefused, fetch_resumable, fetch_small
 from content_service.device.reports import Reporter, container_evidence
-from content_service.device.store import BundleFiles, DeviceStore, write_private
+from content_service.device.store import BundleFiles, DeviceStore, bundle_lock, read_private, write_private
 
 #: A manifest lists containers, not content: anything larger is not a manifest.
 MANIFEST_LIMIT = 1 << 20
@@ -70,23 +70,26 @@ class Downloads:
         ones, or ones the CDN refuses, are asked for again once.
         """
         files = self._store.bundle_dir(bundle_id)
-        held = self._held_urls(files)
-        signed = held or self._fresh_urls(bundle_id, files)
-        try:
-            done = self._download(bundle_id, files, signed, progress)
-        except RemoteRefused as refused:
-            if held is None or refused.extensions.get("status") != _URL_REFUSED:
-                raise
-            done = self._download(bundle_id, files, self._fresh_urls(bundle_id, files), progress)
-        files.signed_urls.unlink(missing_ok=True)
-        return done
+        # Two device processes downloading one bundle would interleave their writes to one
+        # partial file; the second waits and then finds the first one's work done.
+        with bundle_lock(files):
+            held = self._held_urls(files)
+            signed = held or self._fresh_urls(bundle_id, files)
+            try:
+                done = self._download(bundle_id, files, signed, progress)
+            except RemoteRefused as refused:
+                if held is None or refused.extensions.get("status") != _URL_REFUSED:
+                    raise
+                done = self._download(bundle_id, files, self._fresh_urls(bundle_id, files), progress)
+            files.signed_urls.unlink(missing_ok=True)
+            return done
 
     def _held_urls(self, files: BundleFiles) -> dict[str, Any] | None:
         """The signed URLs of the download in progress, if there are any and they are still valid."""
         try:
-            signed = json.loads(files.signed_urls.read_bytes())
+            signed = json.loads(read_private(files.signed_urls))
             expires_at = datetime.fromisoformat(str(signed["expires_at"])).timestamp()
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, InsecureStateDir, ValueError, KeyError, TypeError):
             return None
         if expires_at - URL_EXPIRY_MARGIN <= self._now():
             return None
@@ -135,10 +138,20 @@ class Downloads:
     ) -> None:
         partial = files.partial(package_id, version)
         size = int(str(container["size"]))
+        expected = str(container["sha256"])
+        resumed = partial.is_file() and partial.stat().st_size > 0
         fetch_resumable(
             self._session(), urls[(package_id, version)], partial, size, name=package_id, progress=progress
         )
-        expected, found = str(container["sha256"]), sha256_file(partial)
+        found = sha256_file(partial)
+        if resumed and not hmac.compare_digest(found, expected):
+            # Part of these bytes lay on the device's disk, which its user can edit (or a crash
+            # tore): no evidence about what the CDN served. Once more, all of it from the CDN.
+            partial.unlink()
+            fetch_resumable(
+                self._session(), urls[(package_id, version)], partial, size, name=package_id, progress=progress
+            )
+            found = sha256_file(partial)
         if not hmac.compare_digest(found, expected):
             # The bytes are not the signed container. Start the next attempt from zero.
             partial.unlink()

@@ -25,7 +25,7 @@ from content_service.device.content import sha256
 from content_service.device.errors import BundleNotFound, ClockUntrusted, LicenceRevoked, LicenceUnknown
 from content_service.device.reports import Reporter, manifest_evidence
 from content_service.device.state import DeviceState
-from content_service.device.store import DeviceStore, write_private
+from content_service.device.store import DeviceStore, read_private, write_private
 from content_service.device.trust import Trust
 from content_service.domain.errors import DomainError
 from content_service.domain.licence import check_licence_use
@@ -92,7 +92,7 @@ class LicenceRules:
             raise BundleNotFound(
                 f"no licence for {bundle_id} on this device; fetch one first", bundle_id=bundle_id
             )
-        data = files.licence.read_bytes()
+        data = read_private(files.licence)
         try:
             claims = self._trust.licence(bundle_id, data.decode("ascii"))
         except (TokenError, UnicodeError) as error:
@@ -124,7 +124,7 @@ class LicenceRules:
             return None
         files = self._store.bundle(bundle_id)
         try:
-            return self._trust.licence(bundle_id, files.licence.read_bytes().decode("ascii"))
+            return self._trust.licence(bundle_id, read_private(files.licence).decode("ascii"))
         except (OSError, TokenError, UnicodeError, DomainError):
             return None
 
