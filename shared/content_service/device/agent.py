@@ -205,8 +205,13 @@ class DeviceAgent:
         self.statement_sink = statement_sink
         self.renewal_policy = renewal or RenewalPolicy()
         self._renewal_draw = renewal_draw
+        # Unsent items age on the newest signed server time: a wall clock set ahead purges nothing.
         self.outbox = Outbox(
-            store.outbox_path, clock=self.clock.now, retention=outbox_retention, max_bytes=outbox_max_bytes
+            store.outbox_path,
+            clock=self.clock.now,
+            retention=outbox_retention,
+            max_bytes=outbox_max_bytes,
+            age_clock=lambda: self.clock.last_server_time,
         )
         # The back-off runs on the monotonic clock: trusted time may be corrected back by a sync.
         self.link = Link(monotonic or time.monotonic, offline_retry_seconds)
@@ -220,6 +225,8 @@ class DeviceAgent:
     def _compose(self) -> _Parts:
         state = DeviceState.open(self.store)
         self.clock.bind(state)
+        # An outbox removed, swapped or rolled back is reported here, once (``OutboxDamaged``).
+        self.outbox.bind(state)
         trust = Trust(state.record, observe=self.clock.observe_server_time)
         checks = ContentChecks(trust, self.reporter, self.store.private_key, lambda: self.device_id)
         parts = _Parts(
@@ -600,7 +607,14 @@ class DeviceAgent:
         sink = statement_sink or self.statement_sink
         if sink is not None:
             results["statement"] = self.outbox.flush("statement", lambda item: sink(item.id, item.body))
-        self.outbox.purge()
+        purged = self.outbox.purge()
+        if purged.unsent:
+            # Never silent: the caller (the CLI exits 1) learns that queued items were given up.
+            results["purged"] = FlushResult(
+                sent=[],
+                pending=0,
+                error=f"{purged.unsent} unsent items older than {self.outbox.max_age.days} days were dropped",
+            )
         return results
 
     # ------------------------------------------------------------ checks and enforcement

@@ -1,0 +1,137 @@
+"""The learner owns the disk, the outbox file included: junk, an edited row, a removed file, an
+older copy, another device's outbox, another process holding it, a clock set a month ahead. No
+queued item is lost without a report (``OutboxDamaged``, once), and nothing raises untyped
+(docs/offline-statements.md, "a hostile disk").
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from content_service.device import outbox as outbox_module
+from content_service.device.agent import DeviceAgent
+from content_service.device.errors import (
+    OutboxBusy,
+    OutboxDamaged,
+)
+from tests.unit.device.conftest import DAY, Airplane, FakeTime, make_agent
+from tests.unit.device.fake_service import FakeService
+
+
+def statement(n: int) -> dict:
+    return {"actor": {"mbox": "mailto:l@example.com"}, "verb": {"id": f"urn:verb:{n}"}, "object": {"id": "urn:x"}}
+
+
+def listing(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_an_outbox_that_is_not_a_database_is_moved_aside_reported_once_and_replaced(
+    agent: DeviceAgent, fake_time: FakeTime
+) -> None:
+    agent.record_statement(statement(1))
+    agent.store.outbox_path.write_bytes(os.urandom(8192))
+    with pytest.raises(OutboxDamaged, match="damaged file is kept") as caught:
+        make_agent(agent.store.home, fake_time, session=Airplane())
+    kept = Path(str(caught.value.extensions["kept"]))
+    assert kept.is_file() and kept.parent == agent.store.home
+    again = make_agent(agent.store.home, fake_time, session=Airplane())
+    again.record_statement(statement(2))
+    assert [i.body["verb"]["id"] for i in again.outbox.pending("statement")] == ["urn:verb:2"]
+
+
+def test_an_edited_outbox_row_is_damage_and_every_other_row_is_saved(
+    agent: DeviceAgent, fake_time: FakeTime
+) -> None:
+    ids = [agent.record_statement(statement(n)) for n in range(5)]
+    with sqlite3.connect(agent.store.outbox_path) as db:
+        db.execute("UPDATE items SET body = 'not json' WHERE id = ?", (ids[2],))
+    with pytest.raises(OutboxDamaged) as caught:
+        agent.flush(lambda item_id, body: None)
+    assert caught.value.extensions["unsent_saved"] == 4
+    assert [i.id for i in agent.outbox.pending("statement")] == ids[:2] + ids[3:], "the order is kept"
+    assert Path(str(caught.value.extensions["kept"])).is_file()
+
+
+def test_a_removed_outbox_is_reported_with_what_it_held(agent: DeviceAgent, fake_time: FakeTime) -> None:
+    for n in range(3):
+        agent.record_statement(statement(n))
+    agent.store.outbox_path.unlink()
+    with pytest.raises(OutboxDamaged, match="up to 3 items"):
+        make_agent(agent.store.home, fake_time, session=Airplane())
+    # Reported once: the ledger now follows the outbox in place.
+    make_agent(agent.store.home, fake_time, session=Airplane()).record_statement(statement(9))
+
+
+def test_an_older_copy_of_the_outbox_is_reported(agent: DeviceAgent, fake_time: FakeTime, tmp_path: Path) -> None:
+    agent.record_statement(statement(1))
+    backup = tmp_path / "outbox-backup"
+    shutil.copy(agent.store.outbox_path, backup)
+    agent.record_statement(statement(2))
+    agent.record_statement(statement(3))
+    shutil.copy(backup, agent.store.outbox_path)
+    with pytest.raises(OutboxDamaged, match="older copy.*up to 2 items"):
+        make_agent(agent.store.home, fake_time, session=Airplane())
+
+
+def test_another_devices_outbox_copied_in_is_reported(
+    agent: DeviceAgent, fake_time: FakeTime, service: FakeService, tmp_path: Path
+) -> None:
+    from tests.unit.device.conftest import enroll
+
+    other = enroll(tmp_path / "other", fake_time, service)
+    other.record_statement(statement(7))
+    agent.record_statement(statement(1))
+    shutil.copy(other.store.outbox_path, agent.store.outbox_path)
+    with pytest.raises(OutboxDamaged, match="another outbox"):
+        make_agent(agent.store.home, fake_time, session=Airplane())
+
+
+def test_an_outbox_held_by_another_process_is_busy_not_damaged(
+    agent: DeviceAgent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agent.record_statement(statement(1))
+    monkeypatch.setattr(outbox_module, "BUSY_TIMEOUT_SECONDS", 0.05)
+    holder = sqlite3.connect(agent.store.outbox_path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(OutboxBusy):
+            agent.record_statement(statement(2))
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert len(agent.outbox.pending("statement")) == 1
+    assert not list(agent.store.home.glob("outbox.damaged-*")), "busy is not damage"
+
+
+def test_setting_the_clock_a_month_ahead_purges_no_unsent_statement(
+    agent: DeviceAgent, fake_time: FakeTime
+) -> None:
+    agent.record_statement(statement(1))
+    agent.session = Airplane()
+    fake_time.wall += 45 * DAY
+    results = agent.flush()
+    assert len(agent.outbox.pending("statement")) == 1
+    assert "purged" not in results
+
+
+def test_unsent_statements_dropped_past_the_maximum_age_are_reported(
+    agent: DeviceAgent, fake_time: FakeTime, service: FakeService
+) -> None:
+    agent.record_statement(statement(1))
+    fake_time.advance(31 * DAY)
+    agent.sync_once()  # a signed server time a month later: the age is real
+
+    def refuse(statement_id: str, body: object) -> None:
+        raise ConnectionError("the LRS is down")
+
+    results = agent.flush(refuse)
+    assert agent.outbox.pending("statement") == []
+    assert "1 unsent items older than 30 days were dropped" in str(results["purged"].error)
+
+
