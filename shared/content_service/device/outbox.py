@@ -267,6 +267,8 @@ class Outbox:
         ledger.seal_outbox(outbox_id, high, reset=True)
         what = "another outbox (removed, or copied in)" if sealed_id != outbox_id else "an older copy of it"
         lost = sealed_seq if sealed_id != outbox_id else sealed_seq - high
+        if lost <= 0:
+            return  # Nothing was ever queued in the outbox the ledger named: nothing to report.
         raise OutboxDamaged(
             f"the outbox is {what}: up to {lost} items this device queued are not in it and cannot be "
             "sent; nothing more is lost, the outbox in place is used from now on",

@@ -19,6 +19,7 @@ from content_service.device.agent import DeviceAgent
 from content_service.device.errors import (
     ClockUntrusted,
     InsecureStateDir,
+    LicenceUnknown,
     NotEnrolled,
 )
 from content_service.device.store import SMALL_FILE_LIMIT, bundle_lock
@@ -83,14 +84,18 @@ def test_a_symlinked_state_lock_is_never_followed(ready: DeviceAgent, fake_time:
     assert not target.exists()
 
 
-def test_a_huge_licence_file_is_refused_without_being_read(
+def test_a_huge_licence_file_is_refused_without_being_read_and_replaced_online(
     ready: DeviceAgent, bundle_id: str, fake_time: FakeTime
 ) -> None:
     licence = ready.store.bundle(bundle_id).licence
     with licence.open("r+b") as handle:
         handle.truncate(SMALL_FILE_LIMIT * 64)  # sparse: 256 MiB that cost no disk
-    with pytest.raises(InsecureStateDir, match="more than the device ever writes"):
+    with pytest.raises(LicenceUnknown, match="more than the device ever writes"):
         make_agent(ready.store.home, fake_time, session=Airplane()).mount(bundle_id)
+    fake_time.advance(61)  # past the offline back-off
+    online = make_agent(ready.store.home, fake_time)
+    assert online.mount(bundle_id).read("pkg_welcome", "index.html").startswith(b"<!doctype html>")
+    assert licence.stat().st_size < SMALL_FILE_LIMIT
 
 
 def test_a_symlinked_state_root_is_lost_not_followed(

@@ -68,6 +68,12 @@ def test_a_removed_outbox_is_reported_with_what_it_held(agent: DeviceAgent, fake
     make_agent(agent.store.home, fake_time, session=Airplane()).record_statement(statement(9))
 
 
+def test_a_removed_outbox_that_never_held_anything_is_not_reported(agent: DeviceAgent, fake_time: FakeTime) -> None:
+    agent.outbox_usage()  # the outbox file exists, empty
+    agent.store.outbox_path.unlink()
+    make_agent(agent.store.home, fake_time, session=Airplane()).record_statement(statement(1))
+
+
 def test_an_older_copy_of_the_outbox_is_reported(agent: DeviceAgent, fake_time: FakeTime, tmp_path: Path) -> None:
     agent.record_statement(statement(1))
     backup = tmp_path / "outbox-backup"
