@@ -11,6 +11,14 @@ and it never goes down, within a process or across restarts: the floor is persis
 device's sealed state root (``device.state``), so a reboot with the clock set back a week starts
 from where it left off, and editing the floor breaks the seal. The wall clock moving forward is
 believed (that can only shorten licences); the wall clock moving back is ignored.
+
+Across processes of one boot. The OS's monotonic clock counts from boot for every process, and
+nobody can set it. With each floor the clock seals a BOOT MARK: (the kernel's boot id, the
+monotonic reading, the trusted time then). A process of the same boot starts no lower than the
+mark carried forward by the monotonic time since, so restoring an older (genuinely sealed) state
+root and setting the wall clock back gains nothing until the device reboots: the older mark
+carries the real time elapsed. Across a reboot the mark is void (another boot id, or a monotonic
+reading lower than the mark's), and only the persisted floor holds (docs/threat-model.md).
 """
 
 from __future__ import annotations
@@ -23,6 +31,18 @@ from typing import Protocol
 
 WallClock = Callable[[], float]
 MonotonicClock = Callable[[], float]
+BootId = Callable[[], str]
+#: (boot id, monotonic reading, trusted time at that reading).
+BootMark = tuple[str, float, float]
+
+
+def kernel_boot_id() -> str:
+    """This boot's id (Linux), or "" where the OS has none: then no mark carries across processes."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as handle:
+            return handle.read(64).strip()
+    except (OSError, UnicodeError):
+        return ""
 
 #: The floor is written when it has moved this much since the last write; a crash loses at most this.
 PERSIST_EVERY_SECONDS = 1.0
@@ -66,9 +86,11 @@ class TrustedClock:
         *,
         wall: WallClock = time.time,
         monotonic: MonotonicClock = time.monotonic,
+        boot_id: BootId = kernel_boot_id,
     ) -> None:
         self._wall = wall
         self._monotonic = monotonic
+        self._boot_id = boot_id()
         self._lock = threading.Lock()
         self._floor: ClockFloor = _NoFloor()
         self._server_time = 0.0
@@ -82,14 +104,28 @@ class TrustedClock:
     def bind(self, floor: ClockFloor) -> None:
         """Persist through ``floor`` from now on, starting no lower than what it holds."""
         trusted, server_time = floor.floor()
+        mark = floor.boot_mark() if hasattr(floor, "boot_mark") else None
         with self._lock:
             self._floor = floor
             self._server_time = max(self._server_time, server_time)
             self._persisted = max(trusted, server_time)
+            monotonic = self._monotonic()
             # The anchor is where this process's monotonic progress is counted from.
-            self._anchor = max(self._last, self._wall(), self._persisted)
-            self._anchor_monotonic = self._monotonic()
+            self._anchor = max(self._last, self._wall(), self._persisted, self._carried(mark, monotonic))
+            self._anchor_monotonic = monotonic
             self._last = self._anchor
+
+    def _carried(self, mark: BootMark | None, monotonic: float) -> float:
+        """The mark's trusted time carried forward to ``monotonic``, if the mark is of this boot."""
+        if not mark or not self._boot_id or mark[0] != self._boot_id or monotonic < mark[1]:
+            return 0.0
+        return mark[2] + (monotonic - mark[1])
+
+    def _mark(self) -> dict[str, object]:
+        """The keyword that seals a boot mark with a floor (for floors that keep one)."""
+        if not self._boot_id or not hasattr(self._floor, "boot_mark"):
+            return {}
+        return {"boot": (self._boot_id, self._monotonic(), self._last)}
 
     def now(self) -> float:
         """The trusted time in epoch seconds; never less than any value returned or seen before."""
@@ -130,7 +166,7 @@ class TrustedClock:
             self._anchor = self._server_time
             self._anchor_monotonic = self._monotonic()
             self._last = max(self._server_time, self._wall())
-            self._floor.set_floor(self._last, self._server_time)
+            self._floor.set_floor(self._last, self._server_time, **self._mark())
             self._persisted = self._last
 
     def checkpoint(self) -> None:
@@ -145,5 +181,5 @@ class TrustedClock:
         return self._server_time
 
     def _save(self) -> None:
-        self._floor.raise_floor(self._last, self._server_time)
+        self._floor.raise_floor(self._last, self._server_time, **self._mark())
         self._persisted = self._last

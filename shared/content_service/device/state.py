@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from content_service.crypto.state_mac import SealBroken, derive_state_key, seal, unseal
+from content_service.device.clock import BootMark
 from content_service.device.errors import EnrolmentAltered, InsecureStateDir, NotEnrolled
 from content_service.device.store import FILE_MODE, DeviceRecord, DeviceStore, read_private, write_private
 
@@ -188,25 +189,37 @@ class DeviceState:
         clock = self.read()["clock"]
         return float(clock.get("trusted", 0.0)), float(clock.get("server_time", 0.0))
 
-    def raise_floor(self, trusted: float, server_time: float) -> None:
-        """Move the floor forward (never back, whatever the caller holds)."""
+    def raise_floor(self, trusted: float, server_time: float, boot: BootMark | None = None) -> None:
+        """Move the floor forward (never back, whatever the caller holds); keep the newest boot mark."""
 
         def change(root: dict[str, Any]) -> None:
             clock = root["clock"]
             clock["trusted"] = max(float(clock.get("trusted", 0.0)), trusted, server_time)
             clock["server_time"] = max(float(clock.get("server_time", 0.0)), server_time)
+            if boot is not None:
+                clock["boot"] = list(boot)
 
         self.update(change)
 
-    def set_floor(self, trusted: float, server_time: float) -> None:
+    def set_floor(self, trusted: float, server_time: float, boot: BootMark | None = None) -> None:
         """Set the trusted time to a nonce-bound signed time (``TrustedClock.resync``); server time only rises."""
 
         def change(root: dict[str, Any]) -> None:
             clock = root["clock"]
             clock["server_time"] = max(float(clock.get("server_time", 0.0)), server_time)
             clock["trusted"] = max(trusted, clock["server_time"])
+            clock["boot"] = list(boot) if boot is not None else None
 
         self.update(change)
+
+    def boot_mark(self) -> BootMark | None:
+        """The sealed boot mark (boot id, monotonic reading, trusted time), or None."""
+        mark = self.read()["clock"].get("boot")
+        try:
+            boot_id, monotonic, trusted = mark  # type: ignore[misc]
+            return str(boot_id), float(monotonic), float(trusted)
+        except (TypeError, ValueError):
+            return None
 
     def tombstones(self) -> dict[str, int]:
         return {str(k): int(v) for k, v in self.read()["tombstones"].items()}
