@@ -9,13 +9,25 @@ Layout (the directory is 0700, every file 0600)::
     state.lock              serialises writers of state.json across processes
     credentials.json        the bearer token given at enrolment (optional)
     outbox.sqlite3          queued xAPI statements, tamper reports, signals (content_service.device.outbox)
+    outbox.damaged-*        a damaged outbox moved aside, kept (content_service.device.outbox)
+    branding.jws, branding-logo   the tenant's branding overlay and logo (content_service.device.branding)
     bundles/{bundle_id}/
         manifest.jws        the signed bundle manifest, byte for byte as served
         licence.jws         the signed licence (it carries the content keys, wrapped to this device)
         {package_id}-v{version}.cspc        a downloaded container, still encrypted
         {package_id}-v{version}.cspc.part   a download in progress (resumed with HTTP Range)
+        download-urls.json  the signed URLs of a download in progress
+        assistant-{package_id}.json         an approved assistant overlay (content_service.device.assistant)
+        objects/            container format 2 file objects (content_service.device.delta)
+        .lock               one download of this bundle at a time (``bundle_lock``)
 
 Nothing here is ever plaintext content: containers stay sealed and are decrypted on read.
+
+The user owns this disk. The device reads only regular files it could have written
+(``read_private``: never through a symlink, never more than ``SMALL_FILE_LIMIT``), writes by
+atomic rename (a symlink in the way is replaced, not followed), and keeps its folders real
+(``private_dir``): a symlink or a file where a folder belongs is ``InsecureStateDir``, and a
+removal never follows one. docs/threat-model.md.
 """
 
 from __future__ import annotations
