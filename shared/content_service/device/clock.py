@@ -44,6 +44,9 @@ def kernel_boot_id() -> str:
     except (OSError, UnicodeError):
         return ""
 
+#: 9999-12-31T23:59:59Z: a wall clock past this is not a time (dates, licences, JSON cannot carry it).
+LATEST_BELIEVABLE = 253_402_300_799.0
+
 #: The floor is written when it has moved this much since the last write; a crash loses at most this.
 PERSIST_EVERY_SECONDS = 1.0
 
@@ -95,7 +98,7 @@ class TrustedClock:
         self._floor: ClockFloor = _NoFloor()
         self._server_time = 0.0
         self._persisted = 0.0
-        self._anchor = self._wall()
+        self._anchor = self._wall_now()
         self._anchor_monotonic = self._monotonic()
         self._last = self._anchor
         if floor is not None:
@@ -111,9 +114,15 @@ class TrustedClock:
             self._persisted = max(trusted, server_time)
             monotonic = self._monotonic()
             # The anchor is where this process's monotonic progress is counted from.
-            self._anchor = max(self._last, self._wall(), self._persisted, self._carried(mark, monotonic))
+            self._anchor = max(self._last, self._wall_now(), self._persisted, self._carried(mark, monotonic))
             self._anchor_monotonic = monotonic
             self._last = self._anchor
+
+    def _wall_now(self) -> float:
+        """The wall clock, if it reads a time at all: a reading that is not finite, or past the last
+        second any date type here can hold, is ignored (0), as a clock set back is."""
+        wall = self._wall()
+        return wall if math.isfinite(wall) and 0.0 <= wall <= LATEST_BELIEVABLE else 0.0
 
     def _carried(self, mark: BootMark | None, monotonic: float) -> float:
         """The mark's trusted time carried forward to ``monotonic``, if the mark is of this boot."""
@@ -131,7 +140,7 @@ class TrustedClock:
         """The trusted time in epoch seconds; never less than any value returned or seen before."""
         with self._lock:
             carried = self._anchor + max(0.0, self._monotonic() - self._anchor_monotonic)
-            self._last = max(self._last, self._wall(), carried, self._server_time)
+            self._last = max(self._last, self._wall_now(), carried, self._server_time)
             if self._last - self._persisted >= PERSIST_EVERY_SECONDS:
                 self._save()
             return self._last
@@ -165,7 +174,7 @@ class TrustedClock:
             self._server_time = max(self._server_time, float(server_time))
             self._anchor = self._server_time
             self._anchor_monotonic = self._monotonic()
-            self._last = max(self._server_time, self._wall())
+            self._last = max(self._server_time, self._wall_now())
             self._floor.set_floor(self._last, self._server_time, **self._mark())
             self._persisted = self._last
 
