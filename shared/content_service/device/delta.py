@@ -39,7 +39,7 @@ from content_service.crypto.delta import (
 )
 from content_service.crypto.errors import ContainerError
 from content_service.device.errors import DownloadIncomplete
-from content_service.device.http import Progress, fetch_resumable
+from content_service.device.http import Progress, fetch_verified
 from content_service.device.reports import Reporter
 from content_service.device.store import BundleFiles, DeviceStore, private_dir
 
@@ -148,10 +148,15 @@ class DeltaObjects:
         self, bundle_id: str, item: IndexObject, final: Path, objects_url: str, progress: Progress | None
     ) -> None:
         partial = final.with_name(final.name + ".part")
-        fetch_resumable(
-            self._session(), object_url(objects_url, item.name), partial, item.size, name=item.name, progress=progress
+        found = fetch_verified(
+            self._session(),
+            object_url(objects_url, item.name),
+            partial,
+            item.size,
+            item.sha256,
+            name=item.name,
+            progress=progress,
         )
-        found = sha256_file(partial)
         if not hmac.compare_digest(found, item.sha256):
             partial.unlink()
             raise self._reporter.tamper(

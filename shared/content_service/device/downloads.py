@@ -22,10 +22,10 @@ from typing import Any
 
 import requests
 
-from content_service.device.content import ContentChecks, sha256_file
+from content_service.device.content import ContentChecks
 from content_service.device.delta import DeltaObjects, DeltaReport
 from content_service.device.errors import BundleNotFound, InsecureStateDir
-from content_service.device.http import DeviceApi, Progress, RemoteRefused, fetch_resumable, fetch_small
+from content_service.device.http import DeviceApi, Progress, RemoteRefused, fetch_small, fetch_verified
 from content_service.device.reports import Reporter, container_evidence
 from content_service.device.store import BundleFiles, DeviceStore, bundle_lock, read_private, write_private
 
@@ -139,19 +139,9 @@ class Downloads:
         partial = files.partial(package_id, version)
         size = int(str(container["size"]))
         expected = str(container["sha256"])
-        resumed = partial.is_file() and partial.stat().st_size > 0
-        fetch_resumable(
-            self._session(), urls[(package_id, version)], partial, size, name=package_id, progress=progress
+        found = fetch_verified(
+            self._session(), urls[(package_id, version)], partial, size, expected, name=package_id, progress=progress
         )
-        found = sha256_file(partial)
-        if resumed and not hmac.compare_digest(found, expected):
-            # Part of these bytes lay on the device's disk, which its user can edit (or a crash
-            # tore): no evidence about what the CDN served. Once more, all of it from the CDN.
-            partial.unlink()
-            fetch_resumable(
-                self._session(), urls[(package_id, version)], partial, size, name=package_id, progress=progress
-            )
-            found = sha256_file(partial)
         if not hmac.compare_digest(found, expected):
             # The bytes are not the signed container. Start the next attempt from zero.
             partial.unlink()
