@@ -64,6 +64,7 @@ from content_service.device.errors import (
     AlreadyEnrolled,
     BundleNotFound,
     DeviceError,
+    InsecureStateDir,
     LicenceRevoked,
     LicenceUnknown,
     NotEnrolled,
@@ -77,7 +78,7 @@ from content_service.device.outbox import DEFAULT_MAX_BYTES, FlushResult, Outbox
 from content_service.device.renewals import RenewalOutcome, RenewalPolicy, Renewals
 from content_service.device.reports import REFUSALS, Reporter
 from content_service.device.state import DeviceState
-from content_service.device.store import BundleFiles, DeviceRecord, DeviceStore
+from content_service.device.store import BundleFiles, DeviceRecord, DeviceStore, read_private
 from content_service.device.sync import Syncer, SyncResult, SyncState, enrolment_endpoints
 from content_service.device.trust import MANIFEST_TYPE, KeySetChange, Trust, UntrustedKey, first_key_set
 
@@ -370,7 +371,12 @@ class DeviceAgent:
             pass
         infos = []
         for bundle_id in sorted(set(remote) | set(self.store.bundle_ids())):
-            files = self.store.bundle(bundle_id)
+            try:
+                files = self.store.bundle(bundle_id)
+            except InsecureStateDir:
+                # A link where the bundle's folder belongs: nothing of it is the device's.
+                infos.append(BundleInfo(bundle_id, remote.get(bundle_id), False, False, None, None))
+                continue
             claims = _peek_claims(files)
             infos.append(
                 BundleInfo(
@@ -674,8 +680,8 @@ class DeviceAgent:
         if not files.manifest.is_file():
             return False
         try:
-            manifest = verify(files.manifest.read_text("ascii"), self.record.jwks, typ=MANIFEST_TYPE)
-        except (TokenError, UnicodeError, DeviceError):
+            manifest = verify(read_private(files.manifest).decode("ascii"), self.record.jwks, typ=MANIFEST_TYPE)
+        except (OSError, TokenError, UnicodeError, DeviceError):
             return False
         return all(
             files.container(str(p["package_id"]), int(p["version"])).is_file() for p in manifest["packages"]
@@ -710,12 +716,12 @@ def _merged(first: SyncResult, then: SyncResult | None) -> SyncResult:
 
 def _peek_claims(files: BundleFiles) -> dict[str, Any] | None:
     """The stored licence's claims for display only (not verified; nothing is opened on them)."""
-    if not files.licence.is_file():
-        return None
     try:
-        payload = files.licence.read_text("ascii").split(".")[1]
-        return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
-    except (ValueError, IndexError, UnicodeError):
+        payload = read_private(files.licence).decode("ascii").split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        int(claims["exp"]), int(claims["offline_grace"])  # what the listing shows must be numbers
+        return dict(claims)
+    except (OSError, DeviceError, ValueError, IndexError, KeyError, TypeError, UnicodeError):
         return None
 
 

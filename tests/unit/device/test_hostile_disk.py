@@ -155,3 +155,18 @@ def test_a_download_through_a_session_still_works_after_all_of_this(
 ) -> None:
     agent.session = requests.Session()
     assert agent.download(bundle_id) == ["pkg_welcome", "pkg_second"]
+
+
+def test_the_listing_survives_a_linked_folder_and_a_licence_that_is_not_one(
+    ready: DeviceAgent, bundle_id: str, service: FakeService, fake_time: FakeTime, tmp_path: Path
+) -> None:
+    other = service.add_bundle({"pkg_other": {"a.txt": b"other"}})
+    ready.download(other)
+    ready.fetch_licence(other)
+    folder = ready.store.bundle(bundle_id).root
+    shutil.move(folder, tmp_path / "elsewhere")
+    folder.symlink_to(tmp_path / "elsewhere")
+    ready.store.bundle(other).licence.write_bytes(b"x.eyJleHAiOiAibm90IGEgbnVtYmVyIn0.y")  # exp: "not a number"
+    listed = {info.bundle_id: info for info in make_agent(ready.store.home, fake_time).list_bundles()}
+    assert listed[bundle_id].downloaded is False and listed[bundle_id].remote_state == "built"
+    assert listed[other].licensed is False and listed[other].downloaded is True
