@@ -148,19 +148,14 @@ def applied_branding(agent: DeviceAgent) -> AppliedBranding:
     if branding.logo is None:
         return AppliedBranding(branding, revision)
     try:
-        logo = _read_bounded(logo_path(agent), branding.logo.size)
+        # Never more than the signed size, never through a link or from a FIFO that would hang.
+        logo = read_private(logo_path(agent), limit=branding.logo.size)
         branding.logo.check(logo)
-    except (OSError, ValidationFailed) as error:
+    except (OSError, InsecureStateDir, ValidationFailed) as error:
         detail = f"stored branding logo: {error}"
         agent.reporter.branding_refused(detail)
         return AppliedBranding(None, revision, refused=detail)
     return AppliedBranding(branding, revision, logo=logo)
-
-
-def _read_bounded(path: Path, size: int) -> bytes:
-    """At most ``size`` + 1 bytes of the file: enough to see it is longer than signed."""
-    with path.open("rb") as handle:
-        return handle.read(size + 1)
 
 
 def brand_page(page: bytes, branding: Branding | None, logo: bytes | None = None) -> bytes:
