@@ -29,11 +29,11 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from content_service.device.state import BootMark
+
 WallClock = Callable[[], float]
 MonotonicClock = Callable[[], float]
 BootId = Callable[[], str]
-#: (boot id, monotonic reading, trusted time at that reading).
-BootMark = tuple[str, float, float]
 
 
 def kernel_boot_id() -> str:

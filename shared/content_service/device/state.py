@@ -41,7 +41,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from content_service.crypto.state_mac import SealBroken, derive_state_key, seal, unseal
-from content_service.device.clock import BootMark
 from content_service.device.errors import EnrolmentAltered, InsecureStateDir, NotEnrolled
 from content_service.device.store import FILE_MODE, DeviceRecord, DeviceStore, read_private, write_private
 
@@ -50,6 +49,8 @@ T = TypeVar("T")
 RECORD_LABEL = "device-record"
 STATE_LABEL = "device-state"
 STATE_VERSION = 1
+#: The clock's boot mark (``device.clock``): (kernel boot id, monotonic reading, trusted time then).
+BootMark = tuple[str, float, float]
 
 
 def _empty_root() -> dict[str, Any]:
