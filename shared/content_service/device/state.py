@@ -49,6 +49,9 @@ T = TypeVar("T")
 RECORD_LABEL = "device-record"
 STATE_LABEL = "device-state"
 STATE_VERSION = 1
+#: The most of the state root the device reads: tombstones are kept for ever, so the root grows
+#: (about 60 bytes a revoked bundle); far past any real device's, far below a memory problem.
+STATE_ROOT_LIMIT = 64 * 1024 * 1024
 #: The clock's boot mark (``device.clock``): (kernel boot id, monotonic reading, trusted time then).
 BootMark = tuple[str, float, float]
 
@@ -133,7 +136,7 @@ class DeviceState:
     def _load(self) -> dict[str, Any]:
         path = self.store.state_path
         try:
-            data = read_private(path)
+            data = read_private(path, limit=STATE_ROOT_LIMIT)
         except FileNotFoundError:
             return self._lost("the state root is missing")
         except InsecureStateDir as error:
