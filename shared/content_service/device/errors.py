@@ -88,7 +88,8 @@ class OutboxDamaged(DeviceError):
 
 
 class OutboxBusy(DeviceError):
-    """Another device process held the outbox for longer than the wait; nothing was changed."""
+    """Another device process held the outbox past the wait, or the disk refused it (full, I/O
+    error); nothing was changed and nothing was moved aside."""
 
     title = "The device's queue of learning activity is busy"
     status = 503

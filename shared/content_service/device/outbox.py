@@ -74,8 +74,10 @@ NEARLY_FULL = 0.8
 Sender = Callable[["OutboxItem"], Mapping[str, Any] | None]
 
 _KINDS = ("statement", "tamper", "signal")
-#: SQLite's result codes for another connection holding the lock: waiting is the cure, not recovery.
-_BUSY_CODES = (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED
+#: SQLite's result codes that say nothing about the file's content: another connection holds the
+#: lock, or the disk refused (full, an I/O error, the file cannot be opened). Waiting, or freeing
+#: space, is the cure; moving the file aside would be wrong.
+_TRANSIENT_CODES = (5, 6, 10, 13, 14)  # BUSY, LOCKED, IOERR, FULL, CANTOPEN
 _META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -204,8 +206,12 @@ class Outbox:
                 db.execute(_SCHEMA)
                 yield db
         except sqlite3.DatabaseError as error:
-            if getattr(error, "sqlite_errorcode", None) in _BUSY_CODES or "locked" in str(error):
-                raise OutboxBusy("another device process is using the outbox; try again") from error
+            code = getattr(error, "sqlite_errorcode", None)
+            if code in _TRANSIENT_CODES or (code is None and "locked" in str(error)):
+                raise OutboxBusy(
+                    f"the outbox cannot be used now ({error}): another device process holds it, or the "
+                    "disk refused; nothing was changed, try again"
+                ) from error
             raise self._recover(str(error)) from error
         except _Unreadable as error:
             raise self._recover(str(error)) from error

@@ -141,3 +141,31 @@ def test_unsent_statements_dropped_past_the_maximum_age_are_reported(
     assert "1 unsent items older than 30 days were dropped" in str(results["purged"].error)
 
 
+
+
+def test_a_full_disk_is_not_taken_for_damage(agent: DeviceAgent, monkeypatch: pytest.MonkeyPatch) -> None:
+    agent.record_statement(statement(1))
+    full = sqlite3.OperationalError("database or disk is full")
+    full.sqlite_errorcode = 13  # type: ignore[attr-defined] - SQLITE_FULL, as the C layer sets it
+    real = sqlite3.connect
+
+    def connect(*args: object, **kwargs: object) -> sqlite3.Connection:
+        db = real(*args, **kwargs)  # type: ignore[arg-type]
+
+        class Full:
+            def __getattr__(self, name: str) -> object:
+                return getattr(db, name)
+
+            def execute(self, sql: str, *rest: object) -> object:
+                if sql.startswith("INSERT"):
+                    raise full
+                return db.execute(sql, *rest)
+
+        return Full()  # type: ignore[return-value]
+
+    monkeypatch.setattr(outbox_module.sqlite3, "connect", connect)
+    with pytest.raises(OutboxBusy, match="disk"):
+        agent.record_statement(statement(2))
+    monkeypatch.undo()
+    assert not list(agent.store.home.glob("outbox.damaged-*")), "nothing was moved aside"
+    assert len(agent.outbox.pending("statement")) == 1
