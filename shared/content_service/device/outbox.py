@@ -177,7 +177,6 @@ class Outbox:
         self._clock = clock
         self._age_clock = age_clock or clock
         self._ledger: OutboxLedger | None = None
-        self._id: str | None = None
         self.retention = retention
         self.max_age = max_age
         self.max_bytes = max_bytes
@@ -299,7 +298,8 @@ class Outbox:
         for suffix in ("-journal", "-wal", "-shm"):
             journal = self._path.with_name(self._path.name + suffix)
             if journal.exists() or journal.is_symlink():
-                os.replace(journal, kept.with_name(kept.name + suffix))
+                with contextlib.suppress(OSError):  # A journal left behind only costs its space.
+                    os.replace(journal, kept.with_name(kept.name + suffix))
         try:
             self._prepare_file()
             with self._transaction() as db:
