@@ -41,7 +41,7 @@ from content_service.crypto.errors import ContainerError
 from content_service.device.errors import DownloadIncomplete
 from content_service.device.http import Progress, fetch_verified
 from content_service.device.reports import Reporter
-from content_service.device.store import BundleFiles, DeviceStore, private_dir
+from content_service.device.store import BundleFiles, DeviceStore, move_into_place, private_dir
 
 
 @dataclass
@@ -138,7 +138,7 @@ class DeltaObjects:
             except OSError:
                 shutil.copyfile(held, partial)
             if hmac.compare_digest(sha256_file(partial), item.sha256):
-                os.replace(partial, final)
+                move_into_place(partial, final)
                 return True
             # The other bundle's copy was altered; its own checks will report it. Fetch instead.
             partial.unlink()
@@ -162,7 +162,7 @@ class DeltaObjects:
             raise self._reporter.tamper(
                 bundle_id, "container", f"the downloaded object {item.name} has another SHA-256 ({found})"
             )
-        os.replace(partial, final)
+        move_into_place(partial, final)
 
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import os
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -27,7 +26,14 @@ from content_service.device.delta import DeltaObjects, DeltaReport
 from content_service.device.errors import BundleNotFound, InsecureStateDir
 from content_service.device.http import DeviceApi, Progress, RemoteRefused, fetch_small, fetch_verified
 from content_service.device.reports import Reporter, container_evidence
-from content_service.device.store import BundleFiles, DeviceStore, bundle_lock, read_private, write_private
+from content_service.device.store import (
+    BundleFiles,
+    DeviceStore,
+    bundle_lock,
+    move_into_place,
+    read_private,
+    write_private,
+)
 
 #: A manifest lists containers, not content: anything larger is not a manifest.
 MANIFEST_LIMIT = 1 << 20
@@ -151,4 +157,4 @@ class Downloads:
                 f"the downloaded container of {package_id} v{version} has another SHA-256",
                 container_evidence(package_id, version, expected, found),
             )
-        os.replace(partial, files.container(package_id, version))
+        move_into_place(partial, files.container(package_id, version))

@@ -201,6 +201,17 @@ def write_private(path: Path, data: bytes) -> None:
     fsync_dir(path.parent)
 
 
+def move_into_place(source: Path, target: Path) -> None:
+    """Rename a finished file over ``target`` (a symlink there is replaced, never followed).
+
+    A folder where the file belongs is ``InsecureStateDir``, not a bare ``IsADirectoryError``.
+    """
+    if target.is_dir() and not target.is_symlink():
+        raise InsecureStateDir(f"{target.name} is a folder where the device keeps a file; remove it", path=str(target))
+    os.replace(source, target)
+    fsync_dir(target.parent)
+
+
 def fsync_dir(directory: Path) -> None:
     """Flush a directory entry change (a create, rename or unlink) to disk where the OS allows it."""
     try:

@@ -170,3 +170,10 @@ def test_the_listing_survives_a_linked_folder_and_a_licence_that_is_not_one(
     listed = {info.bundle_id: info for info in make_agent(ready.store.home, fake_time).list_bundles()}
     assert listed[bundle_id].downloaded is False and listed[bundle_id].remote_state == "built"
     assert listed[other].licensed is False and listed[other].downloaded is True
+
+
+def test_a_folder_in_place_of_a_container_is_a_typed_refusal(agent: DeviceAgent, bundle_id: str) -> None:
+    files = agent.store.bundle_dir(bundle_id)
+    files.container("pkg_welcome", 1).mkdir()
+    with pytest.raises(InsecureStateDir, match="is a folder where the device keeps a file"):
+        agent.download(bundle_id)
