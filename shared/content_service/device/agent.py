@@ -226,7 +226,7 @@ class DeviceAgent:
     def _compose(self) -> _Parts:
         state = DeviceState.open(self.store)
         self.clock.bind(state)
-        # An outbox removed, swapped or rolled back is reported here, once (``OutboxDamaged``).
+        # An outbox damaged, removed, swapped or rolled back is noted here, reported by the next flush.
         self.outbox.bind(state)
         trust = Trust(state.record, observe=self.clock.observe_server_time)
         checks = ContentChecks(trust, self.reporter, self.store.private_key, lambda: self.device_id)
@@ -614,6 +614,10 @@ class DeviceAgent:
         if sink is not None:
             results["statement"] = self.outbox.flush("statement", lambda item: sink(item.id, item.body))
         purged = self.outbox.purge()
+        notices = self.parts.state.take_outbox_notices() if self._parts is not None else []
+        if notices:
+            # What the device found wrong with its queue since the last flush, reported once.
+            results["outbox"] = FlushResult(sent=[], pending=0, error="; ".join(notices))
         if purged.unsent:
             # Never silent: the caller (the CLI exits 1) learns that queued items were given up.
             results["purged"] = FlushResult(

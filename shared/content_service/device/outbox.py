@@ -28,14 +28,16 @@ comes before every later one.
 A hostile disk. The learner owns the file. Anything in it the outbox did not write (a file that
 is not a database, a torn or edited page, a row that does not parse, a symlink or a folder in
 its place) is DAMAGE: the file is moved aside (``outbox.damaged-*``, never deleted), every row
-that still reads and parses is saved into a fresh outbox, and the operation raises
-``OutboxDamaged`` saying how many unsent items were saved, once; the next one uses the fresh
-outbox. A removed file, or a whole older copy, is a valid database, so the device's sealed
-state root keeps a LEDGER: the outbox's random id and its high-water ``seq`` (SQLite's
-AUTOINCREMENT counter never goes down). ``bind`` refuses, with ``OutboxDamaged`` (once, then the
-ledger follows the outbox it found), an outbox with another id (removed, or copied from another
-device) or a lower counter (an older copy). Another process holding the outbox past the wait is
-``OutboxBusy``, never damage.
+that still reads and parses is saved into a fresh outbox, and the operation that met it raises
+``OutboxDamaged`` saying how many were saved, once; the next one uses the fresh outbox. A
+removed file, or a whole older copy, is a valid database, so the device's sealed state root
+keeps a LEDGER: the outbox's random id and its high-water ``seq`` (SQLite's AUTOINCREMENT
+counter never goes down). ``bind`` (when the agent starts) recovers damage and checks the
+ledger without raising, so a bad queue never keeps content from opening: an outbox with another
+id (removed, or copied from another device) or a lower counter (an older copy), and damage found
+then, are noted in the ledger and reported by the next flush (``results["outbox"]``), once.
+Another process holding the outbox past the wait, or a disk that refuses, is ``OutboxBusy``,
+never damage.
 
 Unsent items age against ``age_clock`` (the agent passes the newest *signed* server time), not
 the wall clock: a learner who sets the clock a month ahead does not get their queue purged.
@@ -100,6 +102,8 @@ class OutboxLedger(Protocol):
     def outbox_mark(self) -> tuple[str, int] | None: ...
 
     def seal_outbox(self, outbox_id: str, seq: int, *, reset: bool = False) -> None: ...
+
+    def note_outbox(self, detail: str) -> None: ...
 
 
 class _Unreadable(Exception):
@@ -256,13 +260,21 @@ class Outbox:
     def bind(self, ledger: OutboxLedger) -> None:
         """Check this outbox against the device's sealed ledger, then keep the ledger up to date.
 
-        ``OutboxDamaged`` (once: the ledger is then set to the outbox found) if the outbox is not
-        the one the ledger names or its counter is behind: removed, swapped, or an older copy.
+        Never raises for what it finds, so a damaged queue does not keep content from opening:
+        damage is recovered, and an outbox that is not the one the ledger names or whose counter
+        is behind (removed, swapped, an older copy) is NOTED in the ledger (``note_outbox``) for
+        the next flush to report, once; the ledger then follows the outbox found.
         """
         # Bound first: a damaged file met on the way is recovered and the ledger follows the fresh one.
         self._ledger = ledger
         mark = ledger.outbox_mark()  # Read before the counter: the ledger never runs ahead of it.
-        outbox_id, high = self.identity()
+        try:
+            outbox_id, high = self.identity()
+        except OutboxDamaged as damaged:
+            ledger.note_outbox(damaged.detail)
+            return
+        except OutboxBusy:
+            return  # Another process holds it: that process, or the next one, checks.
         if mark is None:
             ledger.seal_outbox(outbox_id, high)
             return
@@ -274,10 +286,9 @@ class Outbox:
         lost = sealed_seq if sealed_id != outbox_id else sealed_seq - high
         if lost <= 0:
             return  # Nothing was ever queued in the outbox the ledger named: nothing to report.
-        raise OutboxDamaged(
+        ledger.note_outbox(
             f"the outbox is {what}: up to {lost} items this device queued are not in it and cannot be "
-            "sent; nothing more is lost, the outbox in place is used from now on",
-            lost=lost,
+            "sent; the outbox in place is used from now on"
         )
 
     def identity(self) -> tuple[str, int]:

@@ -259,6 +259,24 @@ class DeviceState:
 
         self.update(change)
 
+    def note_outbox(self, detail: str) -> None:
+        """Keep a report about the outbox (damage, loss) for the next flush; at most the last 20."""
+
+        def change(root: dict[str, Any]) -> None:
+            notes = root.get("outbox_notices") if isinstance(root.get("outbox_notices"), list) else []
+            root["outbox_notices"] = [*notes, str(detail)[:1000]][-20:]
+
+        self.update(change)
+
+    def take_outbox_notices(self) -> list[str]:
+        """The outbox reports kept since the last flush, removed as they are handed over."""
+
+        def change(root: dict[str, Any]) -> list[str]:
+            notes = root.pop("outbox_notices", None)
+            return [str(n) for n in notes] if isinstance(notes, list) else []
+
+        return self.update(change)
+
     def newest_status(self) -> int:
         """The signed ``server_time`` of the newest status this device accepted (0 if none)."""
         return int(self.read()["status"].get("server_time", 0))
