@@ -184,9 +184,12 @@ def test_a_downloaded_bundle_verifies_and_reads_back_the_source_bytes(
         assert {f.path for f in mounted.files(package_id)} == set(expected)
         for path, data in expected.items():
             assert mounted.read(package_id, path) == data
-    # Nothing plaintext on disk: the bundle folder holds the manifest, licence and ciphertext.
-    names = {p.name for p in device.store.bundle(bundle_id).root.iterdir()}
-    assert names == {"manifest.jws", "licence.jws", f"{package_id}-v1.cspc"}
+    # Nothing plaintext on disk: the bundle folder holds the manifest, licence and ciphertext, and
+    # the empty lock file that keeps two downloads of the bundle apart.
+    root = device.store.bundle(bundle_id).root
+    names = {p.name for p in root.iterdir()}
+    assert names == {"manifest.jws", "licence.jws", f"{package_id}-v1.cspc", ".lock"}
+    assert (root / ".lock").stat().st_size == 0
     assert device.list_bundles()[0].downloaded
 
 

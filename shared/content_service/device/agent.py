@@ -64,6 +64,7 @@ from content_service.device.errors import (
     AlreadyEnrolled,
     BundleNotFound,
     DeviceError,
+    InsecureStateDir,
     LicenceRevoked,
     LicenceUnknown,
     NotEnrolled,
@@ -77,7 +78,7 @@ from content_service.device.outbox import DEFAULT_MAX_BYTES, FlushResult, Outbox
 from content_service.device.renewals import RenewalOutcome, RenewalPolicy, Renewals
 from content_service.device.reports import REFUSALS, Reporter
 from content_service.device.state import DeviceState
-from content_service.device.store import BundleFiles, DeviceRecord, DeviceStore
+from content_service.device.store import BundleFiles, DeviceRecord, DeviceStore, read_private
 from content_service.device.sync import Syncer, SyncResult, SyncState, enrolment_endpoints
 from content_service.device.trust import MANIFEST_TYPE, KeySetChange, Trust, UntrustedKey, first_key_set
 
@@ -205,8 +206,13 @@ class DeviceAgent:
         self.statement_sink = statement_sink
         self.renewal_policy = renewal or RenewalPolicy()
         self._renewal_draw = renewal_draw
+        # Unsent items age on the newest signed server time: a wall clock set ahead purges nothing.
         self.outbox = Outbox(
-            store.outbox_path, clock=self.clock.now, retention=outbox_retention, max_bytes=outbox_max_bytes
+            store.outbox_path,
+            clock=self.clock.now,
+            retention=outbox_retention,
+            max_bytes=outbox_max_bytes,
+            age_clock=lambda: self.clock.last_server_time,
         )
         # The back-off runs on the monotonic clock: trusted time may be corrected back by a sync.
         self.link = Link(monotonic or time.monotonic, offline_retry_seconds)
@@ -220,6 +226,8 @@ class DeviceAgent:
     def _compose(self) -> _Parts:
         state = DeviceState.open(self.store)
         self.clock.bind(state)
+        # An outbox damaged, removed, swapped or rolled back is noted here, reported by the next flush.
+        self.outbox.bind(state)
         trust = Trust(state.record, observe=self.clock.observe_server_time)
         checks = ContentChecks(trust, self.reporter, self.store.private_key, lambda: self.device_id)
         parts = _Parts(
@@ -363,7 +371,12 @@ class DeviceAgent:
             pass
         infos = []
         for bundle_id in sorted(set(remote) | set(self.store.bundle_ids())):
-            files = self.store.bundle(bundle_id)
+            try:
+                files = self.store.bundle(bundle_id)
+            except InsecureStateDir:
+                # A link where the bundle's folder belongs: nothing of it is the device's.
+                infos.append(BundleInfo(bundle_id, remote.get(bundle_id), False, False, None, None))
+                continue
             claims = _peek_claims(files)
             infos.append(
                 BundleInfo(
@@ -600,7 +613,18 @@ class DeviceAgent:
         sink = statement_sink or self.statement_sink
         if sink is not None:
             results["statement"] = self.outbox.flush("statement", lambda item: sink(item.id, item.body))
-        self.outbox.purge()
+        purged = self.outbox.purge()
+        notices = self.parts.state.take_outbox_notices() if self._parts is not None else []
+        if notices:
+            # What the device found wrong with its queue since the last flush, reported once.
+            results["outbox"] = FlushResult(sent=[], pending=0, error="; ".join(notices))
+        if purged.unsent:
+            # Never silent: the caller (the CLI exits 1) learns that queued items were given up.
+            results["purged"] = FlushResult(
+                sent=[],
+                pending=0,
+                error=f"{purged.unsent} unsent items older than {self.outbox.max_age.days} days were dropped",
+            )
         return results
 
     # ------------------------------------------------------------ checks and enforcement
@@ -660,8 +684,8 @@ class DeviceAgent:
         if not files.manifest.is_file():
             return False
         try:
-            manifest = verify(files.manifest.read_text("ascii"), self.record.jwks, typ=MANIFEST_TYPE)
-        except (TokenError, UnicodeError, DeviceError):
+            manifest = verify(read_private(files.manifest).decode("ascii"), self.record.jwks, typ=MANIFEST_TYPE)
+        except (OSError, TokenError, UnicodeError, DeviceError):
             return False
         return all(
             files.container(str(p["package_id"]), int(p["version"])).is_file() for p in manifest["packages"]
@@ -696,12 +720,12 @@ def _merged(first: SyncResult, then: SyncResult | None) -> SyncResult:
 
 def _peek_claims(files: BundleFiles) -> dict[str, Any] | None:
     """The stored licence's claims for display only (not verified; nothing is opened on them)."""
-    if not files.licence.is_file():
-        return None
     try:
-        payload = files.licence.read_text("ascii").split(".")[1]
-        return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
-    except (ValueError, IndexError, UnicodeError):
+        payload = read_private(files.licence).decode("ascii").split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        int(claims["exp"]), int(claims["offline_grace"])  # what the listing shows must be numbers
+        return dict(claims)
+    except (OSError, DeviceError, ValueError, IndexError, KeyError, TypeError, UnicodeError):
         return None
 
 

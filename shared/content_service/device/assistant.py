@@ -9,18 +9,26 @@ whose content hash the bundle's verified manifest lists, and the config hashes t
 says; it checks all of that again every time it reads one, offline. The overlays live in the
 bundle's folder, so removing a revoked bundle removes them too; they are never part of the
 content or its hash.
+
+Rollback. An older overlay is still a genuine, signed one, so a verifying signature cannot tell
+the config approved today from one the service replaced or withdrew. The device seals the
+SHA-256 of each overlay it keeps in its state root (``assistant`` section, per bundle and
+package), and reads only the sealed one: an older overlay restored, or one copied from another
+bundle or device, is ``OverlayInvalid`` until the next fetch (a download or an approval synced).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any, Protocol
 
 from content_service.crypto.signing import TokenError
-from content_service.device.errors import BundleNotFound, DeviceError
+from content_service.device.errors import BundleNotFound, DeviceError, InsecureStateDir
 from content_service.device.http import DeviceApi
-from content_service.device.store import PACKAGE_ID, DeviceStore, write_private
+from content_service.device.state import DeviceState
+from content_service.device.store import PACKAGE_ID, DeviceStore, read_private, write_private
 from content_service.device.trust import Trust
 from content_service.domain.assistant import OVERLAY_TYP, canonical_sha256
 
@@ -28,6 +36,9 @@ from content_service.domain.assistant import OVERLAY_TYP, canonical_sha256
 class _Parts(Protocol):
     @property
     def trust(self) -> Trust: ...
+
+    @property
+    def state(self) -> DeviceState: ...
 
 
 class DeviceAgent(Protocol):
@@ -64,18 +75,38 @@ def fetch_assistant(agent: DeviceAgent, bundle_id: str) -> list[str]:
     every overlay file of the bundle not in the answer is removed.
     """
     answer = agent.api.bundle_assistant(bundle_id)
-    kept = []
+    kept: dict[str, str] = {}
     for overlay in answer.get("overlays", []):
         package_id = str(overlay.get("package_id", ""))
         _check(agent, bundle_id, package_id, overlay)
-        write_private(
-            overlay_path(agent, bundle_id, package_id), json.dumps(overlay, sort_keys=True).encode()
-        )
-        kept.append(package_id)
+        data = json.dumps(overlay, sort_keys=True).encode()
+        # The file first, the seal second: a crash between leaves a refused file, never a seal
+        # naming a file that is not there.
+        write_private(overlay_path(agent, bundle_id, package_id), data)
+        kept[package_id] = hashlib.sha256(data).hexdigest()
+    _seal(agent, bundle_id, kept)
     for stale in agent.store.bundle(bundle_id).root.glob("assistant-*.json"):
         if stale.name[len("assistant-") : -len(".json")] not in kept:
             stale.unlink()
-    return kept
+    return list(kept)
+
+
+def _seal(agent: DeviceAgent, bundle_id: str, kept: dict[str, str]) -> None:
+    """Name, in the sealed root, the overlays this bundle holds now (and only those)."""
+
+    def change(root: dict[str, Any]) -> None:
+        section = root.get("assistant") if isinstance(root.get("assistant"), dict) else {}
+        section[bundle_id] = dict(kept)
+        root["assistant"] = section
+
+    agent.parts.state.update(change)
+
+
+def _sealed_digest(agent: DeviceAgent, bundle_id: str, package_id: str) -> str | None:
+    section = agent.parts.state.read().get("assistant")
+    held = section.get(bundle_id) if isinstance(section, dict) else None
+    digest = held.get(package_id) if isinstance(held, dict) else None
+    return digest if isinstance(digest, str) else None
 
 
 def read_assistant(agent: DeviceAgent, bundle_id: str, package_id: str) -> dict[str, Any]:
@@ -91,10 +122,17 @@ def read_assistant(agent: DeviceAgent, bundle_id: str, package_id: str) -> dict[
             f"no approved assistant config of {package_id} in bundle {bundle_id} on this device"
         )
     try:
-        overlay = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeError) as error:
+        data = read_private(path)
+        overlay = json.loads(data.decode("utf-8"))
+    except (ValueError, UnicodeError, InsecureStateDir) as error:
         raise OverlayInvalid(f"the stored assistant overlay of {package_id} is not JSON") from error
     claims = _check(agent, bundle_id, package_id, overlay)
+    # A genuine overlay is not enough: it must be the one this device kept last (not an older one).
+    if hashlib.sha256(data).hexdigest() != _sealed_digest(agent, bundle_id, package_id):
+        raise OverlayInvalid(
+            f"the stored assistant overlay of {package_id} is not the one this device kept "
+            "(an older or copied file); it is fetched again online"
+        )
     return {"claims": claims, "config": overlay["config"]}
 
 

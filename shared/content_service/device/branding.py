@@ -30,10 +30,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from content_service.crypto.signing import TokenError
+from content_service.device.errors import InsecureStateDir
 from content_service.device.http import DeviceApi
 from content_service.device.reports import Reporter
 from content_service.device.state import DeviceState
-from content_service.device.store import DeviceStore, write_private
+from content_service.device.store import DeviceStore, read_private, write_private
 from content_service.device.trust import Trust, UntrustedKey
 from content_service.domain.errors import ValidationFailed
 from content_service.domain.tenant import Branding
@@ -134,32 +135,27 @@ def applied_branding(agent: DeviceAgent) -> AppliedBranding:
     if not revision and not path.exists():
         return AppliedBranding(None, 0)
     try:
-        token = path.read_bytes()
+        token = read_private(path)
         if not revision or hashlib.sha256(token).hexdigest() != digest:
             raise ValidationFailed("the overlay on disk is not the one this device kept")
         branding, signed_revision = _verify(agent, token.decode("ascii"))
         if signed_revision != revision:
             raise ValidationFailed("the overlay's revision is not the one this device kept")
-    except (OSError, UnicodeError, TokenError, ValidationFailed, UntrustedKey) as error:
+    except (OSError, InsecureStateDir, UnicodeError, TokenError, ValidationFailed, UntrustedKey) as error:
         detail = f"stored branding overlay: {error}"
         agent.reporter.branding_refused(detail)
         return AppliedBranding(None, revision, refused=detail)
     if branding.logo is None:
         return AppliedBranding(branding, revision)
     try:
-        logo = _read_bounded(logo_path(agent), branding.logo.size)
+        # Never more than the signed size, never through a link or from a FIFO that would hang.
+        logo = read_private(logo_path(agent), limit=branding.logo.size)
         branding.logo.check(logo)
-    except (OSError, ValidationFailed) as error:
+    except (OSError, InsecureStateDir, ValidationFailed) as error:
         detail = f"stored branding logo: {error}"
         agent.reporter.branding_refused(detail)
         return AppliedBranding(None, revision, refused=detail)
     return AppliedBranding(branding, revision, logo=logo)
-
-
-def _read_bounded(path: Path, size: int) -> bytes:
-    """At most ``size`` + 1 bytes of the file: enough to see it is longer than signed."""
-    with path.open("rb") as handle:
-        return handle.read(size + 1)
 
 
 def brand_page(page: bytes, branding: Branding | None, logo: bytes | None = None) -> bytes:

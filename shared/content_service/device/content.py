@@ -27,7 +27,7 @@ from content_service.crypto import (
 from content_service.device.delta import check_objects, is_version_2, open_package
 from content_service.device.errors import DownloadIncomplete
 from content_service.device.reports import Reporter, container_evidence, manifest_evidence
-from content_service.device.store import BundleFiles
+from content_service.device.store import BundleFiles, read_private
 from content_service.device.trust import Trust
 
 _HASH_CHUNK = 1 << 20
@@ -139,7 +139,7 @@ class ContentChecks:
 
     def bundle(self, bundle_id: str, files: BundleFiles, licence: dict[str, Any], *, deep: bool) -> Checked:
         """Everything that must hold before content is opened; ``deep`` also opens every segment."""
-        manifest_bytes = files.manifest.read_bytes()
+        manifest_bytes = read_private(files.manifest)
         manifest = self.manifest(
             bundle_id, manifest_bytes, expected_sha256=str(licence.get("content_hash", "")) or None
         )

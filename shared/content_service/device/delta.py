@@ -39,9 +39,9 @@ from content_service.crypto.delta import (
 )
 from content_service.crypto.errors import ContainerError
 from content_service.device.errors import DownloadIncomplete
-from content_service.device.http import Progress, fetch_resumable
+from content_service.device.http import Progress, fetch_verified
 from content_service.device.reports import Reporter
-from content_service.device.store import DIR_MODE, BundleFiles, DeviceStore
+from content_service.device.store import BundleFiles, DeviceStore, move_into_place, private_dir
 
 
 @dataclass
@@ -101,7 +101,7 @@ class DeltaObjects:
         except ContainerError as error:
             raise self._reporter.tamper(bundle_id, "container", f"{package_id} v{version}: {error}") from error
         folder = objects_dir(files)
-        folder.mkdir(mode=DIR_MODE, exist_ok=True)
+        private_dir(folder)
         report = DeltaReport()
         for item in needed:
             final = folder / item.name
@@ -138,7 +138,7 @@ class DeltaObjects:
             except OSError:
                 shutil.copyfile(held, partial)
             if hmac.compare_digest(sha256_file(partial), item.sha256):
-                os.replace(partial, final)
+                move_into_place(partial, final)
                 return True
             # The other bundle's copy was altered; its own checks will report it. Fetch instead.
             partial.unlink()
@@ -148,16 +148,21 @@ class DeltaObjects:
         self, bundle_id: str, item: IndexObject, final: Path, objects_url: str, progress: Progress | None
     ) -> None:
         partial = final.with_name(final.name + ".part")
-        fetch_resumable(
-            self._session(), object_url(objects_url, item.name), partial, item.size, name=item.name, progress=progress
+        found = fetch_verified(
+            self._session(),
+            object_url(objects_url, item.name),
+            partial,
+            item.size,
+            item.sha256,
+            name=item.name,
+            progress=progress,
         )
-        found = sha256_file(partial)
         if not hmac.compare_digest(found, item.sha256):
             partial.unlink()
             raise self._reporter.tamper(
                 bundle_id, "container", f"the downloaded object {item.name} has another SHA-256 ({found})"
             )
-        os.replace(partial, final)
+        move_into_place(partial, final)
 
 
 

@@ -15,19 +15,25 @@ from __future__ import annotations
 
 import hmac
 import json
-import os
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 import requests
 
-from content_service.device.content import ContentChecks, sha256_file
+from content_service.device.content import ContentChecks
 from content_service.device.delta import DeltaObjects, DeltaReport
-from content_service.device.errors import BundleNotFound
-from content_service.device.http import DeviceApi, Progress, RemoteRefused, fetch_resumable, fetch_small
+from content_service.device.errors import BundleNotFound, InsecureStateDir
+from content_service.device.http import DeviceApi, Progress, RemoteRefused, fetch_small, fetch_verified
 from content_service.device.reports import Reporter, container_evidence
-from content_service.device.store import BundleFiles, DeviceStore, write_private
+from content_service.device.store import (
+    BundleFiles,
+    DeviceStore,
+    bundle_lock,
+    move_into_place,
+    read_private,
+    write_private,
+)
 
 #: A manifest lists containers, not content: anything larger is not a manifest.
 MANIFEST_LIMIT = 1 << 20
@@ -70,23 +76,26 @@ class Downloads:
         ones, or ones the CDN refuses, are asked for again once.
         """
         files = self._store.bundle_dir(bundle_id)
-        held = self._held_urls(files)
-        signed = held or self._fresh_urls(bundle_id, files)
-        try:
-            done = self._download(bundle_id, files, signed, progress)
-        except RemoteRefused as refused:
-            if held is None or refused.extensions.get("status") != _URL_REFUSED:
-                raise
-            done = self._download(bundle_id, files, self._fresh_urls(bundle_id, files), progress)
-        files.signed_urls.unlink(missing_ok=True)
-        return done
+        # Two device processes downloading one bundle would interleave their writes to one
+        # partial file; the second waits and then finds the first one's work done.
+        with bundle_lock(files):
+            held = self._held_urls(files)
+            signed = held or self._fresh_urls(bundle_id, files)
+            try:
+                done = self._download(bundle_id, files, signed, progress)
+            except RemoteRefused as refused:
+                if held is None or refused.extensions.get("status") != _URL_REFUSED:
+                    raise
+                done = self._download(bundle_id, files, self._fresh_urls(bundle_id, files), progress)
+            files.signed_urls.unlink(missing_ok=True)
+            return done
 
     def _held_urls(self, files: BundleFiles) -> dict[str, Any] | None:
         """The signed URLs of the download in progress, if there are any and they are still valid."""
         try:
-            signed = json.loads(files.signed_urls.read_bytes())
+            signed = json.loads(read_private(files.signed_urls))
             expires_at = datetime.fromisoformat(str(signed["expires_at"])).timestamp()
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, InsecureStateDir, ValueError, KeyError, TypeError):
             return None
         if expires_at - URL_EXPIRY_MARGIN <= self._now():
             return None
@@ -135,10 +144,10 @@ class Downloads:
     ) -> None:
         partial = files.partial(package_id, version)
         size = int(str(container["size"]))
-        fetch_resumable(
-            self._session(), urls[(package_id, version)], partial, size, name=package_id, progress=progress
+        expected = str(container["sha256"])
+        found = fetch_verified(
+            self._session(), urls[(package_id, version)], partial, size, expected, name=package_id, progress=progress
         )
-        expected, found = str(container["sha256"]), sha256_file(partial)
         if not hmac.compare_digest(found, expected):
             # The bytes are not the signed container. Start the next attempt from zero.
             partial.unlink()
@@ -148,4 +157,4 @@ class Downloads:
                 f"the downloaded container of {package_id} v{version} has another SHA-256",
                 container_evidence(package_id, version, expected, found),
             )
-        os.replace(partial, files.container(package_id, version))
+        move_into_place(partial, files.container(package_id, version))

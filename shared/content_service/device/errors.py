@@ -74,6 +74,27 @@ class OutboxFull(DeviceError):
     status = 507
 
 
+class OutboxDamaged(DeviceError):
+    """The outbox file was not a readable database (edited, truncated, replaced, deleted, rolled back).
+
+    What could be read was saved into a fresh outbox and the damaged file is kept beside it
+    (``outbox.damaged-*``), so nothing queued is dropped without this report; running the
+    command again uses the fresh outbox. docs/offline-statements.md.
+    """
+
+    problem_type = PROBLEM_BASE + "device-outbox-damaged"
+    title = "The device's queue of learning activity was damaged"
+    status = 500
+
+
+class OutboxBusy(DeviceError):
+    """Another device process held the outbox past the wait, or the disk refused it (full, I/O
+    error); nothing was changed and nothing was moved aside."""
+
+    title = "The device's queue of learning activity is busy"
+    status = 503
+
+
 class LicenceRevoked(LicenceRefused):
     """Online, the service refused a fresh licence: the bundle or the device was revoked."""
 

@@ -6,6 +6,8 @@ device in airplane mode) cuts the whole network by handing in a session that rai
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -215,6 +217,41 @@ def fetch_resumable(
     have = partial.stat().st_size
     if have != size:
         raise DownloadIncomplete(f"{name or url}: {have} of {size} bytes; run the download again to resume")
+
+
+def fetch_verified(
+    session: requests.Session,
+    url: str,
+    partial: Path,
+    size: int,
+    sha256: str,
+    *,
+    name: str = "",
+    progress: Progress | None = None,
+) -> str:
+    """``fetch_resumable``, then the SHA-256 of the partial file; the caller compares it and decides.
+
+    A download that resumed from bytes already on disk and does not hash to ``sha256`` is fetched
+    once more from zero: the device's own disk (which its user can edit, a crash can tear, or a
+    second process can write) is no evidence of what the CDN served, so only a mismatch of bytes
+    wholly from the CDN is returned to be reported as tampering.
+    """
+    resumed = partial.is_file() and partial.stat().st_size > 0
+    fetch_resumable(session, url, partial, size, name=name, progress=progress)
+    found = _sha256_file(partial)
+    if resumed and not hmac.compare_digest(found, sha256):
+        partial.unlink()
+        fetch_resumable(session, url, partial, size, name=name, progress=progress)
+        found = _sha256_file(partial)
+    return found
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _prepare(partial: Path, size: int) -> int:

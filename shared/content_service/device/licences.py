@@ -22,10 +22,16 @@ from typing import Any
 from content_service.crypto import TokenError
 from content_service.device.clock import TrustedClock
 from content_service.device.content import sha256
-from content_service.device.errors import BundleNotFound, ClockUntrusted, LicenceRevoked, LicenceUnknown
+from content_service.device.errors import (
+    BundleNotFound,
+    ClockUntrusted,
+    InsecureStateDir,
+    LicenceRevoked,
+    LicenceUnknown,
+)
 from content_service.device.reports import Reporter, manifest_evidence
 from content_service.device.state import DeviceState
-from content_service.device.store import DeviceStore, write_private
+from content_service.device.store import DeviceStore, read_private, write_private
 from content_service.device.trust import Trust
 from content_service.domain.errors import DomainError
 from content_service.domain.licence import check_licence_use
@@ -63,7 +69,7 @@ class LicenceRules:
             ) from error
         files = self._store.bundle_dir(bundle_id)
         if files.manifest.is_file():
-            manifest = files.manifest.read_bytes()
+            manifest = read_private(files.manifest)
             expected, found = str(claims.get("content_hash", "")), sha256(manifest)
             if not hmac.compare_digest(expected, found):
                 raise self._reporter.tamper(
@@ -92,7 +98,12 @@ class LicenceRules:
             raise BundleNotFound(
                 f"no licence for {bundle_id} on this device; fetch one first", bundle_id=bundle_id
             )
-        data = files.licence.read_bytes()
+        try:
+            data = read_private(files.licence)
+        except InsecureStateDir as error:
+            # Not a file this device wrote (a symlink, a huge file): like a restored licence, it
+            # is not the indexed one, and online the agent fetches a new one over it.
+            raise LicenceUnknown(f"the licence of {bundle_id} on disk is not the one this device stored: {error}") from error
         try:
             claims = self._trust.licence(bundle_id, data.decode("ascii"))
         except (TokenError, UnicodeError) as error:
@@ -124,7 +135,7 @@ class LicenceRules:
             return None
         files = self._store.bundle(bundle_id)
         try:
-            return self._trust.licence(bundle_id, files.licence.read_bytes().decode("ascii"))
+            return self._trust.licence(bundle_id, read_private(files.licence).decode("ascii"))
         except (OSError, TokenError, UnicodeError, DomainError):
             return None
 

@@ -41,14 +41,19 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from content_service.crypto.state_mac import SealBroken, derive_state_key, seal, unseal
-from content_service.device.errors import EnrolmentAltered, NotEnrolled
-from content_service.device.store import FILE_MODE, DeviceRecord, DeviceStore, write_private
+from content_service.device.errors import EnrolmentAltered, InsecureStateDir, NotEnrolled
+from content_service.device.store import FILE_MODE, DeviceRecord, DeviceStore, read_private, write_private
 
 T = TypeVar("T")
 
 RECORD_LABEL = "device-record"
 STATE_LABEL = "device-state"
 STATE_VERSION = 1
+#: The most of the state root the device reads: tombstones are kept for ever, so the root grows
+#: (about 60 bytes a revoked bundle); far past any real device's, far below a memory problem.
+STATE_ROOT_LIMIT = 64 * 1024 * 1024
+#: The clock's boot mark (``device.clock``): (kernel boot id, monotonic reading, trusted time then).
+BootMark = tuple[str, float, float]
 
 
 def _empty_root() -> dict[str, Any]:
@@ -61,6 +66,7 @@ def _empty_root() -> dict[str, Any]:
         "sync": {"cursor": None, "last_seq": 0, "available": []},
         "tombstones": {},
         "licences": {},
+        "outbox": None,
     }
 
 
@@ -85,14 +91,14 @@ class DeviceState:
         """The sealed enrolment record (read once); ``EnrolmentAltered`` if it fails its MAC."""
         if self._record is None:
             path = self.store.device_path
-            if not path.is_file():
+            if not path.exists() and not path.is_symlink():
                 raise NotEnrolled(
                     f"no device is enrolled in {self.store.home}; run `content-service device enroll`"
                 )
             try:
-                body = unseal(self._key, RECORD_LABEL, path.read_bytes())
+                body = unseal(self._key, RECORD_LABEL, read_private(path))
                 self._record = DeviceRecord.from_json(body)
-            except (SealBroken, KeyError, TypeError, ValueError) as error:
+            except (SealBroken, InsecureStateDir, KeyError, TypeError, ValueError) as error:
                 raise EnrolmentAltered(
                     "the enrolment record (device id, tenant, pinned keys) was altered; enrol this device again"
                 ) from error
@@ -130,9 +136,11 @@ class DeviceState:
     def _load(self) -> dict[str, Any]:
         path = self.store.state_path
         try:
-            data = path.read_bytes()
+            data = read_private(path, limit=STATE_ROOT_LIMIT)
         except FileNotFoundError:
             return self._lost("the state root is missing")
+        except InsecureStateDir as error:
+            return self._lost(f"the state root is not a file the device wrote: {error}")
         try:
             root = unseal(self._key, STATE_LABEL, data)
         except SealBroken as error:
@@ -158,9 +166,15 @@ class DeviceState:
     def _locked(self) -> Iterator[None]:
         with self._thread_lock:
             if self._depth == 0:
-                fd = os.open(
-                    self.store.lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), FILE_MODE
-                )
+                flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+                try:
+                    fd = os.open(self.store.lock_path, flags, FILE_MODE)
+                except OSError as error:
+                    raise InsecureStateDir(
+                        f"{self.store.lock_path.name} cannot be opened as the device's lock file "
+                        f"({error.strerror}); remove it",
+                        path=str(self.store.lock_path),
+                    ) from error
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 self._lock_fd = fd
             self._depth += 1
@@ -179,25 +193,37 @@ class DeviceState:
         clock = self.read()["clock"]
         return float(clock.get("trusted", 0.0)), float(clock.get("server_time", 0.0))
 
-    def raise_floor(self, trusted: float, server_time: float) -> None:
-        """Move the floor forward (never back, whatever the caller holds)."""
+    def raise_floor(self, trusted: float, server_time: float, boot: BootMark | None = None) -> None:
+        """Move the floor forward (never back, whatever the caller holds); keep the newest boot mark."""
 
         def change(root: dict[str, Any]) -> None:
             clock = root["clock"]
             clock["trusted"] = max(float(clock.get("trusted", 0.0)), trusted, server_time)
             clock["server_time"] = max(float(clock.get("server_time", 0.0)), server_time)
+            if boot is not None:
+                clock["boot"] = list(boot)
 
         self.update(change)
 
-    def set_floor(self, trusted: float, server_time: float) -> None:
+    def set_floor(self, trusted: float, server_time: float, boot: BootMark | None = None) -> None:
         """Set the trusted time to a nonce-bound signed time (``TrustedClock.resync``); server time only rises."""
 
         def change(root: dict[str, Any]) -> None:
             clock = root["clock"]
             clock["server_time"] = max(float(clock.get("server_time", 0.0)), server_time)
             clock["trusted"] = max(trusted, clock["server_time"])
+            clock["boot"] = list(boot) if boot is not None else None
 
         self.update(change)
+
+    def boot_mark(self) -> BootMark | None:
+        """The sealed boot mark (boot id, monotonic reading, trusted time), or None."""
+        mark = self.read()["clock"].get("boot")
+        try:
+            boot_id, monotonic, trusted = mark  # type: ignore[misc]
+            return str(boot_id), float(monotonic), float(trusted)
+        except (TypeError, ValueError):
+            return None
 
     def tombstones(self) -> dict[str, int]:
         return {str(k): int(v) for k, v in self.read()["tombstones"].items()}
@@ -211,6 +237,45 @@ class DeviceState:
 
     def forget_licence(self, bundle_id: str) -> None:
         self.update(lambda root: root["licences"].pop(bundle_id, None))
+
+    def outbox_mark(self) -> tuple[str, int] | None:
+        """The outbox ledger: (the id of the outbox this device holds, its high-water seq), or None."""
+        mark = self.read().get("outbox")
+        if isinstance(mark, dict) and mark.get("id"):
+            return str(mark["id"]), int(mark.get("seq", 0))
+        return None
+
+    def seal_outbox(self, outbox_id: str, seq: int, *, reset: bool = False) -> None:
+        """Raise the ledger's seq for this outbox; only ``reset`` (after a report) names another outbox."""
+
+        def change(root: dict[str, Any]) -> None:
+            mark = root.get("outbox")
+            if reset or not isinstance(mark, dict) or not mark.get("id"):
+                root["outbox"] = {"id": outbox_id, "seq": int(seq)}
+            elif mark["id"] == outbox_id:
+                mark["seq"] = max(int(mark.get("seq", 0)), int(seq))
+            # Another id without a reset: an outbox swapped under a running process; the next
+            # ``Outbox.bind`` reports it, so the ledger is not moved to it here.
+
+        self.update(change)
+
+    def note_outbox(self, detail: str) -> None:
+        """Keep a report about the outbox (damage, loss) for the next flush; at most the last 20."""
+
+        def change(root: dict[str, Any]) -> None:
+            notes = root.get("outbox_notices") if isinstance(root.get("outbox_notices"), list) else []
+            root["outbox_notices"] = [*notes, str(detail)[:1000]][-20:]
+
+        self.update(change)
+
+    def take_outbox_notices(self) -> list[str]:
+        """The outbox reports kept since the last flush, removed as they are handed over."""
+
+        def change(root: dict[str, Any]) -> list[str]:
+            notes = root.pop("outbox_notices", None)
+            return [str(n) for n in notes] if isinstance(notes, list) else []
+
+        return self.update(change)
 
     def newest_status(self) -> int:
         """The signed ``server_time`` of the newest status this device accepted (0 if none)."""

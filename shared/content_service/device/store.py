@@ -9,23 +9,37 @@ Layout (the directory is 0700, every file 0600)::
     state.lock              serialises writers of state.json across processes
     credentials.json        the bearer token given at enrolment (optional)
     outbox.sqlite3          queued xAPI statements, tamper reports, signals (content_service.device.outbox)
+    outbox.damaged-*        a damaged outbox moved aside, kept (content_service.device.outbox)
+    branding.jws, branding-logo   the tenant's branding overlay and logo (content_service.device.branding)
     bundles/{bundle_id}/
         manifest.jws        the signed bundle manifest, byte for byte as served
         licence.jws         the signed licence (it carries the content keys, wrapped to this device)
         {package_id}-v{version}.cspc        a downloaded container, still encrypted
         {package_id}-v{version}.cspc.part   a download in progress (resumed with HTTP Range)
+        download-urls.json  the signed URLs of a download in progress
+        assistant-{package_id}.json         an approved assistant overlay (content_service.device.assistant)
+        objects/            container format 2 file objects (content_service.device.delta)
+        .lock               one download of this bundle at a time (``bundle_lock``)
 
 Nothing here is ever plaintext content: containers stay sealed and are decrypted on read.
+
+The user owns this disk. The device reads only regular files it could have written
+(``read_private``: never through a symlink, never more than ``SMALL_FILE_LIMIT``), writes by
+atomic rename (a symlink in the way is replaced, not followed), and keeps its folders real
+(``private_dir``): a symlink or a file where a folder belongs is ``InsecureStateDir``, and a
+removal never follows one. docs/threat-model.md.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import re
 import shutil
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,13 +104,88 @@ def require_bundle_id(bundle_id: str) -> str:
     return bundle_id
 
 
+#: The most the device reads of one of its small documents (tokens, the state root, JSON):
+#: the largest is a licence or manifest of a few kilobytes; a file past this is not the device's.
+SMALL_FILE_LIMIT = 4 * 1024 * 1024
+
+
+def read_private(path: Path, limit: int = SMALL_FILE_LIMIT) -> bytes:
+    """The bytes of one of the device's own files: a regular file, never followed through a symlink.
+
+    A missing file is ``FileNotFoundError`` (callers decide what absence means). A symlink, a
+    directory or another kind of file in its place, or a file larger than ``limit``, is
+    ``InsecureStateDir``: the device reads only what it wrote, and never all of a huge file.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    flags |= getattr(os, "O_NONBLOCK", 0)  # a FIFO in a file's place must not hang the open
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise
+    except OSError as error:  # ELOOP: a symlink; EACCES; EISDIR cannot happen read-only
+        raise InsecureStateDir(
+            f"{path.name} cannot be read as the device's own file ({error.strerror}); remove it",
+            path=str(path),
+        ) from error
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise InsecureStateDir(f"{path.name} is not a regular file; remove it", path=str(path))
+        if info.st_size > limit:
+            raise InsecureStateDir(
+                f"{path.name} is {info.st_size} bytes, more than the device ever writes ({limit}); remove it",
+                path=str(path),
+            )
+        chunks = []
+        remaining = limit + 1
+        while remaining > 0 and (chunk := os.read(fd, min(65536, remaining))):
+            chunks.append(chunk)
+            remaining -= len(chunk)
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > limit:
+        raise InsecureStateDir(f"{path.name} grew past {limit} bytes while read; remove it", path=str(path))
+    return data
+
+
+def private_dir(path: Path) -> Path:
+    """Make ``path`` a 0700 directory if needed, then check it is a real directory of this user.
+
+    A symlink (or a file) where one of the device's folders belongs would send its writes, and
+    a removal's ``rmtree``, outside the state directory: ``InsecureStateDir``.
+    """
+    try:
+        path.mkdir(mode=DIR_MODE, exist_ok=True)
+    except FileExistsError:
+        pass  # A symlink or a file: refused below.
+    except OSError as error:
+        raise InsecureStateDir(f"{path} cannot be made a folder ({error.strerror})", path=str(path)) from error
+    _require_real_dir(path)
+    return path
+
+
+def _require_real_dir(path: Path) -> None:
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode):
+        raise InsecureStateDir(
+            f"{path} is not a folder of the device (a symlink or a file is in its place); remove it",
+            path=str(path),
+        )
+    if hasattr(os, "getuid") and info.st_uid != os.getuid():
+        raise InsecureStateDir(f"{path} belongs to another user", path=str(path))
+
+
 def write_private(path: Path, data: bytes) -> None:
     """Replace ``path`` atomically with ``data``, in a 0600 file, flushed to disk.
 
     A temporary sibling is written and fsynced, then renamed over the target, so a crash
     leaves either the old or the new content, never a torn file; the directory is fsynced
-    so the rename itself survives a power cut.
+    so the rename itself survives a power cut. A symlink at ``path`` is replaced, never
+    followed; a directory there is ``InsecureStateDir``.
     """
+    if path.is_dir() and not path.is_symlink():
+        raise InsecureStateDir(f"{path.name} is a folder where the device keeps a file; remove it", path=str(path))
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     fd = os.open(temporary, flags, FILE_MODE)
@@ -110,6 +199,17 @@ def write_private(path: Path, data: bytes) -> None:
         os.close(fd)
     os.replace(temporary, path)
     fsync_dir(path.parent)
+
+
+def move_into_place(source: Path, target: Path) -> None:
+    """Rename a finished file over ``target`` (a symlink there is replaced, never followed).
+
+    A folder where the file belongs is ``InsecureStateDir``, not a bare ``IsADirectoryError``.
+    """
+    if target.is_dir() and not target.is_symlink():
+        raise InsecureStateDir(f"{target.name} is a folder where the device keeps a file; remove it", path=str(target))
+    os.replace(source, target)
+    fsync_dir(target.parent)
 
 
 def fsync_dir(directory: Path) -> None:
@@ -133,7 +233,8 @@ def write_json(path: Path, value: Any) -> None:
 
 
 def read_json(path: Path) -> Any:
-    return json.loads(path.read_text("utf-8"))
+    """A JSON document the device wrote (``read_private``); ``ValueError`` if it is not JSON."""
+    return json.loads(read_private(path).decode("utf-8"))
 
 
 @dataclass(frozen=True)
@@ -167,6 +268,24 @@ class BundleFiles:
         return final.with_name(final.name + ".part")
 
 
+@contextlib.contextmanager
+def bundle_lock(files: BundleFiles) -> Iterator[None]:
+    """Hold the bundle's download lock (``flock`` on ``.lock`` in its folder) across processes."""
+    path = files.root / ".lock"
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags, FILE_MODE)
+    except OSError as error:
+        raise InsecureStateDir(
+            f"{path.name} cannot be opened as the bundle's lock file ({error.strerror}); remove it", path=str(path)
+        ) from error
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # Closing releases the lock.
+
+
 class DeviceStore:
     """The private state directory of one device.
 
@@ -182,7 +301,7 @@ class DeviceStore:
         """Create the state directory (0700) if needed, then check it is private."""
         self.home.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
         self.check()
-        (self.home / "bundles").mkdir(mode=DIR_MODE, exist_ok=True)
+        private_dir(self.home / "bundles")
         return self
 
     def check(self) -> None:
@@ -227,30 +346,51 @@ class DeviceStore:
         return self.home / "outbox.sqlite3"
 
     def bundle(self, bundle_id: str) -> BundleFiles:
-        """The files of one bundle (the folder is not created)."""
-        return BundleFiles(self.home / "bundles" / require_bundle_id(bundle_id))
+        """The files of one bundle (the folder is not created).
+
+        ``InsecureStateDir`` if ``bundles`` or the bundle's folder is a symlink or a file: what
+        is read through it is not the device's, and what is written would land elsewhere.
+        """
+        root = self.home / "bundles" / require_bundle_id(bundle_id)
+        for folder in (root.parent, root):
+            if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+                _require_real_dir(folder)
+        return BundleFiles(root)
 
     def bundle_dir(self, bundle_id: str) -> BundleFiles:
         """The files of one bundle, creating its 0700 folder."""
-        files = self.bundle(bundle_id)
         self.ensure()
-        files.root.mkdir(mode=DIR_MODE, exist_ok=True)
+        files = self.bundle(bundle_id)
+        private_dir(files.root)
         return files
 
     def bundle_ids(self) -> list[str]:
-        """The bundles with a folder on this device, sorted."""
+        """The bundles with a real folder on this device, sorted (a symlink is no bundle's folder)."""
         root = self.home / "bundles"
-        if not root.is_dir():
+        if root.is_symlink() or not root.is_dir():
             return []
-        return sorted(p.name for p in root.iterdir() if p.is_dir() and BUNDLE_ID.fullmatch(p.name))
+        return sorted(
+            p.name for p in root.iterdir() if not p.is_symlink() and p.is_dir() and BUNDLE_ID.fullmatch(p.name)
+        )
 
     def remove_bundle(self, bundle_id: str) -> bool:
-        """Delete a bundle's folder: its licence (so its wrapped keys) and its ciphertext."""
-        root = self.bundle(bundle_id).root
-        if not root.exists():
+        """Delete a bundle's folder: its licence (so its wrapped keys) and its ciphertext.
+
+        Whatever stands in the folder's place goes, never what it points to: a symlink (or a
+        file) is unlinked, and ``bundles`` itself must be a real folder.
+        """
+        parent = self.home / "bundles"
+        if not parent.exists() and not parent.is_symlink():
             return False
-        shutil.rmtree(root)
-        fsync_dir(root.parent)
+        _require_real_dir(parent)
+        root = parent / require_bundle_id(bundle_id)
+        if root.is_symlink() or (root.exists() and not root.is_dir()):
+            root.unlink()
+        elif root.exists():
+            shutil.rmtree(root)
+        else:
+            return False
+        fsync_dir(parent)
         return True
 
     # ------------------------------------------------------------ enrolment
@@ -270,14 +410,29 @@ class DeviceStore:
     def private_key(self) -> X25519PrivateKey:
         """The device key, refused if its file is readable by anyone else (see ``load_private_key``)."""
         self.check()
-        if not self.key_path.exists():
+        if not self.key_path.exists() and not self.key_path.is_symlink():
             raise NotEnrolled(f"no device key in {self.home}")
-        return load_private_key(self.key_path)
+        try:
+            return load_private_key(self.key_path)
+        except OSError as error:
+            raise InsecureStateDir(
+                f"the device key cannot be read as a regular file of the device ({error.strerror})",
+                path=str(self.key_path),
+            ) from error
 
     def save_token(self, token: str) -> None:
         write_json(self.credentials_path, {"token": token})
 
     def token(self) -> str | None:
-        if not self.credentials_path.is_file():
+        """The token saved at enrolment, or None; an unreadable or altered file is ``NotEnrolled``."""
+        try:
+            saved = read_json(self.credentials_path)
+        except FileNotFoundError:
             return None
-        return str(read_json(self.credentials_path).get("token") or "") or None
+        except (InsecureStateDir, ValueError) as error:
+            raise NotEnrolled(
+                f"the saved API token ({self.credentials_path.name}) cannot be read ({error}); "
+                "pass one with --token or enroll again"
+            ) from error
+        token = saved.get("token") if isinstance(saved, dict) else None
+        return token if isinstance(token, str) and token else None

@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+import requests
 
 from content_service.device.assistant import OverlayInvalid, fetch_assistant, overlay_path, read_assistant
 from content_service.device.errors import BundleNotFound
@@ -115,6 +116,30 @@ def test_an_overlay_edited_on_the_device_is_refused_when_read(ready, bundle_id, 
     stored["config"]["summary"] = "Edited on the device to say something else entirely."
     path.write_text(json.dumps(stored))
     with pytest.raises(OverlayInvalid):
+        read_assistant(ready, bundle_id, "pkg_welcome")
+
+
+def test_an_older_or_withdrawn_overlay_restored_on_disk_is_refused_offline(ready, bundle_id, service, overlays):
+    # Both overlays are genuine and signed: only the device's sealed record tells them apart.
+    overlays[bundle_id] = approve_for(service, bundle_id, "pkg_welcome")
+    fetch_assistant(ready, bundle_id)
+    path = overlay_path(ready, bundle_id, "pkg_welcome")
+    older = path.read_bytes()
+    overlays[bundle_id] = approve_for(
+        service, bundle_id, "pkg_welcome", config=a_config("The config the admin approved later.")
+    )
+    fetch_assistant(ready, bundle_id)
+    ready.session = Airplane()
+    assert read_assistant(ready, bundle_id, "pkg_welcome")["config"] == a_config("The config the admin approved later.")
+    path.write_bytes(older)
+    with pytest.raises(OverlayInvalid, match="not the one this device kept"):
+        read_assistant(ready, bundle_id, "pkg_welcome")
+    # Withdrawn (no longer served): the device dropped it; a restored copy stays refused.
+    ready.session = requests.Session()
+    overlays[bundle_id] = []
+    fetch_assistant(ready, bundle_id)
+    path.write_bytes(older)
+    with pytest.raises(OverlayInvalid, match="not the one this device kept"):
         read_assistant(ready, bundle_id, "pkg_welcome")
 
 

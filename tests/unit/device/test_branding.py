@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 
 import pytest
 
@@ -220,3 +221,13 @@ def test_a_logo_removed_from_the_branding_is_removed_from_the_device(ready, serv
     ready.sync_once()
     assert ready.branding().branding == ACME and not logo_path(ready).exists()
     assert b"--brand-logo" not in _page(ready, bundle_id).page
+
+
+def test_a_fifo_in_place_of_the_stored_logo_is_refused_without_hanging(ready, service, fake_time) -> None:
+    service.brand(_logo_branding(service, png()))
+    ready.sync_once()
+    path = logo_path(ready)
+    path.unlink()
+    os.mkfifo(path)  # an open for reading would wait for a writer for ever
+    applied = make_agent(ready.store.home, fake_time, session=Airplane()).branding()
+    assert applied.branding is None and "stored branding logo" in str(applied.refused)

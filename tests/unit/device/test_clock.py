@@ -149,3 +149,14 @@ def test_a_nonce_bound_server_time_corrects_a_wall_clock_set_ahead_but_never_goe
     # Only forward for the signed part: an older signed time changes nothing.
     trusted.resync(START)
     assert trusted.last_server_time == START + 60
+
+
+@pytest.mark.parametrize("reading", [3e11, 1e18, float("inf")])
+def test_a_wall_clock_that_reads_no_time_is_ignored_like_one_set_back(reading: float) -> None:
+    wall = [START]
+    mono = [100.0]
+    clock = TrustedClock(wall=lambda: wall[0], monotonic=lambda: mono[0])
+    before = clock.now()
+    wall[0] = reading
+    mono[0] += 5
+    assert clock.now() == before + 5, "the monotonic clock carries trusted time on; the reading is ignored"

@@ -117,6 +117,21 @@ def test_an_object_the_cdn_serves_with_other_bytes_is_tamper_and_not_kept(
     assert list(objects_dir(store.bundle(FIRST)).iterdir()) == []
 
 
+def test_an_object_partial_edited_on_disk_is_fetched_again_not_reported(
+    store: DeviceStore, service: FakeService
+) -> None:
+    index, key = version({"a.bin": b"a" * 300}, service)
+    name = next(k for k in service.objects if k.startswith("objects/"))
+    folder = objects_dir(place(store, FIRST, index))
+    folder.mkdir()
+    # A partial object left by an earlier run, then edited by the learner (or torn by a crash).
+    (folder / (name.removeprefix("objects/") + ".part")).write_bytes(b"\xff" * 40)
+    reports = Reports()
+    files, report = fetch(store, service, FIRST, index, reports)
+    assert reports.sent == [] and report.downloaded == 1
+    open_package(files, "pkg_1", 1, key).verify()
+
+
 def test_a_missing_or_altered_object_is_caught_before_mounting(
     store: DeviceStore, service: FakeService
 ) -> None:

@@ -133,6 +133,24 @@ def test_restore_the_whole_state_directory_is_bounded_by_the_snapshot_floor_grac
     assert bundle_id in restored.state.tombstones()
 
 
+def test_restore_the_whole_state_directory_and_set_the_clock_back_gains_nothing_until_a_reboot(
+    ready: DeviceAgent, bundle_id: str, tmp_path: Path, fake_time: FakeTime
+) -> None:
+    ready.session = Airplane()
+    backup = snapshot(ready.store.home, tmp_path / "whole")
+    fake_time.advance(2 * WEEK + 1)
+    with pytest.raises(LicenceExpired):
+        ready.mount(bundle_id)
+    # A consistent older snapshot, genuinely sealed, and the wall clock put back to its time:
+    restore(backup, ready.store.home)
+    fake_time.wall -= 2 * WEEK + 1
+    restored = make_agent(ready.store.home, fake_time, session=Airplane())
+    # ...but the OS's monotonic clock kept counting since the snapshot's boot mark was sealed.
+    assert restored.clock.now() >= fake_time.wall + 2 * WEEK
+    with pytest.raises(LicenceExpired):
+        restored.mount(bundle_id)
+
+
 def test_replay_a_captured_status_does_not_restore_trust_in_a_lost_state(
     ready: DeviceAgent, bundle_id: str, service: FakeService, fake_time: FakeTime
 ) -> None:
