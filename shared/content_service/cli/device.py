@@ -29,6 +29,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from content_service.cli.errors import track_commands
+from content_service.cli.paths import removed_on_failure, write_atomically
 from content_service.client import ApiClient, ApiError
 from content_service.device.agent import DeviceAgent
 from content_service.device.assistant import fetch_assistant, read_assistant
@@ -71,7 +73,7 @@ BundleArgument = Annotated[str, typer.Argument(help="The bundle id (bnd_...).", 
 
 def register(app: typer.Typer) -> None:
     """Add the ``device`` command group to the CLI."""
-    app.add_typer(device_app, name="device")
+    app.add_typer(track_commands(device_app), name="device")
 
 
 @contextmanager
@@ -123,7 +125,8 @@ def enroll_command(
     if not api.startswith(("http://", "https://")):
         sys.stderr.write("content-service device: --api must be an http(s) URL\n")
         raise typer.Exit(EXIT_USAGE)
-    with _refusals():
+    # A failed enrolment leaves no state directory behind (the agent creates it to enrol into).
+    with _refusals(), removed_on_failure(home):
         record = _agent(home, enrolled=False).enroll(ApiClient(api, token), name)
     typer.echo(f"enrolled {record.device_id} (user {record.user_id}); state in {home}")
 
@@ -268,7 +271,7 @@ def _write_out(data: bytes, output: Path | None) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
     else:
-        output.write_bytes(data)
+        write_atomically(output, data)
 
 
 @device_app.command("remove")
