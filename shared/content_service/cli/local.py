@@ -226,7 +226,8 @@ def _register_token(local_app: typer.Typer) -> None:
         if service is not None:
             if service not in running.service_clients:
                 raise CliError(
-                    f"no service client {service!r}; the stack has {', '.join(running.service_clients)}", 2
+                    f"no service client {service!r}; the stack has {', '.join(running.service_clients) or 'none'}",
+                    2,
                 )
             if not roles:
                 raise CliError("a service token needs at least one --role (its OAuth scopes)", 2)
@@ -339,7 +340,8 @@ def _register_residency_scan(local_app: typer.Typer) -> None:
             regions = (
                 Zones.parse(running.environment.get("RESIDENCY_ZONES") or DEFAULT_ZONES).get(zone).regions
             )
-        except ValidationFailed as error:
+        except (ValidationFailed, ValueError) as error:
+            # An unknown zone, or a RESIDENCY_ZONES in the state file that does not parse.
             raise CliError(str(error), 2) from error
         os.environ.update(DUMMY_CREDENTIALS)  # the moto endpoint's; never a real account's
         findings = scan(running.endpoint_url, regions, tenant)

@@ -243,3 +243,25 @@ def test_a_failed_enrolment_keeps_a_state_directory_that_was_there(tmp_path: Pat
     result = run("device", "enroll", "--api", "http://127.0.0.1:9", "--token", "t", "--home", str(home))
     one_line_error(result, 1, "Offline")
     assert (home / "mine.txt").read_text() == "keep"
+
+
+def test_residency_scan_with_a_junk_zone_table_in_the_state_file_is_a_usage_error(tmp_path: Path) -> None:
+    state = {
+        "pid": os.getpid(),  # alive: this test's process
+        "api_url": "http://127.0.0.1:9",
+        "endpoint_url": "http://127.0.0.1:9",
+        "issuer": {"issuer": "i", "audience": "a"},
+        "environment": {"RESIDENCY_ZONES": "junk;;=="},
+    }
+    (tmp_path / "local.json").write_text(json.dumps(state))
+    result = run(
+        "local",
+        "residency-scan",
+        "--tenant",
+        "t",
+        "--zone",
+        "eu",
+        env={"CONTENT_SERVICE_HOME": str(tmp_path)},
+    )
+    line = one_line_error(result, 2, "RESIDENCY_ZONES")
+    assert "unexpected" not in line
