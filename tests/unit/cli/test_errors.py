@@ -147,3 +147,27 @@ def test_write_atomically_refuses_a_directory_and_a_missing_parent(tmp_path: Pat
         write_atomically(tmp_path / "nowhere" / "f", b"x")
     write_atomically(tmp_path / "f", b"x")
     assert (tmp_path / "f").read_bytes() == b"x"
+
+
+def test_ctrl_c_during_a_build_is_one_line_exit_130_and_leaves_nothing(tmp_path: Path, monkeypatch) -> None:
+    from content_service.cli import build
+    from content_service.samples import sample_zip_bytes
+
+    source = tmp_path / "welcome.zip"
+    source.write_bytes(sample_zip_bytes("welcome"))
+
+    def interrupted(*args, **kwargs):  # Ctrl-C while the package is being built
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(build, "build_uploaded_package", interrupted)
+    app = typer.Typer()
+
+    @app.callback()
+    def root() -> None:
+        """Throwaway root."""
+
+    build.register(app)
+    result = CliRunner().invoke(app, ["build", str(source), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 130
+    assert result.stderr.count("\n") == 1 and result.stderr.endswith(" build: interrupted\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["welcome.zip"]
