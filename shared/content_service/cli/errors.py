@@ -1,8 +1,10 @@
 """The one place where the command line turns an error into one line on stderr and an exit code.
 
-Every command runs through :func:`run`: a usage error (a missing argument, an unknown option, a
-value out of range) exits 2, a refusal or a failure exits 1, Ctrl-C exits 130, and each prints a
-single line ``content-service COMMAND: what went wrong``. Nothing reaches the terminal as a
+Every command's callback is wrapped by :func:`track` where its group registers it, and the
+console script runs the application through :func:`run`, which adds what happens outside the
+callbacks (the command line not parsing). A usage error (a missing argument, an unknown option, a
+value out of range, a path that is not what it must be) exits 2, a refusal or a failure exits 1,
+Ctrl-C exits 130, and each prints a single line ``content-service COMMAND: what went wrong``. Nothing reaches the terminal as a
 traceback: an error nobody expected is one line too (``CONTENT_SERVICE_TRACEBACK=1`` shows its
 stack, for a bug report). Log records are one line each, their exception as ``Type: text``.
 
@@ -21,8 +23,9 @@ import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-# typer (0.29+) vendors click and raises the vendored click's exceptions, which it does not re-export.
 import typer
+
+# typer (0.29+) vendors click and raises the vendored click's exceptions, which it does not re-export.
 from typer._click import exceptions as click
 from typer._click.globals import get_current_context
 

@@ -22,6 +22,18 @@ from content_service.cli.paths import write_atomically
 from content_service.domain.errors import ValidationFailed
 
 
+@pytest.fixture(autouse=True)
+def root_logging_restored() -> object:
+    """``errors.run`` installs the CLI's log handler on the root logger: take it off afterwards."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
+
+
 def build_app(raised: BaseException) -> typer.Typer:
     app = typer.Typer()
 
@@ -107,19 +119,11 @@ def test_tracking_twice_wraps_once() -> None:
 
 def test_a_logged_exception_is_one_line(capsys, monkeypatch) -> None:
     monkeypatch.delenv(errors.TRACEBACK_VARIABLE, raising=False)
-    root = logging.getLogger()
-    before = list(root.handlers), root.level
+    errors.configure_logging()
     try:
-        errors.configure_logging()
-        try:
-            raise OSError("disk\non fire")
-        except OSError:
-            logging.getLogger("content_service.test").exception("could not\nread %s", "x.zip")
-    finally:
-        for handler in list(root.handlers):
-            if handler not in before[0]:
-                root.removeHandler(handler)
-        root.setLevel(before[1])
+        raise OSError("disk\non fire")
+    except OSError:
+        logging.getLogger("content_service.test").exception("could not\nread %s", "x.zip")
     err = capsys.readouterr().err
     assert err == "error: content_service.test: could not read x.zip: OSError: disk on fire\n"
 
