@@ -115,6 +115,7 @@ def track_commands(group: typer.Typer) -> typer.Typer:
 def describe(error: BaseException) -> tuple[int, str, str]:
     """``(exit code, problem code, one-line message)`` for anything a command can raise."""
     from pydantic import ValidationError
+    from pydantic_settings import SettingsError
 
     if isinstance(error, CliError):
         return error.exit_code, error.code, str(error)
@@ -133,6 +134,9 @@ def describe(error: BaseException) -> tuple[int, str, str]:
             "cli.environment",
             f"the environment variable {variable} is invalid: {first['msg']}",
         )
+    if isinstance(error, SettingsError):
+        # A complex variable (IMPORT_LIMITS='[') that is not even JSON.
+        return EXIT_USAGE, "cli.environment", f"the environment is invalid: {error}"
     if isinstance(error, _refusals()):
         return EXIT_FAILED, "cli.refused", str(error)
     if (hint := missing_extra(error)) is not None:

@@ -162,6 +162,8 @@ def test_an_invalid_environment_variable_is_named_in_one_line(sample: Path, tmp_
     one_line_error(
         run("validate", str(sample), env={"CONTENT_FORMAT_VERSION": "9"}), 2, "CONTENT_FORMAT_VERSION"
     )
+    # A nested setting given whole must be JSON: pydantic-settings' own SettingsError.
+    one_line_error(run("validate", str(sample), env={"IMPORT_LIMITS": "["}), 2, "environment is invalid")
 
 
 @pytest.mark.parametrize(
