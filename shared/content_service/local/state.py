@@ -70,16 +70,22 @@ def _live_pid(state: object) -> bool:
     return isinstance(pid, int) and not isinstance(pid, bool) and 0 < pid < 2**31 and _process_alive(pid)
 
 
-def _check_state(path: Path, state: dict[str, Any], pid: int) -> None:
-    issuer = state.get("issuer")
+def _wrong_key(state: dict[str, Any]) -> str | None:
+    """The first key readers need that ``state`` lacks or holds in the wrong shape, or None."""
     for key, kind in _REQUIRED_KEYS.items():
-        if not isinstance(state.get(key), kind) or (
-            key == "issuer" and not all(isinstance(issuer.get(part), str) for part in ("issuer", "audience"))
-        ):
-            raise StateFileCorrupt(
-                f"{path} is not a local stack's state file ({key!r} is missing or wrong); stop that"
-                f" stack (process {pid}) or remove the file"
-            )
+        if not isinstance(state.get(key), kind):
+            return key
+    if not all(isinstance(state["issuer"].get(part), str) for part in ("issuer", "audience")):
+        return "issuer"
+    return None
+
+
+def _check_state(path: Path, state: dict[str, Any], pid: int) -> None:
+    if (key := _wrong_key(state)) is not None:
+        raise StateFileCorrupt(
+            f"{path} is not a local stack's state file ({key!r} is missing or wrong); stop that"
+            f" stack (process {pid}) or remove the file"
+        )
 
 
 @dataclass(frozen=True)
