@@ -31,6 +31,7 @@ from rich.table import Table
 
 from content_service.cli.errors import track_commands
 from content_service.cli.paths import removed_on_failure, write_atomically
+from content_service.cli.urls import http_url
 from content_service.client import ApiClient, ApiError
 from content_service.device.agent import DeviceAgent
 from content_service.device.assistant import fetch_assistant, read_assistant
@@ -122,9 +123,7 @@ def enroll_command(
     home: HomeOption = DEFAULT_HOME,
 ) -> None:
     """Make this device's key, enroll it, and pin the service's signing keys."""
-    if not api.startswith(("http://", "https://")):
-        sys.stderr.write("content-service device: --api must be an http(s) URL\n")
-        raise typer.Exit(EXIT_USAGE)
+    http_url(api, "--api")
     # A failed enrolment leaves no state directory behind (the agent creates it to enrol into).
     with _refusals(), removed_on_failure(home):
         record = _agent(home, enrolled=False).enroll(ApiClient(api, token), name)
@@ -302,6 +301,8 @@ def flush_command(
     token: TokenOption = None,
 ) -> None:
     """Send queued tamper reports, signals and (with --lrs) xAPI statements; each is sent once."""
+    if lrs:
+        http_url(lrs, "--lrs")
     with _refusals():
         agent = _agent(home, token)
         results = agent.flush(HttpStatementSink(lrs, session=agent.session) if lrs else None)

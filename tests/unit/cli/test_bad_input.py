@@ -267,3 +267,22 @@ def test_residency_scan_with_a_junk_zone_table_in_the_state_file_is_a_usage_erro
     )
     line = one_line_error(result, 2, "RESIDENCY_ZONES")
     assert "unexpected" not in line
+
+
+@pytest.mark.parametrize(
+    ("url", "phrase"),
+    [
+        ("http://127.0.0.1:70000", "Port out of range"),  # was "Offline: cannot be reached: InvalidURL"
+        ("http://[::1", "Invalid IPv6 URL"),
+        ("http:///no-host", "with a host"),
+        ("ftp://example.org", "http(s) URL"),
+        ("http://127.0.0.1:0", "port 0"),
+    ],
+)
+def test_an_api_url_no_client_could_use_is_a_usage_error_before_anything_is_created(
+    url: str, phrase: str, tmp_path: Path
+) -> None:
+    home = tmp_path / "device"
+    one_line_error(run("device", "enroll", "--api", url, "--token", "t", "--home", str(home)), 2, phrase)
+    one_line_error(run("device", "flush", "--lrs", url, "--home", str(home)), 2, phrase)
+    assert list(tmp_path.iterdir()) == []
