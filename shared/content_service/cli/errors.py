@@ -153,13 +153,15 @@ def describe(error: BaseException) -> tuple[int, str, str]:
 
 
 def _refusals() -> tuple[type[BaseException], ...]:
-    """The errors the service and the local stack raise on purpose: their text is the line."""
+    """The errors the service, AWS and the local stack raise on purpose: their text is the line."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     from content_service.client import ApiError
     from content_service.domain.errors import DomainError
     from content_service.local.state import StateFileCorrupt
     from content_service.packaging.model import PackageRejected
 
-    return (DomainError, ApiError, StateFileCorrupt, PackageRejected)
+    return (DomainError, ApiError, StateFileCorrupt, PackageRejected, BotoCoreError, ClientError)
 
 
 def _report(error: BaseException, path: str, factory: JsonFailure | None) -> int:

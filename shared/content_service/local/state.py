@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from joserfc.errors import JoseError
+
 from content_service.local.dev_issuer import DevIssuer
 
 STATE_FILE_NAME = "local.json"
@@ -172,4 +174,11 @@ class RunningStack:
 
     def _issuer(self) -> DevIssuer:
         issuer = self.state["issuer"]
-        return DevIssuer.load(self.home, audience=issuer["audience"], issuer=issuer["issuer"])
+        try:
+            return DevIssuer.load(self.home, audience=issuer["audience"], issuer=issuer["issuer"])
+        except (ValueError, TypeError, KeyError, JoseError) as error:
+            # Not JSON, or JSON that is no RSA key: the stack's key file was altered.
+            raise StateFileCorrupt(
+                f"the dev issuer key in {self.home} is not a key ({type(error).__name__}: {error});"
+                " restart `content-service local up`"
+            ) from error

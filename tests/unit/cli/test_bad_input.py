@@ -248,23 +248,8 @@ def test_a_failed_enrolment_keeps_a_state_directory_that_was_there(tmp_path: Pat
 
 
 def test_residency_scan_with_a_junk_zone_table_in_the_state_file_is_a_usage_error(tmp_path: Path) -> None:
-    state = {
-        "pid": os.getpid(),  # alive: this test's process
-        "api_url": "http://127.0.0.1:9",
-        "endpoint_url": "http://127.0.0.1:9",
-        "issuer": {"issuer": "i", "audience": "a"},
-        "environment": {"RESIDENCY_ZONES": "junk;;=="},
-    }
-    (tmp_path / "local.json").write_text(json.dumps(state))
-    result = run(
-        "local",
-        "residency-scan",
-        "--tenant",
-        "t",
-        "--zone",
-        "eu",
-        env={"CONTENT_SERVICE_HOME": str(tmp_path)},
-    )
+    env = _live_state(tmp_path, environment={"RESIDENCY_ZONES": "junk;;=="})
+    result = run("local", "residency-scan", "--tenant", "t", "--zone", "eu", env=env)
     line = one_line_error(result, 2, "RESIDENCY_ZONES")
     assert "unexpected" not in line
 
@@ -286,3 +271,34 @@ def test_an_api_url_no_client_could_use_is_a_usage_error_before_anything_is_crea
     one_line_error(run("device", "enroll", "--api", url, "--token", "t", "--home", str(home)), 2, phrase)
     one_line_error(run("device", "flush", "--lrs", url, "--home", str(home)), 2, phrase)
     assert list(tmp_path.iterdir()) == []
+
+
+def _live_state(home: Path, **extra: object) -> dict[str, str]:
+    """A state file naming this (live) test process, pointing at a closed port; the CLI's env."""
+    state = {
+        "pid": os.getpid(),
+        "api_url": "http://127.0.0.1:9",
+        "endpoint_url": "http://127.0.0.1:9",
+        "issuer": {"issuer": "i", "audience": "a"},
+        "environment": {},
+        **extra,
+    }
+    (home / "local.json").write_text(json.dumps(state))
+    return {"CONTENT_SERVICE_HOME": str(home)}
+
+
+@pytest.mark.parametrize("key", [b"\xff\xfe", b'{"kid": 5}', b"[]"])
+def test_an_altered_dev_issuer_key_is_one_line_not_unexpected(key: bytes, tmp_path: Path) -> None:
+    env = _live_state(tmp_path)
+    (tmp_path / "dev-issuer-key.json").write_bytes(key)
+    line = one_line_error(run("local", "token", "--tenant", "t", "--user", "u", env=env), 1, "dev issuer key")
+    assert "unexpected" not in line
+
+
+def test_an_unreachable_moto_endpoint_is_one_line_not_unexpected(tmp_path: Path) -> None:
+    env = _live_state(tmp_path)
+    result = run(
+        "local", "residency-scan", "--tenant", "t", "--zone", "eu", env={**env, "AWS_MAX_ATTEMPTS": "1"}
+    )
+    line = one_line_error(result, 1, "Could not connect")
+    assert "unexpected" not in line
