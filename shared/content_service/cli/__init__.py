@@ -16,21 +16,30 @@ INSTALL_HINT = "pip install 'content-service[local]'"
 LOCAL_EXTRA_MODULES = frozenset({"typer", "click", "rich", "moto", "requests", "yaml", "werkzeug", "flask"})
 
 
-def main() -> None:
-    """The console-script entry point."""
-    try:
-        from content_service.cli.app import app
+def missing_extra(error: BaseException) -> str | None:
+    """The one-line hint when ``error`` is a module of the ``local`` extra missing, else None."""
+    if not isinstance(error, ModuleNotFoundError):
+        return None
+    module = (error.name or "").partition(".")[0]
+    if module not in LOCAL_EXTRA_MODULES:
+        return None
+    return f"the command line needs the local extra ({module} is not installed): {INSTALL_HINT}"
 
-        app()
+
+def main() -> None:
+    """The console-script entry point: every error is one line on stderr (cli/errors.py)."""
+    try:
+        import typer
+
+        from content_service.cli.app import app
+        from content_service.cli.errors import run
     except ModuleNotFoundError as missing:
-        module = (missing.name or "").partition(".")[0]
-        if module not in LOCAL_EXTRA_MODULES:
+        hint = missing_extra(missing)
+        if hint is None:
             raise
-        sys.stderr.write(
-            f"content-service: the command line needs the local extra ({module} is not installed):"
-            f" {INSTALL_HINT}\n"
-        )
+        sys.stderr.write(f"content-service: {hint}\n")
         sys.exit(1)
     except KeyboardInterrupt:
-        sys.stderr.write("interrupted\n")
+        sys.stderr.write("content-service: interrupted\n")
         sys.exit(130)
+    sys.exit(run(typer.main.get_command(app), sys.argv[1:]))

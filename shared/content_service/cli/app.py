@@ -1,10 +1,12 @@
-"""The typer application: every command group adds itself here."""
+"""The typer application: every command group adds itself here, and every command is tracked so
+that its errors come out as one line (cli/errors.py)."""
 
 from __future__ import annotations
 
 import typer
 
 from content_service.cli import build, demo, device, export, local, migrate, validate
+from content_service.cli.errors import track_commands
 
 app = typer.Typer(
     name="content-service",
@@ -22,3 +24,6 @@ local.register(app)
 demo.register(app)
 device.register(app)
 migrate.register(app)
+
+
+track_commands(app)

@@ -25,7 +25,7 @@ import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 
@@ -40,6 +40,8 @@ from content_service.adapters.directory import (
     LocalUpload,
     MemoryPackages,
 )
+from content_service.cli.errors import CliError, json_failure, track
+from content_service.cli.paths import input_file, output_directory
 from content_service.cli.tempdirs import private_tempdir
 from content_service.domain.package import DeclaredUpload, PackageManifest, PackageState, PlayPackage, Problem
 from content_service.packaging.limits import ImportLimits
@@ -147,9 +149,15 @@ def build_offline(
 
 def register(app: typer.Typer) -> None:
     """Add the ``build`` command to the CLI."""
-    app.command("build")(build_command)
+    app.command("build")(track(build_command))
 
 
+def _failure_report(code: str, detail: str) -> dict[str, Any]:
+    """The JSON result when the build could not run (cli/errors.py prints it)."""
+    return {"built": False, "problem": Problem(code, detail).as_dict()}
+
+
+@json_failure(_failure_report)
 def build_command(
     path: Annotated[Path, typer.Argument(help="The package zip to build.", show_default=False)],
     out: Annotated[
@@ -159,14 +167,8 @@ def build_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Build a package zip as the service would: hashed files, manifest, sealed container and key."""
-    if not path.exists():
-        _fail(EXIT_USAGE, f"no such file: {path}")
-    if not path.is_file():
-        _fail(EXIT_USAGE, f"not a file: {path}")
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        _fail(EXIT_USAGE, f"{out} exists and is not an empty directory")
-    if not out.parent.resolve().is_dir():
-        _fail(EXIT_USAGE, f"no such directory: {out.parent}")
+    input_file(path)
+    output_directory(out)
     with private_tempdir("content-service-build-"):
         # The same limits the build Lambda uses, including IMPORT_LIMITS__* from the environment.
         result = build_offline(path, out, limits=get_settings().import_limits)
@@ -183,11 +185,6 @@ def build_command(
         problem = result.package.problem
         if not as_json and problem is not None:
             where = f" ({problem.path})" if problem.path else ""
-            _fail(EXIT_REFUSED, f"package refused: {problem.code}: {problem.detail}{where}")
+            # Details may quote names from the archive: cli/errors.py keeps the line one line.
+            raise CliError(f"package refused: {problem.code}: {problem.detail}{where}", EXIT_REFUSED)
         raise typer.Exit(EXIT_REFUSED)
-
-
-def _fail(code: int, message: str) -> NoReturn:
-    # Details may quote names from the archive: keep the message on one line, whatever they hold.
-    sys.stderr.write(f"content-service build: {' '.join(message.split())}\n")
-    raise typer.Exit(code)

@@ -19,6 +19,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from content_service.cli.assistant_demo import generate_and_approve, read_on_device
+from content_service.cli.errors import track
 from content_service.cli.failover_demo import run_failover_demo
 from content_service.client import ApiClient, ApiError, put_upload
 from content_service.device.agent import DeviceAgent
@@ -205,6 +206,7 @@ def show(package: dict) -> None:
 
 def register(app: typer.Typer) -> None:
     @app.command()
+    @track
     def demo(
         timeout: float = typer.Option(
             120.0, min=1, help="seconds to wait for the build (and, with --failover, for replication)"

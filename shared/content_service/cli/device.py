@@ -29,6 +29,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from content_service.cli.errors import track_commands
+from content_service.cli.paths import removed_on_failure, write_atomically
+from content_service.cli.urls import http_url
 from content_service.client import ApiClient, ApiError
 from content_service.device.agent import DeviceAgent
 from content_service.device.assistant import fetch_assistant, read_assistant
@@ -71,7 +74,7 @@ BundleArgument = Annotated[str, typer.Argument(help="The bundle id (bnd_...).", 
 
 def register(app: typer.Typer) -> None:
     """Add the ``device`` command group to the CLI."""
-    app.add_typer(device_app, name="device")
+    app.add_typer(track_commands(device_app), name="device")
 
 
 @contextmanager
@@ -120,10 +123,9 @@ def enroll_command(
     home: HomeOption = DEFAULT_HOME,
 ) -> None:
     """Make this device's key, enroll it, and pin the service's signing keys."""
-    if not api.startswith(("http://", "https://")):
-        sys.stderr.write("content-service device: --api must be an http(s) URL\n")
-        raise typer.Exit(EXIT_USAGE)
-    with _refusals():
+    http_url(api, "--api")
+    # A failed enrolment leaves no state directory behind (the agent creates it to enrol into).
+    with _refusals(), removed_on_failure(home):
         record = _agent(home, enrolled=False).enroll(ApiClient(api, token), name)
     typer.echo(f"enrolled {record.device_id} (user {record.user_id}); state in {home}")
 
@@ -268,7 +270,7 @@ def _write_out(data: bytes, output: Path | None) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
     else:
-        output.write_bytes(data)
+        write_atomically(output, data)
 
 
 @device_app.command("remove")
@@ -299,6 +301,8 @@ def flush_command(
     token: TokenOption = None,
 ) -> None:
     """Send queued tamper reports, signals and (with --lrs) xAPI statements; each is sent once."""
+    if lrs:
+        http_url(lrs, "--lrs")
     with _refusals():
         agent = _agent(home, token)
         results = agent.flush(HttpStatementSink(lrs, session=agent.session) if lrs else None)

@@ -17,6 +17,8 @@ from typing import Annotated, NoReturn
 import typer
 from pydantic import ValidationError
 
+from content_service.cli.errors import CliError, track
+from content_service.cli.paths import input_file, output_file
 from content_service.cli.tempdirs import private_tempdir
 from content_service.domain.errors import DomainError
 from content_service.packaging.model import PackageRejected
@@ -31,7 +33,7 @@ EXIT_USAGE = 2
 
 def register(app: typer.Typer) -> None:
     """Add the ``export`` command to the CLI."""
-    app.command("export")(export_command)
+    app.command("export")(track(export_command))
 
 
 def export_command(  # noqa: PLR0913 - one parameter per export-dialog option
@@ -74,10 +76,8 @@ def export_command(  # noqa: PLR0913 - one parameter per export-dialog option
             EXIT_USAGE,
             f"--format must be one of {', '.join(choice.value for choice in ExportFormat)}, not {fmt!r}",
         )
-    if not path.is_file():
-        _fail(EXIT_USAGE, f"no such file: {path}" if not path.exists() else f"not a file: {path}")
-    if not out.parent.is_dir():
-        _fail(EXIT_USAGE, f"no such directory: {out.parent}")
+    input_file(path)
+    output_file(out, source=path)
     try:
         options = ExportOptions.model_validate(
             {
@@ -117,5 +117,4 @@ def export_command(  # noqa: PLR0913 - one parameter per export-dialog option
 
 
 def _fail(code: int, message: str) -> NoReturn:
-    sys.stderr.write(f"content-service export: {' '.join(message.split())}\n")
-    raise typer.Exit(code)
+    raise CliError(message, code)

@@ -16,11 +16,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from content_service.cli.errors import CliError, configure_logging, track_commands
+
 if TYPE_CHECKING:
     from content_service.local.zones import LocalZones
 
 console = Console()
-err = Console(stderr=True)
 
 
 def _endpoint_table(zone: str, state: dict[str, Any], home: Path) -> Table:
@@ -101,21 +102,18 @@ def _start_zones(
     try:
         template_path = template or find_template()
         runs = plan_zones(template_path, zone_names, port=port, peer_region=peer_region)
-    except (FileNotFoundError, ValueError, ValidationFailed) as error:
-        err.print(f"[red]cannot start the local stack:[/] {error}")
-        raise typer.Exit(2) from error
+    except (OSError, ValueError, ValidationFailed) as error:
+        raise CliError(f"cannot start the local stack: {error}", 2) from error
     if peer_api and any(run.peer_region is None for run in runs):
         # Several zones each take their zone's second region as the peer; one --zone names it.
-        err.print("[red]cannot start the local stack:[/] --peer-api needs --peer-region with --zone")
-        raise typer.Exit(2)
+        raise CliError("cannot start the local stack: --peer-api needs --peer-region with --zone", 2)
     try:
         with console.status(
             f"starting moto and zone(s) {', '.join(run.zone for run in runs)} (the template's resources)..."
         ):
             return LocalZones(template_path, runs, peer_api=peer_api, verbose=verbose).start()
     except (StackAlreadyRunningError, ZoneStartFailedError, OSError, KeyError, ValueError) as error:
-        err.print(f"[red]cannot start the local stack:[/] {error}")
-        raise typer.Exit(1) from error
+        raise CliError(f"cannot start the local stack: {error}", 1) from error
 
 
 def register(app: typer.Typer) -> None:
@@ -129,7 +127,7 @@ def register(app: typer.Typer) -> None:
     _register_faults(local_app)
     _register_metrics(local_app)
     _register_residency_scan(local_app)
-    app.add_typer(local_app, name="local")
+    app.add_typer(track_commands(local_app), name="local")
 
 
 def _register_up(local_app: typer.Typer) -> None:
@@ -138,7 +136,9 @@ def _register_up(local_app: typer.Typer) -> None:
         template: Annotated[
             Path | None, typer.Option(help="template.yaml to run (default: found upwards)")
         ] = None,
-        port: Annotated[int, typer.Option(help="the first zone's gateway port (0 picks a free one)")] = 0,
+        port: Annotated[
+            int, typer.Option(min=0, max=65535, help="the first zone's gateway port (0 picks a free one)")
+        ] = 0,
         verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log every invocation")] = False,
         zone: Annotated[
             list[str] | None,
@@ -163,9 +163,7 @@ def _register_up(local_app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Start every zone (or --zone's), print their endpoints, run until Ctrl-C, then stop everything."""
-        logging.basicConfig(
-            level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-        )
+        configure_logging(logging.INFO if verbose else logging.WARNING)
         zones = _start_zones(template, port, zone or [], peer_region, peer_api, verbose)
         gone = None
         try:
@@ -180,8 +178,7 @@ def _register_up(local_app: typer.Typer) -> None:
         finally:
             zones.stop()
         if gone is not None:
-            err.print(f"[red]zone {gone}'s process ended; stopped every zone[/]")
-            raise typer.Exit(1)
+            raise CliError(f"zone {gone}'s process ended; stopped every zone", 1)
         console.print("local stack stopped")
 
 
@@ -212,36 +209,30 @@ def _register_token(local_app: typer.Typer) -> None:
         roles = role or []
         unknown = sorted(set(roles) - {r.value for r in Role})
         if unknown:
-            err.print(f"unknown role {unknown[0]!r}; roles are {', '.join(r.value for r in Role)}")
-            raise typer.Exit(2)
+            raise CliError(f"unknown role {unknown[0]!r}; roles are {', '.join(r.value for r in Role)}", 2)
         if service is None and roles == ["catalog"]:
             # The catalog role is the catalog / enrollment services': it mints their access token.
             service = "catalog"
             user = None
         if (user is None) == (service is None):
-            err.print("give exactly one of --user (a person) or --service (a service client)")
-            raise typer.Exit(2)
+            raise CliError("give exactly one of --user (a person) or --service (a service client)", 2)
         if not TENANT_ID.match(tenant):
-            err.print(f"{tenant!r} is not a tenant id (letters, digits, _ and -, up to 64)")
-            raise typer.Exit(2)
+            raise CliError(f"{tenant!r} is not a tenant id (letters, digits, _ and -, up to 64)", 2)
         found = RunningStack.find()
         if found is None:
-            err.print("no local stack is running here; start one with [bold]content-service local up[/]")
-            raise typer.Exit(1)
+            raise CliError("no local stack is running here; start one with content-service local up", 1)
         try:
             running = found.zone(zone)
         except KeyError as error:
-            err.print(str(error.args[0]))
-            raise typer.Exit(2) from error
+            raise CliError(str(error.args[0]), 2) from error
         if service is not None:
             if service not in running.service_clients:
-                err.print(
-                    f"no service client {service!r}; the stack has {', '.join(running.service_clients)}"
+                raise CliError(
+                    f"no service client {service!r}; the stack has {', '.join(running.service_clients) or 'none'}",
+                    2,
                 )
-                raise typer.Exit(2)
             if not roles:
-                err.print("a service token needs at least one --role (its OAuth scopes)")
-                raise typer.Exit(2)
+                raise CliError("a service token needs at least one --role (its OAuth scopes)", 2)
             minted = running.mint_service_token(tenant, service, roles, ttl)
         else:
             assert user is not None
@@ -262,8 +253,7 @@ def _register_faults(local_app: typer.Typer) -> None:
         try:
             failed = switch.fail(region)
         except ValueError as error:
-            err.print(str(error))
-            raise typer.Exit(2) from error
+            raise CliError(str(error), 2) from error
         console.print(f"failed regions: {', '.join(sorted(failed))}")
 
     @local_app.command("heal")
@@ -344,26 +334,23 @@ def _register_residency_scan(local_app: typer.Typer) -> None:
         from content_service.local.stack import RunningStack
 
         if not TENANT_ID.match(tenant):
-            err.print(f"{tenant!r} is not a tenant id (letters, digits, _ and -, up to 64)")
-            raise typer.Exit(2)
+            raise CliError(f"{tenant!r} is not a tenant id (letters, digits, _ and -, up to 64)", 2)
         running = RunningStack.find()
         if running is None:
-            err.print("no local stack is running here; start one with [bold]content-service local up[/]")
-            raise typer.Exit(1)
+            raise CliError("no local stack is running here; start one with content-service local up", 1)
         try:
             regions = (
                 Zones.parse(running.environment.get("RESIDENCY_ZONES") or DEFAULT_ZONES).get(zone).regions
             )
-        except ValidationFailed as error:
-            err.print(str(error))
-            raise typer.Exit(2) from error
+        except (ValidationFailed, ValueError) as error:
+            # An unknown zone, or a RESIDENCY_ZONES in the state file that does not parse.
+            raise CliError(str(error), 2) from error
         os.environ.update(DUMMY_CREDENTIALS)  # the moto endpoint's; never a real account's
         findings = scan(running.endpoint_url, regions, tenant)
         for finding in findings:
             console.print(str(finding), markup=False, highlight=False)
         if findings:
-            err.print(f"{len(findings)} place(s) in zone {zone} ({', '.join(regions)}) name {tenant}")
-            raise typer.Exit(1)
+            raise CliError(f"{len(findings)} place(s) in zone {zone} ({', '.join(regions)}) name {tenant}", 1)
         console.print(f"nothing of {tenant} in zone {zone} ({', '.join(regions)})")
 
 
@@ -372,6 +359,5 @@ def _running_home() -> Path:
 
     running = RunningStack.find()
     if running is None:
-        err.print("no local stack is running here; start one with [bold]content-service local up[/]")
-        raise typer.Exit(1)
+        raise CliError("no local stack is running here; start one with content-service local up", 1)
     return running.home

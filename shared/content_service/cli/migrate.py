@@ -9,13 +9,13 @@ of a kind no migration knows, an AWS error), 2 for usage errors; errors are one 
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, NoReturn
 
 import boto3
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
 
+from content_service.cli.errors import CliError, track_commands
 from content_service.migrations.kinds import UnknownItemKind
 from content_service.migrations.registry import migrations
 from content_service.migrations.runner import MigrationBusy, MigrationRunner, Progress, UnknownVersion
@@ -30,12 +30,16 @@ migrate = typer.Typer(
 
 def register(app: typer.Typer) -> None:
     """Add the ``migrate`` command group to the CLI."""
-    app.add_typer(migrate, name="migrate")
+    app.add_typer(track_commands(migrate), name="migrate")
 
 
 def _runner() -> MigrationRunner:
     settings = get_settings()
-    client = boto3.client("dynamodb", region_name=settings.aws_region)
+    try:
+        client = boto3.client("dynamodb", region_name=settings.aws_region)
+    except (ValueError, BotoCoreError) as error:
+        # botocore refuses a region or AWS_ENDPOINT_URL it cannot make an endpoint of.
+        _refuse(f"cannot reach the table: {error}")
     return MigrationRunner(client, settings.table_name, migrations(settings.licence_terms), progress=_show)
 
 
@@ -49,8 +53,7 @@ def _show(progress: Progress) -> None:
 
 
 def _refuse(message: str) -> NoReturn:
-    sys.stderr.write(f"content-service migrate: {message}\n")
-    raise typer.Exit(EXIT_REFUSED)
+    raise CliError(message, EXIT_REFUSED)
 
 
 def _guarded(action: str, to: int | None) -> None:

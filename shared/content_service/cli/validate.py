@@ -11,11 +11,7 @@ afterwards, and names from the archive are escaped before they reach the termina
 from __future__ import annotations
 
 import json
-import shutil
 import sys
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +20,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from content_service.cli.errors import json_failure, track
+from content_service.cli.paths import input_file
+from content_service.cli.tempdirs import private_tempdir
+from content_service.domain.package import Problem
 from content_service.packaging.inspect import ValidationReport, validate_zip
 from content_service.settings import get_settings
 
@@ -34,19 +34,22 @@ EXIT_USAGE = 2
 
 def register(app: typer.Typer) -> None:
     """Add the ``validate`` command to the CLI."""
-    app.command("validate")(validate_command)
+    app.command("validate")(track(validate_command))
 
 
+def _failure_report(code: str, detail: str) -> dict:
+    """The JSON report when the package could not even be looked at (cli/errors.py prints it)."""
+    return ValidationReport(valid=False, problems=[Problem(code, detail)]).as_json_dict()
+
+
+@json_failure(_failure_report)
 def validate_command(
     path: Annotated[Path, typer.Argument(help="The package zip to check.", show_default=False)],
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Check a package zip as the build would, without storing anything."""
-    if not path.exists():
-        _usage_error(f"no such file: {path}")
-    if not path.is_file():
-        _usage_error(f"not a file: {path}")
-    with _private_tempdir():
+    input_file(path)
+    with private_tempdir("content-service-validate-"):
         # The same limits the build uses, including IMPORT_LIMITS__* overrides from the environment.
         report = validate_zip(path, get_settings().import_limits)
     if as_json:
@@ -54,28 +57,6 @@ def validate_command(
     else:
         _print_human(report)
     raise typer.Exit(EXIT_VALID if report.valid else EXIT_INVALID)
-
-
-def _usage_error(message: str) -> None:
-    sys.stderr.write(f"content-service validate: {message}\n")
-    raise typer.Exit(EXIT_USAGE)
-
-
-@contextmanager
-def _private_tempdir() -> Iterator[Path]:
-    """Point every temporary file of this process at a fresh 0700 directory, removed afterwards.
-
-    Validation itself writes nothing; this holds the promise even if a library it calls
-    ever reaches for a temporary file.
-    """
-    private = Path(tempfile.mkdtemp(prefix="content-service-validate-"))
-    previous = tempfile.tempdir
-    tempfile.tempdir = str(private)
-    try:
-        yield private
-    finally:
-        tempfile.tempdir = previous
-        shutil.rmtree(private, ignore_errors=True)
 
 
 def _print_human(report: ValidationReport) -> None:

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from joserfc.errors import JoseError
+
 from content_service.local.dev_issuer import DevIssuer
 
 STATE_FILE_NAME = "local.json"
@@ -56,6 +58,38 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+class StateFileCorrupt(ValueError):  # noqa: N818 - a refusal of a file, not a programming error
+    """The state file names a live process but is not what ``local up`` writes (the line says so)."""
+
+
+# What every reader of a running stack's state needs (``RunningStack``'s properties).
+_REQUIRED_KEYS = {"api_url": str, "endpoint_url": str, "issuer": dict, "environment": dict}
+
+
+def _live_pid(state: object) -> bool:
+    """Whether ``state`` names a live process: a positive integer pid (0 and -1 name groups)."""
+    pid = state.get("pid") if isinstance(state, dict) else None
+    return isinstance(pid, int) and not isinstance(pid, bool) and 0 < pid < 2**31 and _process_alive(pid)
+
+
+def _wrong_key(state: dict[str, Any]) -> str | None:
+    """The first key readers need that ``state`` lacks or holds in the wrong shape, or None."""
+    for key, kind in _REQUIRED_KEYS.items():
+        if not isinstance(state.get(key), kind):
+            return key
+    if not all(isinstance(state["issuer"].get(part), str) for part in ("issuer", "audience")):
+        return "issuer"
+    return None
+
+
+def _check_state(path: Path, state: dict[str, Any], pid: int) -> None:
+    if (key := _wrong_key(state)) is not None:
+        raise StateFileCorrupt(
+            f"{path} is not a local stack's state file ({key!r} is missing or wrong); stop that"
+            f" stack (process {pid}) or remove the file"
+        )
+
+
 @dataclass(frozen=True)
 class RunningStack:
     """A local stack started by some process, as described by its state file."""
@@ -65,14 +99,20 @@ class RunningStack:
 
     @classmethod
     def find(cls, home: Path | None = None) -> RunningStack | None:
-        """The running stack in ``home``, or None if there is none (or its process has gone)."""
+        """The running stack in ``home``, or None if there is none (or its process has gone).
+
+        A file that cannot be read or parsed, or that names no live process, is no running stack;
+        one that names a live process but lacks what readers need is ``StateFileCorrupt``.
+        """
         directory = state_home(home)
+        path = directory / STATE_FILE_NAME
         try:
-            state = json.loads((directory / STATE_FILE_NAME).read_text(encoding="utf-8"))
+            state = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        if not isinstance(state, dict) or not _process_alive(int(state.get("pid", -1))):
+        if not _live_pid(state):
             return None
+        _check_state(path, state, state["pid"])
         return cls(state=state, home=directory)
 
     @property
@@ -87,10 +127,14 @@ class RunningStack:
         """
         if name is None:
             return self
-        zones = dict(self.state.get("zones") or {})
-        if name not in zones:
+        zones = self.state.get("zones") or {}
+        if not isinstance(zones, dict) or name not in zones:
             raise KeyError(f"the local stack runs no zone {name!r}; it runs {', '.join(self.zone_names)}")
-        return RunningStack(state=dict(zones[name]), home=self.home)
+        view = zones[name]
+        if not isinstance(view, dict):
+            view = {}
+        _check_state(self.home / STATE_FILE_NAME, view, self.state["pid"])
+        return RunningStack(state=dict(view), home=self.home)
 
     @property
     def api_url(self) -> str:
@@ -130,4 +174,11 @@ class RunningStack:
 
     def _issuer(self) -> DevIssuer:
         issuer = self.state["issuer"]
-        return DevIssuer.load(self.home, audience=issuer["audience"], issuer=issuer["issuer"])
+        try:
+            return DevIssuer.load(self.home, audience=issuer["audience"], issuer=issuer["issuer"])
+        except (ValueError, TypeError, KeyError, JoseError) as error:
+            # Not JSON, or JSON that is no RSA key: the stack's key file was altered.
+            raise StateFileCorrupt(
+                f"the dev issuer key in {self.home} is not a key ({type(error).__name__}: {error});"
+                " restart `content-service local up`"
+            ) from error

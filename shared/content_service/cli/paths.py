@@ -1,0 +1,100 @@
+"""The command line's checks of the paths it is given: one rule for every input and output.
+
+Each check raises ``errors.UsageError`` (exit 2, one line) before the command reads or writes
+anything, so a wrong path neither becomes a crash halfway through nor leaves anything behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from content_service.cli.errors import UsageError
+
+
+def input_file(path: Path) -> Path:
+    """``path`` if it is a regular file this process can open, seek and read, else a usage error.
+
+    A directory, FIFO or device is refused before it is opened (a FIFO would block); a file that
+    opens but cannot be read or sought (``/proc/self/mem``) is refused here rather than later,
+    where it would look like a defect of the package check.
+    """
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise UsageError(f"no such file: {path}") from None
+    except OSError as error:
+        raise UsageError(f"cannot read {path}: {error.strerror}") from None
+    if not stat.S_ISREG(mode):
+        raise UsageError(f"not a file: {path}")
+    try:
+        with path.open("rb") as stream:
+            stream.seek(0, os.SEEK_END)
+            stream.seek(0)
+            stream.read(1)
+    except OSError as error:
+        raise UsageError(f"cannot read {path}: {error.strerror}") from None
+    return path
+
+
+def _parent_directory(path: Path) -> None:
+    parent = path.absolute().parent
+    if not parent.is_dir():
+        raise UsageError(f"no such directory: {parent}")
+
+
+def output_file(path: Path, *, source: Path) -> Path:
+    """``path`` if a file may be written there: its directory exists, it is no directory and not ``source``."""
+    _parent_directory(path)
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory")
+    if path.exists() and not path.is_file():
+        raise UsageError(f"{path} exists and is not a regular file")
+    if path.exists() and path.samefile(source):
+        raise UsageError(f"the output {path} is the input; write the export elsewhere")
+    return path
+
+
+def output_directory(path: Path) -> Path:
+    """``path`` if a directory may be created there: it does not exist (or is empty), its parent does."""
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise UsageError(f"{path} exists and is not an empty directory")
+    _parent_directory(path)
+    return path
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` whole or not at all: a sibling file first, renamed into place."""
+    _parent_directory(path)
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory")
+    partial = path.absolute().parent / f".{path.name}.partial-{os.getpid()}"
+    try:
+        partial.write_bytes(data)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+@contextmanager
+def removed_on_failure(path: Path) -> Iterator[None]:
+    """Remove the directories this block creates for ``path`` (the first missing ancestor down) if it fails.
+
+    What existed before is never touched: a failed command leaves the file system as it found it.
+    """
+    absolute = path.absolute()
+    created = None
+    for candidate in (absolute, *absolute.parents):
+        if candidate.exists() or candidate.is_symlink():
+            break
+        created = candidate
+    try:
+        yield
+    except BaseException:
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        raise

@@ -1,0 +1,177 @@
+"""cli/errors.py: the one place an error becomes one line on stderr and an exit code.
+
+A throwaway application holds commands that raise; ``errors.run`` (what the console script
+calls) and typer's ``CliRunner`` must both give one line and the right code, and ``--json``
+commands a JSON document on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Annotated
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from content_service.cli import errors
+from content_service.cli.paths import write_atomically
+from content_service.domain.errors import ValidationFailed
+
+
+@pytest.fixture(autouse=True)
+def root_logging_restored() -> object:
+    """``errors.run`` installs the CLI's log handler on the root logger: take it off afterwards."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
+
+
+def build_app(raised: BaseException) -> typer.Typer:
+    app = typer.Typer()
+
+    @app.callback()
+    def root() -> None:
+        """Throwaway root."""
+
+    @errors.json_failure(lambda code, detail: {"ok": False, "code": code, "detail": detail})
+    def explode(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+        raise raised
+
+    app.command("explode")(explode)
+    return errors.track_commands(app)
+
+
+def run(app: typer.Typer, argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = errors.run(typer.main.get_command(app), argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize(
+    ("raised", "exit_code", "phrase"),
+    [
+        (RuntimeError("boom\nsecond line"), 1, "unexpected RuntimeError: boom second line"),
+        (KeyError("k"), 1, "unexpected KeyError"),
+        (PermissionError(13, "Permission denied", "/x"), 1, "Permission denied: /x"),
+        (ValidationFailed("no such zone"), 1, "no such zone"),
+        (errors.UsageError("not a file: x"), 2, "not a file: x"),
+        (KeyboardInterrupt(), 130, "interrupted"),
+    ],
+)
+def test_whatever_a_command_raises_is_one_line_and_an_exit_code(
+    raised: BaseException, exit_code: int, phrase: str, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    monkeypatch.delenv(errors.TRACEBACK_VARIABLE, raising=False)
+    code, out, err = run(build_app(raised), ["explode"], capsys)
+    assert code == exit_code
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("content-service explode: ") and phrase in err
+    assert out == ""
+
+
+def test_with_json_the_command_s_failure_document_is_printed(capsys, monkeypatch) -> None:
+    monkeypatch.delenv(errors.TRACEBACK_VARIABLE, raising=False)
+    code, out, err = run(build_app(OSError(5, "Input/output error")), ["explode", "--json"], capsys)
+    assert code == 1
+    assert json.loads(out) == {"ok": False, "code": "cli.os_error", "detail": "Input/output error"}
+    assert err.strip() == "content-service explode: Input/output error"
+
+
+def test_a_usage_error_with_json_prints_the_document_too(capsys) -> None:
+    code, out, err = run(build_app(RuntimeError()), ["explode", "--json", "--bogus"], capsys)
+    assert code == 2 and json.loads(out)["code"] == "cli.usage"
+    assert err.count("\n") == 1 and "No such option: --bogus" in err
+
+
+def test_the_conversion_holds_under_clirunner_too(monkeypatch) -> None:
+    # Commands are tracked where they are registered, so tests and app() get the same line.
+    monkeypatch.delenv(errors.TRACEBACK_VARIABLE, raising=False)
+    result = CliRunner().invoke(build_app(ValueError("bad")), ["explode"])
+    assert result.exit_code == 1
+    # CliRunner names the program after the root callback; the line is the same.
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.endswith(
+        " explode: unexpected ValueError: bad (set CONTENT_SERVICE_TRACEBACK=1 for its stack)\n"
+    )
+
+
+def test_the_traceback_variable_lets_the_error_through(monkeypatch, capsys) -> None:
+    monkeypatch.setenv(errors.TRACEBACK_VARIABLE, "1")
+    with pytest.raises(RuntimeError, match="boom"):
+        run(build_app(RuntimeError("boom")), ["explode"], capsys)
+
+
+def test_tracking_twice_wraps_once() -> None:
+    def command() -> None:
+        """A command."""
+
+    once = errors.track(command)
+    assert errors.track(once) is once
+
+
+def test_a_logged_exception_is_one_line(capsys, monkeypatch) -> None:
+    monkeypatch.delenv(errors.TRACEBACK_VARIABLE, raising=False)
+    errors.configure_logging()
+    try:
+        raise OSError("disk\non fire")
+    except OSError:
+        logging.getLogger("content_service.test").exception("could not\nread %s", "x.zip")
+    err = capsys.readouterr().err
+    assert err == "error: content_service.test: could not read x.zip: OSError: disk on fire\n"
+
+
+def test_write_atomically_leaves_the_old_file_and_no_partial_when_it_fails(
+    tmp_path: Path, monkeypatch
+) -> None:
+    target = tmp_path / "page.html"
+    target.write_bytes(b"old")
+
+    def fail(src, dst):  # the rename fails (a full disk, an interrupt)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OSError, match="No space"):
+        write_atomically(target, b"new")
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["page.html"]
+
+
+def test_write_atomically_refuses_a_directory_and_a_missing_parent(tmp_path: Path) -> None:
+    with pytest.raises(errors.UsageError, match="is a directory"):
+        write_atomically(tmp_path, b"x")
+    with pytest.raises(errors.UsageError, match="no such directory"):
+        write_atomically(tmp_path / "nowhere" / "f", b"x")
+    write_atomically(tmp_path / "f", b"x")
+    assert (tmp_path / "f").read_bytes() == b"x"
+
+
+def test_ctrl_c_during_a_build_is_one_line_exit_130_and_leaves_nothing(tmp_path: Path, monkeypatch) -> None:
+    from content_service.cli import build
+    from content_service.samples import sample_zip_bytes
+
+    source = tmp_path / "welcome.zip"
+    source.write_bytes(sample_zip_bytes("welcome"))
+
+    def interrupted(*args, **kwargs):  # Ctrl-C while the package is being built
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(build, "build_uploaded_package", interrupted)
+    app = typer.Typer()
+
+    @app.callback()
+    def root() -> None:
+        """Throwaway root."""
+
+    build.register(app)
+    result = CliRunner().invoke(app, ["build", str(source), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 130
+    assert result.stderr.count("\n") == 1 and result.stderr.endswith(" build: interrupted\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["welcome.zip"]
