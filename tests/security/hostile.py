@@ -494,6 +494,14 @@ def _descriptor_cases() -> list[Case]:
             True,
         ),
         Case("href-missing", lambda root: package(descriptor=manifest("missing.html")), "launch.", True),
+        Case(
+            "playpackage-json-nested-too-deep",
+            lambda root: build(
+                [Entry("playpackage.json", b"[" * 30_000 + b"]" * 30_000), Entry("index.html", INDEX)]
+            ),
+            "native.invalid_json",
+            True,
+        ),
     ]
 
 
