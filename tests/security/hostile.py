@@ -591,6 +591,14 @@ def awkward_cases() -> dict[str, bytes]:
             Entry("ｌｅｓｓｏｎ１.html", INDEX), Entry("第1章：はじめに.html", INDEX)
         ),
         "utf8-bom": package(descriptor=b"\xef\xbb\xbf" + manifest()),
+        "shift-jis-manifest": package(
+            descriptor=manifest()
+            .decode()
+            .replace("UTF-8", "Shift_JIS")
+            .replace("Course", "講座")
+            .encode("shift_jis")
+        ),
+        "utf8-manifest-labelled-utf16": package(descriptor=manifest().replace(b'"UTF-8"', b'"utf-16"')),
         "directory-entries": package(
             Entry("assets/", b"", external_attr=UNIX_DIR), Entry("assets/a.css", b"p{}")
         ),
