@@ -602,7 +602,11 @@ def awkward_cases() -> dict[str, bytes]:
         "directory-entries": package(
             Entry("assets/", b"", external_attr=UNIX_DIR), Entry("assets/a.css", b"p{}")
         ),
-        "empty-files": package(Entry("empty.txt", b""), Entry("stored-empty.js", b"", method=0)),
+        "empty-files": package(
+            Entry("empty.txt", b""),
+            Entry("stored-empty.js", b"", method=0),
+            Entry("no-data.css", b"", payload=b""),
+        ),
         "percent-encoded-href": package(
             Entry("my page.html", INDEX), index=True, descriptor=manifest("my%20page.html")
         ),

@@ -205,7 +205,10 @@ def stream_entry(stream: BinaryIO, entry: SafeEntry, implementation: Inflater = 
     isal's when installed (``inflate``); zlib gives the same bytes and the same problems.
     """
     shown = printable(entry.name)
-    inflater = implementation.decompressor() if entry.method == DEFLATED else None
+    # A deflated entry with no compressed bytes at all is an empty file written as APPNOTE
+    # 4.3.8 asks ("zero-byte files ... MUST NOT include file data"): there is nothing to inflate.
+    deflated = entry.method == DEFLATED and entry.compressed_size > 0
+    inflater = implementation.decompressor() if deflated else None
     produced = 0
     crc = 0
     for compressed in _raw_chunks(stream, entry, shown):

@@ -240,3 +240,11 @@ def test_a_directory_may_hold_only_the_empty_deflate_stream_java_writes(tmp_path
 
     assert _read_all(tmp_path, build([java, Entry("assets/a.txt", b"a")])) == {"assets/a.txt": b"a"}
     assert _codes(tmp_path, build([hiding, Entry("assets/a.txt", b"a")])) == ["zip.bad_directory_entry"]
+
+
+def test_a_deflated_file_with_no_compressed_bytes_is_empty_but_must_declare_so(tmp_path: Path) -> None:
+    # APPNOTE 4.3.8: zero-byte files must not include file data, whatever their method.
+    empty = Entry("empty.js", b"", payload=b"")
+
+    assert _read_all(tmp_path, build([empty, Entry("a.txt", b"a")])) == {"empty.js": b"", "a.txt": b"a"}
+    assert _codes(tmp_path, build([Entry("lie.js", b"x", payload=b"")])) == ["zip.size_mismatch"]
