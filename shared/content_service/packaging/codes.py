@@ -37,7 +37,7 @@ SANDBOX_CODES: Final[dict[str, str]] = {
     "zip.nul_in_name": "a name contains a NUL byte (zipfile would cut it there)",
     "zip.control_char_in_name": "a name contains control or invisible characters (terminal, bidi tricks)",
     "zip.bad_name_encoding": "a name is flagged UTF-8 but is not valid UTF-8, or holds overlong/surrogate UTF-8",
-    "zip.ambiguous_name": "an Info-ZIP Unicode Path field gives the entry a different name",
+    "zip.ambiguous_name": "an Info-ZIP Unicode Path field gives a UTF-8 named entry a different name",
     "zip.bad_unicode_extra": "a Unicode Path/Comment field is malformed, has a wrong CRC, or is in a local header only",
     "zip.lookalike_name": "a name that becomes dangerous once lookalike characters (U+2024, U+FF0E, ...) are folded",
     "zip.path_traversal": "a name climbs out of the package with '..'",

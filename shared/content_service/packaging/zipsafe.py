@@ -42,8 +42,8 @@ from content_service.packaging.zipformat import (
     shown_raw,
 )
 from content_service.packaging.zipnames import (
-    decode_name,
     encoding_problem,
+    entry_name,
     local_unicode_problems,
     name_problems,
     unicode_extra_problems,
@@ -299,7 +299,7 @@ def _check_archive(archive: ArchiveFile, limits: ImportLimits) -> tuple[SafeEntr
 
 
 def _candidate(central: CentralEntry) -> _Candidate:
-    name = decode_name(central.raw_name, central.flags)
+    name = entry_name(central)
     if name is None:
         return _Candidate(central, None)
     is_dir = name.endswith("/")
@@ -325,7 +325,7 @@ def _attributes_say_directory(central: CentralEntry) -> bool:
 def candidate_problems(central: CentralEntry, limits: ImportLimits) -> list[Problem]:
     """Everything wrong with one central directory record taken on its own."""
     encoding = encoding_problem(central.raw_name, central.flags)
-    name = decode_name(central.raw_name, central.flags)
+    name = entry_name(central)
     if encoding is not None or name is None:
         return [encoding or Problem("zip.bad_name_encoding", "the name cannot be decoded", None)]
     is_dir = name.endswith("/")

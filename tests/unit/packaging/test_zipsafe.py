@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import random
+import struct
 import zipfile
 import zlib
 from pathlib import Path
@@ -248,3 +249,19 @@ def test_a_deflated_file_with_no_compressed_bytes_is_empty_but_must_declare_so(t
 
     assert _read_all(tmp_path, build([empty, Entry("a.txt", b"a")])) == {"empty.js": b"", "a.txt": b"a"}
     assert _codes(tmp_path, build([Entry("lie.js", b"x", payload=b"")])) == ["zip.size_mismatch"]
+
+
+def test_a_unicode_path_names_an_entry_whose_header_name_is_in_a_legacy_code_page(tmp_path: Path) -> None:
+    # A Russian Windows tool: cp866 bytes in the header (no UTF-8 flag), the real name in 0x7075.
+    def named(raw: bytes, unicode_name: str, crc_of: bytes | None = None) -> Entry:
+        text = unicode_name.encode()
+        block = struct.pack("<BI", 1, zlib.crc32(raw if crc_of is None else crc_of)) + text
+        return Entry(raw, b"lesson", extra=struct.pack("<HH", 0x7075, len(block)) + block)
+
+    lesson = "урок.html"
+    assert _read_all(tmp_path, build([named(lesson.encode("cp866"), lesson)])) == {lesson: b"lesson"}
+    # The block's name is judged like any name, and a block that does not verify is refused.
+    assert _codes(tmp_path, build([named(b"\xe3\xe0.html", "../escaped.html")])) == ["zip.path_traversal"]
+    assert _codes(tmp_path, build([named(b"\xe3\xe0.html", "a.html", b"other")])) == ["zip.bad_unicode_extra"]
+    # A UTF-8 header name is not a guess: a Unicode Path that differs from it stays ambiguous.
+    assert "zip.ambiguous_name" in _codes(tmp_path, build([named(b"page.html", "other.html")]))
