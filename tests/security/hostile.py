@@ -108,6 +108,13 @@ def _fake_end_in_comment(root: Path) -> bytes:
     return real[:-2] + struct.pack("<H", len(fake)) + fake
 
 
+def _local_header_in_comment(root: Path) -> bytes:
+    """A whole entry in the archive comment, where a tool scanning for signatures would find it."""
+    hidden = Entry("evil.sh", b"#!/bin/sh\nrm -rf ~\n")
+    comment = local_header(hidden, hidden.compressed()) + hidden.compressed()
+    return package()[:-2] + struct.pack("<H", len(comment)) + comment
+
+
 def _count_lies(root: Path) -> bytes:
     data = bytearray(package())
     end = len(data) - 22
@@ -452,6 +459,7 @@ def _structure_cases() -> list[Case]:
         Case("trailing-data", lambda root: package() + b"MZ appended payload", "zip.trailing_data"),
         Case("prepended-data", lambda root: _prepended(), "zip.unexpected_data"),
         Case("two-end-records", _fake_end_in_comment, "zip.ambiguous_structure"),
+        Case("local-header-in-comment", _local_header_in_comment, "zip.hidden_entry"),
         Case("count-lies", _count_lies, "zip.bad_central_directory"),
         Case("empty-archive", lambda root: end_record(0, 0, 0), "zip.empty"),
     ]

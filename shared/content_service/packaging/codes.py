@@ -25,7 +25,7 @@ SANDBOX_CODES: Final[dict[str, str]] = {
     "zip.header_mismatch": "a local header disagrees with its central record (name, method, sizes, CRC)",
     "zip.overlapping_entries": "entries share bytes or run into the central directory (overlap zip bomb)",
     "zip.hidden_data": "bytes between entries, or before the central directory, that belong to no entry",
-    "zip.hidden_entry": "a local header that no central record lists, hidden in bytes no entry owns",
+    "zip.hidden_entry": "a local header no central record lists, in bytes no entry owns or in the archive comment",
     "zip.empty": "the archive has no entries",
     "zip.upload_too_large": "the archive itself is larger than the upload limit",
     "zip.too_many_files": "more files than the limit",

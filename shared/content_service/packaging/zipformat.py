@@ -80,12 +80,14 @@ class ArchiveFile:
 
 @dataclass(frozen=True)
 class Directory:
-    """Where the central directory is and where it must end (the start of the end records)."""
+    """Where the central directory is, where it must end (the start of the end records), and
+    where the archive comment starts (it runs to the end of the file)."""
 
     offset: int
     size: int
     entries: int
     end: int
+    comment_offset: int
 
 
 @dataclass(frozen=True)
@@ -170,7 +172,7 @@ def find_directory(archive: ArchiveFile) -> Directory:
         raise reject("zip.multi_disk", "split or multi-disk archives are not supported")
     if _MAX_U32 in (cd_size, cd_offset) or entries == _MAX_U16:
         raise reject("zip.bad_central_directory", "ZIP64 values without a ZIP64 end record")
-    return Directory(offset=cd_offset, size=cd_size, entries=entries, end=eocd_offset)
+    return Directory(cd_offset, cd_size, entries, end=eocd_offset, comment_offset=eocd_offset + EOCD.size)
 
 
 def _eocd_candidates(tail: bytes) -> tuple[list[int], int]:
@@ -221,7 +223,7 @@ def _zip64_directory(archive: ArchiveFile, eocd_offset: int) -> Directory | None
         raise reject("zip.bad_central_directory", "the ZIP64 end record is damaged")
     if disk != 0 or cd_disk != 0 or disk_entries != entries:
         raise reject("zip.multi_disk", "split or multi-disk archives are not supported")
-    return Directory(offset=cd_offset, size=cd_size, entries=entries, end=record_offset)
+    return Directory(cd_offset, cd_size, entries, end=record_offset, comment_offset=eocd_offset + EOCD.size)
 
 
 def iter_central(archive: ArchiveFile, directory: Directory, max_name_bytes: int) -> Iterator[CentralEntry]:

@@ -463,7 +463,8 @@ def _check_layout(
     header, data or data descriptor: no prefix (self-extractor stubs, polyglots), no gap
     between entries (where a hidden local header would be honoured by a tool that scans for
     signatures), no overlap (the overlap zip bomb reuses one compressed stream for many
-    entries) and nothing left before the central directory.
+    entries) and nothing left before the central directory. The archive comment may hold
+    text, but no local header either.
     """
     problems: list[Problem] = []
     located: list[SafeEntry] = []
@@ -481,6 +482,10 @@ def _check_layout(
     if not problems:
         # An entry that could not be located owns an unknown range, so gaps would only repeat it.
         problems.extend(_tiling_problems(archive, spans, directory))
+    if find_signature(archive, directory.comment_offset, archive.size, LOCAL_SIGNATURE):
+        # The comment is the one other range no entry owns; a signature scanner would extract this too.
+        detail = "the archive comment holds a local file header no central record lists"
+        problems.append(Problem("zip.hidden_entry", detail))
     return located, problems
 
 

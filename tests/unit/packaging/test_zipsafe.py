@@ -14,7 +14,7 @@ import pytest
 from content_service.packaging.limits import ImportLimits
 from content_service.packaging.model import PackageRejected
 from content_service.packaging.zipsafe import CHUNK_SIZE, SafeZip
-from tests.zipcraft import UNIX_DIR, Entry, build, data_descriptor
+from tests.zipcraft import UNIX_DIR, Entry, build, data_descriptor, local_header
 
 LIMITS = ImportLimits()
 
@@ -265,3 +265,12 @@ def test_a_unicode_path_names_an_entry_whose_header_name_is_in_a_legacy_code_pag
     assert _codes(tmp_path, build([named(b"\xe3\xe0.html", "a.html", b"other")])) == ["zip.bad_unicode_extra"]
     # A UTF-8 header name is not a guess: a Unicode Path that differs from it stays ambiguous.
     assert "zip.ambiguous_name" in _codes(tmp_path, build([named(b"page.html", "other.html")]))
+
+
+def test_the_archive_comment_may_hold_text_but_no_local_header(tmp_path: Path) -> None:
+    files = [Entry("a.txt", b"a")]
+    hidden = Entry("evil.html", b"<script>")
+    smuggled = local_header(hidden, hidden.compressed()) + hidden.compressed()
+
+    assert _read_all(tmp_path, build(files, comment=b"Made by a tool. PK")) == {"a.txt": b"a"}
+    assert _codes(tmp_path, build(files, comment=b"note " + smuggled)) == ["zip.hidden_entry"]
