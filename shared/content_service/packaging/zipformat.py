@@ -40,6 +40,7 @@ ZIP64_EXTRA_ID = 0x0001
 UNICODE_PATH_EXTRA_ID = 0x7075
 UNICODE_COMMENT_EXTRA_ID = 0x6375
 _READ_EXTRAS = frozenset({ZIP64_EXTRA_ID, UNICODE_PATH_EXTRA_ID, UNICODE_COMMENT_EXTRA_ID})
+_KEPT_CENTRAL_EXTRAS = frozenset({UNICODE_PATH_EXTRA_ID, UNICODE_COMMENT_EXTRA_ID})
 _MAX_U16 = 0xFFFF
 _MAX_U32 = 0xFFFFFFFF
 _MAX_COMMENT = 0xFFFF
@@ -267,8 +268,9 @@ def _central_record(
     if name_length > max_name_bytes:
         detail = f"the name is {name_length} bytes; the limit is {max_name_bytes}"
         raise reject("zip.path_too_long", detail, shown_raw(raw_name[:120]) + "...")
-    extras = _kept_extras(parse_extras(variable[name_length:], raw_name), raw_name, max_name_bytes)
-    usize, csize, offset, disk = _apply_zip64(extras, raw_name, (usize, csize, offset, disk))
+    blocks = parse_extras(variable[name_length:], raw_name)
+    usize, csize, offset, disk = _apply_zip64(blocks, raw_name, (usize, csize, offset, disk))
+    extras = _kept_extras(blocks, raw_name, max_name_bytes)
     # The comment is only kept when a Unicode Comment block has to be checked against it.
     comment = b""
     if UNICODE_COMMENT_EXTRA_ID in extras:
@@ -311,12 +313,14 @@ def parse_extras(extra: bytes, raw_name: bytes) -> dict[int, bytes]:
 
 
 def _kept_extras(extras: dict[int, bytes], raw_name: bytes, max_name_bytes: int) -> dict[int, bytes]:
-    """Only the blocks the sandbox reads are kept; the rest are dropped to bound memory."""
+    """Only the Unicode blocks are kept past the record's parse, to bound memory: every record
+    is held until the whole directory is checked, and a ZIP64 block (already applied) may be
+    padded to 64 KiB in each of 20 000 records."""
     unicode_path = extras.get(UNICODE_PATH_EXTRA_ID, b"")
     if len(unicode_path) > max_name_bytes + 5:
         detail = "the Unicode Path extra field holds a name longer than the limit"
         raise reject("zip.path_too_long", detail, shown_raw(raw_name))
-    return {block: payload for block, payload in extras.items() if block in _READ_EXTRAS}
+    return {block: payload for block, payload in extras.items() if block in _KEPT_CENTRAL_EXTRAS}
 
 
 def _bad_extra(raw_name: bytes) -> PackageRejected:

@@ -28,6 +28,7 @@ from content_service.packaging.limits import ImportLimits
 from content_service.packaging.model import PackageRejected
 from content_service.packaging.zipformat import (
     LOCAL_SIGNATURE,
+    UNICODE_COMMENT_EXTRA_ID,
     ArchiveFile,
     CentralEntry,
     Directory,
@@ -284,11 +285,12 @@ def _check_archive(archive: ArchiveFile, limits: ImportLimits) -> tuple[SafeEntr
         raise reject("zip.too_many_files", detail)
     if directory.entries == 0:
         raise reject("zip.empty", "the archive has no entries")
-    central_entries = iter_central(archive, directory, limits.max_path_length + 1)
-    candidates = [_candidate(central) for central in central_entries]
-    problems = [
-        problem for candidate in candidates for problem in candidate_problems(candidate.central, limits)
-    ]
+    problems: list[Problem] = []
+    candidates: list[_Candidate] = []
+    for central in iter_central(archive, directory, limits.max_path_length + 1):
+        problems.extend(candidate_problems(central, limits))
+        # Checked: the comment and its Unicode block (up to 128 KiB a record) need not be held.
+        candidates.append(_candidate(_without_comment(central)))
     entries = [candidate.entry for candidate in candidates if candidate.entry is not None]
     problems.extend(_collection_problems(entries, limits, file_size))
     located, layout_problems = _check_layout(archive, candidates, directory)
@@ -296,6 +298,15 @@ def _check_archive(archive: ArchiveFile, limits: ImportLimits) -> tuple[SafeEntr
     if problems:
         raise PackageRejected(problems)
     return tuple(entry for entry in located if not entry.is_dir)
+
+
+def _without_comment(central: CentralEntry) -> CentralEntry:
+    if UNICODE_COMMENT_EXTRA_ID not in central.extras:
+        return central
+    extras = {
+        block: payload for block, payload in central.extras.items() if block != UNICODE_COMMENT_EXTRA_ID
+    }
+    return replace(central, extras=extras, comment=b"")
 
 
 def _candidate(central: CentralEntry) -> _Candidate:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import random
 import struct
+import tracemalloc
 import zipfile
 import zlib
 from pathlib import Path
@@ -14,7 +15,16 @@ import pytest
 from content_service.packaging.limits import ImportLimits
 from content_service.packaging.model import PackageRejected
 from content_service.packaging.zipsafe import CHUNK_SIZE, SafeZip
-from tests.zipcraft import UNIX_DIR, Entry, build, data_descriptor, local_header
+from tests.zipcraft import (
+    MADE_BY_UNIX,
+    UNIX_DIR,
+    UNIX_FILE,
+    Entry,
+    build,
+    data_descriptor,
+    end_record,
+    local_header,
+)
 
 LIMITS = ImportLimits()
 
@@ -274,3 +284,36 @@ def test_the_archive_comment_may_hold_text_but_no_local_header(tmp_path: Path) -
 
     assert _read_all(tmp_path, build(files, comment=b"Made by a tool. PK")) == {"a.txt": b"a"}
     assert _codes(tmp_path, build(files, comment=b"note " + smuggled)) == ["zip.hidden_entry"]
+
+
+def _padded_archive(count: int, padding: int) -> bytes:
+    """``count`` files whose central records carry a ZIP64 block, a comment and its Unicode
+    Comment block of ``padding`` bytes each (their local headers stay small)."""
+    zip64 = struct.pack("<HH", 0x0001, padding) + bytes(padding)
+    comment = b"c" * padding
+    unicode_comment = struct.pack("<HHBI", 0x6375, 5 + padding, 1, zlib.crc32(comment)) + comment
+    body, records = bytearray(), bytearray()
+    for number in range(count):
+        entry = Entry(f"f/{number}.txt", b"", method=0)
+        raw, extra = entry.raw_name(), zip64 + unicode_comment
+        records += struct.pack(
+            "<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", MADE_BY_UNIX, 20, 0, 0, 0, 0x21, 0, 0, 0,
+            len(raw), len(extra), len(comment), 0, 0, UNIX_FILE, len(body),
+        ) + raw + extra + comment  # fmt: skip
+        body += local_header(entry, b"")
+    return bytes(body + records + end_record(count, len(records), len(body)))
+
+
+def test_checked_records_are_held_without_their_zip64_padding_or_comments(tmp_path: Path) -> None:
+    # Every record is held until the whole directory is checked: 20 000 of them with 64 KiB
+    # ZIP64 blocks and comments would otherwise hold the whole (2 GiB) directory in memory.
+    path = _write(tmp_path, _padded_archive(count=80, padding=30_000))
+    tracemalloc.start()
+    try:
+        with SafeZip.open(path, LIMITS) as archive:
+            _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert len(archive.files) == 80
+    assert peak < 2_000_000  # the records' padding alone is 7.2 MB
