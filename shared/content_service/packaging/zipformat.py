@@ -48,6 +48,10 @@ _MAX_COMMENT = 0xFFFF
 
 def printable(name: str) -> str:
     """A name safe to show in a terminal or log: control characters become escapes."""
+    if name.isprintable():
+        # Nearly every name: every record's checks format it, so the per-character pass is
+        # kept for the few that need it (it was half the time of opening 10 000 long names).
+        return name
     return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in name)
 
 

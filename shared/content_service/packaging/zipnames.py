@@ -283,7 +283,7 @@ def _character_problem(raw: bytes, name: str, shown: str) -> Problem | None:
         return Problem("zip.empty_name", "an entry has an empty name", None)
     if b"\x00" in raw:
         return Problem("zip.nul_in_name", "the name contains a NUL byte (it would be cut short there)", shown)
-    if any(not ch.isprintable() and ch != " " for ch in name):
+    if not name.isprintable():  # the space is printable; other separators and formats are not
         return Problem(
             "zip.control_char_in_name", "the name contains control or invisible format characters", shown
         )

@@ -85,6 +85,7 @@ def test_unflagged_names_are_utf8_when_valid_and_cp437_otherwise() -> None:
 def test_printable_escapes_control_characters_only() -> None:
     assert printable("a\x1b[31mb") == "a\\x1b[31mb"
     assert printable("leçon") == "leçon"
+    assert printable("a\u202eb\u200b") == "a\\u202eb\\u200b"
 
 
 @pytest.mark.parametrize(
