@@ -21,6 +21,7 @@ from tests.zipcraft import (
     UNIX_FILE,
     Entry,
     build,
+    central_record,
     data_descriptor,
     end_record,
     local_header,
@@ -317,3 +318,35 @@ def test_checked_records_are_held_without_their_zip64_padding_or_comments(tmp_pa
 
     assert len(archive.files) == 80
     assert peak < 2_000_000  # the records' padding alone is 7.2 MB
+
+
+def _unicode_block(block_id: int, crc: int, text: bytes, version: int = 1) -> bytes:
+    payload = struct.pack("<BI", version, crc) + text
+    return struct.pack("<HH", block_id, len(payload)) + payload
+
+
+def test_unicode_blocks_too_short_or_of_another_version_are_malformed(tmp_path: Path) -> None:
+    for extra in (
+        struct.pack("<HH", 0x7075, 4) + b"\x01abc",
+        _unicode_block(0x7075, zlib.crc32(b"a.txt"), b"a.txt", version=2),
+    ):
+        assert _codes(tmp_path, build([Entry("a.txt", b"a", extra=extra)])) == ["zip.bad_unicode_extra"]
+
+
+def test_a_unicode_comment_must_repeat_the_comment_and_only_the_central_record_may_carry_one(
+    tmp_path: Path,
+) -> None:
+    def archive(local_extra: bytes, central_extra: bytes) -> bytes:
+        local, central = Entry("a.txt", b"a", extra=local_extra), Entry("a.txt", b"a", extra=central_extra)
+        compressed = central.compressed()
+        body = local_header(local, compressed) + compressed
+        record = central_record(central, compressed, 0)
+        return body + record + end_record(1, len(record), len(body))
+
+    # The header's comment is empty: a block saying "hello" with the CRC of b"" still disagrees.
+    agreeing = _unicode_block(0x6375, zlib.crc32(b""), b"")
+    disagreeing = _unicode_block(0x6375, zlib.crc32(b""), b"hello")
+
+    assert _read_all(tmp_path, archive(b"", agreeing)) == {"a.txt": b"a"}
+    assert _codes(tmp_path, archive(b"", disagreeing)) == ["zip.bad_unicode_extra"]
+    assert _codes(tmp_path, archive(agreeing, b"")) == ["zip.bad_unicode_extra"]
