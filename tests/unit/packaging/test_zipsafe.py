@@ -350,3 +350,87 @@ def test_a_unicode_comment_must_repeat_the_comment_and_only_the_central_record_m
     assert _read_all(tmp_path, archive(b"", agreeing)) == {"a.txt": b"a"}
     assert _codes(tmp_path, archive(b"", disagreeing)) == ["zip.bad_unicode_extra"]
     assert _codes(tmp_path, archive(agreeing, b"")) == ["zip.bad_unicode_extra"]
+
+
+def test_every_limit_is_inclusive(tmp_path: Path) -> None:
+    entries = [Entry("a.txt", b"x" * 6), Entry("b/c.txt", b"y" * 4)]
+    data = build(entries)
+    exact = ImportLimits(max_files=2, max_file_bytes=6, max_total_bytes=10, max_upload_bytes=len(data))
+
+    assert _read_all(tmp_path, data) == {"a.txt": b"x" * 6, "b/c.txt": b"y" * 4}
+    with SafeZip.open(_write(tmp_path, data), exact) as archive:
+        assert [entry.name for entry in archive.files] == ["a.txt", "b/c.txt"]
+    assert _codes(tmp_path, data, exact.model_copy(update={"max_upload_bytes": len(data) - 1})) == [
+        "zip.upload_too_large"
+    ]
+
+
+def test_the_ratio_is_judged_above_one_mebibyte_per_file_and_for_the_whole_archive(tmp_path: Path) -> None:
+    mebibyte = 1024 * 1024
+    assert _read_all(tmp_path, build([Entry("z.bin", bytes(mebibyte))])) == {"z.bin": bytes(mebibyte)}
+    assert "zip.compression_ratio" in _codes(tmp_path, build([Entry("z.bin", bytes(mebibyte + 1))]))
+    # No file on its own is judged, but together they expand far beyond the ratio.
+    files = [Entry(f"z{number}.bin", bytes(mebibyte)) for number in range(3)]
+    with pytest.raises(PackageRejected) as rejected:
+        SafeZip.open(_write(tmp_path, build(files)), LIMITS)
+    [problem] = rejected.value.problems
+    assert (problem.code, problem.path) == ("zip.compression_ratio", None)
+
+
+@pytest.mark.parametrize(
+    ("entry", "code"),
+    [
+        (Entry("dirlike", b"", external_attr=0x10), "zip.bad_directory_entry"),  # Unix host, no mode
+        (Entry("tty", b"", external_attr=0o020644 << 16), "zip.special_file"),
+        (Entry("tty", b"", external_attr=0o020644 << 16, made_by=(19 << 8) | 20), "zip.special_file"),
+        (Entry("a.txt", b"a", flags=0x2000), "zip.encrypted"),
+    ],
+    ids=[
+        "dos-directory-bit-without-unix-mode",
+        "character-device",
+        "character-device-from-macos",
+        "masked-headers",
+    ],
+)
+def test_entry_kinds_and_flags(tmp_path: Path, entry: Entry, code: str) -> None:
+    assert _codes(tmp_path, build([entry])) == [code]
+
+
+def test_an_entry_on_another_disk_is_refused(tmp_path: Path) -> None:
+    data = bytearray(build([Entry("a.txt", b"a")]))
+    struct.pack_into("<H", data, data.rfind(b"PK\x01\x02") + 34, 1)
+
+    assert _codes(tmp_path, bytes(data)) == ["zip.multi_disk"]
+
+
+def test_a_stored_directory_may_not_hold_the_empty_deflate_stream(tmp_path: Path) -> None:
+    directory = Entry("assets/", b"", method=0, external_attr=UNIX_DIR, payload=b"\x03\x00")
+
+    assert _codes(tmp_path, build([directory])) == ["zip.bad_directory_entry", "zip.size_mismatch"]
+
+
+def test_a_zero_in_the_local_header_is_only_deferred_with_a_descriptor(tmp_path: Path) -> None:
+    assert _codes(tmp_path, build([Entry("a.txt", b"abc", local_size=0)])) == ["zip.header_mismatch"]
+
+
+def test_entries_may_not_share_even_one_byte_nor_leave_one_unowned(tmp_path: Path) -> None:
+    # a.txt's last data byte is the "P" that starts b.txt's local header.
+    first, second = Entry("a.txt", b"xyzP", method=0), Entry("b.txt", b"b", method=0)
+    first_header = local_header(first, first.data)
+    second_header = local_header(second, second.data)
+    body = first_header + b"xyz" + second_header + second.data
+    records = central_record(first, first.data, 0) + central_record(
+        second, second.data, len(first_header) + 3
+    )
+    overlapping = body + records + end_record(2, len(records), len(body))
+    gap = build([Entry("a.txt", b"a", trailer=b"\0")])
+
+    assert _codes(tmp_path, overlapping) == ["zip.overlapping_entries"]
+    assert _codes(tmp_path, gap) == ["zip.hidden_data"]
+
+
+def test_bytes_after_the_end_of_a_deflate_stream_are_corrupt(tmp_path: Path) -> None:
+    deflater = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    payload = deflater.compress(b"abc") + deflater.flush() + b"junk"
+
+    assert _codes(tmp_path, build([Entry("a.txt", b"abc", payload=payload)])) == ["zip.corrupt_data"]
