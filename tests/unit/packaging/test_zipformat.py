@@ -417,3 +417,53 @@ def test_signatures_are_found_across_scan_chunks(monkeypatch: pytest.MonkeyPatch
 def test_names_are_shown_with_control_characters_escaped() -> None:
     assert printable("a\x1b[2Jb\u202e") == "a\\x1b[2Jb\\u202e"
     assert shown_raw(b"caf\xe9\x07") == "caf\\xe9\\x07"
+
+
+def test_bytes_after_an_end_record_at_the_very_start_are_trailing_data() -> None:
+    assert _code(find_directory, _archive(end_record(0, 0, 0) + b"x")) == "zip.trailing_data"
+
+
+def test_extra_block_sizes_are_unsigned() -> None:
+    big = struct.pack("<HH", 0x5455, 40_000) + bytes(40_000)
+
+    assert parse_extras(big, b"n") == {0x5455: bytes(40_000)}
+
+
+def _record_without_zip64_block(usize: int, disk: int) -> bytes:
+    entry = Entry("z.txt", b"")
+    raw = entry.raw_name()
+    record = struct.pack(
+        "<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 20, 45, 0, 0, 0, 0, 0, 0, usize, len(raw), 0, 0, disk, 0, 0, 0
+    ) + raw  # fmt: skip
+    body = local_header(entry, b"")
+    return body + record + end_record(1, len(record), len(body))
+
+
+@pytest.mark.parametrize(("usize", "disk"), [(MAX, 0), (0, 0xFFFF)], ids=["size", "disk"])
+def test_a_saturated_field_without_any_zip64_block_is_refused(usize: int, disk: int) -> None:
+    assert _code(_entries, _record_without_zip64_block(usize, disk)) == "zip.bad_extra_field"
+
+
+def test_a_local_header_may_end_exactly_at_the_directory() -> None:
+    header = struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    archive = _archive(header)
+
+    assert read_local(archive, 0, 30).data_offset == 30
+    assert _code(read_local, archive, 0, 29) == "zip.bad_offset"
+
+
+def test_a_malformed_extra_field_in_a_local_header_names_the_entry() -> None:
+    entry = Entry("a.txt", b"", method=0, extra=struct.pack("<HH", 0x5455, 9) + b"ab")
+    data = local_header(entry, b"")
+    with pytest.raises(PackageRejected) as rejected:
+        read_local(_archive(data), 0, len(data))
+    [problem] = rejected.value.problems
+    assert (problem.code, problem.path) == ("zip.bad_extra_field", "a.txt")
+
+
+def test_descriptor_sizes_are_unsigned() -> None:
+    descriptor = b"PK\x07\x08" + struct.pack("<III", 2**31 + 1, 2**31 + 2, 2**32 - 1)
+
+    assert read_descriptors(_archive(descriptor), 0, 16, zip64=False)[0] == DataDescriptor(
+        16, 2**31 + 1, 2**31 + 2, 2**32 - 1
+    )
