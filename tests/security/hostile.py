@@ -9,6 +9,7 @@ that absolute-path cases can aim at a place the test then checks is still empty.
 from __future__ import annotations
 
 import io
+import re
 import struct
 import zipfile
 import zlib
@@ -106,6 +107,13 @@ def _fake_end_in_comment(root: Path) -> bytes:
     fake = end_record(0, 0, 0)
     # The real end record's comment is the fake one, so both reach exactly to the end of the file.
     return real[:-2] + struct.pack("<H", len(fake)) + fake
+
+
+def _local_header_in_comment(root: Path) -> bytes:
+    """A whole entry in the archive comment, where a tool scanning for signatures would find it."""
+    hidden = Entry("evil.sh", b"#!/bin/sh\nrm -rf ~\n")
+    comment = local_header(hidden, hidden.compressed()) + hidden.compressed()
+    return package()[:-2] + struct.pack("<H", len(comment)) + comment
 
 
 def _count_lies(root: Path) -> bytes:
@@ -442,6 +450,174 @@ def _unicode_cases() -> list[Case]:
     ]
 
 
+def _zip64_end_patched(patch: Callable[[bytearray, int, int], None]) -> Callable[[Path], bytes]:
+    """A ZIP64 package whose end records ``patch(data, record, locator)`` then damages."""
+
+    def make(root: Path) -> bytes:
+        data = bytearray(
+            build([Entry("imsmanifest.xml", manifest()), Entry("index.html", INDEX)], zip64=True)
+        )
+        patch(data, data.rfind(b"PK\x06\x06"), data.rfind(b"PK\x06\x07"))
+        return bytes(data)
+
+    return make
+
+
+def _eocd_in_last_file(root: Path) -> bytes:
+    """The last entry's stored data ends with an End Of Central Directory whose comment reaches the end."""
+    files = [Entry("imsmanifest.xml", manifest()), Entry("index.html", INDEX)]
+    placeholder = build([*files, Entry("z.bin", b"PK\x05\x06" + bytes(18), method=0)])
+    fake_at = placeholder.rfind(b"PK\x05\x06", 0, len(placeholder) - 22)
+    fake = b"PK\x05\x06" + bytes(16) + struct.pack("<H", len(placeholder) - fake_at - 22)
+    return build([*files, Entry("z.bin", fake, method=0)])
+
+
+def _same_local_twice(root: Path) -> bytes:
+    """Two central records for one local header: the file is listed, and stored, twice."""
+    head, records = bytearray(), bytearray()
+    for entry in (Entry("imsmanifest.xml", manifest()), Entry("index.html", INDEX)):
+        compressed = entry.compressed()
+        records += central_record(entry, compressed, len(head))
+        head += local_header(entry, compressed) + compressed
+    index = Entry("index.html", INDEX)
+    records += central_record(
+        index,
+        index.compressed(),
+        len(head) - len(local_header(index, index.compressed())) - len(index.compressed()),
+    )
+    return bytes(head + records + end_record(3, len(records), len(head)))
+
+
+def _zip64_local_size_lies(root: Path) -> bytes:
+    """zipfile's ZIP64 local header, its 8-byte uncompressed size changed."""
+    data = bytearray(_forced_zip64())
+    header = data.find(b"PK\x03\x04", 4)
+    name_length = struct.unpack_from("<H", data, header + 26)[0]
+    struct.pack_into("<Q", data, header + 30 + name_length + 4, 12345)
+    return bytes(data)
+
+
+def _descriptor_trailing(entry: Entry) -> Entry:
+    entry.trailer = data_descriptor(entry)
+    return entry
+
+
+def _more_structure_cases() -> list[Case]:
+    """ZIP64 records that lie, and local headers that disagree with their central record."""
+    compressed = Entry("page.html", INDEX).compressed()
+    return [
+        Case("eocd-in-file-data", _eocd_in_last_file, "zip.ambiguous_structure"),
+        Case(
+            "sfx-offsets-not-adjusted",
+            lambda root: b"MZ" + bytes(100) + package(),
+            "zip.bad_central_directory",
+        ),
+        Case("one-local-two-records", _same_local_twice, "zip.overlapping_entries"),
+        Case(
+            "zip64-locator-misplaced",
+            _zip64_end_patched(lambda data, record, locator: struct.pack_into("<Q", data, locator + 8, 3)),
+            "zip.bad_central_directory",
+        ),
+        Case(
+            "zip64-record-bad-signature",
+            _zip64_end_patched(
+                lambda data, record, locator: data.__setitem__(slice(record, record + 4), b"PK\x06\x05")
+            ),
+            "zip.bad_central_directory",
+        ),
+        Case(
+            "zip64-count-2-64",
+            _zip64_end_patched(
+                lambda data, record, locator: struct.pack_into("<QQ", data, record + 24, 2**64 - 1, 2**64 - 1)
+            ),
+            "zip.too_many_files",
+        ),
+        Case(
+            "zip64-directory-offset-2-64",
+            _zip64_end_patched(
+                lambda data, record, locator: struct.pack_into("<Q", data, record + 48, 2**64 - 1)
+            ),
+            "zip.bad_central_directory",
+        ),
+        Case(
+            "zip64-record-size-2-63",
+            _zip64_end_patched(lambda data, record, locator: struct.pack_into("<Q", data, record + 4, 2**63)),
+            "zip.bad_central_directory",
+        ),
+        Case(
+            "zip64-locator-no-disks",
+            _zip64_end_patched(lambda data, record, locator: struct.pack_into("<I", data, locator + 16, 0)),
+            "zip.multi_disk",
+        ),
+        Case(
+            "zip64-local-block-short",
+            _one("page.html", INDEX, extra=struct.pack("<HHQ", 1, 8, len(INDEX)), local_size=0xFFFFFFFF),
+            "zip.bad_extra_field",
+        ),
+        Case("zip64-local-size-lies", _zip64_local_size_lies, "zip.header_mismatch"),
+        Case(
+            "local-only-encrypted",
+            _split_headers(Entry("page.html", INDEX, flags=0x1), Entry("page.html", INDEX)),
+            "zip.header_mismatch",
+        ),
+        Case(
+            "local-method-differs",
+            _split_headers(
+                Entry("page.html", INDEX, method=0, payload=compressed), Entry("page.html", INDEX)
+            ),
+            "zip.header_mismatch",
+        ),
+        Case(
+            "central-only-descriptor",
+            _split_headers(Entry("page.html", INDEX), Entry("page.html", INDEX, flags=0x8)),
+            "zip.header_mismatch",
+        ),
+        Case(
+            "local-only-descriptor",
+            _split_headers(
+                _descriptor_trailing(Entry("page.html", INDEX, flags=0x8)), Entry("page.html", INDEX)
+            ),
+            "zip.header_mismatch",
+        ),
+        Case(
+            "local-only-utf8-flag",
+            _split_headers(Entry(b"page.html", INDEX, flags=0x800), Entry(b"page.html", INDEX)),
+            "zip.header_mismatch",
+        ),
+        Case(
+            "local-crc-differs",
+            _split_headers(Entry("page.html", INDEX, declared_crc=5), Entry("page.html", INDEX)),
+            "zip.header_mismatch",
+        ),
+        Case("stored-sizes-differ", _one("s.bin", b"abc", method=0, declared_size=2), "zip.size_mismatch"),
+        Case("zstd", _one("s.bin", b"abc", method=93, payload=b"x"), "zip.unsupported_compression"),
+        Case("xz", _one("s.bin", b"abc", method=95, payload=b"x"), "zip.unsupported_compression"),
+        Case("unknown-method", _one("s.bin", b"abc", method=77, payload=b"x"), "zip.unsupported_compression"),
+        Case("strong-encryption-flag", _one("s.bin", b"abc", flags=0x40), "zip.encrypted"),
+        Case(
+            "empty-file-with-data",
+            _one("e.js", b"", payload=_raw_deflate(b"hello")),
+            "zip.size_mismatch",
+            True,
+        ),
+        Case(
+            "cp437-name-unicode-path-bad-crc",
+            _one(b"caf\x82.html", INDEX, extra=_unicode_block(b"other", "café.html".encode())),
+            "zip.bad_unicode_extra",
+        ),
+        Case(
+            "cp437-name-unicode-path-traversal",
+            _one(b"caf\x82.html", INDEX, extra=_unicode_block(b"caf\x82.html", b"../escaped.html")),
+            "zip.path_traversal",
+        ),
+    ]
+
+
+def _raw_deflate(data: bytes) -> bytes:
+    deflater = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return deflater.compress(data) + deflater.flush()
+
+
 def _structure_cases() -> list[Case]:
     return [
         Case("not-a-zip", lambda root: b"<html>not a zip</html>\n", "zip.not_a_zip"),
@@ -452,6 +628,7 @@ def _structure_cases() -> list[Case]:
         Case("trailing-data", lambda root: package() + b"MZ appended payload", "zip.trailing_data"),
         Case("prepended-data", lambda root: _prepended(), "zip.unexpected_data"),
         Case("two-end-records", _fake_end_in_comment, "zip.ambiguous_structure"),
+        Case("local-header-in-comment", _local_header_in_comment, "zip.hidden_entry"),
         Case("count-lies", _count_lies, "zip.bad_central_directory"),
         Case("empty-archive", lambda root: end_record(0, 0, 0), "zip.empty"),
     ]
@@ -494,6 +671,14 @@ def _descriptor_cases() -> list[Case]:
             True,
         ),
         Case("href-missing", lambda root: package(descriptor=manifest("missing.html")), "launch.", True),
+        Case(
+            "playpackage-json-nested-too-deep",
+            lambda root: build(
+                [Entry("playpackage.json", b"[" * 30_000 + b"]" * 30_000), Entry("index.html", INDEX)]
+            ),
+            "native.invalid_json",
+            True,
+        ),
     ]
 
 
@@ -507,6 +692,7 @@ def hostile_cases() -> list[Case]:
         *_name_cases(),
         *_structure_cases(),
         *_layout_cases(),
+        *_more_structure_cases(),
         *_unicode_cases(),
         *_descriptor_cases(),
     ]
@@ -555,6 +741,111 @@ def _descriptors_without_signature() -> bytes:
     return build(entries)
 
 
+def _deferred(entry: Entry, *, wide: bool = False) -> Entry:
+    """``entry`` as a streaming writer leaves it: CRC and sizes zero locally, then a descriptor."""
+    entry.flags |= 0x8
+    entry.trailer = data_descriptor(entry, wide=wide)
+    return entry
+
+
+def _deferred_headers(entries: list[Entry], local_extra: bytes = b"") -> bytes:
+    """Local headers with CRC and sizes 0 (Java's ZipOutputStream, macOS ditto), each entry
+    followed by its descriptor; ``local_extra`` only in the local headers."""
+    head, records = bytearray(), bytearray()
+    for entry in entries:
+        compressed = entry.compressed()
+        name = entry.raw_name()
+        extra = local_extra + entry.extra
+        local = struct.pack(
+            "<4sHHHHHIIIHH",
+            b"PK\x03\x04",
+            20,
+            entry.all_flags(),
+            entry.method,
+            0,
+            0x21,
+            0,
+            0,
+            0,
+            len(name),
+            len(extra),
+        )
+        records += central_record(entry, compressed, len(head))
+        head += local + name + extra + compressed + entry.trailer
+    return bytes(head + records + end_record(len(entries), len(records), len(head)))
+
+
+def _java_zip_output_stream() -> bytes:
+    """Java's ZipOutputStream: UTF-8 flag on every entry, DOS host, descriptors, a deflated directory."""
+    entries = [
+        Entry("imsmanifest.xml", manifest(), flags=0x800, made_by=20, external_attr=0),
+        Entry("assets/", b"", flags=0x800, made_by=20, external_attr=0, payload=b"\x03\x00"),
+        Entry("index.html", INDEX, flags=0x800, made_by=20, external_attr=0),
+    ]
+    return _deferred_headers([_deferred(entry) for entry in entries])
+
+
+def _macos_ditto() -> bytes:
+    """macOS Archive Utility (ditto): descriptors, UT and ux extra blocks, __MACOSX/ AppleDouble files."""
+    times = struct.pack("<HHBII", 0x5455, 9, 3, 1_700_000_000, 1_700_000_000)
+    owner = struct.pack("<HHBBIBI", 0x7875, 11, 1, 4, 501, 4, 20)
+    apple_double = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        " + bytes(60)
+    entries = [
+        _deferred(Entry("imsmanifest.xml", manifest(), extra=owner)),
+        Entry("__MACOSX/", b"", method=0, external_attr=0o40755 << 16, extra=owner),
+        _deferred(Entry("__MACOSX/._imsmanifest.xml", apple_double, extra=owner)),
+        _deferred(Entry("index.html", INDEX, extra=owner)),
+        _deferred(Entry("__MACOSX/._index.html", apple_double, extra=owner)),
+    ]
+    return _deferred_headers(entries, local_extra=times)
+
+
+def _windows_code_page_names() -> bytes:
+    """Windows' compressed folders: DOS host, DOS attributes, the name in the OEM code page."""
+    raw = "leçon.html".encode("cp437")
+    return package(
+        Entry(raw, INDEX, made_by=20, external_attr=0x20),
+        Entry(b"dir/", b"", method=0, made_by=20, external_attr=0x10),
+        descriptor=manifest("le%C3%A7on.html"),
+    )
+
+
+def _seven_zip() -> bytes:
+    """7-Zip: NTFS host version 6.3, archive attribute, an NTFS timestamps extra block."""
+    ntfs = struct.pack("<HHIHHQQQ", 0x000A, 32, 0, 1, 24, 1, 2, 3)
+    return build(
+        [
+            Entry(name, data, made_by=0x3F, external_attr=0x20, extra=ntfs)
+            for name, data in (("imsmanifest.xml", manifest()), ("index.html", INDEX))
+        ]
+    )
+
+
+def _russian_windows_names() -> bytes:
+    """A Russian Windows tool: cp866 bytes in the header, the real name in a Unicode Path block."""
+    name = "урок.html"
+    raw = name.encode("cp866")
+    return package(Entry(raw, INDEX, extra=_unicode_block(raw, name.encode())), descriptor=manifest(name))
+
+
+def _prefixed_namespace() -> bytes:
+    text = (
+        manifest()
+        .decode()
+        .replace(
+            'xmlns="http://www.imsproject.org/xsd/imscp_rootv1p1p2"',
+            'xmlns:ims="http://www.imsproject.org/xsd/imscp_rootv1p1p2"',
+        )
+    )
+    elements = r"manifest|metadata|schema|schemaversion|organizations|organization|title|item|resources|resource|file"
+    return package(descriptor=re.sub(rf"<(/?)({elements})\b", r"<\1ims:\2", text).encode())
+
+
+_TINCAN = b"""<?xml version="1.0"?><tincan xmlns="http://projecttincan.com/tincan.xsd"><activities>
+<activity id="https://example.com/a" type="http://adlnet.gov/expapi/activities/course"><name>A</name>
+<launch lang="en-us">index.html?x=1</launch></activity></activities></tincan>"""
+
+
 def awkward_cases() -> dict[str, bytes]:
     """Valid packages that are merely unusual; every one must build."""
     nested = build([Entry("../../evil.txt", b"inside a nested zip this is just bytes")])
@@ -583,10 +874,22 @@ def awkward_cases() -> dict[str, bytes]:
             Entry("ｌｅｓｓｏｎ１.html", INDEX), Entry("第1章：はじめに.html", INDEX)
         ),
         "utf8-bom": package(descriptor=b"\xef\xbb\xbf" + manifest()),
+        "shift-jis-manifest": package(
+            descriptor=manifest()
+            .decode()
+            .replace("UTF-8", "Shift_JIS")
+            .replace("Course", "講座")
+            .encode("shift_jis")
+        ),
+        "utf8-manifest-labelled-utf16": package(descriptor=manifest().replace(b'"UTF-8"', b'"utf-16"')),
         "directory-entries": package(
             Entry("assets/", b"", external_attr=UNIX_DIR), Entry("assets/a.css", b"p{}")
         ),
-        "empty-files": package(Entry("empty.txt", b""), Entry("stored-empty.js", b"", method=0)),
+        "empty-files": package(
+            Entry("empty.txt", b""),
+            Entry("stored-empty.js", b"", method=0),
+            Entry("no-data.css", b"", payload=b""),
+        ),
         "percent-encoded-href": package(
             Entry("my page.html", INDEX), index=True, descriptor=manifest("my%20page.html")
         ),
@@ -597,4 +900,30 @@ def awkward_cases() -> dict[str, bytes]:
         "non-ascii-names": package(Entry("leçon/été.html", INDEX), descriptor=manifest("leçon/été.html")),
         "nested-zip": package(Entry("assets/inner.zip", nested, method=0)),
         "data-descriptors": _streamed_zip(),
+        "java-zip-output-stream": _java_zip_output_stream(),
+        "macos-ditto": _macos_ditto(),
+        "windows-code-page-names": _windows_code_page_names(),
+        "seven-zip": _seven_zip(),
+        "russian-windows-unicode-path": _russian_windows_names(),
+        "zip64-descriptors": _deferred_headers(
+            [
+                _deferred(Entry(name, data, extra=struct.pack("<HHQQ", 1, 16, 0, 0)), wide=True)
+                for name, data in (("imsmanifest.xml", manifest()), ("index.html", INDEX))
+            ]
+        ),
+        "stored-with-descriptor": build(
+            [Entry("imsmanifest.xml", manifest()), _deferred(Entry("index.html", INDEX, method=0))]
+        ),
+        "utf16-manifest": package(descriptor=manifest().decode().replace("UTF-8", "UTF-16").encode("utf-16")),
+        "latin1-manifest": package(
+            descriptor=manifest()
+            .decode()
+            .replace("UTF-8", "ISO-8859-1")
+            .replace("Course", "Cours é")
+            .encode("latin-1")
+        ),
+        "manifest-without-declaration": package(descriptor=manifest().split(b"?>", 1)[1]),
+        "prefixed-namespace": _prefixed_namespace(),
+        "upper-case-manifest-name": build([Entry("IMSMANIFEST.XML", manifest()), Entry("index.html", INDEX)]),
+        "tincan-with-query": build([Entry("tincan.xml", _TINCAN), Entry("index.html", INDEX)]),
     }

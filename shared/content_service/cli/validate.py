@@ -25,6 +25,7 @@ from content_service.cli.paths import input_file
 from content_service.cli.tempdirs import private_tempdir
 from content_service.domain.package import Problem
 from content_service.packaging.inspect import ValidationReport, validate_zip
+from content_service.packaging.zipformat import printable
 from content_service.settings import get_settings
 
 EXIT_VALID = 0
@@ -65,7 +66,9 @@ def _print_human(report: ValidationReport) -> None:
         console.print(f"[green]valid[/green]: {escape(report.standard or '')} {escape(repr(report.title))}")
         console.print(f"{report.files} files, {report.bytes} bytes, {len(report.launches)} launch entries")
         for launch in report.launches:
-            console.print(f"  launch {escape(str(launch['id']))}: {escape(str(launch['href']))}")
+            # Launch ids come from the descriptor: XML allows C1 controls (U+009B is a CSI) and bidi overrides.
+            shown_id, shown_href = printable(str(launch["id"])), printable(str(launch["href"]))
+            console.print(f"  launch {escape(shown_id)}: {escape(shown_href)}")
         return
     console.print(f"[red]refused[/red]: {len(report.problems)} problem(s)")
     table = Table("code", "path", "detail")

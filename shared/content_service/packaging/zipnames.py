@@ -131,6 +131,36 @@ def decode_name(raw: bytes, flags: int) -> str | None:
         return None if flags & UTF8_FLAG else raw.decode("cp437")
 
 
+def entry_name(central: CentralEntry) -> str | None:
+    """The name an entry goes by: its header name decoded, or its Unicode Path if that was a guess.
+
+    A name neither flagged UTF-8 nor valid UTF-8 was written in some legacy code page, and
+    cp437 is only our guess at which: a Russian or Greek Windows tool writes cp866 or cp737
+    bytes, plus an Info-ZIP Unicode Path block with the real name (WinZip, WinRAR). When that
+    block is well formed and its CRC matches the header's bytes, it is the writer's own
+    statement of the name, and 7-Zip, Info-ZIP and libarchive all use it; so does the sandbox,
+    and every name rule applies to it. Otherwise the decoded header name stands, and a
+    Unicode Path that disagrees with it is ``zip.ambiguous_name``.
+    """
+    name = decode_name(central.raw_name, central.flags)
+    block = central.extras.get(UNICODE_PATH_EXTRA_ID)
+    if name is None or block is None or not _guessed_code_page(central.raw_name, central.flags):
+        return name
+    alternative, problems = _unicode_block(block, central.raw_name, "Path", "")
+    return alternative if alternative is not None and not problems else name
+
+
+def _guessed_code_page(raw: bytes, flags: int) -> bool:
+    """Whether ``decode_name`` fell back to cp437 for this name."""
+    if flags & UTF8_FLAG:
+        return False
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
 def encoding_problem(raw: bytes, flags: int) -> Problem | None:
     """Why a raw name cannot be decoded (see the module docstring), or None."""
     if _LENIENT_UTF8.search(raw):
@@ -166,9 +196,10 @@ def _unicode_block(block: bytes, raw: bytes, what: str, shown: str) -> tuple[str
 def unicode_extra_problems(central: CentralEntry, name: str, limits: ImportLimits) -> list[Problem]:
     """Check a central record's Unicode Path and Unicode Comment blocks against its header.
 
-    The Unicode name must be exactly the raw name's decoding: a package could otherwise show
-    one name to us and write another through a tool that prefers the block. A differing name
-    is ``zip.ambiguous_name``, reported with every rule that name breaks on its own.
+    ``name`` is the entry's name (``entry_name``). The Unicode name must be exactly that: a
+    package could otherwise show one name to us and write another through a tool that
+    prefers the block. A differing name is ``zip.ambiguous_name``, reported with every rule
+    that name breaks on its own.
     """
     shown = printable(name)
     problems: list[Problem] = []
@@ -252,7 +283,7 @@ def _character_problem(raw: bytes, name: str, shown: str) -> Problem | None:
         return Problem("zip.empty_name", "an entry has an empty name", None)
     if b"\x00" in raw:
         return Problem("zip.nul_in_name", "the name contains a NUL byte (it would be cut short there)", shown)
-    if any(not ch.isprintable() and ch != " " for ch in name):
+    if not name.isprintable():  # the space is printable; other separators and formats are not
         return Problem(
             "zip.control_char_in_name", "the name contains control or invisible format characters", shown
         )

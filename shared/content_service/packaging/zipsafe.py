@@ -28,6 +28,7 @@ from content_service.packaging.limits import ImportLimits
 from content_service.packaging.model import PackageRejected
 from content_service.packaging.zipformat import (
     LOCAL_SIGNATURE,
+    UNICODE_COMMENT_EXTRA_ID,
     ArchiveFile,
     CentralEntry,
     Directory,
@@ -42,8 +43,8 @@ from content_service.packaging.zipformat import (
     shown_raw,
 )
 from content_service.packaging.zipnames import (
-    decode_name,
     encoding_problem,
+    entry_name,
     local_unicode_problems,
     name_problems,
     unicode_extra_problems,
@@ -205,7 +206,10 @@ def stream_entry(stream: BinaryIO, entry: SafeEntry, implementation: Inflater = 
     isal's when installed (``inflate``); zlib gives the same bytes and the same problems.
     """
     shown = printable(entry.name)
-    inflater = implementation.decompressor() if entry.method == DEFLATED else None
+    # A deflated entry with no compressed bytes at all is an empty file written as APPNOTE
+    # 4.3.8 asks ("zero-byte files ... MUST NOT include file data"): there is nothing to inflate.
+    deflated = entry.method == DEFLATED and entry.compressed_size > 0
+    inflater = implementation.decompressor() if deflated else None
     produced = 0
     crc = 0
     for compressed in _raw_chunks(stream, entry, shown):
@@ -281,11 +285,12 @@ def _check_archive(archive: ArchiveFile, limits: ImportLimits) -> tuple[SafeEntr
         raise reject("zip.too_many_files", detail)
     if directory.entries == 0:
         raise reject("zip.empty", "the archive has no entries")
-    central_entries = iter_central(archive, directory, limits.max_path_length + 1)
-    candidates = [_candidate(central) for central in central_entries]
-    problems = [
-        problem for candidate in candidates for problem in candidate_problems(candidate.central, limits)
-    ]
+    problems: list[Problem] = []
+    candidates: list[_Candidate] = []
+    for central in iter_central(archive, directory, limits.max_path_length + 1):
+        problems.extend(candidate_problems(central, limits))
+        # Checked: the comment and its Unicode block (up to 128 KiB a record) need not be held.
+        candidates.append(_candidate(_without_comment(central)))
     entries = [candidate.entry for candidate in candidates if candidate.entry is not None]
     problems.extend(_collection_problems(entries, limits, file_size))
     located, layout_problems = _check_layout(archive, candidates, directory)
@@ -295,8 +300,17 @@ def _check_archive(archive: ArchiveFile, limits: ImportLimits) -> tuple[SafeEntr
     return tuple(entry for entry in located if not entry.is_dir)
 
 
+def _without_comment(central: CentralEntry) -> CentralEntry:
+    if UNICODE_COMMENT_EXTRA_ID not in central.extras:
+        return central
+    extras = {
+        block: payload for block, payload in central.extras.items() if block != UNICODE_COMMENT_EXTRA_ID
+    }
+    return replace(central, extras=extras, comment=b"")
+
+
 def _candidate(central: CentralEntry) -> _Candidate:
-    name = decode_name(central.raw_name, central.flags)
+    name = entry_name(central)
     if name is None:
         return _Candidate(central, None)
     is_dir = name.endswith("/")
@@ -322,7 +336,7 @@ def _attributes_say_directory(central: CentralEntry) -> bool:
 def candidate_problems(central: CentralEntry, limits: ImportLimits) -> list[Problem]:
     """Everything wrong with one central directory record taken on its own."""
     encoding = encoding_problem(central.raw_name, central.flags)
-    name = decode_name(central.raw_name, central.flags)
+    name = entry_name(central)
     if encoding is not None or name is None:
         return [encoding or Problem("zip.bad_name_encoding", "the name cannot be decoded", None)]
     is_dir = name.endswith("/")
@@ -460,7 +474,8 @@ def _check_layout(
     header, data or data descriptor: no prefix (self-extractor stubs, polyglots), no gap
     between entries (where a hidden local header would be honoured by a tool that scans for
     signatures), no overlap (the overlap zip bomb reuses one compressed stream for many
-    entries) and nothing left before the central directory.
+    entries) and nothing left before the central directory. The archive comment may hold
+    text, but no local header either.
     """
     problems: list[Problem] = []
     located: list[SafeEntry] = []
@@ -478,6 +493,10 @@ def _check_layout(
     if not problems:
         # An entry that could not be located owns an unknown range, so gaps would only repeat it.
         problems.extend(_tiling_problems(archive, spans, directory))
+    if find_signature(archive, directory.comment_offset, archive.size, LOCAL_SIGNATURE):
+        # The comment is the one other range no entry owns; a signature scanner would extract this too.
+        detail = "the archive comment holds a local file header no central record lists"
+        problems.append(Problem("zip.hidden_entry", detail))
     return located, problems
 
 

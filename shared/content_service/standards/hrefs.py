@@ -26,6 +26,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import unquote
 
 from content_service.domain.package import Problem
@@ -159,16 +160,40 @@ def _normalise(decoded: str, written: str, subject: str, descriptor: str) -> str
 def _find(path: str, names: frozenset[str], written: str, subject: str, descriptor: str) -> str:
     if path in names:
         return path
+    index = _name_index(names)
     wanted = unicodedata.normalize("NFC", path)
-    same_form = [name for name in names if unicodedata.normalize("NFC", name) == wanted]
+    same_form = index.by_nfc.get(wanted, ())
     if len(same_form) == 1:
         return same_form[0]
     detail = f"{subject} launches {path!r} (from {written!r}), which the package does not contain"
-    folded = wanted.casefold()
-    near = sorted(name for name in names if unicodedata.normalize("NFC", name).casefold() == folded)
+    near = index.by_folded.get(wanted.casefold(), ())
     if near:
         detail += f"; it has {near[0]!r}, which differs in letter case"
     raise HrefRefused(Problem(code=problems.LAUNCH_MISSING_FILE, detail=detail, path=path))
+
+
+@dataclass(frozen=True)
+class _NameIndex:
+    """A package's file names by their NFC form and by their case-folded NFC form (sorted)."""
+
+    by_nfc: dict[str, tuple[str, ...]]
+    by_folded: dict[str, tuple[str, ...]]
+
+
+@lru_cache(maxsize=4)
+def _name_index(names: frozenset[str]) -> _NameIndex:
+    """Built once per package, not once per href: a descriptor may hold a hundred thousand
+    hrefs that miss, and normalising every name for each of them would take hours."""
+    by_nfc: dict[str, list[str]] = {}
+    by_folded: dict[str, list[str]] = {}
+    for name in sorted(names):
+        nfc = unicodedata.normalize("NFC", name)
+        by_nfc.setdefault(nfc, []).append(name)
+        by_folded.setdefault(nfc.casefold(), []).append(name)
+    return _NameIndex(
+        {key: tuple(value) for key, value in by_nfc.items()},
+        {key: tuple(value) for key, value in by_folded.items()},
+    )
 
 
 def _refuse(code: str, detail: str, descriptor: str) -> HrefRefused:

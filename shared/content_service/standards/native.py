@@ -88,6 +88,10 @@ def load(data: bytes, path: str) -> PlayPackageDescriptor:
     except json.JSONDecodeError as exc:
         detail = f"{path} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         raise reject(problems.NATIVE_INVALID_JSON, detail, path) from exc
+    except RecursionError as exc:
+        # 64 KiB of "[" is within the size limit but deeper than the decoder's recursion limit.
+        detail = f"{path} nests arrays or objects too deeply to be a descriptor"
+        raise reject(problems.NATIVE_INVALID_JSON, detail, path) from exc
     except (UnicodeDecodeError, ValueError) as exc:
         raise reject(problems.NATIVE_INVALID_JSON, f"{path} is not valid UTF-8 JSON: {exc}", path) from exc
     try:

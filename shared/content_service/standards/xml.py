@@ -8,10 +8,18 @@ read the internal subset first so that the refusal can name the real danger: an 
 declaration (entity expansion, billion laughs) is ``xml.entities_forbidden``, a DOCTYPE or
 entity that points outside the document (XXE) is ``xml.external_reference_forbidden``, and
 any other DOCTYPE is ``xml.dtd_forbidden``. Nothing is ever fetched or expanded.
+
+Encodings: expat reads UTF-8, UTF-16 (by its byte order mark or its first bytes), ISO-8859-1
+and US-ASCII itself, and single-byte codecs through Python. Anything else Python knows
+(Shift_JIS, GB2312, EUC-KR, Big5: exports of Japanese, Chinese and Korean tools) is decoded
+by Python and handed to expat as UTF-8. A document whose bytes are 8-bit (a UTF-8 byte order
+mark, or ``<?xml`` in ASCII) but whose declaration says UTF-16 or UTF-32 (what .NET's
+StringWriter writes) is read as UTF-8, as libxml2 reads it: the declaration cannot be true.
 """
 
 from __future__ import annotations
 
+import codecs
 import re
 from dataclasses import dataclass, field
 from xml.etree.ElementTree import Element, ParseError, TreeBuilder
@@ -33,6 +41,12 @@ _TAG = re.compile(r"^\{(?P<ns>[^}]*)\}(?P<local>.*)$")
 # walk item trees recursively, so a hostile manifest nested thousands deep is refused here
 # rather than crashing the build with a RecursionError.
 MAX_DEPTH = 100
+
+
+_UTF8_BOM = b"\xef\xbb\xbf"
+_DECLARED_ENCODING = re.compile(rb"""^<\?xml\s[^>]*?\bencoding\s*=\s*["']([A-Za-z][A-Za-z0-9._-]*)["']""")
+# Encodings expat decodes on its own, by Python's codec names.
+_EXPAT_ENCODINGS = frozenset({"utf-8", "ascii", "latin-1", "iso8859-1"})
 
 
 class _TooDeep(Exception):  # noqa: N818 - internal control flow, never escapes this module
@@ -75,8 +89,10 @@ class _Parser(DefusedXMLParser):
     refusal to the end lets the more specific codes win.
     """
 
-    def __init__(self, target: _Builder) -> None:
-        super().__init__(target=target, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    def __init__(self, target: _Builder, encoding: str | None) -> None:
+        super().__init__(
+            target=target, encoding=encoding, forbid_dtd=True, forbid_entities=True, forbid_external=True
+        )
         self.doctype: str | None = None
 
     def defused_start_doctype_decl(
@@ -109,10 +125,12 @@ class XmlDocument:
 def parse_descriptor(data: bytes, path: str) -> XmlDocument:
     """Parse descriptor bytes safely, or raise PackageRejected with a specific ``xml.*`` code.
 
-    A UTF-8 byte order mark and any encoding declaration expat or Python knows are accepted.
+    A UTF-8 byte order mark and any encoding declaration Python knows are accepted (module
+    docstring).
     """
+    data, encoding = _for_expat(data, path)
     builder = _Builder()
-    parser = _Parser(builder)
+    parser = _Parser(builder, encoding)
     builder.parser = parser
     try:
         parser.feed(data)
@@ -137,6 +155,30 @@ def parse_descriptor(data: bytes, path: str) -> XmlDocument:
         detail = f"{path} has a DOCTYPE ({parser.doctype}); descriptors must not carry DTDs"
         raise _reject(problems.XML_DTD_FORBIDDEN, detail, path)
     return XmlDocument(path=path, root=root, prefixes=builder.prefixes, lines=builder.lines)
+
+
+def _for_expat(data: bytes, path: str) -> tuple[bytes, str | None]:
+    """The bytes to feed expat and the encoding to make it use (None: the document's own)."""
+    has_bom = data.startswith(_UTF8_BOM)
+    body = data[len(_UTF8_BOM) :] if has_bom else data
+    match = _DECLARED_ENCODING.match(body)
+    if match is None:
+        return data, None
+    try:
+        declared = codecs.lookup(match.group(1).decode("ascii")).name
+    except LookupError:
+        return data, None  # expat refuses it as an unknown encoding
+    if declared.startswith(("utf-16", "utf-32")):
+        # The declaration was read as ASCII, so the document is 8-bit whatever it says.
+        return body, "utf-8"
+    if declared in _EXPAT_ENCODINGS or has_bom:
+        return data, None
+    try:
+        return body.decode(declared).encode("utf-8"), "utf-8"
+    except (LookupError, ValueError) as exc:
+        # LookupError: a codec that is no text encoding (base64, rot13); ValueError covers UnicodeError.
+        detail = f"{path} cannot be decoded as {match.group(1).decode('ascii')}, its declared encoding"
+        raise _reject(problems.XML_MALFORMED, detail, path) from exc
 
 
 def _message(exc: ParseError) -> str:

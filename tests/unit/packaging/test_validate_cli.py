@@ -10,7 +10,7 @@ import typer
 from typer.testing import CliRunner
 
 from content_service.cli import validate
-from tests.security.hostile import package
+from tests.security.hostile import manifest, package
 from tests.zipcraft import Entry
 
 
@@ -60,3 +60,17 @@ def test_a_refused_package_exits_1_and_lists_its_problems(app: typer.Typer, tmp_
     assert result.exit_code == 1
     assert "zip.server_executable" in result.stdout
     assert "[red]x[/red].php" in result.stdout.replace("\n", "")
+
+
+def test_launch_ids_from_the_descriptor_reach_the_terminal_escaped(app: typer.Typer, tmp_path: Path) -> None:
+    # XML allows C1 controls (U+009B is an 8-bit CSI) and bidi overrides in an identifier.
+    path = tmp_path / "ok.zip"
+    path.write_bytes(
+        package(descriptor=manifest().replace(b'identifier="I1"', 'identifier="I\u009b2J\u202e"'.encode()))
+    )
+
+    result = CliRunner().invoke(app, ["validate", str(path)])
+
+    assert result.exit_code == 0, result.output
+    assert "\u009b" not in result.stdout and "\u202e" not in result.stdout
+    assert "I\\x9b2J\\u202e" in result.stdout

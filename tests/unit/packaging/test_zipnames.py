@@ -85,6 +85,7 @@ def test_unflagged_names_are_utf8_when_valid_and_cp437_otherwise() -> None:
 def test_printable_escapes_control_characters_only() -> None:
     assert printable("a\x1b[31mb") == "a\\x1b[31mb"
     assert printable("leçon") == "leçon"
+    assert printable("a\u202eb\u200b") == "a\\u202eb\\u200b"
 
 
 @pytest.mark.parametrize(
@@ -135,3 +136,38 @@ def test_overlong_and_surrogate_utf8_is_never_decoded(raw: bytes, flags: int) ->
 def test_other_unflagged_bytes_are_still_read_as_cp437() -> None:
     assert decode_name(b"caf\x82.html", 0) == "café.html"
     assert encoding_problem(b"caf\x82.html", 0) is None
+
+
+def test_length_limits_are_inclusive_for_the_path_and_each_segment() -> None:
+    limits = ImportLimits(max_path_length=300, max_path_depth=3)
+
+    def codes(name: str) -> list[str]:
+        return [problem.code for problem in name_problems(name.encode(), name, limits)]
+
+    assert codes("a" * 255 + "/" + "b" * 44) == []  # 300 bytes, a 255-byte segment
+    assert codes("a" * 255 + "/" + "b" * 45) == ["zip.path_too_long"]  # 301 bytes
+    assert codes("a" * 256) == ["zip.path_too_long"]  # one segment of 256 bytes
+    assert codes("é" * 128) == ["zip.path_too_long"]  # 256 bytes in UTF-8, 128 characters
+    assert codes("é" * 100 + "/" + "é" * 51) == ["zip.path_too_long"]  # 152 characters, 303 bytes
+    assert codes("a/b/c") == []
+    assert codes("a/b/c/d") == ["zip.path_too_deep"]
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("shell.php ", "zip.server_executable"),
+        ("shell.php. .", "zip.server_executable"),
+        ("dir /x.html", "zip.unportable_name"),
+        ("x.html ", "zip.unportable_name"),
+        (".htaccess ", "zip.server_config"),
+        ("web.config. ", "zip.server_config"),
+    ],
+)
+def test_trailing_spaces_are_dropped_as_windows_drops_them(name: str, code: str) -> None:
+    assert code in _codes(name)
+
+
+def test_a_name_already_refused_is_not_also_called_a_lookalike_for_the_same_danger() -> None:
+    assert _codes("../\uff41.html") == ["zip.path_traversal"]
+    assert _codes("shell.php/\uff41.php") == ["zip.server_executable"]

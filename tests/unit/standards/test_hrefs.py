@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 
+from content_service.standards import hrefs
 from content_service.standards.hrefs import HrefRefused, combine_parameters, join_bases, resolve
 
 NAMES = frozenset(
@@ -120,3 +123,23 @@ def test_item_parameters_join_the_href_query_as_scorm_says(
     href_parameters: str, item_parameters: str, combined: str
 ) -> None:
     assert combine_parameters(href_parameters, item_parameters) == combined
+
+
+def test_missing_hrefs_cost_a_lookup_each_not_a_pass_over_every_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A manifest can hold a hundred thousand hrefs that miss; a pass over 10 000 names for
+    # each of them hung the build for hours. Count the normalisations instead of timing.
+    calls = 0
+    normalize = unicodedata.normalize
+
+    def counting(form: str, value: str) -> str:
+        nonlocal calls
+        calls += 1
+        return normalize(form, value)
+
+    monkeypatch.setattr(hrefs.unicodedata, "normalize", counting)
+    names = frozenset(f"assets/file-{number}.html" for number in range(1000))
+    for number in range(200):
+        with pytest.raises(HrefRefused):
+            resolve(f"missing-{number}.html", names, descriptor="imsmanifest.xml", subject="item")
+
+    assert calls <= len(names) + 2 * 200

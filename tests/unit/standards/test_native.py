@@ -91,6 +91,9 @@ def test_a_byte_order_mark_is_tolerated() -> None:
         ({**MINIMAL, "entry": "../index.html"}, "launch.outside_package"),
         ({**MINIMAL, "entry": "https://example.com/"}, "launch.external_url"),
         ({**MINIMAL, "description": "x" * (MAX_DESCRIPTOR_BYTES + 1)}, "native.descriptor_too_large"),
+        # Within the size limit, but deeper than json's recursion limit (a RecursionError before).
+        ("[" * 30_000 + "]" * 30_000, "native.invalid_json"),
+        ('{"a":' * 10_000 + "1" + "}" * 10_000, "native.invalid_json"),
     ],
 )
 def test_invalid_descriptors_are_refused(descriptor: dict | str | bytes, code: str) -> None:

@@ -98,6 +98,37 @@ def test_declared_encodings_are_honoured(encoding: str) -> None:
     assert "".join(parse_descriptor(data, "cmi5.xml").root.itertext()) == "Café crème"
 
 
+@pytest.mark.parametrize(
+    ("encoding", "title"),
+    [("Shift_JIS", "講座の概要"), ("GB2312", "课程简介"), ("EUC-KR", "강좌 소개"), ("Big5", "課程")],
+)
+def test_multibyte_encodings_expat_cannot_read_are_decoded_by_python(encoding: str, title: str) -> None:
+    data = f'<?xml version="1.0" encoding="{encoding}"?>\n<title>{title}</title>'.encode(encoding)
+    document = parse_descriptor(data, "imsmanifest.xml")
+    assert (document.root.text, document.line(document.root)) == (title, 2)
+
+
+@pytest.mark.parametrize(
+    ("declared", "body"), [("Shift_JIS", b"\x81"), ("base64", b"x"), ("rot13", b"x"), ("idna", b"\xff")]
+)
+def test_bytes_that_do_not_decode_as_their_declared_encoding_are_malformed(
+    declared: str, body: bytes
+) -> None:
+    data = f'<?xml version="1.0" encoding="{declared}"?><title>'.encode() + body + b"</title>"
+    with pytest.raises(PackageRejected) as refused:
+        parse_descriptor(data, "imsmanifest.xml")
+    assert refused.value.problems[0].code == "xml.malformed"
+    assert declared in refused.value.problems[0].detail
+
+
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
+@pytest.mark.parametrize("declared", ["utf-16", "UTF-16LE", "utf-32"])
+def test_an_8_bit_document_that_declares_utf16_is_read_as_utf8(bom: bytes, declared: str) -> None:
+    # .NET's StringWriter writes encoding="utf-16" into documents then saved as UTF-8.
+    data = bom + f'<?xml version="1.0" encoding="{declared}"?><title>Café</title>'.encode()
+    assert parse_descriptor(data, "imsmanifest.xml").root.text == "Café"
+
+
 def test_serialize_keeps_the_document_prefixes_and_reparses_on_its_own() -> None:
     document = parse_descriptor(
         b'<m xmlns="urn:cp" xmlns:ss="http://www.imsglobal.org/xsd/imsss">'
