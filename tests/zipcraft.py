@@ -15,6 +15,8 @@ UNIX_FILE = 0o100644 << 16
 UNIX_DIR = (0o040755 << 16) | 0x10
 UNIX_SYMLINK = 0o120777 << 16
 MADE_BY_UNIX = (3 << 8) | 20
+MADE_BY_DOS = (0 << 8) | 20
+DOS_FILE = 0x20
 
 
 @dataclass

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.zipcraft import (
+    DOS_FILE,
+    MADE_BY_DOS,
     UNIX_DIR,
     UNIX_SYMLINK,
     Entry,
@@ -84,6 +86,11 @@ class Case:
 
 def _one(name: bytes | str, data: bytes = b"x", **fields: object) -> Callable[[Path], bytes]:
     return lambda root: package(Entry(name, data, **fields))  # type: ignore[arg-type]
+
+
+def _dos(name: str) -> Callable[[Path], bytes]:
+    """One entry as a Windows writer stores it (made on MS-DOS/FAT, DOS attributes)."""
+    return _one(name, made_by=MADE_BY_DOS, external_attr=DOS_FILE)
 
 
 def _overlapping(root: Path) -> bytes:
@@ -238,6 +245,11 @@ def _traversal_cases() -> list[Case]:
         Case("drive-relative", _one("c:escaped.txt"), "zip.drive_letter"),
         Case("backslash-dotdot", _one("..\\..\\escaped.txt"), "zip.backslash_in_name"),
         Case("unc-backslash", _one("\\\\server\\share\\escaped.txt"), "zip.backslash_in_name"),
+        # A Windows writer's backslashes are separators, and then the usual rules refuse these.
+        Case("dos-backslash-dotdot", _dos("..\\..\\escaped.txt"), "zip.path_traversal"),
+        Case("dos-unc-backslash", _dos("\\\\server\\share\\escaped.txt"), "zip.absolute_path"),
+        Case("dos-drive-backslash", _dos("C:\\Windows\\escaped.txt"), "zip.drive_letter"),
+        Case("dos-mixed-separators", _dos("content/a\\b.html"), "zip.backslash_in_name"),
         Case("unc-forward", _one("//server/share/escaped.txt"), "zip.absolute_path"),
         Case("dot-segment", _one("./a/./escaped.txt"), "zip.unnormalised_path"),
         Case("header-name-swap", _one("safe.txt", local_name=b"../escaped.txt"), "zip.header_mismatch"),
@@ -926,4 +938,15 @@ def awkward_cases() -> dict[str, bytes]:
         "prefixed-namespace": _prefixed_namespace(),
         "upper-case-manifest-name": build([Entry("IMSMANIFEST.XML", manifest()), Entry("index.html", INDEX)]),
         "tincan-with-query": build([Entry("tincan.xml", _TINCAN), Entry("index.html", INDEX)]),
+        # .NET Framework 4.5's ZipFile / PowerShell 5's Compress-Archive: backslash separators.
+        "dotnet-backslash-separators": build(
+            [
+                Entry(name, data, made_by=MADE_BY_DOS, external_attr=DOS_FILE)
+                for name, data in (
+                    ("imsmanifest.xml", manifest("content/page.html")),
+                    ("content\\page.html", INDEX),
+                    ("content\\css\\site.css", b"p{}"),
+                )
+            ]
+        ),
     }

@@ -145,9 +145,31 @@ def entry_name(central: CentralEntry) -> str | None:
     name = decode_name(central.raw_name, central.flags)
     block = central.extras.get(UNICODE_PATH_EXTRA_ID)
     if name is None or block is None or not _guessed_code_page(central.raw_name, central.flags):
-        return name
+        return None if name is None else windows_separators(name, central.version_made_by)
     alternative, problems = _unicode_block(block, central.raw_name, "Path", "")
-    return alternative if alternative is not None and not problems else name
+    chosen = alternative if alternative is not None and not problems else name
+    return windows_separators(chosen, central.version_made_by)
+
+
+#: Hosts whose writers separate folders with a backslash (APPNOTE 4.4.2.2: 0 MS-DOS and OS/2
+#: FAT, 6 OS/2 HPFS, 10 Windows NTFS, 14 VFAT).
+_BACKSLASH_HOSTS = frozenset({0, 6, 10, 14})
+
+
+def windows_separators(name: str, version_made_by: int) -> str:
+    """``name`` with a Windows writer's backslashes read as the separators they are.
+
+    .NET Framework 4.5's ``ZipFile`` (and so PowerShell 5's ``Compress-Archive``) stores Windows
+    paths as they are, ``content\\page.html``, and Info-ZIP, 7-Zip and Windows itself read the
+    backslash as a separator there. So does the sandbox, but only for an entry made on a
+    DOS/Windows host whose name has no ``/`` at all (a name that mixes both is ambiguous, and on
+    other hosts a backslash is a character, both refused as ``zip.backslash_in_name``). Every
+    name rule then applies to the name read this way: ``..\\x`` is traversal, ``\\\\host\\x``
+    an absolute path, ``C:\\x`` a drive letter.
+    """
+    if "\\" in name and "/" not in name and version_made_by >> 8 in _BACKSLASH_HOSTS:
+        return name.replace("\\", "/")
+    return name
 
 
 def _guessed_code_page(raw: bytes, flags: int) -> bool:
