@@ -31,9 +31,9 @@ def principal_from_context(context: dict[str, Any] | None) -> Principal:
     """The principal of an authorizer context; 401 if a part is missing or not safe for keys."""
     context = context or {}
     tenant, principal_id = context.get("tenant_id"), context.get("principal_id")
-    if not isinstance(tenant, str) or not TENANT_ID.match(tenant):
+    if not isinstance(tenant, str) or not TENANT_ID.fullmatch(tenant):
         raise Unauthorized("the token carries no usable tenant")
-    if not isinstance(principal_id, str) or not PRINCIPAL_ID.match(principal_id):
+    if not isinstance(principal_id, str) or not PRINCIPAL_ID.fullmatch(principal_id):
         raise Unauthorized("the token carries no usable subject")
     try:
         kind = PrincipalKind(context.get("principal_type"))

@@ -132,10 +132,10 @@ _GRANTABLE_NAMES = frozenset(role.value for role in GRANTABLE_ROLES)
 
 def _context(claims: dict[str, Any], principal_type: str, roles: set[Role]) -> dict[str, str]:
     tenant = claims.get(TENANT_CLAIM)
-    if not isinstance(tenant, str) or not TENANT_ID.match(tenant):
+    if not isinstance(tenant, str) or not TENANT_ID.fullmatch(tenant):
         raise TokenRefused("the token carries no usable tenant")
     principal = claims.get("sub")
-    if not isinstance(principal, str) or not PRINCIPAL_ID.match(principal):
+    if not isinstance(principal, str) or not PRINCIPAL_ID.fullmatch(principal):
         raise TokenRefused("the token carries no usable subject")
     return {
         "tenant_id": tenant,

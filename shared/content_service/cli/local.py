@@ -194,7 +194,9 @@ def _register_token(local_app: typer.Typer) -> None:
         service: Annotated[
             str | None, typer.Option(help="a service client instead of a person (authoring, catalog)")
         ] = None,
-        ttl: Annotated[int, typer.Option(min=1, help="seconds until the token expires")] = 3600,
+        ttl: Annotated[
+            int, typer.Option(min=1, max=86400, help="seconds until the token expires (at most a day, as Cognito's)")
+        ] = 3600,
         zone: Annotated[
             str | None, typer.Option(help="the zone whose API accepts it (default: the first zone, eu)")
         ] = None,
@@ -202,7 +204,7 @@ def _register_token(local_app: typer.Typer) -> None:
         """Print a dev token the running local stack accepts: a person's ID token (--user) or a
         service's client-credentials access token (--service, whose roles are --role; --role
         catalog alone means the catalog service's token)."""
-        from content_service.auth.verifier import TENANT_ID
+        from content_service.auth.verifier import PRINCIPAL_ID, TENANT_ID
         from content_service.domain.principal import Role
         from content_service.local.stack import RunningStack
 
@@ -216,8 +218,12 @@ def _register_token(local_app: typer.Typer) -> None:
             user = None
         if (user is None) == (service is None):
             raise CliError("give exactly one of --user (a person) or --service (a service client)", 2)
-        if not TENANT_ID.match(tenant):
+        if not TENANT_ID.fullmatch(tenant):
             raise CliError(f"{tenant!r} is not a tenant id (letters, digits, _ and -, up to 64)", 2)
+        subject = user if user is not None else service
+        if subject is not None and not PRINCIPAL_ID.fullmatch(subject):
+            # The API refuses a token whose subject is not one; minting it would only hide that.
+            raise CliError(f"{subject!r} is not a user or client id (letters, digits, _:.@+-, up to 128)", 2)
         found = RunningStack.find()
         if found is None:
             raise CliError("no local stack is running here; start one with content-service local up", 1)
@@ -333,7 +339,7 @@ def _register_residency_scan(local_app: typer.Typer) -> None:
         from content_service.local.residency_scan import scan
         from content_service.local.stack import RunningStack
 
-        if not TENANT_ID.match(tenant):
+        if not TENANT_ID.fullmatch(tenant):
             raise CliError(f"{tenant!r} is not a tenant id (letters, digits, _ and -, up to 64)", 2)
         running = RunningStack.find()
         if running is None:

@@ -312,7 +312,7 @@ def _fetch_once(
 
 
 def _range_starts_at(content_range: str, start: int, size: int) -> bool:
-    match = _CONTENT_RANGE.match(content_range.strip())
+    match = _CONTENT_RANGE.fullmatch(content_range.strip())
     if not match:
         return False
     total = match.group(3)

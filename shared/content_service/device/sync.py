@@ -285,7 +285,7 @@ def enrolment_endpoints(enrolled_through: str, offered: Any) -> list[str]:
     zone's primary, then its secondary). A malformed entry is dropped, not followed."""
     endpoints = [enrolled_through.rstrip("/")]
     for url in offered if isinstance(offered, list) else ():
-        if isinstance(url, str) and _API_URL.match(url) and url.rstrip("/") not in endpoints:
+        if isinstance(url, str) and _API_URL.fullmatch(url) and url.rstrip("/") not in endpoints:
             endpoints.append(url.rstrip("/"))
     return endpoints
 
@@ -307,7 +307,7 @@ def _moved_endpoints(endpoints: Any, current: Any) -> list[str] | None:
         isinstance(endpoints, list)
         and endpoints
         and endpoints != current
-        and all(isinstance(u, str) and _API_URL.match(u) for u in endpoints)
+        and all(isinstance(u, str) and _API_URL.fullmatch(u) for u in endpoints)
     ):
         return [str(u) for u in endpoints]
     return None

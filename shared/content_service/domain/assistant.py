@@ -359,7 +359,7 @@ class AssistantGeneration:
         requested_by: str,
         now: datetime,
     ) -> AssistantGeneration:
-        if not GENERATION_ID.match(generation_id):
+        if not GENERATION_ID.fullmatch(generation_id):
             raise InvariantViolated(f"not a generation id: {generation_id!r}")
         return cls(
             tenant_id,
@@ -375,7 +375,7 @@ class AssistantGeneration:
 
     def complete(self, made: str, now: datetime) -> AssistantGeneration:
         self._require_pending()
-        if not CONFIG_ID.match(made):
+        if not CONFIG_ID.fullmatch(made):
             raise InvariantViolated(f"not a config id: {made!r}")
         return replace(self, state=GenerationState.READY, config_id=made, updated_at=now)
 

@@ -73,7 +73,7 @@ class BrandLogo:
     size: int
 
     def __post_init__(self) -> None:
-        if not isinstance(self.sha256, str) or not _SHA256.match(self.sha256):
+        if not isinstance(self.sha256, str) or not _SHA256.fullmatch(self.sha256):
             raise ValidationFailed("the logo's sha256 is not 64 lowercase hex digits")
         if self.media_type not in LOGO_MEDIA_TYPES:
             raise ValidationFailed(f"the logo's media type is not one of {', '.join(LOGO_MEDIA_TYPES)}")

@@ -52,7 +52,7 @@ class Branding:
     def __post_init__(self) -> None:
         object.__setattr__(self, "name", _plain_text(self.name, "the brand name", 100))
         for colour in (self.primary_colour, self.secondary_colour):
-            if colour is not None and not COLOUR.match(colour):
+            if colour is not None and not COLOUR.fullmatch(colour):
                 raise ValidationFailed(f"colour {colour!r} is not #rrggbb")
         if len(self.css_properties) > MAX_CSS_PROPERTIES:
             raise ValidationFailed(f"at most {MAX_CSS_PROPERTIES} CSS custom properties")
@@ -60,9 +60,9 @@ class Branding:
         if len(set(names)) != len(names):
             raise ValidationFailed("a CSS custom property appears twice")
         for name, value in self.css_properties:
-            if not CSS_PROPERTY.match(name):
+            if not CSS_PROPERTY.fullmatch(name):
                 raise ValidationFailed(f"{name!r} is not a CSS custom property name (--lowercase-name)")
-            if not CSS_VALUE.match(value) or FORBIDDEN_CSS.search(value):
+            if not CSS_VALUE.fullmatch(value) or FORBIDDEN_CSS.search(value):
                 raise ValidationFailed(f"the value of {name} is not a plain CSS value")
 
     def stylesheet(self, logo_url: str | None = None) -> str:
@@ -76,7 +76,7 @@ class Branding:
         if self.secondary_colour is not None:
             declarations.append(("--brand-secondary", self.secondary_colour))
         if self.logo is not None and logo_url is not None:
-            if not LOGO_URL.match(logo_url):
+            if not LOGO_URL.fullmatch(logo_url):
                 raise ValidationFailed("the logo URL is neither a logo file name nor a base64 data: URL")
             declarations.append(("--brand-logo", f'url("{logo_url}")'))
         declarations += [(name, value) for name, value in self.css_properties if name not in dict(declarations)]

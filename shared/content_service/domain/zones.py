@@ -35,7 +35,7 @@ class Zones:
         for entry in filter(None, (part.strip() for part in text.split(";"))):
             name, _, regions_text = entry.partition("=")
             regions = tuple(r.strip() for r in regions_text.split(",") if r.strip())
-            if not ZONE_NAME.match(name.strip()) or not regions or not all(REGION.match(r) for r in regions):
+            if not ZONE_NAME.fullmatch(name.strip()) or not regions or not all(REGION.fullmatch(r) for r in regions):
                 raise ValueError(f"RESIDENCY_ZONES: {entry!r} is not zone=region[,region...]")
             zones.append(Zone(name.strip(), regions))
         names = [zone.name for zone in zones]

@@ -122,7 +122,7 @@ def _origin_group(config: dict[str, Any], target: str) -> tuple[list[str], froze
 
 def _s3_origin(template: LocalTemplate, origin: dict[str, Any]) -> tuple[str, str]:
     domain = str(template.resolver.resolve(origin["DomainName"]))
-    match = _S3_REGIONAL_DOMAIN.match(domain)
+    match = _S3_REGIONAL_DOMAIN.fullmatch(domain)
     if match is None:
         raise ValueError(f"the local edge needs an S3 regional domain as a failover origin, not {domain!r}")
     return match["bucket"], match["region"]

@@ -66,7 +66,7 @@ class FaultSwitch:
 
     def fail(self, region: str) -> frozenset[str]:
         """Fail ``region`` (idempotent); returns the failed regions."""
-        if not _REGION.match(region):
+        if not _REGION.fullmatch(region):
             raise ValueError(f"{region!r} is not a region name (e.g. eu-west-1)")
         return self._write(self.failed() | {region})
 

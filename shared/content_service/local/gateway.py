@@ -310,7 +310,7 @@ def _reply_from_proxy_response(response: Any) -> _Reply:
             headers.extend((str(name), str(value)) for value in values)
     for name, value in headers:
         # A CR or LF would let a handler split the response (and a NUL is never valid).
-        if not _HEADER_TOKEN.match(name) or _UNSAFE_HEADER_VALUE.search(value):
+        if not _HEADER_TOKEN.fullmatch(name) or _UNSAFE_HEADER_VALUE.search(value):
             raise ValueError(f"malformed proxy response header: {name!r:.50}")
     body = response.get("body") or ""
     if not isinstance(body, str):

@@ -187,7 +187,7 @@ class LocalTemplate:
 
 def parse_rate(expression: str) -> int:
     """Turn ``rate(5 minutes)`` into seconds; cron expressions are not supported locally."""
-    match = _RATE_PATTERN.match(expression.strip())
+    match = _RATE_PATTERN.fullmatch(expression.strip())
     if not match:
         raise ValueError(f"only rate(...) schedules run locally, not {expression!r}")
     amount, unit = int(match.group(1)), match.group(2).rstrip("s")

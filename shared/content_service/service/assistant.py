@@ -454,7 +454,7 @@ def _built(packages: PackageRepository, tenant_id: str, package_id: str, version
 def _load(
     assistants: AssistantRepository, tenant_id: str, package_id: str, config_id: str
 ) -> PackageAssistant:
-    match = CONFIG_ID.match(config_id)
+    match = CONFIG_ID.fullmatch(config_id)
     found = assistants.get(tenant_id, package_id, int(match.group(1))) if match else None
     if found is None:
         raise NotFound(f"assistant config {config_id} of package {package_id} not found")
@@ -465,13 +465,13 @@ _TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 
 
 def _usable(language: str | None) -> bool:
-    return bool(language and _TAG.match(language))
+    return bool(language and _TAG.fullmatch(language))
 
 
 def _language_of(documents: tuple[SourceDocument, ...]) -> str:
     """The most common ``lang`` of the pages (ties: the first in order); English if none is usable."""
     languages = [d.language.replace("_", "-") for d in documents if d.language]
-    usable = [tag for tag in languages if _TAG.match(tag)]
+    usable = [tag for tag in languages if _TAG.fullmatch(tag)]
     return max(usable, key=usable.count) if usable else "en"
 
 

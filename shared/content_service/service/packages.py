@@ -65,7 +65,7 @@ class UploadKey:
 
     @classmethod
     def parse(cls, key: str) -> UploadKey:
-        match = _UPLOAD_KEY.match(key)
+        match = _UPLOAD_KEY.fullmatch(key)
         if not match:
             raise ValidationFailed(f"{key!r} is not an upload key this service issued")
         return cls(match["tenant"], match["package"], int(match["version"]))
@@ -118,7 +118,7 @@ def request_upload(
     if command.package_id is None:
         package_id, version = f"pkg_{uuid.uuid4().hex}", 1
     else:
-        if not _ID_PATTERN.match(command.package_id):
+        if not _ID_PATTERN.fullmatch(command.package_id):
             raise ValidationFailed("package_id must be 1-64 letters, digits, '-' or '_'")
         package_id = command.package_id
         version = packages.get(command.tenant_id, package_id).version + 1

@@ -112,12 +112,12 @@ def check_bundle_object(
     page_size: int = 100,
 ) -> list[str]:
     """Decide whether a change was the service's own; returns the bundles flagged as tampered."""
-    if manifest := _MANIFEST.match(change.key):
+    if manifest := _MANIFEST.fullmatch(change.key):
         tenant, flagged = (
             manifest["tenant"],
             _manifest_tampered(change, manifest["bundle"], manifest["tenant"], bundles, digests),
         )
-    elif container := _CONTAINER.match(change.key):
+    elif container := _CONTAINER.fullmatch(change.key):
         tenant = container["tenant"]
         flagged = _container_tampered(
             change,
@@ -129,7 +129,7 @@ def check_bundle_object(
             digests,
             page_size,
         )
-    elif asset := _BRANDING_ASSET.match(change.key):
+    elif asset := _BRANDING_ASSET.fullmatch(change.key):
         # No bundle holds a logo (devices check it against the signed overlay): a write whose bytes
         # hash to its name is the service's; anything else is counted and logged, never revoked.
         if change.created and digests.sha256(change.key) == asset["sha256"]:
@@ -137,7 +137,7 @@ def check_bundle_object(
         metrics.count(TAMPER_EVENTS)
         logger.error("a branding asset was altered or removed", extra={"key": change.key})
         return []
-    elif content_object := _OBJECT.match(change.key):
+    elif content_object := _OBJECT.fullmatch(change.key):
         # A file object is shared by every version of its lineage that holds the file, and is not
         # recorded one by one: it is the service's own when its bytes hash to its name. Otherwise
         # (or removed: the service never deletes) it is counted and logged; devices refuse it by

@@ -191,13 +191,13 @@ def _reject(code: str, detail: str, path: str) -> PackageRejected:
 
 def namespace(tag: str) -> str:
     """The namespace URI of a Clark-notation tag (``''`` when it has none)."""
-    match = _TAG.match(tag)
+    match = _TAG.fullmatch(tag)
     return match.group("ns") if match else ""
 
 
 def local(tag: str) -> str:
     """The local part of a Clark-notation tag or attribute name."""
-    match = _TAG.match(tag)
+    match = _TAG.fullmatch(tag)
     return match.group("local") if match else tag
 
 

@@ -64,6 +64,8 @@ def sample(tmp_path: Path) -> Path:
         (["no-such-command"], "No such command"),
         (["export", "x.zip", "-o", "y.zip"], "--format"),
         (["local", "token", "--tenant", "t", "--user", "u", "--ttl", "0"], "--ttl"),
+        (["local", "token", "--tenant", "t", "--user", "u", "--ttl", "100000000000000000000"], "--ttl"),
+        (["local", "token", "--tenant", "t", "--user", "u\n"], "not a user or client id"),
         (["local", "up", "--port", "70000"], "--port"),
         (["local", "up", "--port", "-1"], "--port"),
         (["device", "sync", "--interval", "abc"], "--interval"),

@@ -17,7 +17,7 @@ URN_PREFIX = "urn:content-service:"
 
 def is_ncname(value: str) -> bool:
     """Whether ``value`` is a valid xs:ID / xs:NCName in the ASCII subset we write."""
-    return bool(_NCNAME.match(value))
+    return bool(_NCNAME.fullmatch(value))
 
 
 def to_ncname(value: str, *, prefix: str = "ID") -> str:

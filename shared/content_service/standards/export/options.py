@@ -116,7 +116,7 @@ class ExportOptions(BaseModel):
     @field_validator("language")
     @classmethod
     def _bcp47(cls, value: str | None) -> str | None:
-        if value is not None and not _LANGUAGE.match(value):
+        if value is not None and not _LANGUAGE.fullmatch(value):
             raise ValueError("language must be a BCP 47 tag such as en, de-CH or pt-BR")
         return value
 
