@@ -24,9 +24,10 @@ from content_service.packaging.delta import build_and_seal_objects
 from content_service.packaging.limits import ImportLimits
 from content_service.packaging.media_types import media_type
 from content_service.packaging.model import PackageRejected
-from content_service.service.packages import RequestUpload, build_uploaded_package, request_upload
+from content_service.service.packages import build_uploaded_package
 from tests.fakes import FakeBundleStore, FakeClock, FakeContentKeys, FakePackageRepository, FakeUploadStore
 from tests.security.hostile import package
+from tests.unit.service.test_build import uploaded
 from tests.zipcraft import Entry
 
 LIMITS = ImportLimits()
@@ -235,19 +236,6 @@ def service(s3, tmp_path: Path) -> dict[str, Any]:
     }
 
 
-def _uploaded(service: dict[str, Any], data: bytes) -> str:
-    ticket = request_upload(
-        RequestUpload("t1", "u1", "application/zip", len(data)),
-        packages=service["packages"],
-        uploads=service["uploads"],
-        clock=service["clock"],
-        limits=LIMITS,
-        url_ttl_seconds=900,
-    )
-    service["uploads"].put(ticket.package.source_key, data)
-    return ticket.package.source_key
-
-
 def test_the_manifest_is_written_only_once_every_blob_is_stored(s3, service, tmp_path: Path) -> None:
     client, bucket = s3
     entries = _entries(8)
@@ -259,7 +247,7 @@ def test_the_manifest_is_written_only_once_every_blob_is_stored(s3, service, tmp
             blobs_at_manifest.append(listed.get("KeyCount", 0))
 
     watch = Watch(client, delay=DELAY, on_put=on_put)
-    key = _uploaded(service, package(*entries))
+    key = uploaded(service, package(*entries)).source_key
     outcome = build_uploaded_package(key, limits=LIMITS, **service)
     assert outcome.package is not None and outcome.package.state is PackageState.BUILT
     assert blobs_at_manifest == [len(entries) + 2]
@@ -275,7 +263,7 @@ def test_an_upload_error_leaves_the_package_building_with_no_manifest(s3, servic
             raise boom
 
     client.meta.events.register("before-parameter-build.s3.HeadObject", fail)
-    key = _uploaded(service, package(*_entries(4)))
+    key = uploaded(service, package(*_entries(4))).source_key
     with pytest.raises(ClientError) as raised:
         build_uploaded_package(key, limits=LIMITS, **service)
     assert raised.value is boom  # so the delivery is retried
