@@ -440,7 +440,7 @@ found. It is not the sealing thread's many small calls (gathering its 64 KiB seg
 writes, tried on 2026-12-04, changed nothing); the workers' spool writes and the sealing thread's
 reads and writes of the page cache, which the "alone" figure leaves out, are the next suspect.
 Peak RSS stays flat as the package grows: every file
-is streamed chunk by chunk, each worker holds about two 1 MiB chunks, and the disk holds at most workers + 1 spools."""
+is streamed chunk by chunk, each worker holds about two 1 MiB chunks, and the disk holds at most 2 x workers + 1 spools."""
 
 
 def write_report(results: list[dict[str, float]], command: str, load: tuple[float, float]) -> None:

@@ -13,8 +13,11 @@ Files are independent until they are sealed, so with ``workers`` > 1 they are sp
 of threads (inflating, CRC-32 and SHA-256 all release the GIL on large buffers) while the caller
 seals the ones already spooled. The caller still receives them in the archive's order, so the
 output is the same byte for byte, and the first file that fails in that order raises, with the
-problem the serial build gives. Memory stays at about two chunks per worker; disk holds at most
-``workers`` + 1 spools.
+problem the serial build gives. Up to ``LOOKAHEAD`` files per worker are spooled ahead of the one
+being sealed, so that a worker whose file is done goes on with the next while a large file ahead
+of it is still inflating (with one per worker, it waited for the caller to pass that file).
+Memory stays at about two chunks per worker; disk holds at most ``LOOKAHEAD`` x ``workers`` + 1
+spools, every one a file of the package.
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ from content_service.packaging.boundary import BUILD_CRASHED, guarded
 from content_service.packaging.inspect import BlobStore
 from content_service.packaging.media_types import media_type
 from content_service.packaging.zipsafe import SafeEntry, SafeZip
+
+#: Files spooled ahead of the one being sealed, per worker (module docstring).
+LOOKAHEAD = 2
 
 #: The spool is read back in pieces of this size; a multiple of the 64 KiB segment.
 READ_SIZE = 1024 * 1024
@@ -171,7 +177,7 @@ def spooled_files(
                 pending.append(pool.submit(run, spool_entry, archive, entry, workdir))
 
         try:
-            for _ in range(workers):
+            for _ in range(LOOKAHEAD * workers):
                 submit_next()
             while pending:
                 spooled = pending.popleft().result()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import threading
 from pathlib import Path
 from typing import BinaryIO
 
@@ -194,3 +195,26 @@ def test_the_workers_run_in_the_builds_correlation(tmp_path: Path, monkeypatch: 
     with correlation.bound("corr-123"):
         _build(tmp_path, source, 2, _Store())
     assert seen and set(seen) == {"corr-123"}
+
+
+def test_a_worker_goes_on_with_later_files_while_a_large_file_ahead_is_still_spooling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The archive's first file (its descriptor) stays "inflating" until a worker has started two
+    # files after it: with one file in flight per worker, the free worker waited for the caller.
+    source = _zip(tmp_path, *_files(6))
+    serial, _ = _build(tmp_path, source, 1, _Store())
+    later_started = threading.Semaphore(0)
+    real = filepass.spool_entry
+
+    def spool_entry(archive, entry, workdir):  # type: ignore[no-untyped-def]
+        if entry.name == "imsmanifest.xml":
+            for _ in range(2):
+                assert later_started.acquire(timeout=10), "no worker went on while the first file spooled"
+        else:
+            later_started.release()
+        return real(archive, entry, workdir)
+
+    monkeypatch.setattr(filepass, "spool_entry", spool_entry)
+    parallel, _ = _build(tmp_path, source, 2, _Store())
+    assert parallel == serial
