@@ -107,3 +107,13 @@ def ready(agent: DeviceAgent, bundle_id: str) -> DeviceAgent:
     agent.download(bundle_id)
     agent.fetch_licence(bundle_id)
     return agent
+
+
+def statement(n: int) -> dict[str, Any]:
+    """An xAPI statement numbered ``n`` (the hostile-disk tests queue many)."""
+    return {"actor": {"mbox": "mailto:l@example.com"}, "verb": {"id": f"urn:verb:{n}"}, "object": {"id": "urn:x"}}
+
+
+def listing(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` and its bytes, to show that nothing changed."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}

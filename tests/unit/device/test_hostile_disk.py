@@ -23,16 +23,8 @@ from content_service.device.errors import (
     NotEnrolled,
 )
 from content_service.device.store import SMALL_FILE_LIMIT, bundle_lock
-from tests.unit.device.conftest import Airplane, FakeTime, make_agent
+from tests.unit.device.conftest import Airplane, FakeTime, listing, make_agent
 from tests.unit.device.fake_service import FakeService
-
-
-def statement(n: int) -> dict:
-    return {"actor": {"mbox": "mailto:l@example.com"}, "verb": {"id": f"urn:verb:{n}"}, "object": {"id": "urn:x"}}
-
-
-def listing(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 # ---------------------------------------------------------------- folders and files in the wrong shape

@@ -19,16 +19,8 @@ from content_service.device.errors import (
     OutboxBusy,
     OutboxDamaged,
 )
-from tests.unit.device.conftest import DAY, Airplane, FakeTime, make_agent
+from tests.unit.device.conftest import DAY, Airplane, FakeTime, make_agent, statement
 from tests.unit.device.fake_service import FakeService
-
-
-def statement(n: int) -> dict:
-    return {"actor": {"mbox": "mailto:l@example.com"}, "verb": {"id": f"urn:verb:{n}"}, "object": {"id": "urn:x"}}
-
-
-def listing(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def outbox_report(agent: DeviceAgent) -> str | None:
