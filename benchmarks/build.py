@@ -509,6 +509,11 @@ def main() -> None:
     )
     parser.add_argument("--child", nargs=3, metavar=("PACKAGE", "SCRATCH", "WORKERS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    # What the build function and `content-service build` set at start (allocator.py), in the
+    # parent too: the limit is measured under the same allocator as the build.
+    from content_service.packaging.allocator import tune_for_builds
+
+    tune_for_builds()
     if args.child:
         child(Path(args.child[0]), Path(args.child[1]), int(args.child[2]))
         return

@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from content_service.bootstrap import dependencies
 from content_service.observability import correlated
+from content_service.packaging.allocator import tune_for_builds
 from content_service.service import packages
 from content_service.service.build_events import uploaded_objects
 from content_service.service.telemetry import record_build
@@ -20,6 +21,8 @@ from content_service.service.telemetry import record_build
 logger = Logger()
 tracer = Tracer()
 processor = BatchProcessor(event_type=EventType.SQS)
+# This process builds packages: keep the inflaters' freed buffers for reuse (allocator.py).
+tune_for_builds()
 
 
 @tracer.capture_method

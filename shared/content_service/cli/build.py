@@ -44,6 +44,7 @@ from content_service.cli.errors import CliError, json_failure, track
 from content_service.cli.paths import input_file, output_directory
 from content_service.cli.tempdirs import private_tempdir
 from content_service.domain.package import DeclaredUpload, PackageManifest, PackageState, PlayPackage, Problem
+from content_service.packaging.allocator import tune_for_builds
 from content_service.packaging.limits import ImportLimits
 from content_service.service.packages import build_uploaded_package, upload_key
 from content_service.service.ports import Clock
@@ -169,6 +170,7 @@ def build_command(
     """Build a package zip as the service would: hashed files, manifest, sealed container and key."""
     input_file(path)
     output_directory(out)
+    tune_for_builds()
     with private_tempdir("content-service-build-"):
         # The same limits the build Lambda uses, including IMPORT_LIMITS__* from the environment.
         result = build_offline(path, out, limits=get_settings().import_limits)
