@@ -57,6 +57,11 @@ class BackgroundUploads:
         self._error: BaseException | None = None
 
     @property
+    def threads(self) -> int:
+        """The most uploads run at once."""
+        return self._threads
+
+    @property
     def limit(self) -> int:
         """The most files staged at once."""
         return self._limit

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -116,6 +117,8 @@ class S3TenantBlobs:
     rename) and uploads it in the background (``uploads``: by default ``DEFAULT_THREADS`` at once,
     at most twice as many files staged); the build calls ``finish`` once it has handed over every
     file, which waits for them and raises the first upload error, or ``abandon`` when it fails.
+    Those uploads share one transfer manager (its thread pool sends the parts of large files),
+    made with the first and shut down by ``finish`` or ``abandon``.
     """
 
     def __init__(
@@ -125,6 +128,8 @@ class S3TenantBlobs:
         self._bucket = bucket
         self._prefix = f"tenants/{tenant_id}/blobs/sha256/"
         self._uploads = uploads or BackgroundUploads()
+        self._transfers: Any | None = None
+        self._transfers_lock = threading.Lock()
 
     def key(self, sha256: str) -> str:
         return self._prefix + sha256
@@ -148,11 +153,17 @@ class S3TenantBlobs:
 
     def finish(self) -> None:
         """Wait for every file ``put_file`` took; raises the first error an upload raised, unchanged."""
-        self._uploads.finish()
+        try:
+            self._uploads.finish()
+        finally:
+            self._close_transfers()
 
     def abandon(self) -> None:
         """The build failed: cancel or wait for the uploads, and remove every file taken."""
-        self._uploads.abandon()
+        try:
+            self._uploads.abandon()
+        finally:
+            self._close_transfers()
 
     def _store(self, sha256: str, size: int, media_type: str, send: _Send) -> None:
         """The one rule of both puts: a file already stored under its SHA-256 is not sent again."""
@@ -168,8 +179,22 @@ class S3TenantBlobs:
         several uploads run at once); a failed request raises its own ``ClientError``, as in
         ``put``, where ``upload_file`` would rewrap it as ``S3UploadFailedError``.
         """
-        with create_transfer_manager(self._s3, TransferConfig(max_concurrency=PARTS_AT_ONCE)) as manager:
-            manager.upload(str(path), self._bucket, key, extra_args=extra).result()
+        self._transfer_manager().upload(str(path), self._bucket, key, extra_args=extra).result()
+
+    def _transfer_manager(self) -> Any:
+        """The uploads' one transfer manager: a thread pool for every upload's parts at once."""
+        with self._transfers_lock:
+            if self._transfers is None:
+                config = TransferConfig(max_concurrency=self._uploads.threads * PARTS_AT_ONCE)
+                self._transfers = create_transfer_manager(self._s3, config)
+            return self._transfers
+
+    def _close_transfers(self) -> None:
+        """Called once the uploads are done: nothing is left in the manager's pool."""
+        with self._transfers_lock:
+            transfers, self._transfers = self._transfers, None
+        if transfers is not None:
+            transfers.shutdown()
 
     def _exists(self, key: str) -> bool:
         try:
@@ -248,7 +273,9 @@ class S3BundleStore:
     def put_index(self, tenant_id: str, package_id: str, version: int, content_hash: str, path: Path) -> str:
         """Upload a version 2 index; returns its object key."""
         key = f"tenants/{tenant_id}/containers/{package_id}/v{version}/{content_hash}.csix"
-        self._s3.upload_file(str(path), self._bucket, key, ExtraArgs={"ContentType": "application/octet-stream"})
+        self._s3.upload_file(
+            str(path), self._bucket, key, ExtraArgs={"ContentType": "application/octet-stream"}
+        )
         return key
 
     def put_content_object(self, tenant_id: str, package_id: str, name: str, path: Path) -> bool:
@@ -263,7 +290,9 @@ class S3BundleStore:
         except ClientError as error:
             if error.response["Error"]["Code"] not in {"NoSuchKey", "404", "NotFound"}:
                 raise
-        self._s3.upload_file(str(path), self._bucket, key, ExtraArgs={"ContentType": "application/octet-stream"})
+        self._s3.upload_file(
+            str(path), self._bucket, key, ExtraArgs={"ContentType": "application/octet-stream"}
+        )
         return True
 
     def put_manifest(self, tenant_id: str, bundle_id: str, token: str) -> str:

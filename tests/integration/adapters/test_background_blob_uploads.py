@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from content_service.adapters import s3 as s3_module
 from content_service.adapters.background_uploads import BackgroundUploads
 from content_service.adapters.s3 import S3PackageStore, S3TenantBlobs, s3_client
 from content_service.domain.package import PackageState
@@ -111,6 +112,36 @@ def test_uploads_overlap_as_far_as_the_pool_allows(s3, tmp_path: Path) -> None:
     _build(tmp_path, source, S3TenantBlobs(client, bucket, "t1", uploads=BackgroundUploads(threads=4)))
     assert len(watch.keys) == 12  # the ten files, the descriptor and index.html
     assert 1 < watch.most_at_once <= 4
+
+
+def test_a_build_makes_one_transfer_manager_and_shuts_it_down_when_its_uploads_are_done(
+    s3, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, bucket = s3
+    made: list[Any] = []
+
+    def create(*args: Any, **kwargs: Any) -> Any:
+        manager = real_create(*args, **kwargs)
+        shutdown = manager.shutdown
+
+        def watched_shutdown(*a: Any, **k: Any) -> Any:
+            manager.was_shut_down = True
+            return shutdown(*a, **k)
+
+        manager.was_shut_down = False
+        manager.shutdown = watched_shutdown
+        made.append(manager)
+        return manager
+
+    real_create = s3_module.create_transfer_manager
+    monkeypatch.setattr(s3_module, "create_transfer_manager", create)
+    blobs = S3TenantBlobs(client, bucket, "t1", uploads=BackgroundUploads(threads=3))
+    _build(tmp_path, _zip(tmp_path, _entries(8)), blobs, "first")
+    assert len(made) == 1 and made[0].was_shut_down
+    assert made[0].config.max_concurrency == 3 * s3_module.PARTS_AT_ONCE
+    # The same store takes the next build's files with a manager of their own.
+    _build(tmp_path, _zip(tmp_path, _entries(3, "other/g")), blobs, "second")
+    assert len(made) == 2 and made[1].was_shut_down
 
 
 def test_the_stored_objects_are_the_ones_put_stores_one_at_a_time(s3, tmp_path: Path) -> None:
