@@ -212,12 +212,33 @@ class FakeBundleStore:
         self.objects[key] = path.read_bytes()
         return key
 
-    def put_content_object(self, tenant_id: str, package_id: str, name: str, path: Path) -> bool:
-        key = self.objects_prefix(tenant_id, package_id) + name
-        if key in self.objects:
-            return False
-        self.objects[key] = path.read_bytes()
-        return True
+    def content_objects(self, tenant_id: str, package_id: str) -> FakeContentObjects:
+        return FakeContentObjects(self.objects, self.objects_prefix(tenant_id, package_id))
+
+
+class FakeContentObjects:
+    """A lineage's file objects in ``objects`` under ``prefix``, each stored before ``put_file`` returns."""
+
+    def __init__(self, objects: dict[str, bytes], prefix: str) -> None:
+        self._objects = objects
+        self._prefix = prefix
+        self.uploaded: list[str] = []
+
+    def put_file(self, name: str, path: Path) -> None:
+        key = self._prefix + name
+        if key not in self._objects:
+            self._objects[key] = path.read_bytes()
+            self.uploaded.append(name)
+
+    def stored(self) -> list[tuple[str, bytes]]:
+        """This sink's objects in the order they were stored: (name, bytes)."""
+        return [(name, self._objects[self._prefix + name]) for name in self.uploaded]
+
+    def finish(self) -> None:
+        pass
+
+    def abandon(self) -> None:
+        pass
 
 
 class _Rows:

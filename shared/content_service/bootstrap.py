@@ -142,7 +142,9 @@ class Dependencies:
 
     @cached_property
     def bundle_store(self) -> BundleStore:
-        return S3BundleStore(self._s3, self.settings.bundles_bucket)
+        return S3BundleStore(
+            self._s3, self.settings.bundles_bucket, upload_threads=self.settings.blob_upload_threads
+        )
 
     @cached_property
     def branding_assets(self) -> BrandingAssets:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -29,9 +28,6 @@ PARTS_AT_ONCE = 2
 #: Connections the client keeps, enough for every upload's parts (boto's default is 10, and a
 #: request beyond the pool opens a connection only to throw it away, with a warning).
 POOL_CONNECTIONS = MAX_UPLOAD_THREADS * PARTS_AT_ONCE
-
-#: Sends one file to S3 under a key, with the object's ExtraArgs.
-_Send = Callable[[str, dict[str, Any]], object]
 
 
 def s3_client(region: str, endpoint_url: str | None = None) -> Any:
@@ -110,49 +106,41 @@ class S3UploadStore:
         return written
 
 
-class S3TenantBlobs:
-    """One tenant's content-addressed files: ``tenants/{tenant}/blobs/sha256/{hex}``.
+def object_exists(client: Any, bucket: str, key: str) -> bool:
+    """Whether ``key`` is in ``bucket`` (a HEAD); other errors than "not found" propagate."""
+    try:
+        client.head_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if error.response["Error"]["Code"] in {"404", "NoSuchKey", "NotFound"}:
+            return False
+        raise
+    return True
 
-    ``put`` stores a file before it returns. ``put_file`` takes the build's spool itself (a
-    rename) and uploads it in the background (``uploads``: by default ``DEFAULT_THREADS`` at once,
-    at most twice as many files staged); the build calls ``finish`` once it has handed over every
-    file, which waits for them and raises the first upload error, or ``abandon`` when it fails.
-    Those uploads share one transfer manager (its thread pool sends the parts of large files),
-    made with the first and shut down by ``finish`` or ``abandon``.
+
+class BackgroundPuts:
+    """Files taken by rename and sent to one bucket in the background, each unless its key is there.
+
+    Content-addressed objects (a key names its bytes), so an object already there is this one. The
+    uploads run on ``uploads``' threads (``background_uploads``: at most twice as many files
+    staged) and share one transfer manager, whose pool sends the parts of large files, made with
+    the first upload and shut down by ``finish`` or ``abandon``. Each part is read from the staged
+    file; a failed request raises its own ``ClientError`` (``upload_file`` would rewrap it as
+    ``S3UploadFailedError``).
     """
 
-    def __init__(
-        self, client: Any, bucket: str, tenant_id: str, *, uploads: BackgroundUploads | None = None
-    ) -> None:
+    def __init__(self, client: Any, bucket: str, uploads: BackgroundUploads) -> None:
         self._s3 = client
         self._bucket = bucket
-        self._prefix = f"tenants/{tenant_id}/blobs/sha256/"
-        self._uploads = uploads or BackgroundUploads()
+        self._uploads = uploads
         self._transfers: Any | None = None
-        self._transfers_lock = threading.Lock()
+        self._lock = threading.Lock()
 
-    def key(self, sha256: str) -> str:
-        return self._prefix + sha256
-
-    def put(self, sha256: str, size: int, media_type: str, spool: BinaryIO) -> None:
-        # upload_fileobj streams in parts, so a large file never sits in memory whole.
-        self._store(
-            sha256,
-            size,
-            media_type,
-            lambda key, extra: self._s3.upload_fileobj(spool, self._bucket, key, ExtraArgs=extra),
-        )
-
-    def put_file(self, sha256: str, size: int, media_type: str, path: Path) -> None:
-        """Take the file at ``path`` (a rename) and store it in the background; see ``finish``."""
-
-        def upload(staged: Path) -> None:
-            self._store(sha256, size, media_type, lambda key, extra: self._upload_path(staged, key, extra))
-
-        self._uploads.submit(self.key(sha256), path, upload)
+    def submit(self, key: str, path: Path, extra: dict[str, Any]) -> None:
+        """Take the file at ``path`` and store it as ``key`` with ``extra`` (ExtraArgs) in the background."""
+        self._uploads.submit(key, path, lambda staged: self._send(staged, key, extra))
 
     def finish(self) -> None:
-        """Wait for every file ``put_file`` took; raises the first error an upload raised, unchanged."""
+        """Wait for every file taken; raises the first error an upload raised, unchanged."""
         try:
             self._uploads.finish()
         finally:
@@ -165,45 +153,67 @@ class S3TenantBlobs:
         finally:
             self._close_transfers()
 
-    def _store(self, sha256: str, size: int, media_type: str, send: _Send) -> None:
-        """The one rule of both puts: a file already stored under its SHA-256 is not sent again."""
-        key = self.key(sha256)
-        if self._exists(key):
-            return
-        send(key, {"ContentType": media_type, "Metadata": {"sha256": sha256, "size": str(size)}})
-
-    def _upload_path(self, path: Path, key: str, extra: dict[str, Any]) -> None:
-        """What ``upload_fileobj`` does, given the file's name rather than a stream.
-
-        Each part is read from the file, where a stream's parts would be buffered in memory (and
-        several uploads run at once); a failed request raises its own ``ClientError``, as in
-        ``put``, where ``upload_file`` would rewrap it as ``S3UploadFailedError``.
-        """
-        self._transfer_manager().upload(str(path), self._bucket, key, extra_args=extra).result()
+    def _send(self, staged: Path, key: str, extra: dict[str, Any]) -> None:
+        if not object_exists(self._s3, self._bucket, key):
+            self._transfer_manager().upload(str(staged), self._bucket, key, extra_args=extra).result()
 
     def _transfer_manager(self) -> Any:
-        """The uploads' one transfer manager: a thread pool for every upload's parts at once."""
-        with self._transfers_lock:
+        with self._lock:
             if self._transfers is None:
                 config = TransferConfig(max_concurrency=self._uploads.threads * PARTS_AT_ONCE)
                 self._transfers = create_transfer_manager(self._s3, config)
             return self._transfers
 
     def _close_transfers(self) -> None:
-        """Called once the uploads are done: nothing is left in the manager's pool."""
-        with self._transfers_lock:
+        # Called once the uploads are done: nothing is left in the manager's pool.
+        with self._lock:
             transfers, self._transfers = self._transfers, None
         if transfers is not None:
             transfers.shutdown()
 
-    def _exists(self, key: str) -> bool:
-        try:
-            self._s3.head_object(Bucket=self._bucket, Key=key)
-        except ClientError as error:
-            if error.response["Error"]["Code"] in {"404", "NoSuchKey", "NotFound"}:
-                return False
-            raise
-        return True
+
+class S3TenantBlobs:
+    """One tenant's content-addressed files: ``tenants/{tenant}/blobs/sha256/{hex}``.
+
+    ``put`` stores a file before it returns. ``put_file`` takes the build's spool itself (a
+    rename) and uploads it in the background (``BackgroundPuts``; by default ``DEFAULT_THREADS``
+    at once); the build calls ``finish`` once it has handed over every file, which waits for them
+    and raises the first upload error, or ``abandon`` when it fails. Either way a file already
+    stored under its SHA-256 is not sent again.
+    """
+
+    def __init__(
+        self, client: Any, bucket: str, tenant_id: str, *, uploads: BackgroundUploads | None = None
+    ) -> None:
+        self._s3 = client
+        self._bucket = bucket
+        self._prefix = f"tenants/{tenant_id}/blobs/sha256/"
+        self._puts = BackgroundPuts(client, bucket, uploads or BackgroundUploads())
+
+    def key(self, sha256: str) -> str:
+        return self._prefix + sha256
+
+    def put(self, sha256: str, size: int, media_type: str, spool: BinaryIO) -> None:
+        key = self.key(sha256)
+        if not object_exists(self._s3, self._bucket, key):
+            # upload_fileobj streams in parts, so a large file never sits in memory whole.
+            self._s3.upload_fileobj(spool, self._bucket, key, ExtraArgs=_blob_args(sha256, size, media_type))
+
+    def put_file(self, sha256: str, size: int, media_type: str, path: Path) -> None:
+        """Take the file at ``path`` (a rename) and store it in the background; see ``finish``."""
+        self._puts.submit(self.key(sha256), path, _blob_args(sha256, size, media_type))
+
+    def finish(self) -> None:
+        """Wait for every file ``put_file`` took; raises the first error an upload raised, unchanged."""
+        self._puts.finish()
+
+    def abandon(self) -> None:
+        """The build failed: cancel or wait for the uploads, and remove every file taken."""
+        self._puts.abandon()
+
+
+def _blob_args(sha256: str, size: int, media_type: str) -> dict[str, Any]:
+    return {"ContentType": media_type, "Metadata": {"sha256": sha256, "size": str(size)}}
 
 
 class S3PackageStore:
@@ -251,9 +261,10 @@ class S3PackageStore:
 class S3BundleStore:
     """BundleStore on the bundles bucket (the CDN's origin)."""
 
-    def __init__(self, client: Any, bucket: str) -> None:
+    def __init__(self, client: Any, bucket: str, *, upload_threads: int = DEFAULT_UPLOAD_THREADS) -> None:
         self._s3 = client
         self._bucket = bucket
+        self._upload_threads = upload_threads
 
     def put_container(
         self, tenant_id: str, package_id: str, version: int, content_hash: str, path: Path
@@ -278,27 +289,39 @@ class S3BundleStore:
         )
         return key
 
-    def put_content_object(self, tenant_id: str, package_id: str, name: str, path: Path) -> bool:
-        """Upload one file object unless the lineage already holds it; True if it was uploaded.
-
-        Objects are named by the SHA-256 of their bytes, so an object already there is this one.
-        """
-        key = self.objects_prefix(tenant_id, package_id) + name
-        try:
-            self._s3.head_object(Bucket=self._bucket, Key=key)
-            return False
-        except ClientError as error:
-            if error.response["Error"]["Code"] not in {"NoSuchKey", "404", "NotFound"}:
-                raise
-        self._s3.upload_file(
-            str(path), self._bucket, key, ExtraArgs={"ContentType": "application/octet-stream"}
-        )
-        return True
+    def content_objects(self, tenant_id: str, package_id: str) -> S3ContentObjects:
+        """One build's file objects of a lineage, uploaded in the background (``BackgroundPuts``)."""
+        uploads = BackgroundUploads(self._upload_threads)
+        puts = BackgroundPuts(self._s3, self._bucket, uploads)
+        return S3ContentObjects(puts, self.objects_prefix(tenant_id, package_id))
 
     def put_manifest(self, tenant_id: str, bundle_id: str, token: str) -> str:
         key = f"tenants/{tenant_id}/bundles/{bundle_id}/manifest.jws"
         self._s3.put_object(Bucket=self._bucket, Key=key, Body=token.encode(), ContentType="application/jose")
         return key
+
+
+class S3ContentObjects:
+    """A lineage's version 2 file objects under ``prefix``, each stored unless it is there already.
+
+    Objects are named by the SHA-256 of their bytes, so an object already there is this one.
+    """
+
+    def __init__(self, puts: BackgroundPuts, prefix: str) -> None:
+        self._puts = puts
+        self._prefix = prefix
+
+    def put_file(self, name: str, path: Path) -> None:
+        """Take the sealed object at ``path`` and upload it in the background; see ``finish``."""
+        self._puts.submit(self._prefix + name, path, {"ContentType": "application/octet-stream"})
+
+    def finish(self) -> None:
+        """Wait for every object taken; raises the first error an upload raised, unchanged."""
+        self._puts.finish()
+
+    def abandon(self) -> None:
+        """The build failed: cancel or wait for the uploads, and remove every object taken."""
+        self._puts.abandon()
 
 
 class S3BrandingAssets:

@@ -2,8 +2,10 @@
 
 The pass per file is the one ``containers.build_and_seal`` makes (``filepass``: inflate, size and
 CRC-32 checks, SHA-256, spool, store content-addressed), then the file is sealed from its spool as
-a deterministic file object under the lineage key. An object the lineage already holds (the same file in an earlier
-version) is not uploaded again. Last, the index is sealed under the version's content key.
+a deterministic file object under the lineage key and given to the lineage's object sink, which
+stores it unless the lineage already holds it (the same file in an earlier version), and may do so
+in the background, as the blob store does (``filepass.handing_over``). Last, the index is sealed
+under the version's content key.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import hashlib
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
+from typing import Protocol
 
 from content_service.crypto import ContainerSummary
 from content_service.crypto.delta import FORMAT_VERSION_2, ObjectEntry, object_entry, seal_index, seal_object
@@ -24,16 +27,17 @@ from content_service.packaging.inspect import BlobStore, Parser, SandboxSource, 
 from content_service.packaging.limits import ImportLimits
 from content_service.packaging.zipsafe import SafeZip
 
-#: Stores one sealed file object (its name, the path of its bytes); True if it was uploaded.
-PutObject = Callable[[str, Path], bool]
 
+class ObjectSink(Protocol):
+    """Where a version 2 build's sealed file objects go: one lineage's objects, named by their SHA-256.
 
-class DeltaBuild:
-    """What a version 2 build did besides the manifest: how many objects were new."""
+    A sink that stores in the background also has ``finish`` and ``abandon``, as a
+    ``filepass.BackgroundBlobStore`` does; the build calls them as it does the blob store's.
+    """
 
-    def __init__(self) -> None:
-        self.uploaded = 0
-        self.reused = 0
+    def put_file(self, name: str, path: Path) -> None:
+        """Store the object at ``path`` as ``name`` unless the lineage holds it; may move the file away."""
+        ...
 
 
 def build_and_seal_objects(
@@ -42,13 +46,12 @@ def build_and_seal_objects(
     store: BlobStore,
     content_key: Callable[[], bytes],
     lineage_key: Callable[[], bytes],
-    put_object: PutObject,
+    objects: ObjectSink,
     destination: Path,
     *,
     workdir: Path,
     parser: Parser | None = None,
     segment_size: int = DEFAULT_SEGMENT_SIZE,
-    report: DeltaBuild | None = None,
     workers: int | None = None,
 ) -> BuiltPackage:
     """Check and store every file, seal each as a file object, and write the sealed index to ``destination``.
@@ -67,20 +70,25 @@ def build_and_seal_objects(
             descriptor = parse(SandboxSource(archive, limits.max_descriptor_bytes))
         version_key, lineage = content_key(), lineage_key()
         count = workers or limits.build_workers or available_workers()
-        object_path = workdir / "object.csob"
-        # The store has every file once the block ends (``filepass.handing_over``), or none it still holds.
-        with handing_over(store), closing(spooled_files(archive, archive.files, workdir, count)) as spooled:
-            for file in spooled:
-                with file.path.open("rb") as spool, object_path.open("wb") as out:
-                    sealed = seal_object(spool, lineage, file.sha256, out, segment_size=segment_size)  # type: ignore[arg-type]
-                # Sealed first: the blob store may take the spool away.
-                hand_over(store, file)
-                indexed = object_entry(lineage, file.entry.name, sealed)
-                uploaded = put_object(indexed.object_name, object_path)
-                if report is not None:
-                    report.uploaded += int(uploaded)
-                    report.reused += int(not uploaded)
-                object_path.unlink()
+        # The store has every file, and the sink every object, once the block ends
+        # (``filepass.handing_over``), or neither holds any it still held.
+        with (
+            handing_over(store),
+            handing_over(objects),
+            closing(spooled_files(archive, archive.files, workdir, count)) as spooled,
+        ):
+            for number, file in enumerate(spooled):
+                # A path of its own: a sink that stores in the background takes the file away.
+                object_path = workdir / f"object-{number}.csob"
+                try:
+                    with file.path.open("rb") as spool, object_path.open("wb") as out:
+                        sealed = seal_object(spool, lineage, file.sha256, out, segment_size=segment_size)  # type: ignore[arg-type]
+                    # Sealed first: the blob store may take the spool away.
+                    hand_over(store, file)
+                    indexed = object_entry(lineage, file.entry.name, sealed)
+                    objects.put_file(indexed.object_name, object_path)
+                finally:
+                    object_path.unlink(missing_ok=True)
                 files.append(FileEntry(file.entry.name, file.length, file.media_type, file.sha256))
                 entries.append(indexed)
     with package_boundary(BUILD_CRASHED, subject):

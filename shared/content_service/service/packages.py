@@ -205,7 +205,7 @@ def build_uploaded_package(
                     store.blobs(ref.tenant_id),
                     lambda: _new_content_key(ref, keys, data_keys),
                     lambda: _lineage_key(ref, packages, keys, lineage),
-                    lambda name, path: objects.put_content_object(ref.tenant_id, ref.package_id, name, path),
+                    objects.content_objects(ref.tenant_id, ref.package_id),
                     workdir / "content.csix",
                     workdir=workdir,
                 )

@@ -246,9 +246,26 @@ class ContentObjectStore(Protocol):
         """Upload a sealed index; returns its object key."""
         ...
 
-    def put_content_object(self, tenant_id: str, package_id: str, name: str, path: Path) -> bool:
-        """Upload one file object unless the lineage holds it already; True if it was uploaded."""
+    def content_objects(self, tenant_id: str, package_id: str) -> ContentObjects:
+        """Where one build puts a package lineage's file objects."""
         ...
+
+
+class ContentObjects(Protocol):
+    """One build's file objects of a package lineage (``packaging.delta.ObjectSink``).
+
+    ``put_file`` may take the file and store it in the background: ``finish`` returns once every
+    object handed over is stored (raising the first error storing one did), ``abandon`` drops
+    what is still held after a failed build.
+    """
+
+    def put_file(self, name: str, path: Path) -> None:
+        """Store the object at ``path`` as ``name`` unless the lineage holds it; may move the file."""
+        ...
+
+    def finish(self) -> None: ...
+
+    def abandon(self) -> None: ...
 
 
 class TokenSigner(Protocol):

@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from content_service.adapters import s3 as s3_module
 from content_service.adapters.background_uploads import BackgroundUploads
-from content_service.adapters.s3 import S3PackageStore, S3TenantBlobs, s3_client
+from content_service.adapters.s3 import S3BundleStore, S3PackageStore, S3TenantBlobs, s3_client
 from content_service.domain.package import PackageState
 from content_service.packaging.containers import build_and_seal
 from content_service.packaging.delta import build_and_seal_objects
@@ -26,7 +26,15 @@ from content_service.packaging.limits import ImportLimits
 from content_service.packaging.media_types import media_type
 from content_service.packaging.model import PackageRejected
 from content_service.service.packages import build_uploaded_package
-from tests.fakes import FakeBundleStore, FakeClock, FakeContentKeys, FakePackageRepository, FakeUploadStore
+from tests.fakes import (
+    FakeBlobs,
+    FakeBundleStore,
+    FakeClock,
+    FakeContentKeys,
+    FakeContentObjects,
+    FakePackageRepository,
+    FakeUploadStore,
+)
 from tests.security.hostile import package
 from tests.unit.service.test_build import uploaded
 from tests.zipcraft import Entry
@@ -245,13 +253,69 @@ def test_the_delta_build_finishes_the_uploads_before_it_returns(s3, tmp_path: Pa
         blobs,
         lambda: KEY,
         lambda: bytes(range(32, 64)),
-        lambda name, path: True,
+        FakeContentObjects({}, ""),
         tmp_path / "i.csix",
         workdir=workdir,
     )
     assert watch.in_flight == 0 and len(watch.keys) == len(entries) + 2
     assert len(_stored(client, bucket, "t1")) == len(entries) + 2
     assert list(workdir.iterdir()) == []
+
+
+def _delta_build(tmp_path: Path, source: Path, objects: Any, name: str) -> None:
+    workdir = tmp_path / name
+    workdir.mkdir()
+    lineage = bytes(range(32, 64))
+    build_and_seal_objects(
+        source,
+        LIMITS,
+        FakeBlobs(),
+        lambda: KEY,
+        lambda: lineage,
+        objects,
+        tmp_path / f"{name}.csix",
+        workdir=workdir,
+    )
+    assert list(workdir.iterdir()) == []  # no spool, no object and no staged file left
+
+
+def test_the_delta_builds_file_objects_are_uploaded_in_the_background_each_once(
+    aws_template, tmp_path: Path
+) -> None:
+    client, bucket = s3_client("eu-west-1"), aws_template.buckets["BundlesBucket"].name
+    store = S3BundleStore(client, bucket, upload_threads=3)
+    prefix = store.objects_prefix("t1", "p1")
+    watch = Watch(client, delay=DELAY)
+    entries = _entries(8)
+    source = _zip(tmp_path, entries)
+    _delta_build(tmp_path, source, store.content_objects("t1", "p1"), "first")
+
+    assert len(watch.keys) == len(entries) + 2 and all(key.startswith(prefix) for key in watch.keys)
+    assert 1 < watch.most_at_once <= 3
+    assert watch.in_flight == 0  # every object was stored when the build returned
+    listed = client.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]
+    assert sorted(item["Key"] for item in listed) == sorted(watch.keys)
+    # The next version holds the same files: the lineage has every object, none is sent again.
+    _delta_build(tmp_path, source, store.content_objects("t1", "p1"), "second")
+    assert len(watch.keys) == len(entries) + 2
+
+
+def test_a_failed_object_upload_fails_the_delta_build_with_its_error(aws_template, tmp_path: Path) -> None:
+    client, bucket = s3_client("eu-west-1"), aws_template.buckets["BundlesBucket"].name
+    boom = ClientError({"Error": {"Code": "SlowDown", "Message": "slow down"}}, "PutObject")
+    calls = []
+
+    def fail(params: dict[str, Any], **_: Any) -> None:
+        calls.append(params["Key"])
+        if len(calls) == 3:
+            raise boom
+
+    client.meta.events.register("before-parameter-build.s3.PutObject", fail)
+    objects = S3BundleStore(client, bucket, upload_threads=2).content_objects("t1", "p1")
+    with pytest.raises(ClientError) as raised:
+        _delta_build(tmp_path, _zip(tmp_path, _entries(8)), objects, "work")
+    assert raised.value is boom
+    assert list((tmp_path / "work").iterdir()) == []
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from content_service.packaging.containers import build_and_seal
 from content_service.packaging.delta import build_and_seal_objects
 from content_service.packaging.limits import ImportLimits
 from content_service.packaging.model import PackageRejected
+from tests.fakes import FakeContentObjects
 from tests.security.hostile import package
 from tests.zipcraft import Entry
 
@@ -65,7 +66,14 @@ def _seal(source: Path, store: _BackgroundStore, workdir: Path, delta: bool) -> 
     workdir.mkdir(exist_ok=True)
     if delta:
         build_and_seal_objects(
-            source, LIMITS, store, lambda: KEY, lambda: KEY, lambda n, p: True, workdir.parent / "i", workdir=workdir
+            source,
+            LIMITS,
+            store,
+            lambda: KEY,
+            lambda: KEY,
+            FakeContentObjects({}, ""),
+            workdir.parent / "i",
+            workdir=workdir,
         )
     else:
         build_and_seal(source, LIMITS, store, lambda: KEY, workdir.parent / "c", workdir=workdir, workers=2)

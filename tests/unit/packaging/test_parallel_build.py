@@ -26,6 +26,7 @@ from content_service.packaging.delta import build_and_seal_objects
 from content_service.packaging.filepass import available_workers
 from content_service.packaging.limits import ImportLimits
 from content_service.packaging.model import PackageRejected
+from tests.fakes import FakeContentObjects
 from tests.security.hostile import package
 from tests.zipcraft import Entry
 
@@ -118,11 +119,7 @@ def test_the_delta_build_is_the_same_whatever_the_workers(tmp_path: Path) -> Non
     source = _zip(tmp_path, *_files(9))
     results = []
     for workers in WORKERS:
-        objects: dict[str, bytes] = {}
-
-        def put_object(name: str, path: Path, objects: dict[str, bytes] = objects) -> bool:
-            objects[name] = path.read_bytes()
-            return True
+        objects = FakeContentObjects({}, "")
 
         workdir = tmp_path / f"work-{workers}"
         workdir.mkdir()
@@ -133,13 +130,13 @@ def test_the_delta_build_is_the_same_whatever_the_workers(tmp_path: Path) -> Non
             _Store(),
             lambda: KEY,
             lambda: LINEAGE,
-            put_object,
+            objects,
             out,
             workdir=workdir,
             workers=workers,
         )
         assert list(workdir.iterdir()) == []
-        results.append((out.read_bytes(), built.manifest.as_dict(), list(objects.items())))
+        results.append((out.read_bytes(), built.manifest.as_dict(), objects.stored()))
     assert all(result == results[0] for result in results)
 
 
