@@ -288,9 +288,10 @@ def _check_archive(archive: ArchiveFile, limits: ImportLimits) -> tuple[SafeEntr
     problems: list[Problem] = []
     candidates: list[_Candidate] = []
     for central in iter_central(archive, directory, limits.max_path_length + 1):
-        problems.extend(candidate_problems(central, limits))
+        name = entry_name(central)  # decoded once: the checks and the entry read the same name
+        problems.extend(candidate_problems(central, name, limits))
         # Checked: the comment and its Unicode block (up to 128 KiB a record) need not be held.
-        candidates.append(_candidate(_without_comment(central)))
+        candidates.append(_candidate(_without_comment(central), name))
     entries = [candidate.entry for candidate in candidates if candidate.entry is not None]
     problems.extend(_collection_problems(entries, limits, file_size))
     located, layout_problems = _check_layout(archive, candidates, directory)
@@ -309,8 +310,8 @@ def _without_comment(central: CentralEntry) -> CentralEntry:
     return replace(central, extras=extras, comment=b"")
 
 
-def _candidate(central: CentralEntry) -> _Candidate:
-    name = entry_name(central)
+def _candidate(central: CentralEntry, name: str | None) -> _Candidate:
+    """The entry ``central`` describes, under its ``entry_name`` (None: it has no usable name)."""
     if name is None:
         return _Candidate(central, None)
     is_dir = name.endswith("/")
@@ -333,10 +334,9 @@ def _attributes_say_directory(central: CentralEntry) -> bool:
     return bool(central.external_attr & _DOS_DIRECTORY)
 
 
-def candidate_problems(central: CentralEntry, limits: ImportLimits) -> list[Problem]:
-    """Everything wrong with one central directory record taken on its own."""
+def candidate_problems(central: CentralEntry, name: str | None, limits: ImportLimits) -> list[Problem]:
+    """Everything wrong with one central directory record taken on its own; ``name`` is its ``entry_name``."""
     encoding = encoding_problem(central.raw_name, central.flags)
-    name = entry_name(central)
     if encoding is not None or name is None:
         return [encoding or Problem("zip.bad_name_encoding", "the name cannot be decoded", None)]
     is_dir = name.endswith("/")
