@@ -935,6 +935,9 @@ def awkward_cases() -> dict[str, bytes]:
             .encode("latin-1")
         ),
         "manifest-without-declaration": package(descriptor=manifest().split(b"?>", 1)[1]),
+        # Some authoring tools and hand edits leave whitespace before the XML declaration.
+        "whitespace-before-declaration": package(descriptor=b"\r\n  \t\n" + manifest()),
+        "bom-then-whitespace-before-declaration": package(descriptor=b"\xef\xbb\xbf\n " + manifest()),
         "prefixed-namespace": _prefixed_namespace(),
         "upper-case-manifest-name": build([Entry("IMSMANIFEST.XML", manifest()), Entry("index.html", INDEX)]),
         "tincan-with-query": build([Entry("tincan.xml", _TINCAN), Entry("index.html", INDEX)]),
