@@ -45,8 +45,9 @@ from content_service.packaging.zipformat import (
 from content_service.packaging.zipnames import (
     encoding_problem,
     entry_name,
+    entry_name_problems,
     local_unicode_problems,
-    name_problems,
+    max_raw_name_bytes,
     unicode_extra_problems,
 )
 
@@ -287,7 +288,7 @@ def _check_archive(archive: ArchiveFile, limits: ImportLimits) -> tuple[SafeEntr
         raise reject("zip.empty", "the archive has no entries")
     problems: list[Problem] = []
     candidates: list[_Candidate] = []
-    for central in iter_central(archive, directory, limits.max_path_length + 1):
+    for central in iter_central(archive, directory, max_raw_name_bytes(limits)):
         name = entry_name(central)  # decoded once: the checks and the entry read the same name
         problems.extend(candidate_problems(central, name, limits))
         # Checked: the comment and its Unicode block (up to 128 KiB a record) need not be held.
@@ -342,7 +343,7 @@ def candidate_problems(central: CentralEntry, name: str | None, limits: ImportLi
     is_dir = name.endswith("/")
     bare = name[:-1] if is_dir else name
     shown = printable(bare)
-    problems = name_problems(central.raw_name, bare, limits)
+    problems = entry_name_problems(central.raw_name, name, limits)
     problems.extend(unicode_extra_problems(central, name, limits))
     problems.extend(_kind_problems(central, is_dir, shown))
     problems.extend(_method_problems(central, shown))
