@@ -14,6 +14,7 @@ archive a second time through a parser that saw a different archive than ours di
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 from collections.abc import Iterator
@@ -180,6 +181,33 @@ class SafeZip:
             detail = f"the file is {entry.size} bytes; descriptors may be at most {max_bytes}"
             raise reject("zip.descriptor_too_large", detail, printable(name))
         return b"".join(self.iter_chunks(entry))
+
+
+class ChunkReader(io.RawIOBase):
+    """A read-only stream over an iterator of byte chunks (one zip entry, inflated and checked).
+
+    The seal and the export read it in small pieces (the seal in 64 KiB segments) while chunks
+    are up to 1 MiB, so the current chunk is served through a moving memoryview, never
+    re-sliced: a copy of the rest on every read would cost a chunk's size per segment.
+    """
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._pending = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        while not self._pending:
+            try:
+                self._pending = memoryview(next(self._chunks))
+            except StopIteration:
+                return 0
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
 
 
 class _PositionalReader:
