@@ -15,6 +15,7 @@ from content_service.packaging.limits import ImportLimits
 from content_service.standards.export import ExportOptions
 from content_service.standards.export.local import export_zip
 from tests.export.conftest import FORMATS, Exporter
+from tests.security.hostile import INDEX, awkward_cases
 
 JAVA_CHECK = """
 import java.util.Enumeration;
@@ -117,3 +118,24 @@ def test_java_util_zip_reads_every_export(export: Exporter, sample_zip: Path, tm
     )
     assert run.returncode == 0, run.stderr
     assert len(run.stdout.splitlines()) == len(FORMATS)
+
+
+@pytest.mark.parametrize(
+    ("case", "page"),
+    [
+        ("bsdtar-dot-prefix", "content/page.html"),  # ./content/page.html in the zip
+        ("dotnet-backslash-separators", "content/page.html"),  # content\page.html from a Windows writer
+        ("russian-windows-unicode-path", "урок.html"),  # cp866 bytes, the name in a Unicode Path block
+    ],
+)
+def test_a_package_exports_by_the_names_its_build_gave_its_files(case: str, page: str, tmp_path: Path) -> None:
+    # The export reads files by manifest path; zipfile knows these entries by other names.
+    source = tmp_path / f"{case}.zip"
+    source.write_bytes(awkward_cases()[case])
+    out = tmp_path / "out.zip"
+
+    manifest = export_zip(source, "scorm12", ExportOptions(), out, limits=ImportLimits(), workdir=tmp_path)
+
+    with zipfile.ZipFile(out) as exported:
+        assert page in {entry.path for entry in manifest.files}
+        assert exported.read(page).startswith(INDEX[:15])

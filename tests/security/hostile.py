@@ -259,6 +259,54 @@ def _traversal_cases() -> list[Case]:
     ]
 
 
+def _dot_prefix_cases() -> list[Case]:
+    """A leading ``./`` (bsdtar, Windows tar.exe) is dropped; every rule still judges what is left."""
+    return [
+        Case("dot-prefix-dotdot", _one("./a/../../escaped.txt"), "zip.path_traversal"),
+        Case("dot-prefix-repeated-dotdot", _one("././../escaped.txt"), "zip.path_traversal"),
+        Case(
+            "dot-prefix-absolute",
+            lambda root: package(Entry("./" + str(root / "abs-escaped.txt"), b"x")),
+            "zip.absolute_path",
+        ),
+        Case("dot-prefix-unc", _one(".//server/share/escaped.txt"), "zip.absolute_path"),
+        Case("dot-prefix-drive", _one("./C:/Windows/escaped.txt"), "zip.drive_letter"),
+        Case("inner-dot-segment", _one("content/./escaped.txt"), "zip.unnormalised_path"),
+        Case("dot-prefix-then-dot", _one("./."), "zip.unnormalised_path"),
+        Case("dot-prefix-duplicate", _one("./index.html", INDEX), "zip.duplicate_name"),
+        Case("dot-prefix-case-collision", _one("./INDEX.html", INDEX), "zip.name_collision"),
+        Case(
+            "dot-prefix-nfc-collision",
+            lambda root: package(Entry("leçon.html", INDEX), Entry("./lec\u0327on.html", INDEX)),
+            "zip.name_collision",
+        ),
+        Case("dot-prefix-file-is-a-directory", _one("./index.html/escaped.txt"), "zip.name_collision"),
+        Case("dot-prefix-php", _one("./shell.php", b"<?php system($_GET['c']);"), "zip.server_executable"),
+        Case("dot-prefix-htaccess", _one("./.htaccess", b"AddHandler php .html"), "zip.server_config"),
+        Case(
+            "dot-prefix-root-with-data",
+            _one("./", b"hidden", external_attr=UNIX_DIR),
+            "zip.bad_directory_entry",
+        ),
+        Case("dot-prefix-root-symlink", _one("./", b"/etc", external_attr=UNIX_SYMLINK), "zip.symlink"),
+        Case(
+            "dot-prefix-root-twice",
+            lambda root: package(Entry("./", external_attr=UNIX_DIR), Entry("././", external_attr=UNIX_DIR)),
+            "zip.duplicate_name",
+        ),
+        Case("dos-dot-prefix-dotdot", _dos(".\\..\\escaped.txt"), "zip.path_traversal"),
+        Case("dos-dot-prefix-mixed-separators", _dos("./content\\escaped.txt"), "zip.backslash_in_name"),
+        Case(
+            "dot-prefix-unicode-path-differs",
+            _one(b"./page.html", INDEX, extra=_unicode_block(b"./page.html", b"./../escaped.html")),
+            "zip.ambiguous_name",
+        ),
+        Case(
+            "dot-prefix-local-name-differs", _one("./safe.txt", local_name=b"safe.txt"), "zip.header_mismatch"
+        ),
+    ]
+
+
 def _entry_kind_cases() -> list[Case]:
     return [
         Case("symlink", _one("link", b"/etc/passwd", external_attr=UNIX_SYMLINK), "zip.symlink"),
@@ -698,6 +746,7 @@ def hostile_cases() -> list[Case]:
     """Every hostile case, each refused with a specific code."""
     return [
         *_traversal_cases(),
+        *_dot_prefix_cases(),
         *_entry_kind_cases(),
         *_bomb_cases(),
         *_server_cases(),
@@ -810,6 +859,26 @@ def _macos_ditto() -> bytes:
         _deferred(Entry("__MACOSX/._index.html", apple_double, extra=owner)),
     ]
     return _deferred_headers(entries, local_extra=times)
+
+
+def _bsdtar() -> bytes:
+    """``bsdtar -a -c -f pkg.zip .`` (also Windows 10's tar.exe): every name starts with ``./``.
+
+    Laid out as libarchive's zip writer does it: a ``./`` entry for the folder itself, Unix
+    host and modes, UT and ux extra blocks, and a data descriptor after each file.
+    """
+    times = struct.pack("<HHBI", 0x5455, 5, 1, 1_700_000_000)
+    owner = struct.pack("<HHBBIBI", 0x7875, 11, 1, 4, 1000, 4, 1000)
+    folder = {"method": 0, "external_attr": UNIX_DIR, "extra": times + owner}
+    return build(
+        [
+            Entry("./", b"", **folder),  # type: ignore[arg-type]
+            _deferred(Entry("./imsmanifest.xml", manifest("content/page.html"), extra=times + owner)),
+            Entry("./content/", b"", **folder),  # type: ignore[arg-type]
+            _deferred(Entry("./content/page.html", INDEX, extra=times + owner)),
+            _deferred(Entry("./content/site.css", b"p{}", extra=times + owner)),
+        ]
+    )
 
 
 def _windows_code_page_names() -> bytes:
@@ -935,6 +1004,26 @@ def awkward_cases() -> dict[str, bytes]:
             .encode("latin-1")
         ),
         "manifest-without-declaration": package(descriptor=manifest().split(b"?>", 1)[1]),
+        "bsdtar-dot-prefix": _bsdtar(),
+        "repeated-dot-prefix": build(
+            [
+                Entry("././imsmanifest.xml", manifest()),
+                Entry("./index.html", INDEX),
+                Entry("././", external_attr=UNIX_DIR),
+            ]
+        ),
+        "dos-dot-prefix": build(
+            [
+                Entry(name, data, made_by=MADE_BY_DOS, external_attr=DOS_FILE)
+                for name, data in (
+                    (".\\imsmanifest.xml", manifest("content/page.html")),
+                    (".\\content\\page.html", INDEX),
+                )
+            ]
+        ),
+        # Some authoring tools and hand edits leave whitespace before the XML declaration.
+        "whitespace-before-declaration": package(descriptor=b"\r\n  \t\n" + manifest()),
+        "bom-then-whitespace-before-declaration": package(descriptor=b"\xef\xbb\xbf\n " + manifest()),
         "prefixed-namespace": _prefixed_namespace(),
         "upper-case-manifest-name": build([Entry("IMSMANIFEST.XML", manifest()), Entry("index.html", INDEX)]),
         "tincan-with-query": build([Entry("tincan.xml", _TINCAN), Entry("index.html", INDEX)]),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,34 +28,7 @@ from content_service.packaging.filepass import (
 )
 from content_service.packaging.inspect import BlobStore, Parser, SandboxSource, default_parser, make_manifest
 from content_service.packaging.limits import ImportLimits
-from content_service.packaging.zipsafe import SafeZip
-
-
-class ChunkReader(io.RawIOBase):
-    """A read-only stream over an iterator of byte chunks (one zip entry, inflated and checked).
-
-    The seal reads in segment-sized pieces (64 KiB) while chunks are up to 1 MiB, so the
-    current chunk is served through a moving memoryview, never re-sliced: a copy of the rest
-    on every read would cost a chunk's size per segment.
-    """
-
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks = chunks
-        self._pending = memoryview(b"")
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        while not self._pending:
-            try:
-                self._pending = memoryview(next(self._chunks))
-            except StopIteration:
-                return 0
-        size = min(len(buffer), len(self._pending))
-        buffer[:size] = self._pending[:size]
-        self._pending = self._pending[size:]
-        return size
+from content_service.packaging.zipsafe import ChunkReader, SafeZip
 
 
 class _HashingWriter(io.RawIOBase):

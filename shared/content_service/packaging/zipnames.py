@@ -16,6 +16,17 @@ Two decisions about names other tools read differently:
   absolute, gains a separator, or names a server-side executable or configuration file,
   it is refused as ``zip.lookalike_name``. Lookalikes that fold to nothing dangerous
   (a fullwidth digit, a fullwidth colon inside a segment) are accepted.
+
+One way of writing names every extractor reads alike:
+
+- **A leading ``./``**: bsdtar (and so Windows 10's ``tar.exe -a -c -f pkg.zip .``) and
+  ``zip -r pkg.zip ./`` write ``./index.html`` and often a ``./`` entry for the folder itself;
+  Info-ZIP, 7-Zip, libarchive and Python's ``zipfile`` all extract ``./index.html`` as
+  ``index.html``. The sandbox reads names so too (``read_name``): the leading ``./`` segments
+  are dropped, a name made only of them is the root's own directory entry
+  (``ROOT_DIRECTORY``, which names nothing to judge), and every rule applies to the name as
+  read: ``./a/../../x`` is traversal, ``./`` + ``/etc/x`` absolute, ``a/./b`` unnormalised
+  (only a *leading* ``./`` is dropped), and ``./a`` beside ``a`` a duplicate.
 """
 
 from __future__ import annotations
@@ -90,6 +101,10 @@ _DRIVE = re.compile(r"^[A-Za-z]:")
 _UNPORTABLE_CHARACTERS = frozenset('<>:"|?*')
 _MAX_SEGMENT_BYTES = 255
 
+#: How the sandbox reads an entry made only of ``./`` segments: the root directory's own entry.
+ROOT_DIRECTORY = "./"
+_DOT_PREFIX = re.compile(r"(?:\./)+")
+
 # Byte sequences a strict UTF-8 decoder refuses but a lenient one reads as a character:
 # overlong forms (C0/C1 leads, E0 80-9F, F0 80-8F), UTF-16 surrogates (ED A0-BF) and code
 # points past U+10FFFF (F4 90-BF).
@@ -145,10 +160,36 @@ def entry_name(central: CentralEntry) -> str | None:
     name = decode_name(central.raw_name, central.flags)
     block = central.extras.get(UNICODE_PATH_EXTRA_ID)
     if name is None or block is None or not _guessed_code_page(central.raw_name, central.flags):
-        return None if name is None else windows_separators(name, central.version_made_by)
+        return None if name is None else read_name(name, central.version_made_by)
     alternative, problems = _unicode_block(block, central.raw_name, "Path", "")
     chosen = alternative if alternative is not None and not problems else name
-    return windows_separators(chosen, central.version_made_by)
+    return read_name(chosen, central.version_made_by)
+
+
+def read_name(name: str, version_made_by: int) -> str:
+    """A decoded name as the sandbox reads it: a Windows writer's separators, then no leading ``./``.
+
+    The separators come first, so ``.\\a`` from a Windows writer is ``a`` while ``./a\\b``
+    (which mixes both) keeps its backslash and is refused.
+    """
+    return without_dot_prefix(windows_separators(name, version_made_by))
+
+
+def without_dot_prefix(name: str) -> str:
+    """``name`` without its leading ``./`` segments; ``ROOT_DIRECTORY`` if that is all it had.
+
+    Only whole leading segments go: ``./../x`` reads as ``../x``, ``.//x`` as ``/x``, and a
+    ``.`` segment anywhere else is left for the rules to refuse.
+    """
+    prefix = _DOT_PREFIX.match(name)
+    if prefix is None:
+        return name
+    return name[prefix.end() :] or ROOT_DIRECTORY
+
+
+def max_raw_name_bytes(limits: ImportLimits) -> int:
+    """The longest raw name worth reading: a path at the limit, one ``./`` before it, a ``/`` after."""
+    return limits.max_path_length + len(ROOT_DIRECTORY) + 1
 
 
 #: Hosts whose writers separate folders with a backslash (APPNOTE 4.4.2.2: 0 MS-DOS and OS/2
@@ -218,21 +259,22 @@ def _unicode_block(block: bytes, raw: bytes, what: str, shown: str) -> tuple[str
 def unicode_extra_problems(central: CentralEntry, name: str, limits: ImportLimits) -> list[Problem]:
     """Check a central record's Unicode Path and Unicode Comment blocks against its header.
 
-    ``name`` is the entry's name (``entry_name``). The Unicode name must be exactly that: a
-    package could otherwise show one name to us and write another through a tool that
-    prefers the block. A differing name is ``zip.ambiguous_name``, reported with every rule
-    that name breaks on its own.
+    ``name`` is the entry's name (``entry_name``). The Unicode name, read the same way
+    (``read_name``), must be exactly that: a package could otherwise show one name to us and
+    write another through a tool that prefers the block. A differing name is
+    ``zip.ambiguous_name``, reported with every rule that name breaks on its own.
     """
     shown = printable(name)
     problems: list[Problem] = []
     path_block = central.extras.get(UNICODE_PATH_EXTRA_ID)
     if path_block is not None:
         alternative, problems = _unicode_block(path_block, central.raw_name, "Path", shown)
-        if alternative is not None and alternative != name:
-            detail = f"the Unicode Path extra field names it {printable(alternative)!r}"
-            problems.append(Problem("zip.ambiguous_name", detail, shown))
-            bare = alternative[:-1] if alternative.endswith("/") else alternative
-            problems.extend(name_problems(alternative.encode("utf-8"), bare, limits))
+        if alternative is not None:
+            read = read_name(alternative, central.version_made_by)
+            if read != name:
+                detail = f"the Unicode Path extra field names it {printable(alternative)!r}"
+                problems.append(Problem("zip.ambiguous_name", detail, shown))
+                problems.extend(entry_name_problems(alternative.encode("utf-8"), read, limits))
     comment_block = central.extras.get(UNICODE_COMMENT_EXTRA_ID)
     if comment_block is not None:
         text, comment_problems = _unicode_block(comment_block, central.comment, "Comment", shown)
@@ -258,6 +300,17 @@ def local_unicode_problems(central: CentralEntry, local: LocalHeader, shown: str
         detail = "a Unicode Comment extra field in a local header, which has no comment"
         problems.append(Problem("zip.bad_unicode_extra", detail, shown))
     return problems
+
+
+def entry_name_problems(raw: bytes, name: str, limits: ImportLimits) -> list[Problem]:
+    """Everything wrong with an entry's name as read (``read_name``), a directory's ``/`` included.
+
+    The root directory's own entry (``ROOT_DIRECTORY``) names nothing, so no name rule applies
+    to it; what it carries is judged like any directory entry's.
+    """
+    if name == ROOT_DIRECTORY:
+        return []
+    return name_problems(raw, name[:-1] if name.endswith("/") else name, limits)
 
 
 def name_problems(raw: bytes, name: str, limits: ImportLimits) -> list[Problem]:

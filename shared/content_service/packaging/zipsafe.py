@@ -14,6 +14,7 @@ archive a second time through a parser that saw a different archive than ours di
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 from collections.abc import Iterator
@@ -45,8 +46,9 @@ from content_service.packaging.zipformat import (
 from content_service.packaging.zipnames import (
     encoding_problem,
     entry_name,
+    entry_name_problems,
     local_unicode_problems,
-    name_problems,
+    max_raw_name_bytes,
     unicode_extra_problems,
 )
 
@@ -181,6 +183,33 @@ class SafeZip:
         return b"".join(self.iter_chunks(entry))
 
 
+class ChunkReader(io.RawIOBase):
+    """A read-only stream over an iterator of byte chunks (one zip entry, inflated and checked).
+
+    The seal and the export read it in small pieces (the seal in 64 KiB segments) while chunks
+    are up to 1 MiB, so the current chunk is served through a moving memoryview, never
+    re-sliced: a copy of the rest on every read would cost a chunk's size per segment.
+    """
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._pending = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        while not self._pending:
+            try:
+                self._pending = memoryview(next(self._chunks))
+            except StopIteration:
+                return 0
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+
 class _PositionalReader:
     """``seek`` and ``read`` over a shared file descriptor, with a position of its own."""
 
@@ -287,10 +316,11 @@ def _check_archive(archive: ArchiveFile, limits: ImportLimits) -> tuple[SafeEntr
         raise reject("zip.empty", "the archive has no entries")
     problems: list[Problem] = []
     candidates: list[_Candidate] = []
-    for central in iter_central(archive, directory, limits.max_path_length + 1):
-        problems.extend(candidate_problems(central, limits))
+    for central in iter_central(archive, directory, max_raw_name_bytes(limits)):
+        name = entry_name(central)  # decoded once: the checks and the entry read the same name
+        problems.extend(candidate_problems(central, name, limits))
         # Checked: the comment and its Unicode block (up to 128 KiB a record) need not be held.
-        candidates.append(_candidate(_without_comment(central)))
+        candidates.append(_candidate(_without_comment(central), name))
     entries = [candidate.entry for candidate in candidates if candidate.entry is not None]
     problems.extend(_collection_problems(entries, limits, file_size))
     located, layout_problems = _check_layout(archive, candidates, directory)
@@ -309,8 +339,8 @@ def _without_comment(central: CentralEntry) -> CentralEntry:
     return replace(central, extras=extras, comment=b"")
 
 
-def _candidate(central: CentralEntry) -> _Candidate:
-    name = entry_name(central)
+def _candidate(central: CentralEntry, name: str | None) -> _Candidate:
+    """The entry ``central`` describes, under its ``entry_name`` (None: it has no usable name)."""
     if name is None:
         return _Candidate(central, None)
     is_dir = name.endswith("/")
@@ -333,16 +363,15 @@ def _attributes_say_directory(central: CentralEntry) -> bool:
     return bool(central.external_attr & _DOS_DIRECTORY)
 
 
-def candidate_problems(central: CentralEntry, limits: ImportLimits) -> list[Problem]:
-    """Everything wrong with one central directory record taken on its own."""
+def candidate_problems(central: CentralEntry, name: str | None, limits: ImportLimits) -> list[Problem]:
+    """Everything wrong with one central directory record taken on its own; ``name`` is its ``entry_name``."""
     encoding = encoding_problem(central.raw_name, central.flags)
-    name = entry_name(central)
     if encoding is not None or name is None:
         return [encoding or Problem("zip.bad_name_encoding", "the name cannot be decoded", None)]
     is_dir = name.endswith("/")
     bare = name[:-1] if is_dir else name
     shown = printable(bare)
-    problems = name_problems(central.raw_name, bare, limits)
+    problems = entry_name_problems(central.raw_name, name, limits)
     problems.extend(unicode_extra_problems(central, name, limits))
     problems.extend(_kind_problems(central, is_dir, shown))
     problems.extend(_method_problems(central, shown))

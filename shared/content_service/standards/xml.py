@@ -15,6 +15,13 @@ and US-ASCII itself, and single-byte codecs through Python. Anything else Python
 by Python and handed to expat as UTF-8. A document whose bytes are 8-bit (a UTF-8 byte order
 mark, or ``<?xml`` in ASCII) but whose declaration says UTF-16 or UTF-32 (what .NET's
 StringWriter writes) is read as UTF-8, as libxml2 reads it: the declaration cannot be true.
+
+Whitespace before the XML declaration: the declaration must open the document, but some
+authoring tools (and hand edits) leave spaces, tabs or line breaks before it, after the
+byte order mark if there is one. When the bytes are exactly that (an optional UTF-8 byte
+order mark, only whitespace, then ``<?xml`` and whitespace) the whitespace is dropped before
+parsing and line numbers still count from the file's first line. Anything else before the
+declaration is left for expat to refuse (``xml.malformed``).
 """
 
 from __future__ import annotations
@@ -44,6 +51,9 @@ MAX_DEPTH = 100
 
 
 _UTF8_BOM = b"\xef\xbb\xbf"
+# An optional UTF-8 byte order mark, XML whitespace (S: space, tab, CR, LF), then the declaration.
+_SPACE_BEFORE_DECLARATION = re.compile(rb"(?P<bom>\xef\xbb\xbf)?(?P<space>[ \t\r\n]+)(?=<\?xml[ \t\r\n])")
+_LINE_BREAK = re.compile(rb"\r\n|\r|\n")
 _DECLARED_ENCODING = re.compile(rb"""^<\?xml\s[^>]*?\bencoding\s*=\s*["']([A-Za-z][A-Za-z0-9._-]*)["']""")
 # Encodings expat decodes on its own, by Python's codec names.
 _EXPAT_ENCODINGS = frozenset({"utf-8", "ascii", "latin-1", "iso8859-1"})
@@ -56,8 +66,9 @@ class _TooDeep(Exception):  # noqa: N818 - internal control flow, never escapes 
 class _Builder(TreeBuilder):
     """A tree builder that also remembers namespace prefixes and element line numbers."""
 
-    def __init__(self) -> None:
+    def __init__(self, skipped_lines: int = 0) -> None:
         super().__init__()
+        self.skipped_lines = skipped_lines
         self.prefixes: dict[str, str] = {}
         self.lines: dict[int, int] = {}
         self.parser: _Parser | None = None
@@ -74,7 +85,7 @@ class _Builder(TreeBuilder):
             raise _TooDeep
         element = super().start(tag, attrs)
         if self.parser is not None:
-            self.lines[id(element)] = self.parser.parser.CurrentLineNumber
+            self.lines[id(element)] = self.parser.parser.CurrentLineNumber + self.skipped_lines
         return element
 
     def end(self, tag: str) -> Element:
@@ -125,11 +136,12 @@ class XmlDocument:
 def parse_descriptor(data: bytes, path: str) -> XmlDocument:
     """Parse descriptor bytes safely, or raise PackageRejected with a specific ``xml.*`` code.
 
-    A UTF-8 byte order mark and any encoding declaration Python knows are accepted (module
-    docstring).
+    A UTF-8 byte order mark, whitespace before the XML declaration and any encoding
+    declaration Python knows are accepted (module docstring).
     """
+    data, skipped_lines = _declaration_first(data)
     data, encoding = _for_expat(data, path)
-    builder = _Builder()
+    builder = _Builder(skipped_lines)
     parser = _Parser(builder, encoding)
     builder.parser = parser
     try:
@@ -147,6 +159,7 @@ def parse_descriptor(data: bytes, path: str) -> XmlDocument:
         raise _reject(problems.XML_EXTERNAL_REFERENCE_FORBIDDEN, detail, path) from exc
     except ParseError as exc:
         line, column = exc.position
+        line += skipped_lines
         detail = f"{path} is not well-formed XML: {_message(exc)} (line {line}, column {column})"
         raise _reject(problems.XML_MALFORMED, detail, path) from exc
     except (LookupError, UnicodeError, ValueError) as exc:
@@ -155,6 +168,19 @@ def parse_descriptor(data: bytes, path: str) -> XmlDocument:
         detail = f"{path} has a DOCTYPE ({parser.doctype}); descriptors must not carry DTDs"
         raise _reject(problems.XML_DTD_FORBIDDEN, detail, path)
     return XmlDocument(path=path, root=root, prefixes=builder.prefixes, lines=builder.lines)
+
+
+def _declaration_first(data: bytes) -> tuple[bytes, int]:
+    """``data`` without the whitespace before its XML declaration, and the line breaks dropped with it.
+
+    Only an optional UTF-8 byte order mark and whitespace may precede ``<?xml``; the mark is
+    kept for ``_for_expat``. Other bytes there are left in place (expat refuses them).
+    """
+    match = _SPACE_BEFORE_DECLARATION.match(data)
+    if match is None:
+        return data, 0
+    skipped = len(_LINE_BREAK.findall(match.group("space")))
+    return (match.group("bom") or b"") + data[match.end() :], skipped
 
 
 def _for_expat(data: bytes, path: str) -> tuple[bytes, str | None]:

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from content_service.packaging import zipsafe
 from content_service.packaging.limits import ImportLimits
 from content_service.packaging.model import PackageRejected
+from content_service.packaging.zipformat import CentralEntry
 from content_service.packaging.zipsafe import CHUNK_SIZE, SafeZip
 from tests.zipcraft import (
     MADE_BY_UNIX,
@@ -434,3 +436,18 @@ def test_bytes_after_the_end_of_a_deflate_stream_are_corrupt(tmp_path: Path) -> 
     payload = deflater.compress(b"abc") + deflater.flush() + b"junk"
 
     assert _codes(tmp_path, build([Entry("a.txt", b"abc", payload=payload)])) == ["zip.corrupt_data"]
+
+
+def test_each_central_record_name_is_decoded_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    decoded: list[bytes] = []
+    real = zipsafe.entry_name
+
+    def counting(central: CentralEntry) -> str | None:
+        decoded.append(central.raw_name)
+        return real(central)
+
+    monkeypatch.setattr(zipsafe, "entry_name", counting)
+    data = build([Entry("dir/", b"", external_attr=UNIX_DIR), Entry("dir/a.txt", b"a"), Entry("b.txt", b"b")])
+
+    assert _read_all(tmp_path, data) == {"dir/a.txt": b"a", "b.txt": b"b"}
+    assert sorted(decoded) == [b"b.txt", b"dir/", b"dir/a.txt"]

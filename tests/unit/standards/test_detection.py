@@ -100,3 +100,23 @@ def test_macos_resource_forks_are_not_offered_as_the_descriptor() -> None:
     code, detail = _refusal({"__MACOSX/imsmanifest.xml": "x", "__MACOSX/._index.html": "", "index.html": ""})
     assert code == "package.no_descriptor"
     assert "__MACOSX" not in detail
+
+
+@pytest.mark.parametrize(
+    ("path", "text", "standard"),
+    [
+        ("imsmanifest.xml", SCORM, Standard.SCORM12),
+        ("cmi5.xml", CMI5, Standard.CMI5),
+        ("tincan.xml", TINCAN, Standard.XAPI),
+    ],
+)
+@pytest.mark.parametrize("before", [b"\r\n", b"  \t\n", b"\xef\xbb\xbf\n\n"])
+def test_every_xml_descriptor_may_have_whitespace_before_its_declaration(
+    path: str, text: str, standard: Standard, before: bytes
+) -> None:
+    declared = before + b'<?xml version="1.0" encoding="UTF-8"?>\n' + text.encode()
+    descriptor = detect_and_parse(MemorySource({path: declared, "index.html": "<p>hi</p>"}))
+    assert (descriptor.standard, [launch.href for launch in descriptor.launches]) == (
+        standard,
+        ["index.html"],
+    )

@@ -129,6 +129,76 @@ def test_an_8_bit_document_that_declares_utf16_is_read_as_utf8(bom: bytes, decla
     assert parse_descriptor(data, "imsmanifest.xml").root.text == "Café"
 
 
+DECLARED = b'<?xml version="1.0" encoding="UTF-8"?>\n<manifest identifier="m">\n  <item/>\n</manifest>'
+BOM = b"\xef\xbb\xbf"
+
+
+@pytest.mark.parametrize(
+    "before", [b" ", b"\t", b"\n", b"\r\n", b" \r\n\t\n  ", BOM + b"\n", BOM + b"\r\n  \t"]
+)
+def test_whitespace_before_the_declaration_is_dropped_and_lines_still_count_from_the_file(
+    before: bytes,
+) -> None:
+    document = parse_descriptor(before + DECLARED, "imsmanifest.xml")
+
+    breaks = before.count(b"\n") + before.replace(b"\r\n", b"").count(b"\r")
+    item = document.root[0]
+    assert (document.root.attrib, item.tag) == ({"identifier": "m"}, "item")
+    assert (document.line(document.root), document.line(item)) == (2 + breaks, 3 + breaks)
+
+
+def test_a_malformed_descriptor_after_leading_whitespace_names_the_file_line() -> None:
+    data = b'\n\n<?xml version="1.0"?>\n<manifest>\n  <organizations>\n</manifest>'
+    with pytest.raises(PackageRejected) as refused:
+        parse_descriptor(data, "imsmanifest.xml")
+    assert refused.value.problems[0].code == "xml.malformed"
+    assert "line 6" in refused.value.problems[0].detail
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        b"x",  # text
+        b"<!-- a comment -->",  # markup: only whitespace may come first
+        b"\x0c",  # form feed: not XML whitespace
+        b"\xc2\xa0",  # no-break space: not XML whitespace
+        b"\x00",
+        b" " + BOM,  # the byte order mark must come first
+        BOM + BOM,
+        b" x ",
+    ],
+)
+def test_anything_else_before_the_declaration_is_still_malformed(before: bytes) -> None:
+    assert _code(before + DECLARED) == "xml.malformed"
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (BILLION_LAUGHS, "xml.entities_forbidden"),
+        (XXE_ENTITY, "xml.entities_forbidden"),
+        (PARAMETER_ENTITY, "xml.entities_forbidden"),
+        (XXE_DTD, "xml.external_reference_forbidden"),
+        (PLAIN_DTD, "xml.dtd_forbidden"),
+    ],
+    ids=["billion-laughs", "xxe-entity", "parameter-entity", "external-dtd", "dtd"],
+)
+def test_dtds_after_leading_whitespace_are_refused_as_before(data: bytes, code: str) -> None:
+    assert _code(b"\r\n  " + data) == code
+    assert _code(BOM + b"\n" + data) == code
+
+
+@pytest.mark.parametrize(("encoding", "title"), [("windows-1252", "Café crème"), ("Shift_JIS", "講座の概要")])
+def test_a_declared_encoding_is_honoured_after_leading_whitespace(encoding: str, title: str) -> None:
+    data = f'\n  <?xml version="1.0" encoding="{encoding}"?><title>{title}</title>'.encode(encoding)
+    assert parse_descriptor(data, "cmi5.xml").root.text == title
+
+
+def test_an_8_bit_document_declaring_utf16_is_read_as_utf8_after_a_bom_and_whitespace() -> None:
+    data = BOM + '\r\n<?xml version="1.0" encoding="utf-16"?><title>Café</title>'.encode()
+    assert parse_descriptor(data, "imsmanifest.xml").root.text == "Café"
+
+
 def test_serialize_keeps_the_document_prefixes_and_reparses_on_its_own() -> None:
     document = parse_descriptor(
         b'<m xmlns="urn:cp" xmlns:ss="http://www.imsglobal.org/xsd/imsss">'

@@ -15,7 +15,6 @@ import hashlib
 import io
 import json
 import tempfile
-import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -26,6 +25,8 @@ from typing import BinaryIO
 from content_service.domain.errors import ValidationFailed
 from content_service.domain.package import FileEntry, PackageManifest, Standard
 from content_service.domain.tenant import Branding
+from content_service.packaging.limits import ImportLimits
+from content_service.packaging.zipsafe import ChunkReader, SafeZip
 from content_service.standards.export.checks import DESCRIPTORS, check_export
 from content_service.standards.export.cmi5 import cmi5_xml
 from content_service.standards.export.errors import ExportCheckFailed, ExportError
@@ -256,7 +257,12 @@ class _Verified(io.RawIOBase):
 
 
 @contextmanager
-def zip_reader(path: Path) -> Iterator[ReadFile]:
-    """A ``read_file`` over a local zip (for the CLI and tests); the zip stays open inside the block."""
-    with zipfile.ZipFile(path) as archive:
-        yield lambda name: archive.open(name)  # type: ignore[return-value]
+def zip_reader(path: Path, limits: ImportLimits | None = None) -> Iterator[ReadFile]:
+    """A ``read_file`` over a local zip (for the CLI and tests); the zip stays open inside the block.
+
+    Files are read through the import sandbox, by the names the build gave them: ``zipfile``
+    would know ``./page.html`` (bsdtar), ``content\\page.html`` (a Windows writer) or a cp866
+    name with a Unicode Path block by other names than the manifest's.
+    """
+    with SafeZip.open(path, limits or ImportLimits()) as archive:
+        yield lambda name: ChunkReader(archive.iter_chunks(archive.entry(name)))  # type: ignore[return-value]
