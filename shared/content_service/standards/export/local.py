@@ -41,6 +41,6 @@ def export_zip(
 
     ``logo`` is the bytes of the logo ``options.branding`` names, if it names one."""
     manifest = import_zip(source, limits, workdir)
-    with zip_reader(source) as read_file:
+    with zip_reader(source, limits) as read_file:
         export_package(manifest, read_file, fmt, options, out=out, logo=logo)
     return manifest
