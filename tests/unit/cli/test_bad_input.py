@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -304,3 +306,36 @@ def test_an_unreachable_moto_endpoint_is_one_line_not_unexpected(tmp_path: Path)
     )
     line = one_line_error(result, 1, "Could not connect")
     assert "unexpected" not in line
+
+
+def _file_size_limit(limit: int) -> Callable[[], None]:
+    """A ``preexec_fn``: files of the child cannot grow past ``limit`` bytes (a write fails, EFBIG).
+
+    Python ignores SIGXFSZ, so the write fails rather than killing the child: a disk filling up
+    while the output is being written, without filling a disk.
+    """
+    return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+@pytest.mark.parametrize("command", [["build", "-o"], ["export", "-f", "xapi", "-o"]])
+def test_an_output_that_fails_part_way_is_named_as_the_user_gave_it(
+    command: list[str], sample: Path, tmp_path: Path
+) -> None:
+    # The line named the hidden staging path (/proc/.out.partial-4242), or no path at all.
+    name, *options = command
+    if LINUX_PROC:
+        line = one_line_error(run(name, str(sample), *options, "/proc/out"), 1)
+        assert line.endswith(": /proc/out") and ".partial" not in line, line
+    # Relative, as typed; the container or the zip is larger than the child may write.
+    result = subprocess.run(
+        [str(CLI), name, sample.name, *options, "out"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        preexec_fn=_file_size_limit(1024),
+        check=False,
+        timeout=120,
+    )
+    line = one_line_error(result, 1, "File too large")
+    assert line.endswith(": out") and ".partial" not in line, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["welcome.zip"]

@@ -18,7 +18,7 @@ import typer
 from typer.testing import CliRunner
 
 from content_service.cli import errors
-from content_service.cli.paths import write_atomically
+from content_service.cli.paths import staged, write_atomically
 from content_service.domain.errors import ValidationFailed
 
 
@@ -135,13 +135,24 @@ def test_write_atomically_leaves_the_old_file_and_no_partial_when_it_fails(
     target.write_bytes(b"old")
 
     def fail(src, dst):  # the rename fails (a full disk, an interrupt)
-        raise OSError(28, "No space left on device")
+        raise OSError(28, "No space left on device", src, dst)
 
     monkeypatch.setattr(os, "replace", fail)
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(OSError, match="No space") as raised:
         write_atomically(target, b"new")
+    # Named as the user gave it, not as the hidden sibling it was written to.
+    assert raised.value.filename == str(target) and raised.value.filename2 is None
     assert target.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["page.html"]
+
+
+def test_staged_leaves_an_error_about_another_file_as_it_is(tmp_path: Path) -> None:
+    source = tmp_path / "in.zip"
+    with pytest.raises(FileNotFoundError) as raised, staged(tmp_path / "out.zip") as stage:
+        stage.path.write_bytes(b"half")
+        source.read_bytes()  # the input, not the output
+    assert raised.value.filename == str(source)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_write_atomically_refuses_a_directory_and_a_missing_parent(tmp_path: Path) -> None:
