@@ -339,3 +339,37 @@ def test_an_output_that_fails_part_way_is_named_as_the_user_gave_it(
     line = one_line_error(result, 1, "File too large")
     assert line.endswith(": out") and ".partial" not in line, line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["welcome.zip"]
+
+
+def _closed_stdout(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The console script writing to a pipe whose reader is gone (``| head -c0``, deterministic)."""
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        return subprocess.run(
+            [str(CLI), *args], stdout=writer, stderr=subprocess.PIPE, text=True, cwd=cwd, check=False, timeout=120
+        )
+    finally:
+        os.close(writer)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        [],  # no arguments: the help, exit 2 otherwise
+        ["device", "--help"],
+        ["validate", "welcome.zip", "--json"],
+        ["validate", "welcome.zip"],
+        ["export", "--help"],
+    ],
+)
+def test_a_stdout_closed_early_exits_141_and_says_nothing(argv: list[str], sample: Path) -> None:
+    # --help exited 1 (click's choice); validate exited 120 after "Exception ignored ... BrokenPipeError".
+    result = _closed_stdout(*argv, cwd=sample.parent)
+    assert (result.returncode, result.stderr) == (141, "")
+
+
+def test_a_closed_stdout_does_not_hide_a_usage_error(tmp_path: Path) -> None:
+    # Nothing was written to stdout: the line is still the usage error's, on stderr.
+    one_line_error(_closed_stdout("validate", cwd=tmp_path), 2, "Missing argument")

@@ -77,6 +77,46 @@ def test_whatever_a_command_raises_is_one_line_and_an_exit_code(
     assert out == ""
 
 
+def test_a_broken_pipe_exits_141_silently_even_with_json(capsys, monkeypatch) -> None:
+    # The reader of stdout went away: no line, and no JSON document written after it.
+    monkeypatch.delenv(errors.TRACEBACK_VARIABLE, raising=False)
+    for argv in (["explode"], ["explode", "--json"]):
+        assert run(build_app(BrokenPipeError(32, "Broken pipe")), argv, capsys) == (141, "", "")
+    # Not even under the traceback variable: a closed pipe is no bug.
+    monkeypatch.setenv(errors.TRACEBACK_VARIABLE, "1")
+    assert run(build_app(BrokenPipeError(32, "Broken pipe")), ["explode"], capsys) == (141, "", "")
+
+
+@pytest.mark.parametrize(
+    ("raised", "line"),
+    [
+        (ValidationFailed("no such\nzone"), "content-service device: ValidationFailed: no such zone\n"),
+        (PermissionError(13, "Permission denied", "/x"), "content-service device: [Errno 13] Permission denied: '/x'\n"),
+        # Everything else is worded as in every other group.
+        (errors.UsageError("not a file: x"), "content-service explode: not a file: x\n"),
+        (KeyboardInterrupt(), "content-service explode: interrupted\n"),
+    ],
+)
+def test_a_voice_words_a_group_s_refusals_its_own_way(
+    raised: BaseException, line: str, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    # The device group's lines (were cli/device.py's own _refusals): the group and the type.
+    monkeypatch.delenv(errors.TRACEBACK_VARIABLE, raising=False)
+    app = typer.Typer()
+
+    @app.callback()
+    def root() -> None:
+        """Throwaway root."""
+
+    @app.command("explode")
+    def explode() -> None:
+        raise raised
+
+    errors.track_commands(app, errors.Voice(program="content-service device"))
+    expected = {ValidationFailed: 1, PermissionError: 1, errors.UsageError: 2, KeyboardInterrupt: 130}
+    assert run(app, ["explode"], capsys) == (expected[type(raised)], "", line)
+
+
 def test_with_json_the_command_s_failure_document_is_printed(capsys, monkeypatch) -> None:
     monkeypatch.delenv(errors.TRACEBACK_VARIABLE, raising=False)
     code, out, err = run(build_app(OSError(5, "Input/output error")), ["explode", "--json"], capsys)
