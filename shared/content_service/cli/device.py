@@ -3,7 +3,8 @@
 Each command opens the device's private state directory (``--home``), does one thing with
 ``DeviceAgent`` and exits 0. A refusal (tampering, an expired or foreign licence, a revoked
 device, the service unreachable) prints one line on stderr and exits 1, worded by cli/errors.py
-(``VOICE``: ``content-service device: Offline: ...``); usage errors exit 2.
+(``VOICE``: ``content-service device: Offline: ...``); an API URL the device holds that is no URL
+exits 1 too, and usage errors (an ``--api`` or ``--lrs`` that is no URL) exit 2.
 Content is decrypted only to stdout or the file named by ``-o``, on the user's request.
 """
 
@@ -343,9 +344,12 @@ def sync_command(
         while loop.running:
             loop.join(1.0)
     except KeyboardInterrupt:
-        pass
+        return
     finally:
         loop.stop()
+    # The loop ended by itself: on an error no sync can heal (a configured URL that is no URL).
+    if loop.last_error is not None:
+        raise loop.last_error
 
 
 __all__ = ["device_app", "register"]

@@ -149,6 +149,8 @@ def describe(error: BaseException) -> tuple[int, str, str]:
     from pydantic import ValidationError
     from pydantic_settings import SettingsError
 
+    from content_service.client import InvalidApiUrl
+
     if isinstance(error, BrokenPipeError):
         return EXIT_BROKEN_PIPE, "cli.broken_pipe", "stdout was closed"
     if isinstance(error, CliError):
@@ -171,6 +173,10 @@ def describe(error: BaseException) -> tuple[int, str, str]:
     if isinstance(error, SettingsError):
         # A complex variable (IMPORT_LIMITS='[') that is not even JSON.
         return EXIT_USAGE, "cli.environment", f"the environment is invalid: {error}"
+    if isinstance(error, InvalidApiUrl):
+        # A configured URL (a device's, the local stack's): exit 1; one given as an option is a
+        # usage error (cli/urls.py), raised before the client is made.
+        return EXIT_FAILED, "cli.configuration", str(error)
     if isinstance(error, _refusals()):
         return EXIT_FAILED, "cli.refused", str(error)
     if (hint := missing_extra(error)) is not None:

@@ -266,6 +266,9 @@ def test_residency_scan_with_a_junk_zone_table_in_the_state_file_is_a_usage_erro
         ("http:///no-host", "with a host"),
         ("ftp://example.org", "http(s) URL"),
         ("http://127.0.0.1:0", "port 0"),
+        ("http://exa mple.org", "a space"),  # requests refused it: "Offline" after the directory was made
+        ("http://ex<ample.org", "invalid host name"),  # a DNS failure: "Offline" too
+        ("notaurl", "http(s) URL"),
     ],
 )
 def test_an_api_url_no_client_could_use_is_a_usage_error_before_anything_is_created(

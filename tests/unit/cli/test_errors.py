@@ -87,6 +87,14 @@ def test_a_broken_pipe_exits_141_silently_even_with_json(capsys, monkeypatch) ->
     assert run(build_app(BrokenPipeError(32, "Broken pipe")), ["explode"], capsys) == (141, "", "")
 
 
+def test_an_unusable_configured_url_is_a_configuration_error_exit_1(capsys, monkeypatch) -> None:
+    from content_service.client import InvalidApiUrl
+
+    monkeypatch.delenv(errors.TRACEBACK_VARIABLE, raising=False)
+    code, _, err = run(build_app(InvalidApiUrl("notaurl", "must be an http(s) URL with a host")), ["explode"], capsys)
+    assert (code, err) == (1, "content-service explode: the API URL 'notaurl' must be an http(s) URL with a host\n")
+
+
 @pytest.mark.parametrize(
     ("raised", "line"),
     [
