@@ -2,12 +2,73 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
+
+#: A host name's characters (an IP literal or an internationalised name is checked otherwise).
+_HOST_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+class InvalidApiUrl(ValueError):
+    """A configured URL (the API's, an LRS's) no request could be sent to: a configuration error,
+    never "the service is offline"."""
+
+    def __init__(self, url: object, problem: str, *, what: str = "API") -> None:
+        super().__init__(f"the {what} URL {url!r} {problem}")
+        self.url = url
+        self.problem = problem
+
+
+def api_url_problem(url: object) -> str | None:
+    """What makes ``url`` unusable as an API base URL (the one rule), or None if it is usable.
+
+    Usable: an absolute http(s) URL with a host of valid characters and a port that a service can
+    listen on (1-65535), without spaces or control characters, that ``requests`` can prepare. The
+    answer completes "the URL ...": ``is not a URL: Port out of range 0-65535``.
+    """
+    if not isinstance(url, str):
+        return f"is not a string but {type(url).__name__}"
+    if any(char.isspace() or not char.isprintable() for char in url):
+        return "contains a space or a control character"
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # a ValueError for a port out of 0..65535 or not a number
+    except ValueError as error:
+        return f"is not a URL: {error}"
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        return "must be an http(s) URL with a host"
+    if port == 0:
+        return "names port 0, which no service listens on"
+    if parts.hostname.isascii() and not _is_ip(parts.hostname) and not _HOST_NAME.fullmatch(parts.hostname):
+        return f"has an invalid host name: {parts.hostname!r}"
+    try:
+        requests.Request("GET", url).prepare()  # what requests itself refuses (an invalid IDN)
+    except requests.RequestException as error:
+        return f"is not a URL: {error}"
+    return None
+
+
+def check_api_url(url: str, *, what: str = "API") -> str:
+    """``url`` if it is usable as a base URL (``api_url_problem``), else ``InvalidApiUrl`` naming ``what``."""
+    problem = api_url_problem(url)
+    if problem is not None:
+        raise InvalidApiUrl(url, problem, what=what)
+    return url
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 class ApiError(Exception):
@@ -21,9 +82,14 @@ class ApiError(Exception):
 
 @dataclass
 class ApiClient:
+    """The API at ``base_url``, checked here, where the URL is taken: ``InvalidApiUrl`` if unusable."""
+
     base_url: str
     token: str
     timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        check_api_url(self.base_url)
 
     def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         response = requests.request(

@@ -19,9 +19,7 @@ report), 2 usage error.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +39,7 @@ from content_service.adapters.directory import (
     MemoryPackages,
 )
 from content_service.cli.errors import CliError, json_failure, track
-from content_service.cli.paths import input_file, output_directory
+from content_service.cli.paths import input_file, output_directory, staged
 from content_service.cli.tempdirs import private_tempdir
 from content_service.domain.package import DeclaredUpload, PackageManifest, PackageState, PlayPackage, Problem
 from content_service.packaging.allocator import tune_for_builds
@@ -100,17 +98,16 @@ def build_offline(
 ) -> OfflineBuild:
     """Build ``source`` as the build Lambda would, into ``out`` (created only if the build succeeds).
 
-    The result is written to a private sibling directory first and renamed into place, so
-    ``out`` never holds half a build.
+    The result is written to a private sibling directory first and renamed into place
+    (``paths.staged``), so ``out`` never holds half a build, and a failure names ``out``.
     """
     if clock is None:
         # Imported here: the composition root pulls in every AWS adapter, which this command never uses.
         from content_service.bootstrap import SystemClock
 
         clock = SystemClock()
-    staging = out.parent / f".{out.name}.partial-{os.getpid()}"
-    staging.mkdir(mode=0o700)
-    try:
+    with staged(out, directory=True) as stage:
+        staging = stage.path
         packages = MemoryPackages()
         package_id = package_id_for(source)
         key = upload_key(LOCAL_TENANT, package_id, 1)
@@ -138,14 +135,10 @@ def build_offline(
         package = outcome.package
         assert package is not None  # the key was made here, for the package added above
         if package.state is not PackageState.BUILT:
-            shutil.rmtree(staging, ignore_errors=True)
-            return OfflineBuild(package, None, out)
+            return OfflineBuild(package, None, out)  # staged() removes what was written
         manifest = store.get_manifest(LOCAL_TENANT, package_id, 1)
-        os.replace(staging, out)
+        stage.publish()
         return OfflineBuild(package, manifest, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
 
 
 def register(app: typer.Typer) -> None:

@@ -2,7 +2,9 @@
 
 Each command opens the device's private state directory (``--home``), does one thing with
 ``DeviceAgent`` and exits 0. A refusal (tampering, an expired or foreign licence, a revoked
-device, the service unreachable) prints one line on stderr and exits 1; usage errors exit 2.
+device, the service unreachable) prints one line on stderr and exits 1, worded by cli/errors.py
+(``VOICE``: ``content-service device: Offline: ...``); an API URL the device holds that is no URL
+exits 1 too, and usage errors (an ``--api`` or ``--lrs`` that is no URL) exit 2.
 Content is decrypted only to stdout or the file named by ``-o``, on the user's request.
 """
 
@@ -10,8 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -29,7 +30,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from content_service.cli.errors import track_commands
+from content_service.cli.errors import PROGRAM, Voice, one_line, track_commands
 from content_service.cli.paths import removed_on_failure, write_atomically
 from content_service.cli.urls import http_url
 from content_service.client import ApiClient, ApiError
@@ -40,7 +41,6 @@ from content_service.device.errors import NotEnrolled, Offline
 from content_service.device.http import HttpStatementSink
 from content_service.device.store import DeviceStore
 from content_service.device.sync import DEFAULT_SYNC_INTERVAL, MAX_SYNC_INTERVAL, SyncLoop, SyncResult
-from content_service.domain.errors import DomainError
 
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
@@ -72,27 +72,13 @@ TokenOption = Annotated[
 BundleArgument = Annotated[str, typer.Argument(help="The bundle id (bnd_...).", show_default=False)]
 
 
+#: The group's refusal lines name the group and the refusal's type (cli/errors.py, ``Voice``).
+VOICE = Voice(program=f"{PROGRAM} device")
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``device`` command group to the CLI."""
-    app.add_typer(track_commands(device_app), name="device")
-
-
-@contextmanager
-def _refusals() -> Iterator[None]:
-    """Turn the agent's typed refusals into one line on stderr and exit 1."""
-    try:
-        yield
-    except (DomainError, ApiError) as error:
-        kind = type(error).__name__
-        sys.stderr.write(f"content-service device: {kind}: {_one_line(str(error))}\n")
-        raise typer.Exit(EXIT_REFUSED) from None
-    except OSError as error:
-        sys.stderr.write(f"content-service device: {_one_line(str(error))}\n")
-        raise typer.Exit(EXIT_REFUSED) from None
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())[:500]
+    app.add_typer(track_commands(device_app, VOICE), name="device")
 
 
 def _agent(home: Path | None, token: str | None = None, *, enrolled: bool = True) -> DeviceAgent:
@@ -125,7 +111,7 @@ def enroll_command(
     """Make this device's key, enroll it, and pin the service's signing keys."""
     http_url(api, "--api")
     # A failed enrolment leaves no state directory behind (the agent creates it to enrol into).
-    with _refusals(), removed_on_failure(home):
+    with removed_on_failure(home):
         record = _agent(home, enrolled=False).enroll(ApiClient(api, token), name)
     typer.echo(f"enrolled {record.device_id} (user {record.user_id}); state in {home}")
 
@@ -133,8 +119,7 @@ def enroll_command(
 @device_app.command("list")
 def list_command(home: HomeOption = DEFAULT_HOME, token: TokenOption = None) -> None:
     """The bundles on this device, and on the service when it answers."""
-    with _refusals():
-        infos = _agent(home, token).list_bundles()
+    infos = _agent(home, token).list_bundles()
     table = Table("bundle", "service", "downloaded", "licence until", "offline until")
     for info in infos:
         table.add_row(
@@ -152,25 +137,24 @@ def download_command(
     bundle_id: BundleArgument, home: HomeOption = DEFAULT_HOME, token: TokenOption = None
 ) -> None:
     """Download a bundle (resuming a partial download) and fetch its licence."""
-    with _refusals():
-        agent = _agent(home, token)
-        columns = (
-            TextColumn("{task.description}"),
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-        )
-        with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
-            tasks: dict[str, int] = {}
+    agent = _agent(home, token)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
+        tasks: dict[str, int] = {}
 
-            def progress(name: str, done: int, total: int) -> None:
-                if name not in tasks:
-                    tasks[name] = bar.add_task(escape(name), total=total)
-                bar.update(tasks[name], completed=done, total=total)
+        def progress(name: str, done: int, total: int) -> None:
+            if name not in tasks:
+                tasks[name] = bar.add_task(escape(name), total=total)
+            bar.update(tasks[name], completed=done, total=total)
 
-            packages = agent.download(bundle_id, progress=progress)
-        claims = agent.fetch_licence(bundle_id)
+        packages = agent.download(bundle_id, progress=progress)
+    claims = agent.fetch_licence(bundle_id)
     typer.echo(
         f"downloaded {bundle_id}: {len(packages)} package(s); licence until {_when(int(claims['exp']))}"
     )
@@ -179,8 +163,7 @@ def download_command(
 @device_app.command("verify")
 def verify_command(bundle_id: BundleArgument, home: HomeOption = DEFAULT_HOME) -> None:
     """Check the signatures, the licence binding and every container, segment and file hash."""
-    with _refusals():
-        report = _agent(home).verify(bundle_id)
+    report = _agent(home).verify(bundle_id)
     typer.echo(
         f"verified {bundle_id}: {report.packages} package(s), {report.files} file(s), "
         f"{report.container_bytes} bytes; offline until {_when(report.grace_ends_at)}"
@@ -199,11 +182,10 @@ def read_command(
     token: TokenOption = None,
 ) -> None:
     """Decrypt one file of a bundle under its licence, to stdout or to -o FILE."""
-    with _refusals():
-        agent = _agent(home, token)
-        with agent.mount(bundle_id) as mounted:
-            data = mounted.read(package_id, path)
-        _write_out(data, output)
+    agent = _agent(home, token)
+    with agent.mount(bundle_id) as mounted:
+        data = mounted.read(package_id, path)
+    _write_out(data, output)
 
 
 @device_app.command("assistant")
@@ -217,13 +199,12 @@ def assistant_command(
     token: TokenOption = None,
 ) -> None:
     """Print a package's approved assistant config (JSON), verified; fetched first unless offline."""
-    with _refusals():
-        agent = _agent(home, token)
-        if not offline:
-            # Unreachable: read what the device already holds, verified as always.
-            with suppress(Offline):
-                fetch_assistant(agent, bundle_id)
-        found = read_assistant(agent, bundle_id, package_id)
+    agent = _agent(home, token)
+    if not offline:
+        # Unreachable: read what the device already holds, verified as always.
+        with suppress(Offline):
+            fetch_assistant(agent, bundle_id)
+    found = read_assistant(agent, bundle_id, package_id)
     typer.echo(json.dumps(found, indent=2, ensure_ascii=False, sort_keys=True))
 
 
@@ -236,12 +217,11 @@ def branding_command(
     token: TokenOption = None,
 ) -> None:
     """Print the tenant branding launches apply (JSON), verified; fetched first unless offline."""
-    with _refusals():
-        agent = _agent(home, token)
-        if not offline:
-            with suppress(Offline, ApiError):
-                fetch_branding(agent)
-        shown = describe(agent.branding())
+    agent = _agent(home, token)
+    if not offline:
+        with suppress(Offline, ApiError):
+            fetch_branding(agent)
+    shown = describe(agent.branding())
     typer.echo(json.dumps(shown, indent=2, ensure_ascii=False, sort_keys=True))
 
 
@@ -257,11 +237,11 @@ def launch_command(
     token: TokenOption = None,
 ) -> None:
     """Serve a launch entry as the launcher does: the content under its licence, branded if a page."""
-    with _refusals():
-        launch = _agent(home, token).launch(bundle_id, package_id, path)
-        if launch.branding.refused:
-            sys.stderr.write(f"content-service device: branding refused, unbranded: {_one_line(launch.branding.refused)}\n")
-        _write_out(launch.page, output)
+    launch = _agent(home, token).launch(bundle_id, package_id, path)
+    if launch.branding.refused:
+        refused = one_line(launch.branding.refused)
+        sys.stderr.write(f"content-service device: branding refused, unbranded: {refused}\n")
+    _write_out(launch.page, output)
 
 
 def _write_out(data: bytes, output: Path | None) -> None:
@@ -276,18 +256,16 @@ def _write_out(data: bytes, output: Path | None) -> None:
 @device_app.command("remove")
 def remove_command(bundle_id: BundleArgument, home: HomeOption = DEFAULT_HOME) -> None:
     """Delete a bundle from this device: its licence, keys and ciphertext."""
-    with _refusals():
-        removed = _agent(home).remove(bundle_id)
+    removed = _agent(home).remove(bundle_id)
     typer.echo(f"removed {bundle_id}" if removed else f"{bundle_id} was not on this device")
 
 
 @device_app.command("refresh-jwks")
 def refresh_jwks_command(home: HomeOption = DEFAULT_HOME, token: TokenOption = None) -> None:
     """Take the service's signed key set: new keys are pinned, retired ones dropped."""
-    with _refusals():
-        agent = _agent(home, token)
-        added = agent.refresh_jwks()
-        pinned = [key["kid"] for key in agent.record.jwks["keys"]]
+    agent = _agent(home, token)
+    added = agent.refresh_jwks()
+    pinned = [key["kid"] for key in agent.record.jwks["keys"]]
     typer.echo(f"added {len(added)} key(s); pinned: {', '.join(pinned)}")
 
 
@@ -303,15 +281,14 @@ def flush_command(
     """Send queued tamper reports, signals and (with --lrs) xAPI statements; each is sent once."""
     if lrs:
         http_url(lrs, "--lrs")
-    with _refusals():
-        agent = _agent(home, token)
-        results = agent.flush(HttpStatementSink(lrs, session=agent.session) if lrs else None)
+    agent = _agent(home, token)
+    results = agent.flush(HttpStatementSink(lrs, session=agent.session) if lrs else None)
     failed = False
     for kind, result in results.items():
         typer.echo(f"{kind}: sent {len(result.sent)}, pending {result.pending}")
         if result.error:
             failed = True
-            sys.stderr.write(f"content-service device: {kind}: {_one_line(result.error)}\n")
+            sys.stderr.write(f"content-service device: {kind}: {one_line(result.error)}\n")
     if failed:
         raise typer.Exit(EXIT_REFUSED)
 
@@ -350,17 +327,16 @@ def sync_command(
     token: TokenOption = None,
 ) -> None:
     """Pull the sync feed: verify the signed status, remove revoked bundles, list new ones."""
-    with _refusals():
-        agent = _agent(home, token)
-        if not watch:
-            _print_sync(agent.sync_once())
-            return
+    agent = _agent(home, token)
+    if not watch:
+        _print_sync(agent.sync_once())
+        return
     loop = SyncLoop(
         agent,
         interval,
         on_result=lambda result: _print_sync(result) if result.changes or result.removed else None,
         on_error=lambda error: sys.stderr.write(
-            f"content-service device: {type(error).__name__}: {_one_line(str(error))}\n"
+            f"content-service device: {type(error).__name__}: {one_line(str(error))}\n"
         ),
     )
     loop.start()
@@ -368,9 +344,12 @@ def sync_command(
         while loop.running:
             loop.join(1.0)
     except KeyboardInterrupt:
-        pass
+        return
     finally:
         loop.stop()
+    # The loop ended by itself: on an error no sync can heal (a configured URL that is no URL).
+    if loop.last_error is not None:
+        raise loop.last_error
 
 
 __all__ = ["device_app", "register"]

@@ -8,6 +8,12 @@ Ctrl-C exits 130, and each prints a single line ``content-service COMMAND: what 
 traceback: an error nobody expected is one line too (``CONTENT_SERVICE_TRACEBACK=1`` shows its
 stack, for a bug report). Log records are one line each, their exception as ``Type: text``.
 
+Stdout closed early (``content-service --help | head -1``: a ``BrokenPipeError``) exits 141,
+as a process killed by SIGPIPE does, and prints nothing: the reader went away on purpose.
+
+A group may word its refusals its own way (:class:`Voice`): the device group's lines name the
+group and the refusal's type (``content-service device: Offline: ...``).
+
 A command that offers ``--json`` names the document it prints on failure with
 :func:`json_failure`; whatever stops it (a usage error included), ``--json`` then still gets
 valid JSON on stdout, beside the line on stderr.
@@ -15,12 +21,14 @@ valid JSON on stdout, beside the line on stderr.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import typer
@@ -34,6 +42,8 @@ from content_service.cli import missing_extra
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+#: 128 + SIGPIPE: what a shell reports for a writer whose reader went away.
+EXIT_BROKEN_PIPE = 141
 PROGRAM = "content-service"
 TRACEBACK_VARIABLE = "CONTENT_SERVICE_TRACEBACK"
 _MAX_LINE = 1000
@@ -64,6 +74,27 @@ def one_line(text: str) -> str:
     return " ".join(str(text).split())[:_MAX_LINE]
 
 
+@dataclass(frozen=True)
+class Voice:
+    """How a command group words a refusal (``cli.refused``) and an OS error (``cli.os_error``).
+
+    The line names ``program`` rather than the command, and the refusal's type before its text
+    (``content-service device: TamperDetected: ...``); an OS error is its own text (``[Errno 13]
+    Permission denied: 'x'``). The device group's lines were made so before this module, and are
+    kept as they are; every other error of the group is worded as everywhere else.
+    """
+
+    program: str
+
+    def word(self, error: BaseException, code: str, path: str, message: str) -> tuple[str, str]:
+        """``(path, message)`` of the line for ``error`` described as ``code``."""
+        if code == "cli.refused":
+            return self.program, f"{type(error).__name__}: {error}"
+        if code == "cli.os_error":
+            return self.program, str(error)
+        return path, message
+
+
 def json_failure(factory: JsonFailure) -> Callable[[_F], _F]:
     """Declare the document a ``--json`` command prints when it fails before its own report."""
 
@@ -74,11 +105,12 @@ def json_failure(factory: JsonFailure) -> Callable[[_F], _F]:
     return mark
 
 
-def track(callback: _F) -> _F:
+def track(callback: _F, voice: Voice | None = None) -> _F:
     """Wrap a command's callback: whatever it raises (bar an exit) becomes one line and an exit code.
 
     The conversion happens inside the command, so it holds however the application is run: the
-    console script (:func:`run`), ``typer.testing.CliRunner``, or ``app()``. Idempotent.
+    console script (:func:`run`), ``typer.testing.CliRunner``, or ``app()``. Idempotent (the
+    first wrapping's ``voice`` stays).
     """
     if getattr(callback, "__cli_tracked__", False):
         return callback
@@ -90,25 +122,25 @@ def track(callback: _F) -> _F:
         except (typer.Exit, click.ClickException, SystemExit):
             raise
         except BaseException as error:
-            if os.environ.get(TRACEBACK_VARIABLE):
+            if os.environ.get(TRACEBACK_VARIABLE) and not isinstance(error, BrokenPipeError):
                 raise
             context = get_current_context(silent=True)
             path = context.command_path if context is not None else PROGRAM
             factory = getattr(callback, "__cli_json_failure__", None) if kwargs.get("as_json") else None
-            raise typer.Exit(_report(error, path, factory)) from None
+            raise typer.Exit(_report(error, path, factory, voice)) from None
 
     tracked.__cli_tracked__ = True  # type: ignore[attr-defined]
     return tracked  # type: ignore[return-value]
 
 
-def track_commands(group: typer.Typer) -> typer.Typer:
+def track_commands(group: typer.Typer, voice: Voice | None = None) -> typer.Typer:
     """:func:`track` every command of ``group`` and of its sub-groups (a group registers itself so)."""
     for command in group.registered_commands:
         if command.callback is not None:
-            command.callback = track(command.callback)
+            command.callback = track(command.callback, voice)
     for sub in group.registered_groups:
         if sub.typer_instance is not None:
-            track_commands(sub.typer_instance)
+            track_commands(sub.typer_instance, voice)
     return group
 
 
@@ -117,6 +149,10 @@ def describe(error: BaseException) -> tuple[int, str, str]:
     from pydantic import ValidationError
     from pydantic_settings import SettingsError
 
+    from content_service.client import InvalidApiUrl
+
+    if isinstance(error, BrokenPipeError):
+        return EXIT_BROKEN_PIPE, "cli.broken_pipe", "stdout was closed"
     if isinstance(error, CliError):
         return error.exit_code, error.code, str(error)
     if isinstance(error, click.UsageError):
@@ -137,6 +173,10 @@ def describe(error: BaseException) -> tuple[int, str, str]:
     if isinstance(error, SettingsError):
         # A complex variable (IMPORT_LIMITS='[') that is not even JSON.
         return EXIT_USAGE, "cli.environment", f"the environment is invalid: {error}"
+    if isinstance(error, InvalidApiUrl):
+        # A configured URL (a device's, the local stack's): exit 1; one given as an option is a
+        # usage error (cli/urls.py), raised before the client is made.
+        return EXIT_FAILED, "cli.configuration", str(error)
     if isinstance(error, _refusals()):
         return EXIT_FAILED, "cli.refused", str(error)
     if (hint := missing_extra(error)) is not None:
@@ -164,9 +204,13 @@ def _refusals() -> tuple[type[BaseException], ...]:
     return (DomainError, ApiError, StateFileCorrupt, PackageRejected, BotoCoreError, ClientError)
 
 
-def _report(error: BaseException, path: str, factory: JsonFailure | None) -> int:
+def _report(error: BaseException, path: str, factory: JsonFailure | None, voice: Voice | None = None) -> int:
     """Print ``error`` as one line on stderr (and ``factory``'s JSON on stdout); its exit code."""
     exit_code, code, message = describe(error)
+    if exit_code == EXIT_BROKEN_PIPE:
+        return _stdout_closed()
+    if voice is not None:
+        path, message = voice.word(error, code, path, message)
     if factory is not None:
         sys.stdout.write(json.dumps(factory(code, one_line(message)), ensure_ascii=False, indent=2) + "\n")
     sys.stdout.flush()
@@ -203,9 +247,19 @@ def run(command: Any, argv: list[str]) -> int:
     """Run the command line ``argv``; the exit code, after at most one line on stderr for an error.
 
     Errors inside a command are its tracked callback's (:func:`track`); here are the rest: the
-    command line not parsing (exit 2), and anything raised around the commands.
+    command line not parsing (exit 2), anything raised around the commands, and stdout closed
+    before what is still buffered could be written (exit 141).
     """
     configure_logging()
+    try:
+        exit_code = _run(command, argv)
+        sys.stdout.flush()  # now, while a closed stdout is still this function's to report
+    except BrokenPipeError:
+        return _stdout_closed()
+    return exit_code
+
+
+def _run(command: Any, argv: list[str]) -> int:
     try:
         result = command.main(args=argv, prog_name=PROGRAM, standalone_mode=False)
     except click.NoArgsIsHelpError as error:
@@ -213,10 +267,13 @@ def run(command: Any, argv: list[str]) -> int:
         if error.format_message().strip():
             typer.echo(error.format_message())
         return EXIT_USAGE
-    except SystemExit:
+    except SystemExit as exiting:
+        # Typer's main turns a broken pipe outside the callbacks (printing --help) into exit 1.
+        if isinstance(exiting.__context__, BrokenPipeError):
+            return _stdout_closed()
         raise
     except BaseException as error:
-        if os.environ.get(TRACEBACK_VARIABLE):
+        if os.environ.get(TRACEBACK_VARIABLE) and not isinstance(error, BrokenPipeError):
             raise
         path, factory = PROGRAM, None
         if isinstance(error, click.UsageError) and error.ctx is not None:
@@ -226,3 +283,18 @@ def run(command: Any, argv: list[str]) -> int:
             factory = getattr(callback, "__cli_json_failure__", None) if "--json" in argv else None
         return _report(error, path, factory)
     return result if isinstance(result, int) else 0
+
+
+def _stdout_closed() -> int:
+    """Stdout's reader went away: exit as SIGPIPE would (141), saying nothing.
+
+    Stdout is pointed at /dev/null first, so that the interpreter's last flush of what is still
+    buffered cannot fail again at exit (and print "Exception ignored ... BrokenPipeError").
+    """
+    with contextlib.suppress(OSError, ValueError):  # a stream without a descriptor (CliRunner's)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        finally:
+            os.close(devnull)
+    return EXIT_BROKEN_PIPE

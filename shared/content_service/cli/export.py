@@ -3,22 +3,22 @@
 The source is a native or imported (SCORM, xAPI, cmi5) zip. It goes through the same import
 sandbox as ``validate`` and the build, inside a private temporary directory removed
 afterwards; the export is written next to OUT and moved into place only when it is complete
-and has passed its own checks. Exit 0 on success, 1 when the package is refused or cannot be
-exported in that format, 2 for usage errors; errors are one line on stderr.
+and has passed its own checks (``paths.staged``: a failure to write it names OUT). Exit 0 on
+success, 1 when the package is refused or cannot be exported in that format, 2 for usage
+errors; errors are one line on stderr.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
 
 from content_service.cli.errors import CliError, track
-from content_service.cli.paths import input_file, output_file
+from content_service.cli.paths import input_file, output_file, staged
 from content_service.cli.tempdirs import private_tempdir
 from content_service.domain.errors import DomainError
 from content_service.packaging.model import PackageRejected
@@ -72,9 +72,9 @@ def export_command(  # noqa: PLR0913 - one parameter per export-dialog option
     """Export a package zip as SCORM 1.2, SCORM 2004 4th edition, xAPI or cmi5."""
     # Choices and numbers are checked here, not by typer, so every error is one line.
     if fmt not in {choice.value for choice in ExportFormat}:
-        _fail(
-            EXIT_USAGE,
+        raise CliError(
             f"--format must be one of {', '.join(choice.value for choice in ExportFormat)}, not {fmt!r}",
+            EXIT_USAGE,
         )
     input_file(path)
     output_file(out, source=path)
@@ -95,12 +95,10 @@ def export_command(  # noqa: PLR0913 - one parameter per export-dialog option
         )
     except ValidationError as invalid:
         error = invalid.errors()[0]
-        _fail(EXIT_USAGE, f"--{str(error['loc'][0]).replace('_', '-')}: {error['msg']}")
-    with private_tempdir("content-service-export-") as private:
-        partial = out.parent / f".{out.name}.partial-{os.getpid()}"
+        raise CliError(f"--{str(error['loc'][0]).replace('_', '-')}: {error['msg']}", EXIT_USAGE) from None
+    with private_tempdir("content-service-export-") as private, staged(out) as stage:
         try:
-            export_zip(path, fmt, options, partial, limits=get_settings().import_limits, workdir=private)
-            os.replace(partial, out)
+            export_zip(path, fmt, options, stage.path, limits=get_settings().import_limits, workdir=private)
         except PackageRejected as rejected:
             first = rejected.problems[0]
             more = (
@@ -108,13 +106,8 @@ def export_command(  # noqa: PLR0913 - one parameter per export-dialog option
                 if len(rejected.problems) > 1
                 else ""
             )
-            _fail(EXIT_REFUSED, f"package refused: {first.code}: {first.detail}{more}")
+            raise CliError(f"package refused: {first.code}: {first.detail}{more}", EXIT_REFUSED) from None
         except DomainError as refused:
-            _fail(EXIT_REFUSED, f"cannot export as {fmt}: {refused.detail}")
-        finally:
-            partial.unlink(missing_ok=True)
+            raise CliError(f"cannot export as {fmt}: {refused.detail}", EXIT_REFUSED) from None
+        stage.publish()
     sys.stdout.write(f"{out}\n")
-
-
-def _fail(code: int, message: str) -> NoReturn:
-    raise CliError(message, code)

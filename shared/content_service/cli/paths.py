@@ -11,6 +11,7 @@ import shutil
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from content_service.cli.errors import UsageError
@@ -72,12 +73,60 @@ def write_atomically(path: Path, data: bytes) -> None:
     _parent_directory(path)
     if path.is_dir():
         raise UsageError(f"{path} is a directory")
-    partial = path.absolute().parent / f".{path.name}.partial-{os.getpid()}"
+    with staged(path) as stage:
+        stage.path.write_bytes(data)
+        stage.publish()
+
+
+@dataclass(frozen=True)
+class Staging:
+    """Where an output is written (``path``, hidden) before it is moved onto ``target``."""
+
+    path: Path
+    target: Path
+
+    def publish(self) -> None:
+        """Move what was written onto ``target``, replacing what was there (a file, an empty directory)."""
+        os.replace(self.path, self.target)
+
+
+@contextmanager
+def staged(target: Path, *, directory: bool = False) -> Iterator[Staging]:
+    """A hidden sibling of ``target`` to write an output into (a private directory if ``directory``).
+
+    ``publish()`` moves it onto ``target``; whatever is left of it when the block ends (a failure,
+    a refusal that publishes nothing, Ctrl-C) is removed, so ``target`` is whole or untouched. An
+    ``OSError`` about the staging path (a full disk, a file too large, a directory that cannot be
+    made) is raised again naming ``target``, the path the user gave, as is one that names no file
+    (a ``write`` that failed): the staging name is this module's, the user never asked for it.
+    """
+    partial = target.absolute().parent / f".{target.name}.partial-{os.getpid()}"
     try:
-        partial.write_bytes(data)
-        os.replace(partial, path)
+        if directory:
+            partial.mkdir(mode=0o700)
+        yield Staging(partial, target)
+    except OSError as error:
+        if error.errno is None or not _about_the_output(error, partial, target):
+            raise
+        raise OSError(error.errno, error.strerror, str(target)) from error
     finally:
-        partial.unlink(missing_ok=True)
+        if partial.is_dir() and not partial.is_symlink():
+            shutil.rmtree(partial, ignore_errors=True)
+        else:
+            partial.unlink(missing_ok=True)
+
+
+def _about_the_output(error: OSError, partial: Path, target: Path) -> bool:
+    """Whether every file ``error`` names (none, one or two) is ``partial``, inside it, or ``target``."""
+    for name in (error.filename, error.filename2):
+        if name is None:
+            continue
+        if not isinstance(name, str | bytes | os.PathLike):
+            return False
+        path = Path(os.fsdecode(name)).absolute()
+        if path not in {partial, target.absolute()} and partial not in path.parents:
+            return False
+    return True
 
 
 @contextmanager

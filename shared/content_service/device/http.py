@@ -19,7 +19,7 @@ from urllib.parse import quote
 import requests
 import urllib3
 
-from content_service.client import ApiClient, ApiError
+from content_service.client import ApiClient, ApiError, check_api_url
 from content_service.device.errors import DeviceError, DownloadIncomplete, Offline
 
 #: ``progress(name, done_bytes, total_bytes)``, called as bytes arrive (and once at the start).
@@ -77,10 +77,17 @@ class DeviceApi(ApiClient):
     then its secondary: the ``api_endpoints`` of the enrolment), at most
     ``MAX_ENDPOINT_ATTEMPTS`` in all; ``may_fail_over`` decides whether a failure moves on.
     When every endpoint failed, a connection error raises ``Offline`` and an answer ``ApiError``.
+    A URL no request could be sent to is ``InvalidApiUrl`` here, when the client is made: a
+    configuration error, not an outage (requests would raise it as a connection error).
     """
 
     session: requests.Session = field(default_factory=requests.Session)
     endpoints: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for url in self.endpoints:
+            check_api_url(url)
 
     @property
     def candidates(self) -> list[str]:
@@ -366,6 +373,9 @@ class HttpStatementSink:
     session: requests.Session = field(default_factory=requests.Session)
     headers: Mapping[str, str] = field(default_factory=dict)
     timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        check_api_url(self.endpoint, what="LRS")
 
     def __call__(self, statement_id: str, statement: Mapping[str, Any]) -> dict[str, Any]:
         url = f"{self.endpoint.rstrip('/')}/statements?statementId={quote(statement_id, safe='')}"

@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from content_service.client import ApiError
+from content_service.client import ApiError, InvalidApiUrl
 from content_service.device.clock import TrustedClock
 from content_service.device.errors import DeviceError, StatusForged
 from content_service.device.http import DeviceApi
@@ -343,9 +343,10 @@ class Syncs(Protocol):
 class SyncLoop:
     """``sync_once`` every ``interval`` seconds in a daemon thread, until ``stop``.
 
-    Offline (or refused) attempts are recorded in ``last_error`` and retried at the next tick;
+    Offline (or refused) attempts are recorded in ``last_error`` and retried at the next tick
+    (an API URL no request can be sent to, ``InvalidApiUrl``, is recorded and ends the loop);
     meanwhile the licences' offline grace rules apply as always. ``on_result`` sees every
-    successful sync (the CLI prints from it).
+    successful sync (the CLI prints from it), ``on_error`` every failure the loop survives.
     """
 
     def __init__(
@@ -397,6 +398,11 @@ class SyncLoop:
         while not self._stop.is_set():
             try:
                 result = self.agent.sync_once()
+            except InvalidApiUrl as error:
+                # A configuration error no tick can heal: the loop ends (``running`` turns False)
+                # and leaves it to its owner, in ``last_error``.
+                self.last_error = error
+                return
             except (DeviceError, ApiError, OSError) as error:
                 # Offline, refused or tampered: keep the loop alive; the next tick tries again.
                 self.last_error = error

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -264,6 +266,9 @@ def test_residency_scan_with_a_junk_zone_table_in_the_state_file_is_a_usage_erro
         ("http:///no-host", "with a host"),
         ("ftp://example.org", "http(s) URL"),
         ("http://127.0.0.1:0", "port 0"),
+        ("http://exa mple.org", "a space"),  # requests refused it: "Offline" after the directory was made
+        ("http://ex<ample.org", "invalid host name"),  # a DNS failure: "Offline" too
+        ("notaurl", "http(s) URL"),
     ],
 )
 def test_an_api_url_no_client_could_use_is_a_usage_error_before_anything_is_created(
@@ -304,3 +309,70 @@ def test_an_unreachable_moto_endpoint_is_one_line_not_unexpected(tmp_path: Path)
     )
     line = one_line_error(result, 1, "Could not connect")
     assert "unexpected" not in line
+
+
+def _file_size_limit(limit: int) -> Callable[[], None]:
+    """A ``preexec_fn``: files of the child cannot grow past ``limit`` bytes (a write fails, EFBIG).
+
+    Python ignores SIGXFSZ, so the write fails rather than killing the child: a disk filling up
+    while the output is being written, without filling a disk.
+    """
+    return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+@pytest.mark.parametrize("command", [["build", "-o"], ["export", "-f", "xapi", "-o"]])
+def test_an_output_that_fails_part_way_is_named_as_the_user_gave_it(
+    command: list[str], sample: Path, tmp_path: Path
+) -> None:
+    # The line named the hidden staging path (/proc/.out.partial-4242), or no path at all.
+    name, *options = command
+    if LINUX_PROC:
+        line = one_line_error(run(name, str(sample), *options, "/proc/out"), 1)
+        assert line.endswith(": /proc/out") and ".partial" not in line, line
+    # Relative, as typed; the container or the zip is larger than the child may write.
+    result = subprocess.run(
+        [str(CLI), name, sample.name, *options, "out"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        preexec_fn=_file_size_limit(1024),
+        check=False,
+        timeout=120,
+    )
+    line = one_line_error(result, 1, "File too large")
+    assert line.endswith(": out") and ".partial" not in line, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["welcome.zip"]
+
+
+def _closed_stdout(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The console script writing to a pipe whose reader is gone (``| head -c0``, deterministic)."""
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        return subprocess.run(
+            [str(CLI), *args], stdout=writer, stderr=subprocess.PIPE, text=True, cwd=cwd, check=False, timeout=120
+        )
+    finally:
+        os.close(writer)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        [],  # no arguments: the help, exit 2 otherwise
+        ["device", "--help"],
+        ["validate", "welcome.zip", "--json"],
+        ["validate", "welcome.zip"],
+        ["export", "--help"],
+    ],
+)
+def test_a_stdout_closed_early_exits_141_and_says_nothing(argv: list[str], sample: Path) -> None:
+    # --help exited 1 (click's choice); validate exited 120 after "Exception ignored ... BrokenPipeError".
+    result = _closed_stdout(*argv, cwd=sample.parent)
+    assert (result.returncode, result.stderr) == (141, "")
+
+
+def test_a_closed_stdout_does_not_hide_a_usage_error(tmp_path: Path) -> None:
+    # Nothing was written to stdout: the line is still the usage error's, on stderr.
+    one_line_error(_closed_stdout("validate", cwd=tmp_path), 2, "Missing argument")

@@ -18,7 +18,7 @@ import typer
 from typer.testing import CliRunner
 
 from content_service.cli import errors
-from content_service.cli.paths import write_atomically
+from content_service.cli.paths import staged, write_atomically
 from content_service.domain.errors import ValidationFailed
 
 
@@ -75,6 +75,54 @@ def test_whatever_a_command_raises_is_one_line_and_an_exit_code(
     assert err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith("content-service explode: ") and phrase in err
     assert out == ""
+
+
+def test_a_broken_pipe_exits_141_silently_even_with_json(capsys, monkeypatch) -> None:
+    # The reader of stdout went away: no line, and no JSON document written after it.
+    monkeypatch.delenv(errors.TRACEBACK_VARIABLE, raising=False)
+    for argv in (["explode"], ["explode", "--json"]):
+        assert run(build_app(BrokenPipeError(32, "Broken pipe")), argv, capsys) == (141, "", "")
+    # Not even under the traceback variable: a closed pipe is no bug.
+    monkeypatch.setenv(errors.TRACEBACK_VARIABLE, "1")
+    assert run(build_app(BrokenPipeError(32, "Broken pipe")), ["explode"], capsys) == (141, "", "")
+
+
+def test_an_unusable_configured_url_is_a_configuration_error_exit_1(capsys, monkeypatch) -> None:
+    from content_service.client import InvalidApiUrl
+
+    monkeypatch.delenv(errors.TRACEBACK_VARIABLE, raising=False)
+    code, _, err = run(build_app(InvalidApiUrl("notaurl", "must be an http(s) URL with a host")), ["explode"], capsys)
+    assert (code, err) == (1, "content-service explode: the API URL 'notaurl' must be an http(s) URL with a host\n")
+
+
+@pytest.mark.parametrize(
+    ("raised", "line"),
+    [
+        (ValidationFailed("no such\nzone"), "content-service device: ValidationFailed: no such zone\n"),
+        (PermissionError(13, "Permission denied", "/x"), "content-service device: [Errno 13] Permission denied: '/x'\n"),
+        # Everything else is worded as in every other group.
+        (errors.UsageError("not a file: x"), "content-service explode: not a file: x\n"),
+        (KeyboardInterrupt(), "content-service explode: interrupted\n"),
+    ],
+)
+def test_a_voice_words_a_group_s_refusals_its_own_way(
+    raised: BaseException, line: str, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    # The device group's lines (were cli/device.py's own _refusals): the group and the type.
+    monkeypatch.delenv(errors.TRACEBACK_VARIABLE, raising=False)
+    app = typer.Typer()
+
+    @app.callback()
+    def root() -> None:
+        """Throwaway root."""
+
+    @app.command("explode")
+    def explode() -> None:
+        raise raised
+
+    errors.track_commands(app, errors.Voice(program="content-service device"))
+    expected = {ValidationFailed: 1, PermissionError: 1, errors.UsageError: 2, KeyboardInterrupt: 130}
+    assert run(app, ["explode"], capsys) == (expected[type(raised)], "", line)
 
 
 def test_with_json_the_command_s_failure_document_is_printed(capsys, monkeypatch) -> None:
@@ -135,13 +183,24 @@ def test_write_atomically_leaves_the_old_file_and_no_partial_when_it_fails(
     target.write_bytes(b"old")
 
     def fail(src, dst):  # the rename fails (a full disk, an interrupt)
-        raise OSError(28, "No space left on device")
+        raise OSError(28, "No space left on device", src, dst)
 
     monkeypatch.setattr(os, "replace", fail)
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(OSError, match="No space") as raised:
         write_atomically(target, b"new")
+    # Named as the user gave it, not as the hidden sibling it was written to.
+    assert raised.value.filename == str(target) and raised.value.filename2 is None
     assert target.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["page.html"]
+
+
+def test_staged_leaves_an_error_about_another_file_as_it_is(tmp_path: Path) -> None:
+    source = tmp_path / "in.zip"
+    with pytest.raises(FileNotFoundError) as raised, staged(tmp_path / "out.zip") as stage:
+        stage.path.write_bytes(b"half")
+        source.read_bytes()  # the input, not the output
+    assert raised.value.filename == str(source)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_write_atomically_refuses_a_directory_and_a_missing_parent(tmp_path: Path) -> None:
