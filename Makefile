@@ -42,7 +42,7 @@ lint: setup
 # Line+branch coverage gates, package:percent (coverage's combined figure, branch = true in
 # pyproject). Set just under what the suite measured on 2026-12-02 (QUALITY.md has the figures):
 # domain 99.2, crypto 95.9, packaging 91.7, device 93.2; raise them as tests are added, never lower.
-COVERAGE_GATES ?= domain:98 crypto:95 packaging:91 device:92
+COVERAGE_GATES ?= domain:98 crypto:95 packaging:97 device:93
 
 # The whole suite, in parallel (pytest-cov combines the xdist workers' data into .coverage), then
 # each package's coverage gate.
