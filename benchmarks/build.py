@@ -423,6 +423,8 @@ def _verdict(results: list[dict[str, float]]) -> str:
     scaling = min(r["pass_scaling"] for r in results)
     floor = max(100 * r["limit_cpu_s"] / r["write_limit_cpu_s"] for r in results)
     writes_alone = max(100 * r["limit_cpu_s"] / r["writes_only_cpu_s"] for r in results)
+    two_of_limit = min(r["limit_s"] / r["ours_two_s"] for r in results)
+    two_floor = max(2 * r["limit_cpu_s"] / r["write_limit_cpu_s"] for r in results)
     return f"""Aims of the issue, in this run (worst package): **one core at ≥ 80 % of the limit: {first}**
 (ours with 1 worker: {spread("one_of_limit")} of the limit's wall time, {spread("one_of_limit_cpu")} of its
 CPU time; {spread("one_of_write_limit_cpu")} of the CPU time of the limit that also writes and
@@ -430,7 +432,9 @@ hashes what the build must write and hash, a floor that itself runs at {floor:.0
 speed); **≥ 1.6× with two workers: {second}** ({spread("two_over_one", 1, "×")} the
 1-worker build's speed, timed; {projected:.2f}× projected from the CPU time split; the per-file
 pass's own work, inflate and SHA-256 with no build around it, got {scaling:.2f}× from two threads
-on this machine in the same run).
+on this machine in the same run). Read as 1.6× the one-core aim instead (1.28× the limit's
+speed), the second is not met either: two workers run at {two_of_limit:.2f}× the limit's one-thread speed,
+and the floor's CPU time spread over both cores with nothing else would give {two_floor:.2f}×.
 
 Why one core stays near half of the limit: the limit hashes each byte once and writes nothing,
 while the build must also write every file twice (the store's copy and the container) and hash
