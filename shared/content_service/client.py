@@ -46,7 +46,7 @@ def api_url_problem(url: object) -> str | None:
         return "must be an http(s) URL with a host"
     if port == 0:
         return "names port 0, which no service listens on"
-    if parts.hostname.isascii() and not _is_ip(parts.hostname) and not _HOST_NAME.fullmatch(parts.hostname):
+    if parts.hostname.isascii() and not _is_ip(parts.hostname) and not _is_host_name(parts.hostname):
         return f"has an invalid host name: {parts.hostname!r}"
     try:
         requests.Request("GET", url).prepare()  # what requests itself refuses (an invalid IDN)
@@ -61,6 +61,21 @@ def check_api_url(url: str, *, what: str = "API") -> str:
     if problem is not None:
         raise InvalidApiUrl(url, problem, what=what)
     return url
+
+
+def _is_host_name(host: str) -> bool:
+    """Valid characters, and labels urllib3 can send to: 1 to 63 characters each, 253 in all.
+
+    urllib3 encodes the host with the IDNA codec as it connects, and a label that is empty or too
+    long fails there (``http://a..b/``) with a ``ValueError`` that is no network error.
+    """
+    if not _HOST_NAME.fullmatch(host) or len(host.rstrip(".")) > 253:
+        return False
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        return False
+    return True
 
 
 def _is_ip(host: str) -> bool:

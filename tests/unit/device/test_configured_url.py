@@ -34,6 +34,10 @@ INVALID = [
     "http://127.0.0.1:0",
     "http://[::1",
     "http://ex<ample.org",
+    # Labels urllib3 cannot encode as it connects (a ValueError there, no network error).
+    "http://a..b/",
+    "http://" + "a" * 64 + ".example/",
+    "http://" + ".".join(["a" * 60] * 5) + "/",
 ]
 
 
