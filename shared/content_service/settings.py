@@ -79,7 +79,10 @@ class Settings(BaseSettings):
         default=DEFAULT_UPLOAD_THREADS,
         ge=1,
         le=MAX_UPLOAD_THREADS,
-        description="files of one build uploaded to the packages bucket at the same time",
+        description=(
+            "files of one build uploaded to the packages bucket at the same time (and in container"
+            " format 2 as many file objects to the bundles bucket besides)"
+        ),
     )
     export_timeout_seconds: int = Field(
         default=18_000,

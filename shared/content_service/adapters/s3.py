@@ -26,8 +26,9 @@ _CHUNK = 1024 * 1024
 #: Parts of one large file sent at once: the build already runs several files' uploads at once.
 PARTS_AT_ONCE = 2
 #: Connections the client keeps, enough for every upload's parts (boto's default is 10, and a
-#: request beyond the pool opens a connection only to throw it away, with a warning).
-POOL_CONNECTIONS = MAX_UPLOAD_THREADS * PARTS_AT_ONCE
+#: request beyond the pool opens a connection only to throw it away, with a warning): a format 2
+#: build runs two sets of uploads at once on one client, its files' and its file objects'.
+POOL_CONNECTIONS = 2 * MAX_UPLOAD_THREADS * PARTS_AT_ONCE
 
 
 def s3_client(region: str, endpoint_url: str | None = None) -> Any:
