@@ -6,6 +6,7 @@ anything, so a wrong path neither becomes a crash halfway through nor leaves any
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import stat
@@ -97,13 +98,16 @@ def staged(target: Path, *, directory: bool = False) -> Iterator[Staging]:
     ``publish()`` moves it onto ``target``; whatever is left of it when the block ends (a failure,
     a refusal that publishes nothing, Ctrl-C) is removed, so ``target`` is whole or untouched. An
     ``OSError`` about the staging path (a full disk, a file too large, a directory that cannot be
-    made) is raised again naming ``target``, the path the user gave, as is one that names no file
-    (a ``write`` that failed): the staging name is this module's, the user never asked for it.
+    made) is raised again naming ``target``, the path the user gave, as is a write's error that names
+    no file (a full disk, a file too large): the staging name is this module's, the user never asked for it.
     """
     partial = target.absolute().parent / f".{target.name}.partial-{os.getpid()}"
+    if directory:
+        try:
+            partial.mkdir(mode=0o700)  # before the block below: a directory it did not make stays
+        except OSError as error:
+            raise OSError(error.errno, error.strerror, str(target)) from error
     try:
-        if directory:
-            partial.mkdir(mode=0o700)
         yield Staging(partial, target)
     except OSError as error:
         if error.errno is None or not _about_the_output(error, partial, target):
@@ -116,8 +120,16 @@ def staged(target: Path, *, directory: bool = False) -> Iterator[Staging]:
             partial.unlink(missing_ok=True)
 
 
+#: Errors of a write that name no file (``write`` does not know its file's name), taken to be
+#: the output's: a read that fails (EIO) or anything else naming no file is left as it is.
+_WRITE_ERRORS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
+
+
 def _about_the_output(error: OSError, partial: Path, target: Path) -> bool:
-    """Whether every file ``error`` names (none, one or two) is ``partial``, inside it, or ``target``."""
+    """Whether ``error`` is about the output: every file it names is ``partial``, inside it, or
+    ``target``, or it names none and is a write's (``_WRITE_ERRORS``)."""
+    if error.filename is None and error.filename2 is None:
+        return error.errno in _WRITE_ERRORS
     for name in (error.filename, error.filename2):
         if name is None:
             continue

@@ -7,6 +7,7 @@ commands a JSON document on stdout.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -201,6 +202,31 @@ def test_staged_leaves_an_error_about_another_file_as_it_is(tmp_path: Path) -> N
         source.read_bytes()  # the input, not the output
     assert raised.value.filename == str(source)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("code", "named"),
+    [(errno.ENOSPC, True), (errno.EFBIG, True), (errno.EIO, False), (errno.EACCES, False)],
+)
+def test_staged_names_the_output_in_a_write_error_that_names_no_file_and_nothing_else(
+    tmp_path: Path, code: int, named: bool
+) -> None:
+    target = tmp_path / "out.zip"
+    with pytest.raises(OSError) as raised, staged(target):
+        raise OSError(code, os.strerror(code))  # what a failed write() or read() raises
+    assert raised.value.errno == code
+    assert raised.value.filename == (str(target) if named else None)
+
+
+def test_staged_leaves_a_staging_directory_it_did_not_make(tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    partial = tmp_path / f".out.partial-{os.getpid()}"
+    partial.mkdir()
+    (partial / "someone-else's").write_bytes(b"x")
+    with pytest.raises(FileExistsError) as raised, staged(target, directory=True):
+        pass
+    assert raised.value.filename == str(target)
+    assert (partial / "someone-else's").read_bytes() == b"x"
 
 
 def test_write_atomically_refuses_a_directory_and_a_missing_parent(tmp_path: Path) -> None:
