@@ -26,6 +26,7 @@ import functools
 import json
 import logging
 import os
+import select
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -122,7 +123,7 @@ def track(callback: _F, voice: Voice | None = None) -> _F:
         except (typer.Exit, click.ClickException, SystemExit):
             raise
         except BaseException as error:
-            if os.environ.get(TRACEBACK_VARIABLE) and not isinstance(error, BrokenPipeError):
+            if os.environ.get(TRACEBACK_VARIABLE) and not stdout_was_closed(error):
                 raise
             context = get_current_context(silent=True)
             path = context.command_path if context is not None else PROGRAM
@@ -151,7 +152,7 @@ def describe(error: BaseException) -> tuple[int, str, str]:
 
     from content_service.client import InvalidApiUrl
 
-    if isinstance(error, BrokenPipeError):
+    if stdout_was_closed(error):
         return EXIT_BROKEN_PIPE, "cli.broken_pipe", "stdout was closed"
     if isinstance(error, CliError):
         return error.exit_code, error.code, str(error)
@@ -273,7 +274,7 @@ def _run(command: Any, argv: list[str]) -> int:
             return _stdout_closed()
         raise
     except BaseException as error:
-        if os.environ.get(TRACEBACK_VARIABLE) and not isinstance(error, BrokenPipeError):
+        if os.environ.get(TRACEBACK_VARIABLE) and not stdout_was_closed(error):
             raise
         path, factory = PROGRAM, None
         if isinstance(error, click.UsageError) and error.ctx is not None:
@@ -283,6 +284,26 @@ def _run(command: Any, argv: list[str]) -> int:
             factory = getattr(callback, "__cli_json_failure__", None) if "--json" in argv else None
         return _report(error, path, factory)
     return result if isinstance(result, int) else 0
+
+
+def stdout_was_closed(error: BaseException) -> bool:
+    """Whether ``error`` is stdout's reader going away, not a pipe or socket of the command's own.
+
+    A ``BrokenPipeError`` is stdout's when stdout is a pipe whose reading end is closed (``poll``
+    reports an error on it). Where that cannot be asked (a stream with no descriptor, as in
+    ``CliRunner``; no ``poll``), a broken pipe is taken to be stdout's.
+    """
+    if not isinstance(error, BrokenPipeError):
+        return False
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return True
+    if not hasattr(select, "poll"):  # Windows
+        return True
+    poller = select.poll()
+    poller.register(descriptor, select.POLLOUT)
+    return any(events & select.POLLERR for _, events in poller.poll(0))
 
 
 def _stdout_closed() -> int:

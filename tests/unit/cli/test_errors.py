@@ -11,6 +11,7 @@ import errno
 import json
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -260,3 +261,16 @@ def test_ctrl_c_during_a_build_is_one_line_exit_130_and_leaves_nothing(tmp_path:
     assert result.exit_code == 130
     assert result.stderr.count("\n") == 1 and result.stderr.endswith(" build: interrupted\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["welcome.zip"]
+
+
+def test_a_broken_pipe_is_stdouts_only_when_stdouts_reader_is_gone(tmp_path: Path, monkeypatch) -> None:
+    with (tmp_path / "out.txt").open("w") as a_file:
+        monkeypatch.setattr(sys, "stdout", a_file)
+        # A pipe of the command's own broke (a subprocess, a socket): an error like any other.
+        assert errors.describe(BrokenPipeError(32, "Broken pipe"))[0] == errors.EXIT_FAILED
+    reader, writer = os.pipe()
+    os.close(reader)
+    with os.fdopen(writer, "w") as closed_pipe:
+        monkeypatch.setattr(sys, "stdout", closed_pipe)
+        assert errors.describe(BrokenPipeError(32, "Broken pipe"))[0] == errors.EXIT_BROKEN_PIPE
+        monkeypatch.undo()
