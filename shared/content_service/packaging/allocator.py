@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import sys
 
 # mallopt's parameter numbers (glibc's malloc.h).
 _M_TRIM_THRESHOLD = -1
@@ -31,10 +32,12 @@ TRIM_THRESHOLD = 64 * 1024 * 1024
 
 def tune_for_builds() -> bool:
     """Set the thresholds above; True if the C library took them (glibc), else False."""
+    if not sys.platform.startswith("linux"):  # macOS and Windows have no mallopt
+        return False
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or None)
         mallopt = libc.mallopt
-    except (OSError, AttributeError):  # not glibc (musl has no mallopt; macOS, Windows)
+    except (OSError, AttributeError, TypeError):  # no C library to load; one without mallopt
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int

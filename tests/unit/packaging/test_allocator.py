@@ -102,3 +102,13 @@ def test_a_c_library_that_cannot_be_loaded_is_left_alone(monkeypatch: pytest.Mon
 
     monkeypatch.setattr(ctypes, "CDLL", refuse)
     assert allocator.tune_for_builds() is False
+
+
+@pytest.mark.parametrize("platform_name", ["win32", "darwin"])
+def test_other_systems_are_left_alone(monkeypatch: pytest.MonkeyPatch, platform_name: str) -> None:
+    def no_call(name: str | None) -> None:
+        raise AssertionError("no C library is loaded off Linux")
+
+    monkeypatch.setattr(sys, "platform", platform_name)
+    monkeypatch.setattr(ctypes, "CDLL", no_call)
+    assert allocator.tune_for_builds() is False
