@@ -424,6 +424,13 @@ def _layout_cases() -> list[Case]:
             "zip.bad_directory_entry",
         ),
         Case(
+            # A Windows writer's directory (its name read as "assets/"): its two bytes are checked as
+            # any directory's, though the raw name does not end with "/".
+            "windows-directory-with-two-bytes",
+            _one("assets\\", b"", made_by=MADE_BY_DOS, external_attr=0x10, payload=b"\x01\x02"),
+            "zip.bad_directory_entry",
+        ),
+        Case(
             "directory-declares-size",
             _one("assets/", b"", external_attr=UNIX_DIR, declared_size=100, method=0),
             "zip.bad_directory_entry",

@@ -512,7 +512,10 @@ def _check_layout(
     for candidate in candidates:
         shown = printable(candidate.entry.name) if candidate.entry else shown_raw(candidate.central.raw_name)
         try:
-            span, data_offset = _locate(archive, candidate.central, directory, shown)
+            # A directory as read (a Windows writer's "content\\", an entry of "./" segments) or as
+            # its attributes say; a record with no usable name by its raw "/".
+            is_dir = candidate.entry.is_dir if candidate.entry else candidate.central.raw_name.endswith(b"/")
+            span, data_offset = _locate(archive, candidate.central, directory, shown, is_dir)
         except PackageRejected as rejected:
             problems.extend(rejected.problems)
             continue
@@ -530,7 +533,7 @@ def _check_layout(
 
 
 def _locate(
-    archive: ArchiveFile, central: CentralEntry, directory: Directory, shown: str
+    archive: ArchiveFile, central: CentralEntry, directory: Directory, shown: str, is_dir: bool
 ) -> tuple[_Span, int]:
     """The entry's span and where its data starts; every bound is checked before it is read."""
     limit = directory.offset
@@ -559,7 +562,7 @@ def _locate(
         raise reject("zip.overlapping_entries", "the entry's data runs into the central directory", shown)
     # A file's data is judged when it is inflated; a directory's is never read, so its two
     # allowed bytes are compared here.
-    if central.raw_name.endswith(b"/") and central.compressed_size == len(_EMPTY_DEFLATE):
+    if is_dir and central.compressed_size == len(_EMPTY_DEFLATE):
         _require_empty_deflate(archive, local.data_offset, central, shown)
     if central.flags & _DATA_DESCRIPTOR:
         end += _descriptor_length(archive, end, limit, central, local, shown)
