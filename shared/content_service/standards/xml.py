@@ -20,7 +20,7 @@ Whitespace before the XML declaration: the declaration must open the document, b
 authoring tools (and hand edits) leave spaces, tabs or line breaks before it, after the
 byte order mark if there is one. When the bytes are exactly that (an optional UTF-8 byte
 order mark, only whitespace, then ``<?xml`` and whitespace) the whitespace is dropped before
-parsing and line numbers still count from the file's first line. Anything else before the
+parsing, and the lines and columns of errors still count from the file's first byte. Anything else before the
 declaration is left for expat to refuse (``xml.malformed``).
 """
 
@@ -139,7 +139,7 @@ def parse_descriptor(data: bytes, path: str) -> XmlDocument:
     A UTF-8 byte order mark, whitespace before the XML declaration and any encoding
     declaration Python knows are accepted (module docstring).
     """
-    data, skipped_lines = _declaration_first(data)
+    data, skipped_lines, skipped_columns = _declaration_first(data)
     data, encoding = _for_expat(data, path)
     builder = _Builder(skipped_lines)
     parser = _Parser(builder, encoding)
@@ -159,6 +159,8 @@ def parse_descriptor(data: bytes, path: str) -> XmlDocument:
         raise _reject(problems.XML_EXTERNAL_REFERENCE_FORBIDDEN, detail, path) from exc
     except ParseError as exc:
         line, column = exc.position
+        if line == 1:  # the declaration's line: the blanks before it on that line were dropped
+            column += skipped_columns
         line += skipped_lines
         detail = f"{path} is not well-formed XML: {_message(exc)} (line {line}, column {column})"
         raise _reject(problems.XML_MALFORMED, detail, path) from exc
@@ -170,17 +172,20 @@ def parse_descriptor(data: bytes, path: str) -> XmlDocument:
     return XmlDocument(path=path, root=root, prefixes=builder.prefixes, lines=builder.lines)
 
 
-def _declaration_first(data: bytes) -> tuple[bytes, int]:
-    """``data`` without the whitespace before its XML declaration, and the line breaks dropped with it.
+def _declaration_first(data: bytes) -> tuple[bytes, int, int]:
+    """``data`` without the whitespace before its XML declaration, the line breaks dropped with it,
+    and the blanks dropped on the declaration's own line (after the last of those breaks).
 
     Only an optional UTF-8 byte order mark and whitespace may precede ``<?xml``; the mark is
     kept for ``_for_expat``. Other bytes there are left in place (expat refuses them).
     """
     match = _SPACE_BEFORE_DECLARATION.match(data)
     if match is None:
-        return data, 0
-    skipped = len(_LINE_BREAK.findall(match.group("space")))
-    return (match.group("bom") or b"") + data[match.end() :], skipped
+        return data, 0, 0
+    space = match.group("space")
+    breaks = list(_LINE_BREAK.finditer(space))
+    columns = len(space) - (breaks[-1].end() if breaks else 0)
+    return (match.group("bom") or b"") + data[match.end() :], len(breaks), columns
 
 
 def _for_expat(data: bytes, path: str) -> tuple[bytes, str | None]:

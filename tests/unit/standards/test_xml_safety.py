@@ -156,6 +156,18 @@ def test_a_malformed_descriptor_after_leading_whitespace_names_the_file_line() -
 
 
 @pytest.mark.parametrize(
+    ("before", "where"),
+    [(b"", "line 1, column 26"), (b"   ", "line 1, column 29"), (b"\n \t", "line 2, column 28")],
+)
+def test_an_error_on_the_declarations_line_is_placed_counting_the_dropped_blanks(
+    before: bytes, where: str
+) -> None:
+    with pytest.raises(PackageRejected) as raised:
+        parse_descriptor(before + b'<?xml version="1.0"?><a></b>', "imsmanifest.xml")
+    assert f"({where})" in raised.value.problems[0].detail
+
+
+@pytest.mark.parametrize(
     "before",
     [
         b"x",  # text
