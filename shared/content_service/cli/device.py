@@ -30,7 +30,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from content_service.cli.errors import PROGRAM, Voice, one_line, track_commands
+from content_service.cli.errors import PROGRAM, Voice, track_commands
 from content_service.cli.paths import removed_on_failure, write_atomically
 from content_service.cli.urls import http_url
 from content_service.client import ApiClient, ApiError
@@ -239,8 +239,7 @@ def launch_command(
     """Serve a launch entry as the launcher does: the content under its licence, branded if a page."""
     launch = _agent(home, token).launch(bundle_id, package_id, path)
     if launch.branding.refused:
-        refused = one_line(launch.branding.refused)
-        sys.stderr.write(f"content-service device: branding refused, unbranded: {refused}\n")
+        VOICE.warn(f"branding refused, unbranded: {launch.branding.refused}")
     _write_out(launch.page, output)
 
 
@@ -288,7 +287,7 @@ def flush_command(
         typer.echo(f"{kind}: sent {len(result.sent)}, pending {result.pending}")
         if result.error:
             failed = True
-            sys.stderr.write(f"content-service device: {kind}: {one_line(result.error)}\n")
+            VOICE.warn(f"{kind}: {result.error}")
     if failed:
         raise typer.Exit(EXIT_REFUSED)
 
@@ -335,9 +334,7 @@ def sync_command(
         agent,
         interval,
         on_result=lambda result: _print_sync(result) if result.changes or result.removed else None,
-        on_error=lambda error: sys.stderr.write(
-            f"content-service device: {type(error).__name__}: {one_line(str(error))}\n"
-        ),
+        on_error=lambda error: VOICE.warn(f"{type(error).__name__}: {error}"),
     )
     loop.start()
     try:

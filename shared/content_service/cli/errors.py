@@ -87,6 +87,10 @@ class Voice:
 
     program: str
 
+    def warn(self, text: str) -> None:
+        """Print ``text`` as one of the group's lines on stderr (a warning; the command goes on)."""
+        sys.stderr.write(f"{self.program}: {one_line(text)}\n")
+
     def word(self, error: BaseException, code: str, path: str, message: str) -> tuple[str, str]:
         """``(path, message)`` of the line for ``error`` described as ``code``."""
         if code == "cli.refused":
